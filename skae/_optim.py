@@ -1,0 +1,81 @@
+"""Adam over one flat parameter vector.
+
+With gradient ``g`` at step ``t`` (counting from 1), learning rate ``lr`` and
+``β1, β2, ε``::
+
+    m ← β1·m + (1-β1)·g
+    v ← β2·v + (1-β2)·g²
+    θ ← θ − lr_t · m / (√v + ε),     lr_t = lr·√(1-β2ᵗ)/(1-β1ᵗ)
+
+This is the form of Kingma & Ba (2015, Algorithm 1, last paragraph of
+section 2) that scikit-learn's ``MLPRegressor`` uses: ε is added to the
+*uncorrected* ``√v``. The bias corrections are folded into the scalar ``lr_t``,
+so a step is a dozen whole-vector in-place operations whatever the network's
+depth.
+"""
+
+import math
+
+import numpy as np
+
+
+class Adam:
+    """Adam optimizer updating ``params`` in place.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        The flat parameter vector, updated in place by :meth:`step`.
+    learning_rate : float
+        ``lr`` above.
+    beta_1, beta_2 : float
+        Exponential decay rates of the first and second moment estimates.
+    epsilon : float
+        Added to ``√v`` for numerical stability.
+    state : dict or None
+        ``{"m": ndarray, "v": ndarray, "t": int}`` to resume from; copied.
+    """
+
+    def __init__(
+        self, params, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8, state=None
+    ):
+        self.params = params
+        self.learning_rate = learning_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        if state is None:
+            self.m = np.zeros_like(params)
+            self.v = np.zeros_like(params)
+            self.t = 0
+        else:
+            self.m = np.array(state["m"], dtype=params.dtype, copy=True)
+            self.v = np.array(state["v"], dtype=params.dtype, copy=True)
+            self.t = int(state["t"])
+        self._tmp = np.empty_like(params)
+
+    def step(self, grad):
+        """Apply one Adam update with gradient ``grad`` (not modified)."""
+        b1, b2 = self.beta_1, self.beta_2
+        m, v, tmp = self.m, self.v, self._tmp
+        self.t += 1
+        lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+        # m ← m + (1-β1)(g - m)
+        np.subtract(grad, m, out=tmp)
+        tmp *= 1.0 - b1
+        m += tmp
+        # v ← v + (1-β2)(g² - v)
+        np.multiply(grad, grad, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - b2
+        v += tmp
+        # θ ← θ - lr_t m / (√v + ε)
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr_t
+        self.params -= tmp
+
+    def state(self):
+        """Copy of the optimizer state, as plain arrays and numbers."""
+        return {"m": self.m.copy(), "v": self.v.copy(), "t": self.t}

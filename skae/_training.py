@@ -1,0 +1,262 @@
+"""The epoch/minibatch loop and its policies.
+
+One place decides what happens when training goes wrong:
+
+* **divergence** (a non-finite loss or non-finite weights): stop at once and raise
+  :class:`DivergenceError` naming the epoch and batch. The loop only ever works on
+  the network and optimizer it is given; callers hand it copies, so the model they
+  hold is untouched;
+* **KeyboardInterrupt**: stop, roll back to the best weights seen (with a
+  validation set) or to the end of the last complete epoch, and report
+  ``interrupted=True``. If no epoch completed, the interrupt propagates;
+* **stopping**: after ``n_iter_no_change`` consecutive epochs whose monitored loss
+  (validation loss with a validation set, else training loss) did not improve on
+  the best by at least ``tol``. With a validation set the best weights are
+  restored at the end.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._losses import weighted_mean
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+@dataclass
+class TrainingResult:
+    """What one call of :func:`train` did."""
+
+    n_epochs: int = 0
+    n_samples_seen: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_loss_curve: list = field(default_factory=list)
+    best_loss: float = np.inf
+    best_validation_loss: float = np.inf
+    converged: bool = False
+    interrupted: bool = False
+    stopped_by_callback: bool = False
+
+
+def gather_rows(X, rows, out):
+    """Copy rows ``rows`` of ``X`` (dense, memmap or sparse) into ``out``."""
+    if sp.issparse(X):
+        X[rows].toarray(out=out)
+    else:
+        np.take(X, rows, axis=0, out=out, mode="clip")
+    return out
+
+
+def _mix64(h):
+    """SplitMix64 finaliser: spreads the bits of uint64 hashes (wrapping arithmetic)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def row_keys(X, seed, chunk_size=8192):
+    """A number in [0, 1) per row that depends only on the row's values and ``seed``.
+
+    Equal rows get equal keys, whatever their position or how often they occur.
+    """
+    n, d = X.shape
+    multipliers = np.random.RandomState(seed).randint(1, 2**62, size=d).astype(np.uint64)
+    multipliers |= np.uint64(1)
+    word = np.uint64 if X.dtype.itemsize == 8 else np.uint32
+    hashes = np.empty(n, dtype=np.uint64)
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        X.sum_duplicates()
+        bits = X.data.view(word).astype(np.uint64) * multipliers[X.indices]
+        cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(bits, dtype=np.uint64)])
+        hashes[:] = cumulative[X.indptr[1:]] - cumulative[X.indptr[:-1]]
+    else:
+        for start in range(0, n, chunk_size):
+            chunk = np.ascontiguousarray(X[start : start + chunk_size])
+            bits = chunk.view(word).astype(np.uint64)
+            bits *= multipliers
+            hashes[start : start + chunk_size] = bits.sum(axis=1, dtype=np.uint64)
+    hashes = _mix64(hashes ^ np.uint64(seed))
+    return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def validation_split(X, sample_weight, fraction, seed):
+    """Split row indices into (train, validation) by row content.
+
+    Rows are ordered by :func:`row_keys`; the validation set is the smallest prefix
+    holding at least ``fraction`` of the total sample weight. Duplicated rows
+    therefore land on the same side, and a sample weight of ``k`` splits exactly as
+    ``k`` repeated rows would.
+    """
+    n = X.shape[0]
+    keys = row_keys(X, seed)
+    order = np.argsort(keys, kind="stable")
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    cumulative = np.cumsum(weight[order])
+    cut = min(int(np.searchsorted(cumulative, fraction * cumulative[-1])), n - 1)
+    is_validation = keys <= keys[order[cut]]
+    train = np.flatnonzero(~is_validation)
+    validation = np.flatnonzero(is_validation)
+    if train.size == 0 or weight[train].sum() <= 0:
+        raise ValueError(
+            "early_stopping=True needs at least two distinct samples with positive "
+            f"weight, to hold some out for validation; got n_samples = {n} with "
+            f"{np.unique(keys).size} distinct. Use more data or early_stopping=False."
+        )
+    return train, validation
+
+
+def _weighted_rows_loss(network, X, rows, sample_weight, ws):
+    """Weighted mean reconstruction error over ``rows``, in batches of ``ws``."""
+    errors = np.empty(rows.size, dtype=np.float64)
+    bs = ws.batch_size
+    for start in range(0, rows.size, bs):
+        chunk = rows[start : start + bs]
+        if chunk.size == bs:
+            w = ws
+        else:
+            w = network.workspace(chunk.size)
+        gather_rows(X, chunk, w.inputs)
+        errors[start : start + chunk.size] = network.batch_errors(w)
+    return weighted_mean(errors, None if sample_weight is None else sample_weight[rows])
+
+
+def _diverged(epoch, batch, loss, learning_rate):
+    where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
+    return DivergenceError(
+        f"Training diverged at {where}: the loss became {loss}. The inputs may be "
+        "badly scaled (standardize them, e.g. with sklearn.preprocessing."
+        "StandardScaler in a Pipeline) or the learning rate too large (lower "
+        f"learning_rate_init, currently {learning_rate})."
+    )
+
+
+def train(
+    network,
+    optimizer,
+    X,
+    *,
+    sample_weight=None,
+    train_rows=None,
+    validation_rows=None,
+    batch_size,
+    max_epochs,
+    shuffle=True,
+    random_state,
+    alpha=0.0,
+    tol=1e-4,
+    n_iter_no_change=10,
+    first_epoch=1,
+    verbose=False,
+    callback=None,
+):
+    """Train ``network`` in place with ``optimizer`` on the rows of ``X``.
+
+    Parameters
+    ----------
+    network : Network
+    optimizer : Adam
+        Updates ``network.params``.
+    X : ndarray, memmap or sparse matrix of shape (n_samples, n_features)
+        Never modified, never copied whole: minibatches are gathered into a
+        reused buffer.
+    sample_weight : ndarray of shape (n_samples,) or None
+    train_rows, validation_rows : ndarray of int or None
+        Rows to train on (all when None) and to monitor (none when None).
+    batch_size, max_epochs : int
+    shuffle : bool
+        Shuffle the training rows at every epoch.
+    random_state : numpy.random.RandomState
+    alpha, tol, n_iter_no_change :
+        L2 penalty and the stopping rule (see the module docstring).
+    first_epoch : int
+        Number of the first epoch, for messages.
+    verbose : bool
+        Print one line per epoch.
+    callback : callable or None
+        ``callback(epoch, loss, validation_loss)`` after each epoch; training
+        stops when it returns True.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    result = TrainingResult()
+    params = network.params
+    if train_rows is None:
+        train_rows = np.arange(X.shape[0])
+    n_train = train_rows.size
+    batch_size = min(batch_size, n_train)
+    ws = network.workspace(batch_size)
+    monitor_validation = validation_rows is not None
+    best_params = params.copy() if monitor_validation else None
+    # Rolled back to on interrupt when there is no validation set.
+    checkpoint = (params.copy(), optimizer.state()) if not monitor_validation else None
+    no_improvement = 0
+    epoch = first_epoch
+    with np.errstate(all="ignore"):
+        try:
+            for epoch in range(first_epoch, first_epoch + max_epochs):
+                tic = time.perf_counter()
+                order = random_state.permutation(train_rows) if shuffle else train_rows
+                total = 0.0
+                for batch, start in enumerate(range(0, n_train, batch_size)):
+                    rows = order[start : start + batch_size]
+                    w = ws if rows.size == batch_size else network.workspace(rows.size)
+                    gather_rows(X, rows, w.inputs)
+                    sw = None if sample_weight is None else sample_weight[rows]
+                    loss = network.loss_gradient(w, sw, alpha)
+                    if not np.isfinite(loss):
+                        raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
+                    optimizer.step(network.grad)
+                    total += loss * rows.size
+                if not np.isfinite(params).all():
+                    raise _diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
+                loss = total / n_train
+                result.loss_curve.append(loss)
+                result.n_epochs += 1
+                result.n_samples_seen += n_train
+                if monitor_validation:
+                    val_loss = _weighted_rows_loss(network, X, validation_rows, sample_weight, ws)
+                    if not np.isfinite(val_loss):
+                        raise _diverged(epoch, None, val_loss, optimizer.learning_rate)
+                    result.validation_loss_curve.append(val_loss)
+                    monitored, best = val_loss, result.best_validation_loss
+                    if val_loss < result.best_validation_loss:
+                        result.best_validation_loss = val_loss
+                        np.copyto(best_params, params)
+                else:
+                    val_loss = None
+                    monitored, best = loss, result.best_loss
+                    checkpoint = (params.copy(), optimizer.state())
+                result.best_loss = min(result.best_loss, loss)
+                no_improvement = no_improvement + 1 if monitored > best - tol else 0
+                if verbose:
+                    msg = f"Epoch {epoch}: loss = {loss:.6g}"
+                    if val_loss is not None:
+                        msg += f", validation loss = {val_loss:.6g}"
+                    print(f"{msg}, {time.perf_counter() - tic:.3f} s", flush=True)
+                if callback is not None and callback(epoch, loss, val_loss):
+                    result.stopped_by_callback = True
+                    break
+                if no_improvement >= n_iter_no_change:
+                    result.converged = True
+                    break
+        except KeyboardInterrupt:
+            if result.n_epochs == 0:
+                raise
+            result.interrupted = True
+            if not monitor_validation:
+                np.copyto(params, checkpoint[0])
+                state = checkpoint[1]
+                optimizer.m, optimizer.v, optimizer.t = state["m"], state["v"], state["t"]
+    if monitor_validation:
+        np.copyto(params, best_params)
+    return result
