@@ -401,7 +401,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                     "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
                     'MinMaxScaler) or use loss="squared_error".',
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=5,
                 )
         layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
         if continuing and layer_sizes != self._layer_sizes:
@@ -494,14 +494,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"Training was interrupted after {result.n_epochs} complete epoch(s); "
                 "the model keeps the best weights seen so far.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         elif not (incremental or result.converged or result.stopped_by_callback):
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         return self
 
