@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(params=[0, 1, 2], ids=lambda s: f"seed{s}")
+def seed(request):
+    """Several seeds, so that no test depends on one lucky draw."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """Standardized digits (1797 x 64) and their labels."""
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture
+def blobs():
+    """A small dense float64 data set with structure."""
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(120, 2))
+    X = np.tanh(latent @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(120, 6))
+    return X

@@ -1,0 +1,350 @@
+"""Behaviour of AutoencoderTransformer as a user calls it."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+from skae._training import validation_split
+
+
+@pytest.fixture(autouse=True)
+def _ignore_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def test_shapes_and_attributes(blobs):
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(8, 5), random_state=0, max_iter=5)
+    codes = ae.fit_transform(blobs)
+    assert codes.shape == (blobs.shape[0], 3)
+    assert ae.inverse_transform(codes).shape == blobs.shape
+    assert [w.shape for w in ae.coefs_] == [(6, 8), (8, 5), (5, 3), (3, 5), (5, 8), (8, 6)]
+    assert [b.shape for b in ae.intercepts_] == [(8,), (5,), (3,), (5,), (8,), (6,)]
+    assert ae.n_iter_ == len(ae.loss_curve_) == 5
+    assert ae.t_ == 5 * blobs.shape[0]
+    assert ae.loss_ == ae.loss_curve_[-1]
+    assert ae.best_loss_ == min(ae.loss_curve_)
+    assert ae.validation_loss_curve_ is None and ae.best_validation_loss_ is None
+    assert ae.n_features_in_ == 6
+    # coefs_ and intercepts_ are views into one flat buffer
+    base = ae.coefs_[0].base
+    assert all(np.shares_memory(a, base) for a in ae.coefs_ + ae.intercepts_)
+
+
+def test_empty_hidden_layers_is_linear_autoencoder(blobs):
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(), activation="identity", max_iter=3)
+    ae.fit(blobs)
+    assert [w.shape for w in ae.coefs_] == [(6, 2), (2, 6)]
+    codes = ae.transform(blobs)
+    assert_allclose(codes, blobs @ ae.coefs_[0] + ae.intercepts_[0], rtol=1e-12)
+
+
+def test_custom_decoder(blobs):
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(10,), decoder_layer_sizes=(4, 7))
+    ae.set_params(max_iter=2).fit(blobs)
+    assert [w.shape for w in ae.coefs_] == [(6, 10), (10, 2), (2, 4), (4, 7), (7, 6)]
+
+
+def test_hidden_layer_sizes_int(blobs):
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=9, max_iter=2).fit(blobs)
+    assert [w.shape for w in ae.coefs_] == [(6, 9), (9, 2), (2, 9), (9, 6)]
+
+
+@pytest.mark.parametrize("sizes", [(4, 0), (4, -1), (2.5,), ("a",)])
+def test_bad_layer_sizes(blobs, sizes):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must contain positive integers"):
+        AutoencoderTransformer(hidden_layer_sizes=sizes).fit(blobs)
+
+
+def test_beats_pca_on_digits():
+    """The README's claim: defaults beat PCA(2) on held-out digits, both metrics."""
+    from sklearn.datasets import load_digits
+
+    X, _ = load_digits(return_X_y=True)
+    X_train, X_test = train_test_split(X, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    pca = PCA(2).fit(X_train)
+    ae = AutoencoderTransformer(2, random_state=0).fit(X_train)
+    pca_mse = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+    ae_mse = -ae.score(X_test)
+    assert_allclose(ae_mse, np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2))
+    assert ae_mse < 0.9 * pca_mse
+    pca_trust = trustworthiness(X_test, pca.transform(X_test), n_neighbors=5)
+    ae_trust = trustworthiness(X_test, ae.transform(X_test), n_neighbors=5)
+    assert ae_trust >= pca_trust
+
+
+def test_early_stopping_restores_best_weights(digits, seed):
+    X = digits[0][:600]
+    ae = AutoencoderTransformer(
+        2,
+        hidden_layer_sizes=(32,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        learning_rate_init=0.02,  # noisy on purpose, so the last epoch is rarely the best
+        n_iter_no_change=5,
+        max_iter=60,
+        random_state=seed,
+    ).fit(X)
+    curve = ae.validation_loss_curve_
+    assert len(curve) == ae.n_iter_ == len(ae.loss_curve_)
+    assert ae.best_validation_loss_ == min(curve)
+    # Recompute the held-out loss of the returned model on the same split.
+    split_seed = np.random.RandomState(seed).randint(2**31 - 1)
+    train_rows, val_rows = validation_split(X, None, 0.2, split_seed)
+    assert abs(val_rows.size / X.shape[0] - 0.2) < 0.05
+    assert_allclose(-ae.score(X[val_rows]), ae.best_validation_loss_, rtol=1e-10)
+    if np.argmin(curve) != len(curve) - 1:
+        assert -ae.score(X[val_rows]) < curve[-1]
+
+
+def test_validation_split_keeps_duplicates_together(blobs):
+    X = np.vstack([blobs, blobs[:30], blobs[:30]])
+    train, val = validation_split(X, None, 0.25, 123)
+    assert np.intersect1d(train, val).size == 0
+    assert np.union1d(train, val).size == X.shape[0]
+    val_rows = {row.tobytes() for row in X[val]}
+    assert not any(row.tobytes() in val_rows for row in X[train])
+
+
+def test_validation_split_weight_equals_repetition(blobs):
+    w = np.random.RandomState(0).randint(0, 4, size=blobs.shape[0])
+    _, val_w = validation_split(blobs, w, 0.2, 7)
+    X_rep = np.repeat(blobs, w, axis=0)
+    _, val_r = validation_split(X_rep, None, 0.2, 7)
+    chosen_w = {r.tobytes() for r in blobs[val_w][w[val_w] > 0]}
+    chosen_r = {r.tobytes() for r in X_rep[val_r]}
+    assert chosen_w == chosen_r
+
+
+def test_early_stopping_needs_distinct_samples():
+    X = np.ones((10, 3))
+    with pytest.raises(ValueError, match="at least two distinct samples"):
+        AutoencoderTransformer(early_stopping=True).fit(X)
+
+
+def test_warm_start_continues(blobs):
+    first = AutoencoderTransformer(2, max_iter=20, random_state=0).fit(blobs)
+    params = first._params.copy()
+    first.set_params(warm_start=True, max_iter=5).fit(blobs)
+    assert first.n_iter_ == 25 and len(first.loss_curve_) == 25
+    assert first.t_ == 25 * blobs.shape[0]
+    # Continued from the previous weights: starts where the first run ended, far
+    # below where a fresh start begins.
+    fresh = AutoencoderTransformer(2, max_iter=5, random_state=0).fit(blobs)
+    assert first.loss_curve_[20] < 0.5 * fresh.loss_curve_[0]
+    assert not np.array_equal(first._params, params)
+    # warm_start=False starts afresh.
+    first.set_params(warm_start=False).fit(blobs)
+    assert first.n_iter_ == 5
+    assert_array_equal(first._params, fresh._params)
+
+
+def test_warm_start_refuses_architecture_change(blobs):
+    ae = AutoencoderTransformer(2, max_iter=2, warm_start=True).fit(blobs)
+    params = ae._params.copy()
+    with pytest.raises(ValueError, match="cannot change the architecture"):
+        ae.set_params(hidden_layer_sizes=(5,)).fit(blobs)
+    assert_array_equal(ae._params, params)
+
+
+def test_partial_fit_lowers_loss(blobs):
+    ae = AutoencoderTransformer(2, random_state=0)
+    scores = []
+    for _ in range(15):
+        ae.partial_fit(blobs)
+        scores.append(ae.score(blobs))
+    assert ae.n_iter_ == 15 and ae.t_ == 15 * blobs.shape[0]
+    assert scores[-1] > scores[0]
+    assert np.mean(np.diff(scores) > 0) > 0.6
+
+
+def test_partial_fit_in_batches_matches_data_stream(blobs):
+    ae = AutoencoderTransformer(2, random_state=0)
+    before = None
+    for chunk in np.array_split(blobs, 4):
+        ae.partial_fit(chunk)
+        before = ae.score(blobs) if before is None else before
+    assert ae.n_iter_ == 4
+    assert ae.score(blobs) > before
+
+
+def test_partial_fit_rejects_other_feature_count(blobs):
+    ae = AutoencoderTransformer(2).partial_fit(blobs)
+    with pytest.raises(ValueError, match="features"):
+        ae.partial_fit(blobs[:, :4])
+
+
+def test_int_random_state_is_bitwise_reproducible(blobs, seed):
+    a = AutoencoderTransformer(2, random_state=seed, max_iter=10, early_stopping=True)
+    b = AutoencoderTransformer(2, random_state=seed, max_iter=10, early_stopping=True)
+    assert_array_equal(a.fit(blobs)._params, b.fit(blobs)._params)
+    assert_array_equal(a.transform(blobs), b.transform(blobs))
+    assert a.loss_curve_ == b.loss_curve_
+    # A refit of the same object reproduces as well.
+    assert_array_equal(a.fit(blobs).transform(blobs), b.transform(blobs))
+
+
+def test_different_seeds_differ(blobs):
+    a = AutoencoderTransformer(2, random_state=0, max_iter=3).fit(blobs)
+    b = AutoencoderTransformer(2, random_state=1, max_iter=3).fit(blobs)
+    assert not np.array_equal(a._params, b._params)
+
+
+def test_float32_stays_float32(blobs):
+    X32 = blobs.astype(np.float32)
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=5).fit(X32)
+    assert ae._params.dtype == np.float32
+    assert all(w.dtype == np.float32 for w in ae.coefs_ + ae.intercepts_)
+    codes = ae.transform(X32)
+    assert codes.dtype == np.float32
+    assert ae.inverse_transform(codes).dtype == np.float32
+    # float64 input to a float32 model gives float64 output
+    assert ae.transform(blobs).dtype == np.float64
+    # ints and bools are converted to float64
+    ints = AutoencoderTransformer(2, max_iter=2).fit((blobs * 10).astype(int))
+    assert ints._params.dtype == np.float64
+    bools = AutoencoderTransformer(2, max_iter=2).fit(blobs > 0)
+    assert bools.transform(blobs > 0).dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_matches_dense(blobs, fmt):
+    X = blobs.copy()
+    X[np.abs(X) < 0.3] = 0.0
+    Xs = sp.csr_matrix(X).asformat(fmt)
+    dense = AutoencoderTransformer(2, random_state=0, max_iter=5).fit(X)
+    sparse = AutoencoderTransformer(2, random_state=0, max_iter=5).fit(Xs)
+    assert_array_equal(dense._params, sparse._params)
+    assert_allclose(sparse.transform(Xs), dense.transform(X), rtol=1e-10, atol=1e-12)
+    assert_allclose(sparse.score(Xs), dense.score(X), rtol=1e-10)
+    assert_allclose(sparse.score_samples(Xs), dense.score_samples(X), rtol=1e-10)
+    sparse.partial_fit(Xs)
+
+
+def test_score_is_mean_of_score_samples(blobs):
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=5).fit(blobs)
+    per_sample = ae.score_samples(blobs)
+    assert per_sample.shape == (blobs.shape[0],)
+    assert np.all(per_sample <= 0)
+    assert_allclose(ae.score(blobs), per_sample.mean(), rtol=1e-12)
+    rec = ae.inverse_transform(ae.transform(blobs))
+    assert_allclose(per_sample, -((rec - blobs) ** 2).mean(axis=1), rtol=1e-10)
+    w = np.random.RandomState(0).uniform(size=blobs.shape[0])
+    assert_allclose(ae.score(blobs, sample_weight=w), np.average(per_sample, weights=w))
+
+
+def test_score_samples_flags_anomalies(digits):
+    X = digits[0]
+    ae = AutoencoderTransformer(4, random_state=0, max_iter=30).fit(X[:1500])
+    outliers = np.random.RandomState(0).normal(scale=3.0, size=(20, X.shape[1]))
+    normal = ae.score_samples(X[1500:])
+    odd = ae.score_samples(outliers)
+    assert np.median(odd) < np.percentile(normal, 5)
+
+
+def test_sample_weight_zero_equals_dropping(blobs):
+    w = np.ones(blobs.shape[0])
+    w[::3] = 0
+    params = dict(n_components=2, random_state=0, max_iter=5, batch_size=1000, shuffle=False)
+    weighted = AutoencoderTransformer(**params).fit(blobs, sample_weight=w)
+    dropped = AutoencoderTransformer(**params).fit(blobs[w > 0])
+    assert_allclose(weighted.transform(blobs), dropped.transform(blobs), rtol=1e-9)
+
+
+def test_sample_weight_changes_fit(blobs):
+    w = np.ones(blobs.shape[0])
+    w[:10] = 50
+    a = AutoencoderTransformer(2, random_state=0, max_iter=30).fit(blobs)
+    b = AutoencoderTransformer(2, random_state=0, max_iter=30).fit(blobs, sample_weight=w)
+    # The heavily weighted rows are reconstructed better.
+    assert b.score(blobs[:10]) > a.score(blobs[:10])
+
+
+def test_binary_crossentropy(digits):
+    X = (digits[0] > 0).astype(float)
+    ae = AutoencoderTransformer(
+        4, activation="logistic", loss="binary_crossentropy", random_state=0, max_iter=20
+    ).fit(X)
+    rec = ae.inverse_transform(ae.transform(X))
+    assert rec.min() >= 0 and rec.max() <= 1
+    eps = 1e-12
+    bce = -(X * np.log(rec + eps) + (1 - X) * np.log(1 - rec + eps)).mean(axis=1)
+    assert_allclose(-ae.score_samples(X), bce, rtol=1e-6, atol=1e-9)
+    assert ae.loss_curve_[-1] < ae.loss_curve_[0]
+
+
+def test_binary_crossentropy_warns_outside_unit_interval(blobs):
+    ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=2)
+    with pytest.warns(UserWarning, match=re.escape("expects data in [0, 1]")):
+        ae.fit(blobs)
+
+
+def test_convergence_warning_and_convergence(blobs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="maximum iterations"):
+            AutoencoderTransformer(2, max_iter=3).fit(blobs)
+        ae = AutoencoderTransformer(2, max_iter=1000, tol=1e-2, n_iter_no_change=3)
+        ae.fit(blobs)  # converges: no warning
+        assert ae.n_iter_ < 1000
+        AutoencoderTransformer(2).partial_fit(blobs)  # partial_fit never warns
+
+
+def test_verbose_prints_one_line_per_epoch(blobs, capsys):
+    AutoencoderTransformer(2, max_iter=3, verbose=True, early_stopping=True).fit(blobs)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert re.fullmatch(r"Epoch 1: loss = \S+, validation loss = \S+, \S+ s", lines[0])
+
+
+def test_input_not_modified(blobs):
+    X = blobs.copy()
+    w = np.ones(X.shape[0])
+    ae = AutoencoderTransformer(2, max_iter=2, early_stopping=True).fit(X, sample_weight=w)
+    ae.partial_fit(X)
+    ae.score_samples(X)
+    ae.inverse_transform(ae.transform(X))
+    assert_array_equal(X, blobs)
+    assert_array_equal(w, 1)
+
+
+def test_overcomplete_code_is_allowed(blobs):
+    ae = AutoencoderTransformer(10, max_iter=3).fit(blobs)
+    assert ae.transform(blobs).shape == (blobs.shape[0], 10)
+
+
+def test_feature_names_out_and_pandas_output(blobs):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(blobs, columns=[f"f{i}" for i in range(6)])
+    ae = AutoencoderTransformer(3, max_iter=2).set_output(transform="pandas").fit(df)
+    assert_array_equal(ae.feature_names_in_, df.columns)
+    out = ae.transform(df)
+    assert list(out.columns) == [f"autoencodertransformer{i}" for i in range(3)]
+    assert_array_equal(ae.get_feature_names_out(), out.columns)
+
+
+def test_pipeline_and_grid_search_without_scoring():
+    from skae.datasets import make_manifold_clusters
+
+    X, _, _ = make_manifold_clusters(300, random_state=0)
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(random_state=0, max_iter=30))
+    grid = GridSearchCV(pipe, {"autoencodertransformer__n_components": [1, 4]}, cv=2)
+    grid.fit(X)
+    # More components reconstruct better; the built-in score knows it.
+    assert grid.best_params_ == {"autoencodertransformer__n_components": 4}
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(scores < 0) and scores[1] > scores[0]
