@@ -1,0 +1,159 @@
+"""The training loop's fault policy: divergence, interrupts, degenerate data."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from skae import AutoencoderTransformer
+from skae._optim import Adam
+
+
+@pytest.fixture(autouse=True)
+def _ignore_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def snapshot(estimator):
+    """Everything the estimator holds, deep-copied, for before/after comparison."""
+    return pickle.dumps(copy.deepcopy(estimator.__dict__))
+
+
+DIVERGING = {
+    "huge inputs": (dict(), lambda X: X * 1e200),
+    "huge float32 inputs": (dict(), lambda X: (X * 1e25).astype(np.float32)),
+    "huge learning rate": (dict(learning_rate_init=1e38), lambda X: X.astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("case", list(DIVERGING))
+def test_divergence_raises_and_first_fit_leaves_estimator_unfitted(blobs, case):
+    params, make_X = DIVERGING[case]
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=50, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy noise on the way
+        with pytest.raises(ValueError, match=r"diverged at epoch \d+.*StandardScaler.*"):
+            ae.fit(make_X(blobs))
+    assert not hasattr(ae, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        ae.transform(blobs)
+
+
+def test_divergence_message_names_epoch_batch_and_remedy(blobs):
+    ae = AutoencoderTransformer(2, batch_size=40, random_state=0)
+    with pytest.raises(ValueError) as info:
+        ae.fit(blobs * 1e200)
+    message = str(info.value)
+    assert "epoch 1, batch 1" in message
+    assert "learning_rate_init" in message and "StandardScaler" in message
+
+
+@pytest.mark.parametrize("method", ["partial_fit", "warm_start"])
+def test_divergence_leaves_previous_model_intact(blobs, method):
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=5).fit(blobs)
+    before = snapshot(ae)
+    codes = ae.transform(blobs)
+    with pytest.raises(ValueError, match="diverged"):
+        if method == "partial_fit":
+            ae.partial_fit(blobs * 1e200)
+        else:
+            ae.set_params(warm_start=True).fit(blobs * 1e200)
+    ae.set_params(warm_start=False)
+    assert snapshot(ae) == before
+    assert_array_equal(ae.transform(blobs), codes)
+
+
+def test_nan_under_assume_finite_is_caught(blobs):
+    X = blobs.copy()
+    X[3, 2] = np.nan
+    ae = AutoencoderTransformer(2, max_iter=3)
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match="diverged at epoch 1"):
+            ae.fit(X)
+    assert not hasattr(ae, "_params")
+
+
+def interrupt_after(monkeypatch, n_steps):
+    original = Adam.step
+    calls = {"n": 0}
+
+    def step(self, grad):
+        calls["n"] += 1
+        if calls["n"] > n_steps:
+            raise KeyboardInterrupt
+        original(self, grad)
+
+    monkeypatch.setattr(Adam, "step", step)
+
+
+def test_interrupt_keeps_last_complete_epoch(blobs, monkeypatch):
+    # 120 rows in batches of 40: 3 steps an epoch; interrupt during epoch 3.
+    params = dict(n_components=2, batch_size=40, random_state=0)
+    reference = AutoencoderTransformer(max_iter=2, **params).fit(blobs)
+    interrupt_after(monkeypatch, 7)
+    ae = AutoencoderTransformer(max_iter=50, **params)
+    with pytest.warns(UserWarning, match="interrupted after 2 complete epoch"):
+        ae.fit(blobs)
+    assert ae.n_iter_ == len(ae.loss_curve_) == 2
+    assert ae.t_ == 2 * blobs.shape[0]
+    assert_array_equal(ae._params, reference._params)
+    assert ae._optimizer_state["t"] == 6
+    assert_array_equal(ae.transform(blobs), reference.transform(blobs))
+
+
+def test_interrupt_with_early_stopping_keeps_best_weights(blobs, monkeypatch):
+    interrupt_after(monkeypatch, 20)
+    ae = AutoencoderTransformer(2, batch_size=40, early_stopping=True, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted"):
+        ae.fit(blobs)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_ == len(ae.loss_curve_)
+    assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+
+
+def test_interrupt_in_first_epoch_propagates_and_leaves_estimator_unfitted(blobs, monkeypatch):
+    interrupt_after(monkeypatch, 1)
+    ae = AutoencoderTransformer(2, batch_size=40)
+    with pytest.raises(KeyboardInterrupt):
+        ae.fit(blobs)
+    assert not hasattr(ae, "_params") and not hasattr(ae, "n_features_in_")
+
+
+def test_failed_validation_leaves_fitted_model_untouched(blobs):
+    ae = AutoencoderTransformer(2, max_iter=3).fit(blobs)
+    before = snapshot(ae)
+    with pytest.raises(ValueError):
+        ae.fit(blobs[:, :3].tolist() + [["a", 1, 2]])
+    with pytest.raises(ValueError):
+        ae.fit(np.full((5, 6), np.inf))
+    assert snapshot(ae) == before
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        pytest.param(np.column_stack([np.ones(50), np.arange(50.0) / 50]), id="constant column"),
+        pytest.param(np.tile([[1.0, 2.0, 3.0]], (40, 1)), id="all rows equal"),
+        pytest.param(np.array([[0.5, -1.0, 2.0]]), id="single sample"),
+        pytest.param(np.linspace(-1, 1, 30)[:, None], id="single feature"),
+    ],
+)
+def test_degenerate_data_trains_to_finite_model(X):
+    ae = AutoencoderTransformer(2, max_iter=20, random_state=0).fit(X)
+    assert np.all(np.isfinite(ae._params))
+    codes = ae.transform(X)
+    assert codes.shape == (X.shape[0], 2) and np.all(np.isfinite(codes))
+    assert np.isfinite(ae.score(X))
+
+
+def test_all_rows_equal_reconstructs_the_row():
+    X = np.tile([[1.0, 2.0, 3.0]], (64, 1))
+    ae = AutoencoderTransformer(1, max_iter=300, learning_rate_init=0.01, random_state=0)
+    ae.fit(X)
+    assert -ae.score(X) < 1e-3

@@ -1,0 +1,100 @@
+"""Saving and loading fitted models: pickle, joblib, skops."""
+
+import io
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+import skae
+from skae import AutoencoderTransformer, InconsistentVersionWarning
+
+
+@pytest.fixture
+def fitted(blobs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return AutoencoderTransformer(
+            2, hidden_layer_sizes=(8, 4), early_stopping=True, max_iter=5, random_state=0
+        ).fit(blobs)
+
+
+def _outputs(ae, X):
+    codes = ae.transform(X)
+    return codes, ae.inverse_transform(codes), ae.score_samples(X)
+
+
+def _roundtrip_pickle(ae):
+    return pickle.loads(pickle.dumps(ae))
+
+
+def _roundtrip_joblib(ae):
+    buffer = io.BytesIO()
+    joblib.dump(ae, buffer)
+    buffer.seek(0)
+    return joblib.load(buffer)
+
+
+@pytest.mark.parametrize("roundtrip", [_roundtrip_pickle, _roundtrip_joblib])
+def test_roundtrip_is_bitwise_identical_and_trains_on(fitted, blobs, roundtrip):
+    loaded = roundtrip(fitted)
+    for a, b in zip(_outputs(fitted, blobs), _outputs(loaded, blobs), strict=True):
+        assert_array_equal(a, b)
+    # coefs_/intercepts_ are views into the loaded flat buffer again
+    assert all(np.shares_memory(w, loaded._params) for w in loaded.coefs_ + loaded.intercepts_)
+    # partial_fit continues identically from both
+    fitted_copy = roundtrip(fitted)
+    loaded.partial_fit(blobs)
+    fitted_copy.partial_fit(blobs)
+    assert_array_equal(loaded._params, fitted_copy._params)
+    assert loaded.n_iter_ == fitted.n_iter_ + 1
+
+
+def test_unfitted_roundtrip():
+    ae = _roundtrip_pickle(AutoencoderTransformer(3))
+    assert ae.get_params()["n_components"] == 3
+    assert not hasattr(ae, "coefs_")
+
+
+def test_pickle_records_version_and_warns_on_mismatch(fitted, blobs, monkeypatch):
+    assert fitted.__getstate__()["_skae_version"] == skae.__version__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        _roundtrip_pickle(fitted)  # same version: no warning
+    monkeypatch.setattr(skae, "__version__", "0.0.1")
+    data = pickle.dumps(fitted)
+    monkeypatch.undo()
+    with pytest.warns(InconsistentVersionWarning, match="from skae version 0.0.1 when using"):
+        loaded = pickle.loads(data)
+    assert_array_equal(loaded.transform(blobs), fitted.transform(blobs))
+
+
+def test_skops_trusts_exactly_one_type(fitted, blobs, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    path = tmp_path / "ae.skops"
+    sio.dump(fitted, path)
+    assert sio.get_untrusted_types(file=path) == ["skae._estimator.AutoencoderTransformer"]
+    loaded = sio.load(path, trusted=["skae._estimator.AutoencoderTransformer"])
+    for a, b in zip(_outputs(fitted, blobs), _outputs(loaded, blobs), strict=True):
+        assert_array_equal(a, b)
+    loaded.partial_fit(blobs)
+    with pytest.raises(Exception, match="Untrusted types"):
+        sio.load(path)
+
+
+def test_skops_with_feature_names(blobs, tmp_path):
+    pd = pytest.importorskip("pandas")
+    sio = pytest.importorskip("skops.io")
+    df = pd.DataFrame(blobs, columns=[f"c{i}" for i in range(blobs.shape[1])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(2, max_iter=2, random_state=0).fit(df)
+    path = tmp_path / "ae.skops"
+    sio.dump(ae, path)
+    assert sio.get_untrusted_types(file=path) == ["skae._estimator.AutoencoderTransformer"]
+    loaded = sio.load(path, trusted=["skae._estimator.AutoencoderTransformer"])
+    assert_array_equal(loaded.feature_names_in_, ae.feature_names_in_)

@@ -1,0 +1,220 @@
+"""Bad input gets scikit-learn's clear errors; odd but valid input works and is never written."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skae import AutoencoderTransformer
+
+N_FEATURES = 5
+METHODS = ["fit", "partial_fit", "transform", "score", "score_samples"]
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.RandomState(0).normal(size=(40, N_FEATURES))
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return AutoencoderTransformer(2, max_iter=3, random_state=0).fit(X)
+
+
+def _with(value, row=1, col=2):
+    def make(X):
+        X = X.copy()
+        X[row, col] = value
+        return X
+
+    return make
+
+
+BAD_INPUTS = [
+    ("NaN", _with(np.nan), ValueError, "Input X contains NaN"),
+    ("inf", _with(np.inf), ValueError, "Input X contains infinity"),
+    ("-inf", _with(-np.inf), ValueError, "Input X contains infinity"),
+    ("empty", lambda X: X[:0], ValueError, "0 sample"),
+    ("no features", lambda X: X[:, :0], ValueError, "0 feature"),
+    ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
+    ("3-D", lambda X: X[:, :, None], ValueError, "Found array with dim 3"),
+    ("complex", lambda X: X + 1j, ValueError, "Complex data not supported"),
+    ("a word", lambda X: [["a"] * X.shape[1]] + X.tolist(), ValueError, "could not convert"),
+    ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, "convert"),
+    ("scalar", lambda X: 3.0, ValueError, "Expected 2D array, got scalar array"),
+]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "make, exc, match", [b[1:] for b in BAD_INPUTS], ids=[b[0] for b in BAD_INPUTS]
+)
+def test_bad_X(X, fitted, method, make, exc, match):
+    bad = make(X)
+    target = AutoencoderTransformer() if method in ("fit", "partial_fit") else fitted
+    with pytest.raises(exc, match=match):
+        getattr(target, method)(bad)
+
+
+@pytest.mark.parametrize("method", ["transform", "score", "score_samples", "partial_fit"])
+def test_wrong_number_of_features(X, fitted, method):
+    with pytest.raises(ValueError, match=f"X has 3 features, but .* is expecting {N_FEATURES}"):
+        getattr(fitted, method)(X[:, :3])
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda C: C[:, :1], "X has 1 columns.*codes of width n_components = 2"),
+        (lambda C: np.hstack([C, C]), "X has 4 columns.*codes of width n_components = 2"),
+        (lambda C: C[:, 0], "Expected 2D array"),
+        (lambda C: np.where(C > 0, np.nan, C), "Input X contains NaN"),
+        (lambda C: C[:0], "0 sample"),
+        (lambda C: C + 1j, "Complex data not supported"),
+    ],
+)
+def test_bad_codes_for_inverse_transform(X, fitted, make, match):
+    with pytest.raises(ValueError, match=match):
+        fitted.inverse_transform(make(fitted.transform(X)))
+
+
+@pytest.mark.parametrize("method", METHODS + ["inverse_transform"])
+def test_not_fitted(X, method):
+    if method in ("fit", "partial_fit"):
+        return
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        getattr(AutoencoderTransformer(), method)(X)
+
+
+def test_renamed_dataframe_columns(X):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=list("abcde"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(2, max_iter=2).fit(df)
+    renamed = df.rename(columns={"a": "z"})
+    for method in ("transform", "score", "score_samples", "partial_fit"):
+        with pytest.raises(ValueError, match="feature names should match"):
+            getattr(ae, method)(renamed)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        ae.transform(X)
+
+
+BAD_WEIGHTS = [
+    ("negative", lambda n: -np.ones(n), ValueError, "Negative values in data passed to"),
+    ("wrong length", lambda n: np.ones(n + 1), ValueError, r"sample_weight.shape == \(41,\)"),
+    ("2-D", lambda n: np.ones((n, 2)), ValueError, "Sample weights must be 1D"),
+    ("NaN", lambda n: np.full(n, np.nan), ValueError, "contains NaN"),
+    ("all zero", lambda n: np.zeros(n), ValueError, "Sample weights must contain at least"),
+    ("strings", lambda n: np.array(["x"] * n), ValueError, "could not convert"),
+]
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "score"])
+@pytest.mark.parametrize(
+    "make, exc, match", [b[1:] for b in BAD_WEIGHTS], ids=[b[0] for b in BAD_WEIGHTS]
+)
+def test_bad_sample_weight(X, fitted, method, make, exc, match):
+    target = fitted if method == "score" else AutoencoderTransformer()
+    with pytest.raises(exc, match=match):
+        getattr(target, method)(X, sample_weight=make(X.shape[0]))
+
+
+BAD_PARAMS = [
+    ("n_components", 0),
+    ("n_components", 1.5),
+    ("hidden_layer_sizes", "wide"),
+    ("activation", "swish"),
+    ("loss", "mae"),
+    ("alpha", -1.0),
+    ("batch_size", 0),
+    ("batch_size", "big"),
+    ("learning_rate_init", 0.0),
+    ("max_iter", 0),
+    ("shuffle", "yes"),
+    ("random_state", "seed"),
+    ("tol", -1e-3),
+    ("early_stopping", 1.0),
+    ("validation_fraction", 1.0),
+    ("validation_fraction", 0.0),
+    ("beta_1", 1.0),
+    ("beta_2", -0.1),
+    ("epsilon", 0.0),
+    ("n_iter_no_change", 0),
+    ("decoder_layer_sizes", "narrow"),
+]
+
+
+@pytest.mark.parametrize("name, value", BAD_PARAMS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_invalid_parameters_fail_at_fit_time_only(X, name, value, method):
+    ae = AutoencoderTransformer(**{name: value})  # no error yet
+    ae.set_params(**{name: value})
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of"):
+        getattr(ae, method)(X)
+
+
+def test_binary_crossentropy_outside_unit_interval_warns_with_range(X):
+    ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=1)
+    with pytest.warns(UserWarning, match=re.escape("X ranges over [")):
+        ae.fit(X)
+
+
+def _variants(X):
+    readonly = X.copy()
+    readonly.flags.writeable = False
+    return {
+        "read-only": readonly,
+        "fortran": np.asfortranarray(X),
+        "strided": np.repeat(X, 2, axis=0)[::2],
+        "float32": X.astype(np.float32),
+        "list": X.tolist(),
+        "int": (X * 10).astype(np.int64),
+        "csr": sp.csr_matrix(X),
+        "csc": sp.csc_array(X),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["read-only", "fortran", "strided", "float32", "list", "int", "csr", "csc"]
+)
+def test_layouts_work_and_are_not_written(X, kind):
+    data = _variants(X)[kind]
+    before = data.copy() if hasattr(data, "copy") else list(map(list, data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(2, max_iter=3, random_state=0, early_stopping=True)
+        ae.fit(data)
+    ae.partial_fit(data)
+    codes = ae.transform(data)
+    assert codes.shape == (40, 2) and np.all(np.isfinite(codes))
+    ae.score(data)
+    if sp.issparse(data):
+        assert_array_equal(data.toarray(), before.toarray())
+    else:
+        assert_array_equal(np.asarray(data), np.asarray(before))
+
+
+def test_memmap_input(tmp_path, X):
+    path = tmp_path / "X.dat"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    ro = np.memmap(path, dtype=np.float32, mode="r", shape=X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(2, max_iter=3, random_state=0).fit(ro)
+    ref = AutoencoderTransformer(2, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X.astype(np.float32))
+    assert_array_equal(ae._params, ref._params)
+    assert_allclose(ae.transform(ro), ref.transform(X.astype(np.float32)))
+    assert_array_equal(np.asarray(ro), X.astype(np.float32))
