@@ -1,0 +1,724 @@
+"""Plots of what an autoencoder learned, in scikit-learn's Display style.
+
+Each display is built either from an estimator (``from_estimator``) or from
+arrays you computed yourself (the constructor), then drawn with ``plot``; the
+display keeps the figure (``figure_``), the axes and the artists it drew, so a
+plot can be adjusted after the fact. matplotlib is imported only when something
+is drawn: ``import skae`` and ``import skae.plotting`` never need it.
+
+- :class:`LatentSpaceDisplay`: the 2-D codes as a scatter plot, coloured by an
+  optional target.
+- :class:`LossCurveDisplay`: the training (and validation) loss per epoch.
+- :class:`ReconstructionDisplay`: image-shaped rows above their reconstructions.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted
+
+__all__ = ["LatentSpaceDisplay", "LossCurveDisplay", "ReconstructionDisplay"]
+
+
+def _pyplot(caller):
+    """Import and return ``matplotlib.pyplot``, or say why ``caller`` cannot run."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"{caller} requires matplotlib. You can install it with `pip install matplotlib`."
+        ) from exc
+    return plt
+
+
+def _final_step(estimator):
+    """The estimator itself, or the last step of a :class:`~sklearn.pipeline.Pipeline`."""
+    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
+
+
+def _default_name(estimator):
+    return type(_final_step(estimator)).__name__
+
+
+def _as_dense(X):
+    if sp.issparse(X):
+        return X.toarray()
+    return np.asarray(X)
+
+
+class LatentSpaceDisplay:
+    """Scatter plot of 2-D codes, coloured by an optional target.
+
+    The picture by which a 2-D reduction is judged: do the clusters separate,
+    is the structure of the data kept? Build it with :meth:`from_estimator`
+    from any fitted transformer whose ``transform`` returns two columns (an
+    :class:`~skae.AutoencoderTransformer` with ``n_components=2``, a
+    :class:`~sklearn.pipeline.Pipeline` ending in one, or
+    :class:`~sklearn.decomposition.PCA` for comparison), or from codes you
+    already have. All parameters are stored as attributes.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, 2)
+        The codes to plot.
+
+    y : array-like of shape (n_samples,), default=None
+        Colours of the points. Class labels (integers or strings) get one
+        colour each and a legend (a colorbar beyond 20 classes); continuous
+        values get a colormap and a colorbar. None draws every point alike.
+
+    name : str, default=None
+        Title of the axes. None gives no title.
+
+    Attributes
+    ----------
+    scatter_ : matplotlib PathCollection
+        The points.
+
+    legend_ : matplotlib Legend or None
+        One entry per class, when ``y`` holds at most 20 classes.
+
+    colorbar_ : matplotlib Colorbar or None
+        When ``y`` is continuous, or holds more than 20 classes.
+
+    ax_ : matplotlib Axes
+        Axes with the scatter plot.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    LossCurveDisplay : Training and validation loss per epoch.
+    ReconstructionDisplay : Images above their reconstructions.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.datasets import make_manifold_clusters
+    >>> from skae.plotting import LatentSpaceDisplay
+    >>> X, y, _ = make_manifold_clusters(300, random_state=0)
+    >>> pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(
+    ...     n_components=2, hidden_layer_sizes=(16,), early_stopping=True,
+    ...     max_iter=500, random_state=0))
+    >>> pipe = pipe.fit(X)
+    >>> disp = LatentSpaceDisplay.from_estimator(pipe, X, y=y)
+    >>> disp.scatter_.get_offsets().shape
+    (300, 2)
+    >>> [text.get_text() for text in disp.legend_.get_texts()]
+    ['0', '1', '2', '3']
+    """
+
+    def __init__(self, codes, y=None, *, name=None):
+        self.codes = codes
+        self.y = y
+        self.name = name
+
+    def plot(self, ax=None, *, name=None, **kwargs):
+        """Draw the scatter plot.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on. None creates a new figure and axes.
+
+        name : str, default=None
+            Title of the axes; overrides the ``name`` given at construction.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.scatter`, overriding the
+            defaults (e.g. ``s``, ``alpha``, ``cmap``).
+
+        Returns
+        -------
+        display : LatentSpaceDisplay
+            The display, holding the drawn artists.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        codes = _as_dense(self.codes)
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            raise ValueError(
+                f"{type(self).__name__} plots 2-D codes, an array of shape (n_samples, 2); "
+                f"got an array of shape {codes.shape}. Fit the estimator with "
+                "n_components=2, or pass two columns of the codes."
+            )
+        codes = check_array(codes, input_name="codes")
+        name = self.name if name is None else name
+        if ax is None:
+            _, ax = plt.subplots()
+
+        style = {"s": 12, "alpha": 0.8, "linewidths": 0}
+        legend = colorbar = None
+        if self.y is None:
+            scatter = ax.scatter(codes[:, 0], codes[:, 1], **{**style, **kwargs})
+        else:
+            y = np.asarray(self.y)
+            if y.ndim != 1 or y.shape[0] != codes.shape[0]:
+                raise ValueError(
+                    f"y must be 1-D with one value per sample ({codes.shape[0]}); "
+                    f"got an array of shape {y.shape}."
+                )
+            target_type = type_of_target(y, input_name="y")
+            if target_type == "continuous":
+                style["cmap"] = "viridis"
+                scatter = ax.scatter(codes[:, 0], codes[:, 1], c=y, **{**style, **kwargs})
+                colorbar = ax.figure.colorbar(scatter, ax=ax)
+            elif target_type in ("binary", "multiclass"):
+                classes, indices = np.unique(y, return_inverse=True)
+                n_classes = len(classes)
+                # Class i gets the i-th colour of a qualitative colormap.
+                style["cmap"], n_colors = (
+                    ("tab10", 10)
+                    if n_classes <= 10
+                    else ("tab20", 20)
+                    if n_classes <= 20
+                    else ("viridis", n_classes)
+                )
+                style["vmin"], style["vmax"] = -0.5, n_colors - 0.5
+                scatter = ax.scatter(codes[:, 0], codes[:, 1], c=indices, **{**style, **kwargs})
+                if n_classes <= 20:
+                    from matplotlib.lines import Line2D
+
+                    handles = [
+                        Line2D(
+                            [],
+                            [],
+                            linestyle="",
+                            marker="o",
+                            color=scatter.cmap(scatter.norm(i)),
+                        )
+                        for i in range(n_classes)
+                    ]
+                    legend = ax.legend(
+                        handles,
+                        [str(c) for c in classes],
+                        title="y",
+                        loc="best",
+                        fontsize="small",
+                        markerscale=1.0,
+                    )
+                else:
+                    colorbar = ax.figure.colorbar(scatter, ax=ax)
+            else:
+                raise ValueError(
+                    "y must hold class labels or continuous values, one per sample; "
+                    f"got a target of type {target_type!r}."
+                )
+        ax.set_xlabel("code 1")
+        ax.set_ylabel("code 2")
+        if name is not None:
+            ax.set_title(name)
+
+        self.scatter_ = scatter
+        self.legend_ = legend
+        self.colorbar_ = colorbar
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y=None, *, ax=None, name=None, **kwargs):
+        """Plot the codes that a fitted transformer gives ``X``.
+
+        Parameters
+        ----------
+        estimator : estimator instance
+            Fitted transformer whose ``transform`` returns two columns: an
+            :class:`~skae.AutoencoderTransformer` with ``n_components=2``, a
+            :class:`~sklearn.pipeline.Pipeline` ending in one, or any other
+            2-D reducer (e.g. :class:`~sklearn.decomposition.PCA`).
+
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode.
+
+        y : array-like of shape (n_samples,), default=None
+            Colours of the points (class labels or continuous values).
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on. None creates a new figure and axes.
+
+        name : str, default=None
+            Title of the axes. None uses the class name of the estimator (of
+            the last step of a pipeline).
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.scatter`.
+
+        Returns
+        -------
+        display : LatentSpaceDisplay
+            The display, holding the drawn artists.
+        """
+        _pyplot(f"{cls.__name__}.from_estimator")
+        codes = _as_dense(estimator.transform(X))
+        if codes.ndim != 2 or codes.shape[1] != 2:
+            width = codes.shape[1] if codes.ndim == 2 else codes.shape
+            raise ValueError(
+                f"{cls.__name__} plots 2-D codes, but {_default_name(estimator)}.transform "
+                f"returned {width} columns. Fit it with n_components=2."
+            )
+        name = _default_name(estimator) if name is None else name
+        return cls(codes, y, name=name).plot(ax=ax, **kwargs)
+
+
+class LossCurveDisplay:
+    """Training and validation loss per epoch.
+
+    Shows whether training converged, and with ``early_stopping=True`` where
+    the validation loss stopped improving: a dotted line marks the epoch of the
+    best validation loss, whose weights the estimator keeps. All parameters
+    are stored as attributes.
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_epochs,)
+        Training loss of every epoch, such as ``loss_curve_``.
+
+    validation_loss_curve : array-like of shape (n_validation_epochs,), default=None
+        Validation loss of every epoch, such as ``validation_loss_curve_``.
+        When shorter than ``loss_curve`` (after a ``warm_start`` fit, say), it
+        is aligned with the last epochs.
+
+    name : str, default=None
+        Title of the axes. None gives no title.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The training loss.
+
+    validation_line_ : matplotlib Line2D or None
+        The validation loss, if given.
+
+    best_line_ : matplotlib Line2D or None
+        Vertical line at the epoch of the smallest validation loss, if given.
+
+    ax_ : matplotlib Axes
+        Axes with the curves.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    LatentSpaceDisplay : Scatter plot of 2-D codes.
+    ReconstructionDisplay : Images above their reconstructions.
+
+    Notes
+    -----
+    An :class:`~skae.AutoencoderTransformer`'s ``loss_curve_`` is the training
+    objective, which includes the L2 term when ``alpha > 0``, while its
+    ``validation_loss_curve_`` is the reconstruction loss alone.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.datasets import make_manifold_clusters
+    >>> from skae.plotting import LossCurveDisplay
+    >>> X, _, _ = make_manifold_clusters(300, random_state=0)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> ae = AutoencoderTransformer(hidden_layer_sizes=(16,), early_stopping=True,
+    ...                             max_iter=500, random_state=0).fit(X)
+    >>> disp = LossCurveDisplay.from_estimator(ae)
+    >>> len(disp.line_.get_xdata()) == ae.n_iter_
+    True
+    >>> disp.validation_line_.get_label()
+    'validation loss'
+    """
+
+    def __init__(self, loss_curve, validation_loss_curve=None, *, name=None):
+        self.loss_curve = loss_curve
+        self.validation_loss_curve = validation_loss_curve
+        self.name = name
+
+    @staticmethod
+    def _curve(values, what):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(
+                f"{what} must be a non-empty 1-D sequence of losses; "
+                f"got an array of shape {values.shape}."
+            )
+        return values
+
+    def plot(self, ax=None, *, name=None, **kwargs):
+        """Draw the loss curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on. None creates a new figure and axes.
+
+        name : str, default=None
+            Title of the axes; overrides the ``name`` given at construction.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot` for both curves
+            (e.g. ``linewidth``).
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, holding the drawn artists.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        loss = self._curve(self.loss_curve, "loss_curve")
+        validation = None
+        if self.validation_loss_curve is not None:
+            validation = self._curve(self.validation_loss_curve, "validation_loss_curve")
+            if validation.size > loss.size:
+                raise ValueError(
+                    f"validation_loss_curve has {validation.size} epochs, more than "
+                    f"loss_curve ({loss.size})."
+                )
+        name = self.name if name is None else name
+        if ax is None:
+            _, ax = plt.subplots()
+
+        epochs = np.arange(1, loss.size + 1)
+        (line,) = ax.plot(epochs, loss, **{"label": "training loss", **kwargs})
+        validation_line = best_line = None
+        if validation is not None:
+            validation_epochs = epochs[loss.size - validation.size :]
+            (validation_line,) = ax.plot(
+                validation_epochs, validation, **{"label": "validation loss", **kwargs}
+            )
+            best_epoch = validation_epochs[np.argmin(validation)]
+            best_line = ax.axvline(
+                best_epoch,
+                color="0.5",
+                linestyle=":",
+                linewidth=1,
+                label=f"best validation epoch ({best_epoch})",
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend()
+        if name is not None:
+            ax.set_title(name)
+
+        self.line_ = line
+        self.validation_line_ = validation_line
+        self.best_line_ = best_line
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None, name=None, **kwargs):
+        """Plot the loss curves recorded by a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : estimator instance
+            Fitted :class:`~skae.AutoencoderTransformer`, or a
+            :class:`~sklearn.pipeline.Pipeline` ending in one. Any estimator
+            with a ``loss_curve_`` attribute will do (an optional
+            ``validation_loss_curve_`` is drawn too).
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on. None creates a new figure and axes.
+
+        name : str, default=None
+            Title of the axes. None uses the class name of the estimator (of
+            the last step of a pipeline).
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, holding the drawn artists.
+        """
+        _pyplot(f"{cls.__name__}.from_estimator")
+        final = _final_step(estimator)
+        check_is_fitted(final)
+        if not hasattr(final, "loss_curve_"):
+            raise ValueError(
+                f"{type(final).__name__} records no loss_curve_; {cls.__name__} needs an "
+                "estimator trained by epochs, such as AutoencoderTransformer."
+            )
+        name = _default_name(estimator) if name is None else name
+        display = cls(final.loss_curve_, getattr(final, "validation_loss_curve_", None), name=name)
+        return display.plot(ax=ax, **kwargs)
+
+
+class ReconstructionDisplay:
+    """Image-shaped rows (top row) above their reconstructions.
+
+    Each column is a sample: its original on the first row, then one row per
+    set of reconstructions (one model, or the same model at several settings).
+    All images share one grey scale, that of the originals, so errors show as
+    they are. All parameters are stored as attributes.
+
+    Parameters
+    ----------
+    originals : array-like of shape (n_images, n_features)
+        The samples, one image per row.
+
+    reconstructions : array-like of shape (n_images, n_features) or list of such
+        Their reconstructions; a list draws one row per array.
+
+    image_shape : tuple of int, default=None
+        ``(height, width)`` of each image, with ``height * width == n_features``.
+        None means square images. ``(1, n_features)`` draws any row as a strip.
+
+    labels : list of str, default=None
+        Names of the rows of reconstructions. None gives ``"reconstruction"``,
+        or ``"reconstruction 1"``, ``"reconstruction 2"``, ... for several.
+
+    Attributes
+    ----------
+    images_ : ndarray of matplotlib AxesImage, shape (n_rows, n_images)
+        The drawn images; row 0 holds the originals.
+
+    axes_ : ndarray of matplotlib Axes, shape (n_rows, n_images)
+        One axes per image.
+
+    bounding_ax_ : matplotlib Axes or None
+        The axes whose area was split into ``axes_``, when ``plot`` got a
+        single Axes; None otherwise.
+
+    figure_ : matplotlib Figure
+        Figure containing the axes.
+
+    See Also
+    --------
+    LatentSpaceDisplay : Scatter plot of 2-D codes.
+    LossCurveDisplay : Training and validation loss per epoch.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.plotting import ReconstructionDisplay
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> ae = AutoencoderTransformer(n_components=8, hidden_layer_sizes=(32,),
+    ...                             max_iter=500, random_state=0).fit(X)
+    >>> disp = ReconstructionDisplay.from_estimator(ae, X, image_shape=(8, 8), n_images=6)
+    >>> disp.axes_.shape
+    (2, 6)
+    >>> disp.images_[1, 0].get_array().shape
+    (8, 8)
+    """
+
+    def __init__(self, originals, reconstructions, *, image_shape=None, labels=None):
+        self.originals = originals
+        self.reconstructions = reconstructions
+        self.image_shape = image_shape
+        self.labels = labels
+
+    def _validate(self):
+        originals = check_array(_as_dense(self.originals), input_name="originals")
+        rows = self.reconstructions
+        if (
+            isinstance(rows, np.ndarray)
+            or sp.issparse(rows)
+            or not isinstance(rows, (list, tuple))
+        ):
+            rows = [rows]
+        rows = [check_array(_as_dense(r), input_name="reconstructions") for r in rows]
+        for r in rows:
+            if r.shape != originals.shape:
+                raise ValueError(
+                    f"Each array of reconstructions must have the shape of originals, "
+                    f"{originals.shape}; got {r.shape}."
+                )
+        n_features = originals.shape[1]
+        if self.image_shape is None:
+            side = int(round(np.sqrt(n_features)))
+            if side * side != n_features:
+                raise ValueError(
+                    f"Rows of {n_features} features are not square images; "
+                    "pass image_shape=(height, width)."
+                )
+            image_shape = (side, side)
+        else:
+            image_shape = tuple(self.image_shape)
+            if (
+                len(image_shape) != 2
+                or not all(isinstance(s, Integral) and s > 0 for s in image_shape)
+                or image_shape[0] * image_shape[1] != n_features
+            ):
+                raise ValueError(
+                    f"image_shape must be (height, width) with height * width == "
+                    f"n_features ({n_features}); got {self.image_shape!r}."
+                )
+        if self.labels is None:
+            labels = (
+                ["reconstruction"]
+                if len(rows) == 1
+                else [f"reconstruction {i}" for i in range(1, len(rows) + 1)]
+            )
+        else:
+            labels = [str(label) for label in self.labels]
+            if len(labels) != len(rows):
+                raise ValueError(
+                    f"Got {len(labels)} labels for {len(rows)} rows of reconstructions."
+                )
+        return originals, rows, image_shape, labels
+
+    def plot(self, ax=None, *, cmap="gray_r", **kwargs):
+        """Draw the originals above their reconstructions.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or array-like of Axes, default=None
+            None creates a new figure. A single Axes (from a grid of subplots)
+            is split into the grid of images and hidden. An array of Axes of
+            shape ``(n_rows, n_images)`` is used as it is, with ``n_rows`` one
+            more than the number of rows of reconstructions.
+
+        cmap : str or matplotlib Colormap, default="gray_r"
+            Colormap of the images.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.imshow` (e.g. ``vmin``,
+            ``vmax``, ``interpolation``).
+
+        Returns
+        -------
+        display : ReconstructionDisplay
+            The display, holding the drawn artists.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        originals, rows, image_shape, labels = self._validate()
+        n_rows, n_images = 1 + len(rows), originals.shape[0]
+
+        bounding_ax = None
+        if ax is None:
+            figure, axes = plt.subplots(
+                n_rows,
+                n_images,
+                figsize=(0.9 * n_images + 1.0, 0.9 * n_rows + 0.3),
+                squeeze=False,
+            )
+        elif isinstance(ax, plt.Axes):
+            spec = ax.get_subplotspec()
+            if spec is None:
+                raise ValueError(
+                    "A single ax must come from a grid of subplots (plt.subplots) to be "
+                    "split into images; pass an array of Axes instead."
+                )
+            from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+            ax.set_axis_off()
+            bounding_ax, figure = ax, ax.figure
+            grid = GridSpecFromSubplotSpec(n_rows, n_images, subplot_spec=spec)
+            axes = np.empty((n_rows, n_images), dtype=object)
+            for i in range(n_rows):
+                for j in range(n_images):
+                    axes[i, j] = figure.add_subplot(grid[i, j])
+        else:
+            axes = np.asarray(ax, dtype=object)
+            if axes.shape != (n_rows, n_images):
+                raise ValueError(
+                    f"Expected an array of Axes of shape {(n_rows, n_images)}, "
+                    f"got shape {axes.shape}."
+                )
+            figure = axes[0, 0].figure
+
+        style = {
+            "cmap": cmap,
+            "vmin": float(originals.min()),
+            "vmax": float(originals.max()),
+            "interpolation": "nearest",
+            **kwargs,
+        }
+        images = np.empty((n_rows, n_images), dtype=object)
+        for i, values in enumerate([originals, *rows]):
+            for j in range(n_images):
+                axis = axes[i, j]
+                images[i, j] = axis.imshow(values[j].reshape(image_shape), **style)
+                axis.set_xticks([])
+                axis.set_yticks([])
+            axes[i, 0].set_ylabel(
+                "original" if i == 0 else labels[i - 1],
+                rotation=0,
+                ha="right",
+                va="center",
+                fontsize="small",
+            )
+
+        self.images_ = images
+        self.axes_ = axes
+        self.bounding_ax_ = bounding_ax
+        self.figure_ = figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        *,
+        image_shape=None,
+        n_images=8,
+        ax=None,
+        name=None,
+        cmap="gray_r",
+        **kwargs,
+    ):
+        """Plot the first rows of ``X`` above their reconstructions by an estimator.
+
+        Parameters
+        ----------
+        estimator : estimator instance
+            Fitted transformer with ``transform`` and ``inverse_transform``: an
+            :class:`~skae.AutoencoderTransformer`, a
+            :class:`~sklearn.pipeline.Pipeline` ending in one (reconstructions
+            are then mapped back through the earlier steps, e.g. a
+            :class:`~sklearn.preprocessing.StandardScaler`), or
+            :class:`~sklearn.decomposition.PCA` for comparison.
+
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples; the first ``n_images`` are drawn.
+
+        image_shape : tuple of int, default=None
+            ``(height, width)`` of each image; None means square images.
+
+        n_images : int, default=8
+            Number of samples to draw (at most ``n_samples``).
+
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw; see :meth:`plot`.
+
+        name : str, default=None
+            Label of the row of reconstructions. None uses the class name of
+            the estimator (of the last step of a pipeline).
+
+        cmap : str or matplotlib Colormap, default="gray_r"
+            Colormap of the images.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.imshow`.
+
+        Returns
+        -------
+        display : ReconstructionDisplay
+            The display, holding the drawn artists.
+        """
+        _pyplot(f"{cls.__name__}.from_estimator")
+        if not isinstance(n_images, Integral) or isinstance(n_images, bool) or n_images < 1:
+            raise ValueError(f"n_images must be a positive integer; got {n_images!r}.")
+        X = X.iloc[:n_images] if hasattr(X, "iloc") else X[:n_images]
+        reconstructions = estimator.inverse_transform(estimator.transform(X))
+        name = _default_name(estimator) if name is None else name
+        display = cls(
+            _as_dense(X), _as_dense(reconstructions), image_shape=image_shape, labels=[name]
+        )
+        return display.plot(ax=ax, cmap=cmap, **kwargs)

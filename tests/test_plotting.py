@@ -1,0 +1,292 @@
+"""The displays of skae.plotting, drawn headless: the artists hold the data given."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+from skae.datasets import make_manifold_clusters
+from skae.plotting import LatentSpaceDisplay, LossCurveDisplay, ReconstructionDisplay
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    X, y, _ = make_manifold_clusters(200, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def pipe(clusters):
+    X, _ = clusters
+    ae = AutoencoderTransformer(
+        n_components=2, hidden_layer_sizes=(8,), early_stopping=True, max_iter=30, random_state=0
+    )
+    return make_pipeline(StandardScaler(), ae).fit(X)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, _ = load_digits(return_X_y=True)
+    return X[:300]
+
+
+@pytest.fixture(scope="module")
+def digits_pipe(digits):
+    ae = AutoencoderTransformer(
+        n_components=4, hidden_layer_sizes=(16,), max_iter=10, random_state=0
+    )
+    return make_pipeline(StandardScaler(), ae).fit(digits)
+
+
+def test_import_needs_no_matplotlib():
+    code = "import sys, skae, skae.plotting, skae.datasets; print('matplotlib' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+# -- LatentSpaceDisplay ---------------------------------------------------------------------
+def test_latent_space_from_pipeline(pipe, clusters):
+    X, y = clusters
+    disp = LatentSpaceDisplay.from_estimator(pipe, X, y=y)
+    assert_allclose(disp.scatter_.get_offsets(), pipe.transform(X))
+    assert disp.ax_.get_title() == "AutoencoderTransformer"
+    assert disp.figure_ is disp.ax_.figure
+    assert disp.ax_.get_xlabel() == "code 1"
+    assert [t.get_text() for t in disp.legend_.get_texts()] == [str(c) for c in np.unique(y)]
+    assert disp.colorbar_ is None
+    # Each class is drawn in its own colour, the same as its legend entry.
+    disp.figure_.canvas.draw()
+    colours = disp.scatter_.get_facecolors()[:, :3]
+    for label, handle in zip(np.unique(y), disp.legend_.legend_handles, strict=True):
+        rgb = matplotlib.colors.to_rgb(handle.get_color())
+        assert_allclose(colours[y == label], np.tile(rgb, (np.sum(y == label), 1)))
+    assert len(np.unique(colours, axis=0)) == len(np.unique(y))
+
+
+def test_latent_space_on_given_ax_with_other_reducer(clusters):
+    X, y = clusters
+    _, ax = plt.subplots()
+    pca = PCA(n_components=2).fit(X)
+    disp = LatentSpaceDisplay.from_estimator(pca, X, ax=ax, name="PCA(2)", s=3)
+    assert disp.ax_ is ax
+    assert ax.get_title() == "PCA(2)"
+    assert_allclose(disp.scatter_.get_offsets(), pca.transform(X))
+    assert_allclose(disp.scatter_.get_sizes(), [3])
+    assert disp.legend_ is None and disp.colorbar_ is None
+
+
+def test_latent_space_string_and_continuous_targets():
+    rng = np.random.RandomState(0)
+    codes = rng.normal(size=(30, 2))
+    labels = np.array(["cat", "dog", "eel"])[rng.randint(3, size=30)]
+    disp = LatentSpaceDisplay(codes, labels).plot()
+    assert [t.get_text() for t in disp.legend_.get_texts()] == ["cat", "dog", "eel"]
+
+    disp = LatentSpaceDisplay(codes, rng.uniform(size=30)).plot()
+    assert disp.legend_ is None
+    assert disp.colorbar_ is not None
+
+    disp = LatentSpaceDisplay(codes, np.arange(30)).plot()  # 30 classes: too many to list
+    assert disp.legend_ is None
+    assert disp.colorbar_ is not None
+
+
+def test_latent_space_accepts_sparse_codes():
+    codes = sp.csr_matrix(np.eye(4)[:, :2])
+    disp = LatentSpaceDisplay(codes).plot()
+    assert_allclose(disp.scatter_.get_offsets(), codes.toarray())
+
+
+@pytest.mark.parametrize(
+    "codes, y, match",
+    [
+        (np.zeros((5, 3)), None, r"2-D codes.*\(5, 3\)"),
+        (np.zeros((5, 1)), None, r"2-D codes.*\(5, 1\)"),
+        (np.zeros(5), None, r"2-D codes.*\(5,\)"),
+        (np.zeros((5, 2)), np.zeros(4), "one value per sample"),
+        (np.zeros((5, 2)), np.zeros((5, 2)), "one value per sample"),
+        (np.full((5, 2), np.nan), None, "NaN"),
+    ],
+)
+def test_latent_space_bad_input(codes, y, match):
+    with pytest.raises(ValueError, match=match):
+        LatentSpaceDisplay(codes, y).plot()
+
+
+def test_latent_space_from_estimator_needs_two_components(clusters):
+    X, _ = clusters
+    pca = PCA(n_components=3).fit(X)
+    with pytest.raises(ValueError, match="PCA.transform returned 3 columns"):
+        LatentSpaceDisplay.from_estimator(pca, X)
+
+
+def test_latent_space_unfitted():
+    with pytest.raises(NotFittedError):
+        LatentSpaceDisplay.from_estimator(AutoencoderTransformer(), np.zeros((3, 4)))
+
+
+# -- LossCurveDisplay -----------------------------------------------------------------------
+def test_loss_curve_from_pipeline(pipe):
+    ae = pipe[-1]
+    disp = LossCurveDisplay.from_estimator(pipe)
+    assert_allclose(disp.line_.get_ydata(), ae.loss_curve_)
+    assert_array_equal(disp.line_.get_xdata(), np.arange(1, ae.n_iter_ + 1))
+    assert_allclose(disp.validation_line_.get_ydata(), ae.validation_loss_curve_)
+    best = np.argmin(ae.validation_loss_curve_) + 1
+    assert_allclose(disp.best_line_.get_xdata(), [best, best])
+    assert disp.ax_.get_title() == "AutoencoderTransformer"
+    labels = [t.get_text() for t in disp.ax_.get_legend().get_texts()]
+    assert labels[:2] == ["training loss", "validation loss"]
+
+
+def test_loss_curve_without_validation(clusters):
+    X, _ = clusters
+    ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X)
+    _, ax = plt.subplots()
+    disp = LossCurveDisplay.from_estimator(ae, ax=ax, name="ae", linewidth=3)
+    assert disp.ax_ is ax and disp.figure_ is ax.figure
+    assert disp.validation_line_ is None and disp.best_line_ is None
+    assert disp.line_.get_linewidth() == 3
+    assert ax.get_title() == "ae"
+
+
+def test_loss_curve_aligns_a_shorter_validation_curve():
+    disp = LossCurveDisplay([4.0, 3.0, 2.0, 1.0], [1.5, 1.2]).plot()
+    assert_array_equal(disp.validation_line_.get_xdata(), [3, 4])
+    assert_allclose(disp.best_line_.get_xdata(), [4, 4])
+
+
+@pytest.mark.parametrize(
+    "loss, validation, match",
+    [
+        ([], None, "loss_curve must be a non-empty 1-D"),
+        ([[1.0, 2.0]], None, "loss_curve must be a non-empty 1-D"),
+        ([1.0], [], "validation_loss_curve must be a non-empty 1-D"),
+        ([1.0], [1.0, 0.5], "more than loss_curve"),
+    ],
+)
+def test_loss_curve_bad_input(loss, validation, match):
+    with pytest.raises(ValueError, match=match):
+        LossCurveDisplay(loss, validation).plot()
+
+
+def test_loss_curve_needs_a_fitted_estimator_with_a_curve(clusters):
+    X, _ = clusters
+    with pytest.raises(NotFittedError):
+        LossCurveDisplay.from_estimator(AutoencoderTransformer())
+    with pytest.raises(ValueError, match="PCA records no loss_curve_"):
+        LossCurveDisplay.from_estimator(make_pipeline(StandardScaler(), PCA(2)).fit(X))
+
+
+# -- ReconstructionDisplay ------------------------------------------------------------------
+def test_reconstruction_from_pipeline(digits_pipe, digits):
+    disp = ReconstructionDisplay.from_estimator(digits_pipe, digits, n_images=5)
+    assert disp.axes_.shape == disp.images_.shape == (2, 5)
+    assert disp.bounding_ax_ is None
+    assert disp.figure_ is disp.axes_[0, 0].figure
+    expected = digits_pipe.inverse_transform(digits_pipe.transform(digits[:5]))
+    for j in range(5):
+        assert_allclose(disp.images_[0, j].get_array(), digits[j].reshape(8, 8))
+        assert_allclose(disp.images_[1, j].get_array(), expected[j].reshape(8, 8))
+    assert disp.axes_[0, 0].get_ylabel() == "original"
+    assert disp.axes_[1, 0].get_ylabel() == "AutoencoderTransformer"
+    # One grey scale for all: that of the originals.
+    assert disp.images_[1, 0].get_clim() == (digits[:5].min(), digits[:5].max())
+
+
+def test_reconstruction_rows_of_several_models(digits):
+    originals = digits[:4]
+    rows = [
+        PCA(k).fit(digits).inverse_transform(PCA(k).fit(digits).transform(originals))
+        for k in (2, 8)
+    ]
+    disp = ReconstructionDisplay(originals, rows, labels=["PCA(2)", "PCA(8)"]).plot(cmap="magma")
+    assert disp.images_.shape == (3, 4)
+    assert [ax.get_ylabel() for ax in disp.axes_[:, 0]] == ["original", "PCA(2)", "PCA(8)"]
+    assert_allclose(disp.images_[2, 3].get_array(), rows[1][3].reshape(8, 8))
+    assert disp.images_[0, 0].get_cmap().name == "magma"
+
+
+def test_reconstruction_splits_a_single_ax(digits_pipe, digits):
+    fig, (left, right) = plt.subplots(1, 2)
+    disp = ReconstructionDisplay.from_estimator(digits_pipe, digits, n_images=3, ax=right)
+    assert disp.bounding_ax_ is right
+    assert not right.axison
+    assert disp.figure_ is fig
+    assert all(ax.figure is fig for ax in disp.axes_.ravel())
+
+
+def test_reconstruction_on_an_array_of_axes(digits):
+    _, axes = plt.subplots(2, 3)
+    disp = ReconstructionDisplay(digits[:3], digits[:3]).plot(ax=axes)
+    assert disp.axes_ is axes or np.all(disp.axes_ == axes)
+    with pytest.raises(ValueError, match=r"array of Axes of shape \(2, 4\)"):
+        ReconstructionDisplay(digits[:4], digits[:4]).plot(ax=axes)
+
+
+def test_reconstruction_strip_for_non_image_rows(pipe, clusters):
+    X, _ = clusters
+    disp = ReconstructionDisplay.from_estimator(pipe, X, image_shape=(1, 10), n_images=2)
+    assert disp.images_[0, 1].get_array().shape == (1, 10)
+
+
+def test_reconstruction_from_dataframe_and_sparse(digits_pipe, digits):
+    pd = pytest.importorskip("pandas")
+    disp = ReconstructionDisplay.from_estimator(
+        digits_pipe[-1], pd.DataFrame(digits_pipe[0].transform(digits)), n_images=2
+    )
+    assert disp.images_.shape == (2, 2)
+    ae = digits_pipe[-1]
+    disp = ReconstructionDisplay.from_estimator(ae, sp.csr_matrix(digits / 16), n_images=400)
+    assert disp.images_.shape == (2, 300)  # at most n_samples
+
+
+@pytest.mark.parametrize(
+    "originals, reconstructions, kwargs, match",
+    [
+        (np.zeros((2, 10)), np.zeros((2, 10)), {}, r"not square images; pass image_shape"),
+        (np.zeros((2, 64)), np.zeros((2, 64)), {"image_shape": (4, 4)}, "height \\* width"),
+        (np.zeros((2, 64)), np.zeros((2, 64)), {"image_shape": (64,)}, "height \\* width"),
+        (np.zeros((2, 64)), np.zeros((3, 64)), {}, r"shape of originals, \(2, 64\)"),
+        (np.zeros((2, 64)), [np.zeros((2, 64))] * 2, {"labels": ["a"]}, "1 labels for 2 rows"),
+    ],
+)
+def test_reconstruction_bad_input(originals, reconstructions, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ReconstructionDisplay(originals, reconstructions, **kwargs).plot()
+
+
+@pytest.mark.parametrize("n_images", [0, -1, 2.5, True])
+def test_reconstruction_bad_n_images(digits_pipe, digits, n_images):
+    with pytest.raises(ValueError, match="n_images must be a positive integer"):
+        ReconstructionDisplay.from_estimator(digits_pipe, digits, n_images=n_images)
+
+
+def test_reconstruction_single_ax_must_be_a_subplot():
+    fig = plt.figure()
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
+    with pytest.raises(ValueError, match="grid of subplots"):
+        ReconstructionDisplay(np.zeros((2, 4)), np.zeros((2, 4))).plot(ax=ax)
