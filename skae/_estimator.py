@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from ._activations import ACTIVATIONS
+from ._callbacks import CallbackSupportMixin, epoch_callback, fit_task
 from ._losses import LOSSES, weighted_mean
 from ._network import Network
 from ._optim import Adam
@@ -49,7 +50,9 @@ def _auto_batch_size(n_samples):
     return int(min(n_samples, np.clip(n_samples // 16, 32, 256)))
 
 
-class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class AutoencoderTransformer(
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Autoencoder for nonlinear dimensionality reduction.
 
     An encoder network maps each sample to a code of ``n_components`` values
@@ -311,6 +314,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     # -- fitting ----------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @fit_task
     def fit(self, X, y=None, sample_weight=None):
         """Fit the autoencoder to ``X``.
 
@@ -334,6 +338,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return self._fit(X, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @fit_task
     def partial_fit(self, X, y=None, sample_weight=None):
         """Run one epoch of training on ``X``, continuing from the current model.
 
@@ -401,7 +406,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                     "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
                     'MinMaxScaler) or use loss="squared_error".',
                     UserWarning,
-                    stacklevel=5,
+                    stacklevel=6,
                 )
         layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
         if continuing and layer_sizes != self._layer_sizes:
@@ -469,6 +474,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             n_iter_no_change=self.n_iter_no_change,
             first_epoch=n_iter + 1,
             verbose=self.verbose,
+            callback=epoch_callback(self, network, n_iter),
         )
 
         # Commit the fitted state all at once.
@@ -494,14 +500,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"Training was interrupted after {result.n_epochs} complete epoch(s); "
                 "the model keeps the best weights seen so far.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
         elif not (incremental or result.converged or result.stopped_by_callback):
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
         return self
 

@@ -1,0 +1,181 @@
+"""Glue between the training loop and scikit-learn's callback API (``sklearn.callback``).
+
+scikit-learn 1.9 added callbacks: ``estimator.set_callbacks(ProgressBar())`` and the like.
+An estimator reports a tree of *tasks* to them: ``fit`` (or ``partial_fit``) is the root
+task, and each epoch is one of its subtasks. For every task the callbacks are told when
+it begins and when it ends, with the training data and, if they ask for it, a copy of
+the estimator ready to transform and score as if training had stopped there. A callback
+that returns True at the end of an epoch stops training: the loop ends as it does when
+the loss stops improving, and the estimator is fitted consistently (with
+``early_stopping``, from the best validation epoch).
+
+Tasks carry ``y``. An autoencoder's target is its input, so when ``fit`` is given no
+``y`` the tasks report ``X`` as their ``y``: :class:`sklearn.callback.ScoringMonitor`
+only scores tasks that have one, and the default scorer (:meth:`score`) ignores it.
+
+On scikit-learn without ``sklearn.callback`` (before 1.9) the mixin is an empty class,
+the decorator returns the method unchanged and :func:`epoch_callback` returns None: the
+estimator works as before, ``verbose`` included, without ``set_callbacks``.
+"""
+
+import functools
+
+from ._network import Network
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+
+    HAS_CALLBACKS = True
+except ImportError:  # scikit-learn < 1.9
+    HAS_CALLBACKS = False
+
+    class CallbackSupportMixin:
+        """Stand-in for scikit-learn versions without the callback API."""
+
+
+def fit_task(method):
+    """Decorate ``fit`` or ``partial_fit`` to report the call as a root task.
+
+    ``fit`` has up to ``max_iter`` epoch subtasks, ``partial_fit`` one. Apply below
+    ``_fit_context``, which validates the parameters first and tears the callbacks
+    down at the end, also when fitting fails.
+
+    Parameters
+    ----------
+    method : callable
+        ``fit`` or ``partial_fit``, with signature ``(self, X, y=None, sample_weight=None)``.
+
+    Returns
+    -------
+    decorated : callable
+        Without callback support, a plain wrapper: the call depth is the same
+        either way, so the ``stacklevel`` of warnings raised in ``fit`` holds.
+    """
+    if not HAS_CALLBACKS:
+
+        @functools.wraps(method)
+        def plain(self, X, y=None, sample_weight=None):
+            return method(self, X, y, sample_weight=sample_weight)
+
+        return plain
+
+    task_name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, X, y=None, sample_weight=None):
+        n_epochs = 1 if task_name == "partial_fit" else self.max_iter
+        context = self._init_callback_context(task_name=task_name, max_subtasks=n_epochs)
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        target = X if y is None else y
+        context.call_on_fit_task_begin(estimator=self, X=X, y=target, metadata=metadata)
+        epochs = _EpochTasks(self, context, n_epochs, X, target, metadata)
+        # Set before fitting starts, so that a failed fit, which restores the
+        # estimator's state, restores it too; removed in any case.
+        self._skae_epoch_tasks = epochs
+        try:
+            method(self, X, y, sample_weight=sample_weight)
+        finally:
+            self.__dict__.pop("_skae_epoch_tasks", None)
+        epochs.close()
+        context.call_on_fit_task_end(
+            estimator=self, X=X, y=target, metadata=metadata, reconstruction_attributes={}
+        )
+        return self
+
+    return wrapper
+
+
+def epoch_callback(estimator, network, n_iter):
+    """The ``callback`` to pass to :func:`~skae._training.train`, or None.
+
+    Begins the first epoch's task, so call it right before training starts.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer
+        The estimator being fitted, inside a method decorated by :func:`fit_task`.
+    network : Network
+        The network that training updates in place.
+    n_iter : int
+        Number of epochs the network has been trained for so far (nonzero when
+        continuing a fit).
+
+    Returns
+    -------
+    callback : callable or None
+        ``callback(epoch, loss, validation_loss) -> bool``; None without callback
+        support.
+    """
+    epochs = estimator.__dict__.get("_skae_epoch_tasks")
+    if epochs is None:
+        return None
+    epochs.start(network, n_iter)
+    return epochs
+
+
+class _EpochTasks:
+    """One subtask of the root task per epoch, begun before the epoch and ended after it.
+
+    The next epoch's task is begun as soon as the previous one ends, unless the
+    epoch budget is spent or a callback asked to stop. When the loop then stops
+    on its own (the loss stopped improving), that task never ran; :meth:`close`
+    ends it without data, so that every begin has its end.
+    """
+
+    def __init__(self, estimator, context, max_epochs, X, y, metadata):
+        self._estimator = estimator
+        self._context = context
+        self._max_epochs = max_epochs
+        self._hook_data = {"X": X, "y": y, "metadata": metadata}
+        self._network = None
+        self._task = None
+        self._n_epochs = 0
+        self._n_iter = 0
+
+    def start(self, network, n_iter):
+        self._network = network
+        self._n_iter = n_iter
+        self._begin()
+
+    def _snapshot(self):
+        """Fitted attributes as of now; the weights are copied."""
+        network = self._network
+        params = network.params.copy()
+        copy = Network(
+            network.layer_sizes,
+            network.n_encoder_layers,
+            network.activation,
+            network.loss,
+            dtype=network.dtype,
+            params=params,
+        )
+        return {
+            "_params": params,
+            "_layer_sizes": network.layer_sizes,
+            "_n_encoder_layers": network.n_encoder_layers,
+            "coefs_": copy.coefs,
+            "intercepts_": copy.intercepts,
+            "n_iter_": self._n_iter,
+        }
+
+    def _begin(self):
+        self._task = self._context.subcontext(task_name="epoch")
+        self._task.call_on_fit_task_begin(
+            estimator=self._estimator, reconstruction_attributes=self._snapshot, **self._hook_data
+        )
+
+    def __call__(self, epoch, loss, validation_loss):
+        self._n_epochs += 1
+        self._n_iter = epoch
+        task, self._task = self._task, None
+        stop = task.call_on_fit_task_end(
+            estimator=self._estimator, reconstruction_attributes=self._snapshot, **self._hook_data
+        )
+        if not stop and self._n_epochs < self._max_epochs:
+            self._begin()
+        return stop
+
+    def close(self):
+        if self._task is not None:
+            self._task.call_on_fit_task_end(estimator=self._estimator)
+            self._task = None

@@ -1,0 +1,259 @@
+"""scikit-learn's callback API (``sklearn.callback``, scikit-learn >= 1.9)."""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+from skae._callbacks import HAS_CALLBACKS
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+needs_callbacks = pytest.mark.skipif(
+    not HAS_CALLBACKS, reason="this scikit-learn has no callback API (sklearn.callback)"
+)
+
+
+@pytest.fixture
+def X():
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(150, 2))
+    return np.tanh(latent @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(150, 6))
+
+
+def small(**params):
+    defaults = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, max_iter=6)
+    return AutoencoderTransformer(**{**defaults, **params})
+
+
+class Recorder:
+    """Records hook calls in this process; asks to stop after ``stop_after`` epochs."""
+
+    def __init__(self, stop_after=None, fail_after=None):
+        self.stop_after = stop_after
+        self.fail_after = fail_after
+        self.events = []
+
+    def setup(self, estimator, context):
+        self.events.append(("setup", context.task_name))
+
+    def teardown(self, estimator, context):
+        self.events.append(("teardown", context.task_name))
+
+    def on_fit_task_begin(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+        self.events.append(("begin", context.task_name, context.task_id, fitted_estimator))
+
+    def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+        self.events.append(("end", context.task_name, context.task_id, fitted_estimator, X, y))
+        if context.task_name == "epoch" and context.task_id + 1 == self.fail_after:
+            raise RuntimeError("callback failed")
+        return (
+            self.stop_after is not None
+            and context.task_name == "epoch"
+            and context.task_id + 1 >= self.stop_after
+        )
+
+    def named(self, kind, task_name="epoch"):
+        return [e for e in self.events if e[0] == kind and e[1] == task_name]
+
+
+def reconstruction(estimator, X, y=None):
+    """Module-level, so that it pickles to worker processes."""
+    return estimator.score(X)
+
+
+@needs_callbacks
+def test_epochs_are_subtasks_of_fit(X):
+    rec = Recorder()
+    ae = small(max_iter=5).set_callbacks(rec)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    assert rec.events[0] == ("setup", "fit")
+    assert rec.events[-1] == ("teardown", "fit")
+    assert len(rec.named("begin", "fit")) == len(rec.named("end", "fit")) == 1
+    begins, ends = rec.named("begin"), rec.named("end")
+    assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(5))
+    # Each epoch's end sees the model as of that epoch; the last one is the result.
+    snapshots = [e[3] for e in ends]
+    assert [s.n_iter_ for s in snapshots] == [1, 2, 3, 4, 5]
+    assert_allclose(snapshots[-1].transform(X), ae.transform(X))
+    assert snapshots[0].score(X) < snapshots[-1].score(X)
+    # The first epoch begins from the initial weights; nothing is left on the estimator.
+    assert begins[0][3].n_iter_ == 0
+    assert not any(name.startswith(("_skae_epoch", "_callback")) for name in vars(ae))
+
+
+@needs_callbacks
+def test_convergence_closes_the_begun_epoch(X):
+    """Stopping on the loss leaves one epoch begun but not run; it still gets its end."""
+    rec = Recorder()
+    ae = small(max_iter=200, tol=1e3, n_iter_no_change=2).set_callbacks(rec)
+    ae.fit(X)
+    assert ae.n_iter_ == 3  # the first epoch improves on nothing, then two don't
+    begins, ends = rec.named("begin"), rec.named("end")
+    assert len(begins) == len(ends) == ae.n_iter_ + 1
+    assert ends[-1][3] is None and ends[-1][4] is None  # the empty one
+
+
+@needs_callbacks
+def test_callback_stops_training_cleanly(X):
+    rec = Recorder(stop_after=3)
+    ae = small(max_iter=50).set_callbacks(rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ae.fit(X)
+    assert ae.n_iter_ == len(ae.loss_curve_) == 3
+    assert ae.t_ == 3 * X.shape[0]
+    assert len(rec.named("begin")) == len(rec.named("end")) == 3
+    assert ae.transform(X).shape == (X.shape[0], 2)
+
+
+@needs_callbacks
+def test_callback_stop_with_early_stopping_restores_best(X):
+    ae = small(max_iter=50, early_stopping=True).set_callbacks(Recorder(stop_after=4))
+    ae.fit(X)
+    assert ae.n_iter_ == len(ae.validation_loss_curve_) == 4
+    assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+
+
+@needs_callbacks
+def test_reported_y_is_the_reconstruction_target(X):
+    rec = Recorder()
+    small(max_iter=2).set_callbacks(rec).fit(X)
+    _, _, _, _, X_seen, y_seen = rec.named("end")[0]
+    assert X_seen is X and y_seen is X
+    rec = Recorder()
+    labels = np.arange(X.shape[0])
+    small(max_iter=2).set_callbacks(rec).fit(X, labels)
+    assert rec.named("end")[0][5] is labels
+
+
+@needs_callbacks
+def test_partial_fit_is_one_epoch(X):
+    rec = Recorder()
+    ae = small().set_callbacks(rec)
+    for _ in range(3):
+        ae.partial_fit(X)
+    assert len(rec.named("begin", "partial_fit")) == 3
+    ends = rec.named("end")
+    assert [e[2] for e in ends] == [0, 0, 0]
+    assert [e[3].n_iter_ for e in ends] == [1, 2, 3]
+
+
+@needs_callbacks
+def test_warm_start_continues_the_epoch_count(X):
+    rec = Recorder()
+    ae = small(max_iter=2, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    ae.set_callbacks(rec)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    assert [e[3].n_iter_ for e in rec.named("end")] == [3, 4]
+
+
+@needs_callbacks
+def test_failed_fit_tears_down_and_leaves_estimator_unchanged(X):
+    rec = Recorder(fail_after=2)
+    ae = small(max_iter=3).set_callbacks(rec)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        ae.fit(X)
+    assert rec.events[-1] == ("teardown", "fit")
+    assert set(vars(ae)) == set(vars(small().set_callbacks(rec)))  # not fitted
+    # A fitted estimator keeps its model.
+    rec.fail_after = None
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    codes = ae.transform(X)
+    rec.fail_after = 1
+    with pytest.raises(RuntimeError, match="callback failed"):
+        ae.partial_fit(X[::-1])
+    assert ae.n_iter_ == 3
+    assert_allclose(ae.transform(X), codes)
+    assert rec.events[-1] == ("teardown", "partial_fit")
+
+
+@needs_callbacks
+def test_scoring_monitor_records_reconstruction_score_per_epoch(X):
+    from sklearn.callback import ScoringMonitor
+
+    monitor = ScoringMonitor(scoring={"reconstruction": reconstruction})
+    ae = small(max_iter=4).set_callbacks(monitor)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    rows = [r for r in monitor.get_logs().data if r["task_name"] == "epoch"]
+    assert [r["task_id"] for r in rows] == [0, 1, 2, 3]
+    scores = [r["reconstruction"] for r in rows]
+    assert_allclose(scores[-1], ae.score(X))
+    assert scores[0] < scores[-1]
+
+
+@needs_callbacks
+def test_verbose_still_prints(X, capsys):
+    small(max_iter=2, verbose=True).set_callbacks(Recorder()).fit(X)
+    assert capsys.readouterr().out.count("Epoch ") == 2
+
+
+@needs_callbacks
+def test_progress_bar_in_pipeline_and_grid_search(X):
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+
+    pipe = make_pipeline(StandardScaler(), small(max_iter=3))
+    search = GridSearchCV(pipe, {"autoencodertransformer__n_components": [1, 2]}, cv=2)
+    search.set_callbacks(ProgressBar(max_propagation_depth=None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X)
+        small(max_iter=3).set_callbacks(ProgressBar()).fit(X)
+    assert search.cv_results_["mean_test_score"].shape == (2,)
+
+
+@needs_callbacks
+def test_callbacks_inside_meta_estimators_reach_every_epoch(X):
+    """A callback set on the autoencoder inside a grid search sees every fit's epochs."""
+    rec = Recorder()
+    search = GridSearchCV(small(max_iter=2).set_callbacks(rec), {"alpha": [0.0, 1e-3]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X)
+    # 2 candidates x 2 folds + the refit, 2 epochs each
+    assert len(rec.named("end")) == 5 * 2
+
+
+def test_degrades_without_sklearn_callback():
+    """With scikit-learn lacking sklearn.callback the estimator works as before."""
+    code = textwrap.dedent(
+        """
+        import warnings
+        try:
+            import sklearn.callback
+            del sklearn.callback.CallbackSupportMixin  # as if scikit-learn predated it
+        except ImportError:  # it does
+            pass
+        import numpy as np
+        from skae import AutoencoderTransformer
+        from skae._callbacks import HAS_CALLBACKS
+        assert not HAS_CALLBACKS
+        ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=2, verbose=True)
+        assert not hasattr(ae, "set_callbacks")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ae.fit(np.random.RandomState(0).rand(40, 3))
+        assert caught[0].filename == "<string>"  # the stacklevel points at the caller
+        print("fitted", ae.n_iter_)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Epoch ") == 2
+    assert "fitted 2" in out.stdout

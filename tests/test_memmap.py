@@ -1,0 +1,79 @@
+"""Training on memory-mapped arrays without reading them into memory."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn import config_context
+
+from skae import AutoencoderTransformer
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+N_SAMPLES, N_FEATURES = 40_000, 100
+# The validation split hashes rows in chunks of this many rows (skae._training.row_keys).
+HASH_CHUNK_ROWS = 8192
+
+
+def write_memmap(path, dtype):
+    """A read-only memory-mapped .npy file, written in chunks."""
+    rng = np.random.RandomState(0)
+    basis = rng.normal(size=(4, N_FEATURES))
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(N_SAMPLES, N_FEATURES))
+    for start in range(0, N_SAMPLES, 10_000):
+        X[start : start + 10_000] = rng.normal(size=(10_000, 4)) @ basis
+    X.flush()
+    del X
+    X = np.load(path, mmap_mode="r")
+    assert isinstance(X, np.memmap) and not X.flags.writeable
+    return X
+
+
+@pytest.fixture(scope="module", params=[np.float64, np.float32], ids=["float64", "float32"])
+def memmap(request, tmp_path_factory):
+    return write_memmap(tmp_path_factory.mktemp("memmap") / "X.npy", request.param)
+
+
+def peak_allocation(func):
+    """Peak bytes newly allocated on the heap while ``func`` runs, and its result."""
+    tracemalloc.start()
+    try:
+        result = func()
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def test_fit_streams_minibatches_from_a_memmap(memmap):
+    ae = AutoencoderTransformer(4, hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+    peak, _ = peak_allocation(lambda: ae.fit(memmap))
+    # Index arrays and minibatch buffers only: a copy of X would be X.nbytes.
+    assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)
+    assert ae._params.dtype == memmap.dtype
+    assert ae.n_iter_ == 2
+
+
+def test_early_stopping_split_reads_a_memmap_in_chunks(tmp_path):
+    memmap = write_memmap(tmp_path / "X.npy", np.float64)
+    ae = AutoencoderTransformer(
+        4, hidden_layer_sizes=(16,), max_iter=2, random_state=0, early_stopping=True
+    )
+    peak, _ = peak_allocation(lambda: ae.fit(memmap))
+    # Plus a buffer of fixed size for hashing rows: still far from a copy of X.
+    hash_buffer = 2 * HASH_CHUNK_ROWS * N_FEATURES * 8
+    assert peak < memmap.nbytes / 8 + hash_buffer < memmap.nbytes * 0.6, (peak, memmap.nbytes)
+    assert len(ae.validation_loss_curve_) == 2
+
+
+def test_partial_fit_and_inference_on_a_memmap(memmap):
+    ae = AutoencoderTransformer(4, hidden_layer_sizes=(16,), random_state=0)
+    peak, _ = peak_allocation(lambda: ae.partial_fit(memmap))
+    assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)
+    # Inference works in chunks sized by scikit-learn's working_memory (in MiB).
+    with config_context(working_memory=1):
+        peak, scores = peak_allocation(lambda: ae.score_samples(memmap))
+    assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)
+    in_memory = np.asarray(memmap[:1000])
+    assert_allclose(scores[:1000], ae.score_samples(in_memory), rtol=1e-5)
+    assert ae.transform(memmap).shape == (N_SAMPLES, 4)
