@@ -259,10 +259,9 @@ class LatentSpaceDisplay:
         _pyplot(f"{cls.__name__}.from_estimator")
         codes = _as_dense(estimator.transform(X))
         if codes.ndim != 2 or codes.shape[1] != 2:
-            width = codes.shape[1] if codes.ndim == 2 else codes.shape
             raise ValueError(
                 f"{cls.__name__} plots 2-D codes, but {_default_name(estimator)}.transform "
-                f"returned {width} columns. Fit it with n_components=2."
+                f"returned an array of shape {codes.shape}. Fit it with n_components=2."
             )
         name = _default_name(estimator) if name is None else name
         return cls(codes, y, name=name).plot(ax=ax, **kwargs)

@@ -139,7 +139,7 @@ def test_latent_space_bad_input(codes, y, match):
 def test_latent_space_from_estimator_needs_two_components(clusters):
     X, _ = clusters
     pca = PCA(n_components=3).fit(X)
-    with pytest.raises(ValueError, match="PCA.transform returned 3 columns"):
+    with pytest.raises(ValueError, match=r"PCA.transform returned an array of shape \(200, 3\)"):
         LatentSpaceDisplay.from_estimator(pca, X)
 
 
