@@ -5,6 +5,19 @@ written in terms of the layer *output* ``Z = f(A)`` and multiply ``delta``
 (the gradient with respect to the output) in place, turning it into the
 gradient with respect to the pre-activation ``A``. All of the activations
 below are monotone, so ``f'(A)`` can always be recovered from ``Z``.
+
+The training loop calls these a few times per minibatch, so the common ones
+accept optional preallocated buffers and then allocate nothing:
+
+* ``ACTIVATIONS[name](X, zeros=None)``: ``zeros`` is an all-zero array of
+  ``X``'s shape and dtype (left untouched). ``np.maximum(X, zeros)`` takes
+  NumPy's contiguous SIMD path; comparing with the scalar ``0`` is several
+  times slower.
+* ``DERIVATIVES[name](Z, delta, mask=None)``: ``mask`` is a boolean scratch
+  array of ``Z``'s shape, overwritten. Multiplying by a boolean mask avoids the
+  allocation and the slow scatter of ``delta[Z <= 0] = 0``.
+
+Functions that have no use for a buffer ignore it.
 """
 
 import numpy as np
@@ -14,36 +27,36 @@ from scipy.special import expit
 LEAKY_SLOPE = 0.01
 
 
-def inplace_identity(X):
+def inplace_identity(X, zeros=None):
     """Identity, ``f(a) = a`` (does nothing)."""
 
 
-def inplace_relu(X):
+def inplace_relu(X, zeros=None):
     """Rectified linear unit, ``f(a) = max(a, 0)``."""
-    np.maximum(X, 0, out=X)
+    np.maximum(X, 0 if zeros is None else zeros, out=X)
 
 
-def inplace_leaky_relu(X):
+def inplace_leaky_relu(X, zeros=None):
     """Leaky ReLU, ``f(a) = a`` for ``a > 0`` else ``0.01 a``."""
     np.maximum(X, LEAKY_SLOPE * X, out=X)
 
 
-def inplace_elu(X):
+def inplace_elu(X, zeros=None):
     """Exponential linear unit, ``f(a) = a`` for ``a > 0`` else ``exp(a) - 1``."""
     np.expm1(X, out=X, where=X < 0)
 
 
-def inplace_softplus(X):
+def inplace_softplus(X, zeros=None):
     """Softplus, ``f(a) = log(1 + exp(a))``, computed without overflow."""
     np.logaddexp(0, X, out=X)
 
 
-def inplace_tanh(X):
+def inplace_tanh(X, zeros=None):
     """Hyperbolic tangent."""
     np.tanh(X, out=X)
 
 
-def inplace_logistic(X):
+def inplace_logistic(X, zeros=None):
     """Logistic sigmoid, ``f(a) = 1 / (1 + exp(-a))`` via ``scipy.special.expit``."""
     expit(X, out=X)
 
@@ -59,36 +72,40 @@ ACTIVATIONS = {
 }
 
 
-def inplace_identity_derivative(Z, delta):
+def inplace_identity_derivative(Z, delta, mask=None):
     """``f'(a) = 1``: ``delta`` is unchanged."""
 
 
-def inplace_relu_derivative(Z, delta):
+def inplace_relu_derivative(Z, delta, mask=None):
     """``f'(a) = 1`` where ``z > 0`` else ``0``."""
-    delta[Z <= 0] = 0
+    if mask is None:
+        mask = Z > 0
+    else:
+        np.greater(Z, 0, out=mask)
+    np.multiply(delta, mask, out=delta)
 
 
-def inplace_leaky_relu_derivative(Z, delta):
+def inplace_leaky_relu_derivative(Z, delta, mask=None):
     """``f'(a) = 1`` where ``z > 0`` else ``0.01``."""
     np.multiply(delta, LEAKY_SLOPE, out=delta, where=Z <= 0)
 
 
-def inplace_elu_derivative(Z, delta):
+def inplace_elu_derivative(Z, delta, mask=None):
     """``f'(a) = 1`` where ``z > 0`` else ``exp(a) = z + 1``."""
     np.multiply(delta, Z + 1, out=delta, where=Z < 0)
 
 
-def inplace_softplus_derivative(Z, delta):
+def inplace_softplus_derivative(Z, delta, mask=None):
     """``f'(a) = expit(a) = 1 - exp(-z)``."""
     delta *= -np.expm1(-Z)
 
 
-def inplace_tanh_derivative(Z, delta):
+def inplace_tanh_derivative(Z, delta, mask=None):
     """``f'(a) = 1 - z**2``."""
     delta *= 1 - Z**2
 
 
-def inplace_logistic_derivative(Z, delta):
+def inplace_logistic_derivative(Z, delta, mask=None):
     """``f'(a) = z (1 - z)``."""
     delta *= Z
     delta *= 1 - Z

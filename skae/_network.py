@@ -16,9 +16,20 @@ Backward pass, for the raw output gradient ``δ_L = dL/dA_L``::
     δ_{i-1} = (δ_i W_iᵀ) ⊙ f'_{i-1}(Z_i)
 
 The gradient with respect to the network input is never formed.
+
+Training spends its time in a few dozen NumPy calls per minibatch, so for small
+networks the per-call overhead, not the arithmetic, sets the pace. Hence the
+:class:`Workspace` of preallocated buffers, a per-workspace plan of the calls'
+arguments, and, when the batch's activations outnumber the parameters, biases
+folded into the matrix products: every layer input carries an extra column of
+ones and is multiplied by ``[W_i; b_i]``, which gives ``A = Z W + b`` in one
+product and ``dL/db`` as the last row of ``[Z 1]ᵀ δ``. The ``[W; b]`` blocks are
+refreshed from ``params`` before each forward pass and the gradient is copied
+back into the flat layout after each backward pass.
 """
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -46,18 +57,63 @@ class Workspace:
 
     ``inputs`` receives the minibatch; ``activations[i]`` is ``Z_i``
     (``activations[0] is inputs``); ``deltas[i]`` holds ``dL/dA`` for hidden
-    layer ``i``; ``scratch`` is spare room of the output's shape.
+    layer ``i``; ``scratch`` is spare room of the output's shape; ``ones`` is a
+    vector of ones, one per row.
+
+    With ``fold=True`` the biases ride inside the matrix products: the input of
+    every layer lives in a buffer with one more column, held at 1, and the layer
+    multiplies it by ``[W; b]``. ``activations[i]`` and ``deltas[i]`` are then
+    views of those wider buffers (``augmented[i]``, ``wide_deltas[i]``), and the
+    activation functions run over the whole contiguous buffer. ``zeros[i]`` (never
+    written) and ``masks[i]`` (boolean scratch) have the shape of the buffer
+    holding hidden layer ``i``'s output.
     """
 
-    def __init__(self, layer_sizes, batch_size, dtype):
+    def __init__(self, layer_sizes, batch_size, dtype, fold=False):
         self.batch_size = batch_size
-        self.inputs = np.empty((batch_size, layer_sizes[0]), dtype=dtype)
-        self.activations = [self.inputs] + [
-            np.empty((batch_size, size), dtype=dtype) for size in layer_sizes[1:]
-        ]
-        self.deltas = [np.empty((batch_size, size), dtype=dtype) for size in layer_sizes[1:-1]]
-        self.scratch = np.empty((batch_size, layer_sizes[-1]), dtype=dtype)
+        self.fold = fold
+        sizes = list(layer_sizes)
+        extra = 1 if fold else 0
+        self.inputs = np.empty((batch_size, sizes[0]), dtype=dtype)
+        # Wide buffers of the hidden layers' outputs (no extra column unless folded).
+        wide = [np.empty((batch_size, size + extra), dtype=dtype) for size in sizes[1:-1]]
+        if fold:
+            for buf in wide:
+                buf[:, -1] = 1
+        self.output = np.empty((batch_size, sizes[-1]), dtype=dtype)
+        if fold:
+            self.augmented = [np.ones((batch_size, sizes[0] + 1), dtype=dtype)] + wide
+            self.activations = [self.inputs] + [buf[:, :-1] for buf in wide] + [self.output]
+        else:
+            self.augmented = None
+            self.activations = [self.inputs] + wide + [self.output]
+        # Zero-filled so that the unused last column of a folded delta stays 0.
+        self.wide_deltas = [np.zeros_like(buf) for buf in wide]
+        self.deltas = [d[:, :-1] for d in self.wide_deltas] if fold else self.wide_deltas
+        self.scratch = np.empty((batch_size, sizes[-1]), dtype=dtype)
         self.ones = np.ones(batch_size, dtype=dtype)
+        self.zeros = [np.zeros_like(buf) for buf in wide]
+        self.masks = [np.empty(buf.shape, dtype=bool) for buf in wide]
+        self._plan = None
+
+    def bind_inputs(self, inputs):
+        """Use ``inputs`` (C-contiguous, ``batch_size`` rows) as the minibatch, without copying."""
+        self.inputs = self.activations[0] = inputs
+
+
+#: Up to this many parameters, the folded layout is filled with one ``np.take``.
+_GATHER_MAX_PARAMS = 8192
+
+
+def _copy_pairs(pairs):
+    copyto = np.copyto
+    for dst, src in pairs:
+        copyto(dst, src)
+
+
+#: Activations with ``f(1) == 1``: folded layers apply them to the whole buffer,
+#: ones column included.
+_KEEP_ONE = frozenset({"identity", "relu", "leaky_relu", "elu"})
 
 
 class Network:
@@ -111,6 +167,7 @@ class Network:
         self._derivative_fns = [DERIVATIVES[a] for a in acts]
         self._loss_gradient, self._sample_errors, self._output_fn = LOSSES[loss]
         self._workspaces = {}
+        self._folded = None
 
     @property
     def n_layers(self):
@@ -131,24 +188,165 @@ class Network:
         for b in self.intercepts:
             b[...] = 0.0
 
-    def workspace(self, batch_size):
-        """The (cached) buffers for batches of ``batch_size`` rows."""
-        ws = self._workspaces.get(batch_size)
+    def folds(self, batch_size):
+        """Whether minibatches of ``batch_size`` rows fold the biases into the products.
+
+        Folding replaces a bias addition and a bias-gradient product per layer
+        (work proportional to the activations) with copying the parameters into
+        and the gradient out of the ``[W; b]`` layout (work proportional to the
+        parameters): it pays when the batch's activations outnumber the parameters.
+        """
+        return batch_size * sum(self.layer_sizes[1:]) >= self.params.size
+
+    def workspace(self, batch_size, cached=True):
+        """Buffers for batches of ``batch_size`` rows.
+
+        The same object for the same size, unless ``cached=False``: a fresh one,
+        for a caller that rebinds its inputs (:meth:`Workspace.bind_inputs`).
+        """
+        ws = self._workspaces.get(batch_size) if cached else None
         if ws is None:
-            ws = self._workspaces[batch_size] = Workspace(self.layer_sizes, batch_size, self.dtype)
+            ws = Workspace(self.layer_sizes, batch_size, self.dtype, fold=self.folds(batch_size))
+            if cached:
+                self._workspaces[batch_size] = ws
         return ws
 
     # -- training -----------------------------------------------------------------------
+    def _folded_layout(self):
+        """``[W_i; b_i]`` blocks and the index maps between them and ``params``.
+
+        Returns ``(wide_params, wide_coefs, wide_grad, wide_coef_grads, to_wide,
+        from_wide)``: ``wide_params = params[to_wide]`` and
+        ``grad = wide_grad[from_wide]``.
+        """
+        if self._folded is None:
+            offsets = np.cumsum([0] + [(a + 1) * b for a, b in self.shapes])
+            wide_params = np.empty(offsets[-1], dtype=self.dtype)
+            wide_grad = np.empty_like(wide_params)
+            wide_coefs, wide_coef_grads = [], []
+            to_wide = np.empty(offsets[-1], dtype=np.intp)
+            index = np.arange(self.params.size)
+            coef_index, intercept_index = _split(index, self.shapes)
+            for i, (a, b) in enumerate(self.shapes):
+                block = slice(offsets[i], offsets[i + 1])
+                wide_coefs.append(wide_params[block].reshape(a + 1, b))
+                wide_coef_grads.append(wide_grad[block].reshape(a + 1, b))
+                to_wide[block] = np.concatenate([coef_index[i].ravel(), intercept_index[i]])
+            from_wide = np.empty_like(to_wide)
+            from_wide[to_wide] = np.arange(to_wide.size)
+            self._folded = (
+                wide_params,
+                wide_coefs,
+                wide_grad,
+                wide_coef_grads,
+                to_wide,
+                from_wide,
+            )
+            # Small networks gather in one call; large ones copy block by block,
+            # at memcpy speed.
+            if self.params.size <= _GATHER_MAX_PARAMS:
+                take = np.take
+                self._params_to_wide = partial(
+                    take, self.params, to_wide, out=wide_params, mode="clip"
+                )
+                self._grad_from_wide = partial(
+                    take, wide_grad, from_wide, out=self.grad, mode="clip"
+                )
+            else:
+                to_pairs, from_pairs = [], []
+                for i in range(self.n_layers):
+                    to_pairs += [
+                        (wide_coefs[i][:-1], self.coefs[i]),
+                        (wide_coefs[i][-1], self.intercepts[i]),
+                    ]
+                    from_pairs += [
+                        (self._coef_grads[i], wide_coef_grads[i][:-1]),
+                        (self._intercept_grads[i], wide_coef_grads[i][-1]),
+                    ]
+                self._params_to_wide = partial(_copy_pairs, to_pairs)
+                self._grad_from_wide = partial(_copy_pairs, from_pairs)
+        return self._folded
+
+    def _plan(self, ws):
+        """Per-layer argument tuples for :meth:`forward` and :meth:`loss_gradient`.
+
+        Built once per workspace, so that a minibatch step spends its time in
+        NumPy rather than in attribute look-ups.
+        """
+        plan = ws._plan
+        if plan is not None and plan[0] is self:
+            return plan[1], plan[2]
+        L = self.n_layers
+        acts = ws.activations
+        forward, backward = [], []
+        if ws.fold:
+            _, wide_coefs, _, wide_coef_grads, _, _ = self._folded_layout()
+            wide = ws.augmented
+            for i in range(L):
+                act = self.layer_activations[i]
+                fn = None if act == "identity" else self._forward_fns[i]
+                if i < L - 1:
+                    out, full = acts[i + 1], wide[i + 1]
+                    target, zeros = (
+                        (full, ws.zeros[i]) if act in _KEEP_ONE else (out, ws.zeros[i][:, :-1])
+                    )
+                else:
+                    out, target, zeros = acts[i + 1], acts[i + 1], None
+                forward.append((wide_coefs[i], out, target, fn, zeros))
+                back = None
+                if i > 0:
+                    prev_act = self.layer_activations[i - 1]
+                    dfn = None if prev_act == "identity" else self._derivative_fns[i - 1]
+                    back = (
+                        wide_coefs[i][:-1].T,
+                        ws.deltas[i - 1],
+                        ws.wide_deltas[i - 1],
+                        dfn,
+                        ws.masks[i - 1],
+                    )
+                backward.append((wide[i].T, wide_coef_grads[i], back))
+        else:
+            for i in range(L):
+                act = self.layer_activations[i]
+                fn = None if act == "identity" else self._forward_fns[i]
+                zeros = ws.zeros[i] if i < L - 1 else None
+                forward.append((self.coefs[i], self.intercepts[i], acts[i + 1], fn, zeros))
+                back = None
+                if i > 0:
+                    prev_act = self.layer_activations[i - 1]
+                    dfn = None if prev_act == "identity" else self._derivative_fns[i - 1]
+                    back = (acts[i], ws.deltas[i - 1], self.coefs[i].T, dfn, ws.masks[i - 1])
+                backward.append((self._coef_grads[i], self._intercept_grads[i], back))
+        backward.reverse()
+        ws._plan = (self, forward, backward)
+        return forward, backward
+
     def forward(self, ws, stop=None):
         """Propagate ``ws.inputs`` through layers ``[0, stop)`` into ``ws.activations``."""
-        acts = ws.activations
-        stop = self.n_layers if stop is None else stop
-        for i in range(stop):
-            out = acts[i + 1]
-            np.matmul(acts[i], self.coefs[i], out=out)
-            out += self.intercepts[i]
-            self._forward_fns[i](out)
-        return acts[stop]
+        plan, _ = self._plan(ws)
+        if stop is not None:
+            plan = plan[:stop]
+        matmul = np.matmul
+        if ws.fold:
+            self._params_to_wide()
+            Z = ws.augmented[0]
+            np.copyto(Z[:, :-1], ws.activations[0])
+            out = ws.activations[0]
+            for i, (W, out, target, fn, zeros) in enumerate(plan):
+                matmul(Z, W, out=out)
+                if fn is not None:
+                    fn(target, zeros)
+                Z = ws.augmented[i + 1] if i + 1 < self.n_layers else None
+            return out
+        add = np.add
+        Z = ws.activations[0]
+        for W, b, out, fn, zeros in plan:
+            matmul(Z, W, out=out)
+            add(out, b, out=out)
+            if fn is not None:
+                fn(out, zeros)
+            Z = out
+        return Z
 
     def loss_gradient(self, ws, sample_weight=None, alpha=0.0):
         """Forward and backward pass on ``ws.inputs``; fill ``self.grad``.
@@ -156,17 +354,35 @@ class Network:
         Returns the objective: the weighted mean reconstruction error plus
         ``alpha / 2 · ‖W‖²`` over all weight matrices (biases are not penalised).
         """
-        self.forward(ws)
-        acts = ws.activations
-        delta = acts[-1]
-        loss = self._loss_gradient(delta, ws.inputs, sample_weight, ws.scratch)
-        for i in range(self.n_layers - 1, -1, -1):
-            np.matmul(acts[i].T, delta, out=self._coef_grads[i])
-            np.matmul(ws.ones, delta, out=self._intercept_grads[i])
-            if i > 0:
-                prev = ws.deltas[i - 1]
-                np.matmul(delta, self.coefs[i].T, out=prev)
-                self._derivative_fns[i - 1](acts[i], prev)
+        _, backward = self._plan(ws)
+        delta = self.forward(ws)
+        inputs = ws.activations[0]
+        loss = self._loss_gradient(delta, inputs, sample_weight, ws.scratch)
+        matmul = np.matmul
+        if ws.fold:
+            for Z_T, coef_grad, back in backward:
+                matmul(Z_T, delta, out=coef_grad)
+                if back is None:
+                    break
+                coef_T, prev, wide_prev, dfn, mask = back
+                matmul(delta, coef_T, out=prev)
+                if dfn is not None:
+                    dfn(Z_T.T, wide_prev, mask)
+                delta = prev
+            self._grad_from_wide()
+        else:
+            ones = ws.ones
+            for coef_grad, intercept_grad, back in backward:
+                if back is None:
+                    matmul(inputs.T, delta, out=coef_grad)
+                    matmul(ones, delta, out=intercept_grad)
+                    break
+                Z, prev, coef_T, dfn, mask = back
+                matmul(Z.T, delta, out=coef_grad)
+                matmul(ones, delta, out=intercept_grad)
+                matmul(delta, coef_T, out=prev)
+                if dfn is not None:
+                    dfn(Z, prev, mask)
                 delta = prev
         if alpha:
             weights = self.params[: self.n_weights]

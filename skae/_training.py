@@ -15,6 +15,8 @@ One place decides what happens when training goes wrong:
   restored at the end.
 """
 
+import math
+import mmap
 import time
 from dataclasses import dataclass, field
 
@@ -113,6 +115,30 @@ def validation_split(X, sample_weight, fraction, seed):
     return train, validation
 
 
+#: Dense in-memory training data up to this size is shuffled into a reused buffer
+#: once per epoch instead of being gathered batch by batch.
+EPOCH_COPY_MAX_BYTES = 64 * 2**20
+
+
+def _is_memory_mapped(X):
+    """Whether ``X`` is, or is a view of, a memory map (validation strips the subclass)."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def _copies_per_epoch(X, n_rows):
+    """Whether :func:`train` shuffles ``n_rows`` rows of ``X`` into a buffer per epoch."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and n_rows * X.shape[1] * X.dtype.itemsize <= EPOCH_COPY_MAX_BYTES
+        and not _is_memory_mapped(X)
+    )
+
+
 def _weighted_rows_loss(network, X, rows, sample_weight, ws):
     """Weighted mean reconstruction error over ``rows``, in batches of ``ws``."""
     errors = np.empty(rows.size, dtype=np.float64)
@@ -194,29 +220,57 @@ def train(
         train_rows = np.arange(X.shape[0])
     n_train = train_rows.size
     batch_size = min(batch_size, n_train)
+    starts = range(0, n_train, batch_size)
     ws = network.workspace(batch_size)
+    # Small dense data is shuffled once per epoch into one reused buffer, whose
+    # contiguous slices then serve as the minibatches; anything else (memmaps,
+    # large or sparse data) is gathered batch by batch and never copied whole.
+    epoch_copy = _copies_per_epoch(X, n_train)
+    if epoch_copy:
+        shuffled = np.empty((n_train, X.shape[1]), dtype=X.dtype)
+        batches = [shuffled[start : start + batch_size] for start in starts]
+        batch_ws = [network.workspace(b.shape[0], cached=False) for b in batches[-2:]]
+        if sample_weight is not None:
+            shuffled_weight = np.empty(n_train, dtype=sample_weight.dtype)
+            batch_weights = [shuffled_weight[start : start + batch_size] for start in starts]
     monitor_validation = validation_rows is not None
     best_params = params.copy() if monitor_validation else None
     # Rolled back to on interrupt when there is no validation set.
     checkpoint = (params.copy(), optimizer.state()) if not monitor_validation else None
     no_improvement = 0
     epoch = first_epoch
+    isfinite = math.isfinite
     with np.errstate(all="ignore"):
         try:
             for epoch in range(first_epoch, first_epoch + max_epochs):
                 tic = time.perf_counter()
                 order = random_state.permutation(train_rows) if shuffle else train_rows
                 total = 0.0
-                for batch, start in enumerate(range(0, n_train, batch_size)):
-                    rows = order[start : start + batch_size]
-                    w = ws if rows.size == batch_size else network.workspace(rows.size)
-                    gather_rows(X, rows, w.inputs)
-                    sw = None if sample_weight is None else sample_weight[rows]
-                    loss = network.loss_gradient(w, sw, alpha)
-                    if not np.isfinite(loss):
-                        raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
-                    optimizer.step(network.grad)
-                    total += loss * rows.size
+                if epoch_copy:
+                    if shuffle or epoch == first_epoch:
+                        np.take(X, order, axis=0, out=shuffled, mode="clip")
+                        if sample_weight is not None:
+                            np.take(sample_weight, order, out=shuffled_weight, mode="clip")
+                    for batch, rows in enumerate(batches):
+                        w = batch_ws[0] if rows.shape[0] == batch_size else batch_ws[-1]
+                        w.bind_inputs(rows)
+                        sw = None if sample_weight is None else batch_weights[batch]
+                        loss = network.loss_gradient(w, sw, alpha)
+                        if not isfinite(loss):
+                            raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
+                        optimizer.step(network.grad)
+                        total += loss * rows.shape[0]
+                else:
+                    for batch, start in enumerate(starts):
+                        rows = order[start : start + batch_size]
+                        w = ws if rows.size == batch_size else network.workspace(rows.size)
+                        gather_rows(X, rows, w.inputs)
+                        sw = None if sample_weight is None else sample_weight[rows]
+                        loss = network.loss_gradient(w, sw, alpha)
+                        if not isfinite(loss):
+                            raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
+                        optimizer.step(network.grad)
+                        total += loss * rows.size
                 if not np.isfinite(params).all():
                     raise _diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
                 loss = total / n_train

@@ -1,0 +1,188 @@
+"""Memory and scale: peak resident memory of a large fit, and fit time against n_samples.
+
+Each measurement runs in a fresh subprocess, which reports its peak resident set
+size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after each stage:
+
+* ``array``: fit on an ``n_samples × n_features`` C-contiguous float32 array, then
+  ``transform`` it;
+* ``memmap``: the same data in a read-only ``np.memmap`` (file-backed pages that
+  are touched count as resident, so the input's size shows up here too);
+* ``scale``: fit time on 10k, 100k, ... rows of the same kind of data.
+
+The baseline is the resident size after the imports, before the data exist; data
+are generated in small chunks so that making them does not set the peak.
+
+The fit must not copy the data per epoch nor upcast it to float64: the peak during
+fit should stay below the baseline plus the input's size plus 25%, plus the
+model's and the minibatch buffers (a few MB here).
+
+Usage::
+
+    python benchmarks/memory.py                  # 1,000,000 × 100, a few minutes
+    python benchmarks/memory.py --quick          # 200,000 × 100
+    python benchmarks/memory.py --json memory.json
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HIDDEN, N_COMPONENTS, BATCH_SIZE = (64,), 8, 256
+
+
+def make_rows(start, stop, n_features, seed=0):
+    """Rows ``[start, stop)`` of a fixed data set: a noisy 8-D linear subspace, float32."""
+    basis = np.random.default_rng(seed).standard_normal((N_COMPONENTS, n_features))
+    rng = np.random.default_rng([seed, start])
+    latent = rng.standard_normal((stop - start, N_COMPONENTS))
+    rows = latent @ basis
+    rows += 0.1 * rng.standard_normal(rows.shape)
+    rows /= np.sqrt(N_COMPONENTS)
+    return rows.astype(np.float32)
+
+
+def fill(out, chunk=8192):
+    """Fill ``out`` (array or memmap) chunk by chunk, without a float64 copy of it."""
+    for start in range(0, out.shape[0], chunk):
+        stop = min(start + chunk, out.shape[0])
+        out[start:stop] = make_rows(start, stop, out.shape[1])
+
+
+def peak_mb():
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_mb():
+    """Resident set size of this process now, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child(kind, n_samples, n_features, epochs, path):
+    """Run in a subprocess: one measurement, printed as one JSON line."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skae import AutoencoderTransformer
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    report = {"kind": kind, "n_samples": n_samples, "n_features": n_features}
+    report["baseline_mb"] = current_mb()
+    if kind == "memmap":
+        X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_samples, n_features))
+    else:
+        X = np.empty((n_samples, n_features), dtype=np.float32)
+        fill(X)
+    report["input_mb"] = X.nbytes / 2**20
+    report["after_data_mb"] = current_mb()
+    report["peak_before_fit_mb"] = peak_mb()
+    est = AutoencoderTransformer(
+        n_components=N_COMPONENTS,
+        hidden_layer_sizes=HIDDEN,
+        batch_size=BATCH_SIZE,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=0,
+    )
+    tic = time.perf_counter()
+    est.fit(X)
+    report["fit_seconds_per_epoch"] = (time.perf_counter() - tic) / epochs
+    report["model_mb"] = est._params.nbytes / 2**20
+    report["after_fit_mb"] = peak_mb()
+    if kind != "scale":
+        tic = time.perf_counter()
+        codes = est.transform(X)
+        report["transform_seconds"] = time.perf_counter() - tic
+        report["codes_mb"] = codes.nbytes / 2**20
+        report["after_transform_mb"] = peak_mb()
+    report["final_loss"] = float(est.loss_)
+    print(json.dumps(report))
+
+
+def run_child(kind, n_samples, n_features, epochs, path=""):
+    cmd = [sys.executable, __file__, "--child", kind, str(n_samples), str(n_features)]
+    cmd += [str(epochs), path]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def markdown(runs, scale):
+    lines = [
+        "| input | n_samples × n_features | input MB | peak during fit − baseline MB "
+        "| (× input) | peak during transform − baseline MB | fit s/epoch | transform s |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in runs:
+        fit = r["after_fit_mb"] - r["baseline_mb"]
+        tr = r["after_transform_mb"] - r["baseline_mb"]
+        lines.append(
+            f"| {r['kind']} | {r['n_samples']:,} × {r['n_features']} | {r['input_mb']:.0f} "
+            f"| {fit:.0f} | {fit / r['input_mb']:.2f} | {tr:.0f} "
+            f"| {r['fit_seconds_per_epoch']:.2f} | {r['transform_seconds']:.2f} |"
+        )
+    lines += [
+        "",
+        "| n_samples | fit s/epoch | µs per sample | peak during fit − baseline MB |",
+        "|--:|--:|--:|--:|",
+    ]
+    for r in scale:
+        per_sample = r["fit_seconds_per_epoch"] / r["n_samples"] * 1e6
+        lines.append(
+            f"| {r['n_samples']:,} | {r['fit_seconds_per_epoch']:.3f} | {per_sample:.2f} "
+            f"| {r['after_fit_mb'] - r['baseline_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument("--n-features", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--scales", type=int, nargs="+", default=None)
+    parser.add_argument("--quick", action="store_true", help="200,000 samples, 1 epoch")
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, n, d, epochs, path = args.child
+        return child(kind, int(n), int(d), int(epochs), path)
+    if args.quick:
+        args.n_samples, args.epochs = min(args.n_samples, 200_000), 1
+    n, d = args.n_samples, args.n_features
+    scales = args.scales or [s for s in (10_000, 100_000, 1_000_000) if s < n] + [n]
+    runs, scale = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "X.f32")
+        data = np.memmap(path, dtype=np.float32, mode="w+", shape=(n, d))
+        fill(data)
+        data.flush()
+        del data
+        for kind in ("array", "memmap"):
+            print(f"{kind}: {n:,} × {d}", file=sys.stderr)
+            runs.append(run_child(kind, n, d, args.epochs, path))
+    for size in scales:
+        print(f"scale: {size:,} × {d}", file=sys.stderr)
+        if size == n:
+            scale.append(runs[0])
+        else:
+            scale.append(run_child("scale", size, d, args.epochs))
+    table = markdown(runs, scale)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"runs": runs, "scale": scale, "markdown": table}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+r"""Training speed: skae against MLPRegressor and PyTorch, side by side.
+
+Every contender trains the same autoencoder (ReLU hidden layers, linear code and
+output layers, squared error) with the same Adam settings, batch size, number of
+epochs and data:
+
+* ``skae``: :class:`skae.AutoencoderTransformer`;
+* ``mlp``: :class:`sklearn.neural_network.MLPRegressor` fit on ``(X, X)`` with the
+  same hidden layers (its code layer goes through the hidden activation);
+* ``torch``: an ``nn.Sequential`` trained by ``torch.optim.Adam`` in a standard
+  shuffled-minibatch loop, when PyTorch is installed (``pip install torch``, the
+  CPU build is enough); skipped otherwise;
+* ``floor``: the bare matrix products of one epoch (forward, weight gradients and
+  the back-propagated deltas, no bias, no activation, no data movement), on
+  preallocated buffers. No NumPy implementation of the same network can be faster.
+
+Rounds interleave the contenders (their order rotates from round to round) and
+every contender runs under the same BLAS thread count (threadpoolctl, and
+``torch.set_num_threads``). Reported per configuration: median time per epoch,
+samples per second, the **median over rounds of the per-round ratios** skae/torch,
+skae/MLPRegressor and skae/floor, the final training loss of each contender (mean
+squared reconstruction error over the training data) and skae's achieved GFLOP/s,
+``6 · samples · epochs · Σ n_in·n_out / time``, against the measured peak of a
+large matrix product of the same dtype and thread count.
+
+Usage::
+
+    python benchmarks/speed.py                    # everything, a few minutes
+    python benchmarks/speed.py --quick            # a short run
+    python benchmarks/speed.py --configs seed-256 tall-thin --dtypes float32 \
+        --threads 1 --rounds 7 --json results.json
+
+Measure on a quiet machine: close other programs, and on processors where
+``OPENBLAS_CORETYPE`` is forced, unset it for the run (the table's header shows
+the BLAS kernel in use).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from skae import AutoencoderTransformer
+from skae.datasets import make_embedded_manifold
+
+try:
+    import torch
+except ImportError:  # the comparison with PyTorch is optional
+    torch = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """One network and data set to train on."""
+
+    name: str
+    n_features: int
+    hidden: tuple
+    n_components: int
+    n_samples: int
+    batch_size: int
+    epochs: int  # per round, per contender
+
+    @property
+    def layer_sizes(self):
+        """Widths from the input through the code back to the output."""
+        return (
+            self.n_features,
+            *self.hidden,
+            self.n_components,
+            *self.hidden[::-1],
+            self.n_features,
+        )
+
+    @property
+    def macs_per_sample(self):
+        """Σ n_in·n_out over the layers: multiply-adds of one forward pass."""
+        sizes = self.layer_sizes
+        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+    def flops(self, epochs):
+        """Floating-point operations of ``epochs`` epochs: 2 forward + 4 backward per MAC."""
+        return 6.0 * self.n_samples * epochs * self.macs_per_sample
+
+
+CONFIGS = {
+    c.name: c
+    for c in [
+        Config("seed-64", 10, (64,), 2, 5_000, 64, 4),
+        Config("seed-256", 10, (64,), 2, 5_000, 256, 8),
+        Config("digits", 64, (256, 128), 16, 20_000, 256, 1),
+        Config("mnist", 784, (512, 256), 32, 20_000, 256, 1),
+        Config("tall-thin", 30, (16,), 4, 200_000, 1024, 1),
+    ]
+}
+
+CONTENDERS = ("skae", "mlp", "torch", "floor")
+LEARNING_RATE, BETA_1, BETA_2, EPSILON = 1e-3, 0.9, 0.999, 1e-8
+
+
+def make_data(config, dtype, seed=0):
+    """Standardized points near a smooth low-dimensional manifold."""
+    X, _ = make_embedded_manifold(
+        config.n_samples,
+        n_features=config.n_features,
+        n_latent=max(2, config.n_components),
+        noise=0.05,
+        random_state=seed,
+    )
+    X -= X.mean(axis=0)
+    X /= X.std(axis=0)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def mse(X, X_hat):
+    """Mean squared reconstruction error, accumulated in float64."""
+    total = 0.0
+    for start in range(0, X.shape[0], 65536):
+        diff = np.asarray(X_hat[start : start + 65536], dtype=np.float64)
+        diff -= X[start : start + 65536]
+        total += float(np.vdot(diff, diff))
+    return total / X.size
+
+
+# -- contenders: each returns (seconds, final training loss) -------------------------------
+def run_skae(config, X, epochs, seed):
+    est = AutoencoderTransformer(
+        n_components=config.n_components,
+        hidden_layer_sizes=config.hidden,
+        activation="relu",
+        batch_size=config.batch_size,
+        learning_rate_init=LEARNING_RATE,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        shuffle=True,
+        random_state=seed,
+    )
+    tic = time.perf_counter()
+    est.fit(X)
+    seconds = time.perf_counter() - tic
+    return seconds, mse(X, est.inverse_transform(est.transform(X)))
+
+
+def run_mlp(config, X, epochs, seed):
+    est = MLPRegressor(
+        hidden_layer_sizes=(*config.hidden, config.n_components, *config.hidden[::-1]),
+        activation="relu",
+        solver="adam",
+        alpha=0.0,
+        batch_size=config.batch_size,
+        learning_rate_init=LEARNING_RATE,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        shuffle=True,
+        random_state=seed,
+    )
+    tic = time.perf_counter()
+    est.fit(X, X)
+    seconds = time.perf_counter() - tic
+    return seconds, mse(X, est.predict(X))
+
+
+def run_torch(config, X, epochs, seed):
+    torch.manual_seed(seed)
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    sizes = config.layer_sizes
+    n_encoder = len(config.hidden) + 1
+    tic = time.perf_counter()
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b, dtype=dtype))
+        if i != n_encoder - 1 and i != len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=LEARNING_RATE, betas=(BETA_1, BETA_2), eps=EPSILON
+    )
+    loss_fn = torch.nn.MSELoss()
+    data = torch.from_numpy(X)
+    n, bs = X.shape[0], config.batch_size
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, bs):
+            batch = data[order[start : start + bs]]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(batch), batch)
+            loss.backward()
+            optimizer.step()
+    seconds = time.perf_counter() - tic
+    with torch.no_grad():
+        X_hat = torch.cat([model(data[s : s + 65536]) for s in range(0, n, 65536)]).numpy()
+    return seconds, mse(X, X_hat)
+
+
+RUNNERS = {"skae": run_skae, "mlp": run_mlp, "torch": run_torch}
+
+
+def make_floor(config, dtype):
+    """The bare matrix products of one epoch, on preallocated buffers."""
+    rng = np.random.default_rng(0)
+    sizes = config.layer_sizes
+    weights = [
+        (rng.standard_normal((a, b)) / np.sqrt(a)).astype(dtype)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+    grads = [np.empty_like(W) for W in weights]
+    n, bs = config.n_samples, config.batch_size
+    counts = [bs] * (n // bs) + ([n % bs] if n % bs else [])
+    # Activations and deltas of every width; deltas[-1] plays the loss gradient.
+    buffers = {
+        rows: (
+            [rng.standard_normal((rows, s)).astype(dtype) for s in sizes],
+            [rng.standard_normal((rows, s)).astype(dtype) for s in sizes],
+        )
+        for rows in set(counts)
+    }
+    plan = [buffers[rows] for rows in counts]
+    L = len(weights)
+
+    def run(epochs):
+        matmul = np.matmul
+        tic = time.perf_counter()
+        for _ in range(epochs):
+            for acts, deltas in plan:
+                for i in range(L):
+                    matmul(acts[i], weights[i], out=acts[i + 1])
+                for i in range(L - 1, -1, -1):
+                    matmul(acts[i].T, deltas[i + 1], out=grads[i])
+                    if i > 0:
+                        matmul(deltas[i + 1], weights[i].T, out=deltas[i])
+        return time.perf_counter() - tic
+
+    return run
+
+
+def gemm_peak(dtype, n=2048, repeats=5):
+    """GFLOP/s of the best of ``repeats`` n×n matrix products."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((n, n)).astype(dtype)
+    B = rng.standard_normal((n, n)).astype(dtype)
+    C = np.empty((n, n), dtype=dtype)
+    np.matmul(A, B, out=C)
+    best = min(_timed(lambda: np.matmul(A, B, out=C)) for _ in range(repeats))
+    return 2.0 * n**3 / best / 1e9
+
+
+def _timed(fn):
+    tic = time.perf_counter()
+    fn()
+    return time.perf_counter() - tic
+
+
+@contextlib.contextmanager
+def thread_count(n):
+    """Limit BLAS/OpenMP pools and PyTorch to ``n`` threads."""
+    previous = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(previous)
+
+
+# -- one cell: a configuration at a dtype and thread count ---------------------------------
+def bench_cell(config, dtype, threads, rounds, contenders, gap, seed=0, log=print):
+    X = make_data(config, dtype, seed)
+    runners = {
+        name: (lambda e, run=run: run(config, X, e, seed))
+        for name, run in RUNNERS.items()
+        if name in contenders
+    }
+    if "floor" in contenders:
+        floor = make_floor(config, dtype)
+        runners["floor"] = lambda e: (floor(e), None)
+    epochs = config.epochs
+    times = {k: [] for k in runners}
+    losses = {}
+    with thread_count(threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # Warm-up on a slice: imports, first-call costs, allocator.
+        n_warm = min(config.n_samples, 4 * config.batch_size)
+        warm = Config(**{**config.__dict__, "n_samples": n_warm})
+        for name in runners:
+            if name != "floor":
+                RUNNERS[name](warm, X[:n_warm], 1, seed)
+        order = list(runners)
+        for r in range(rounds):
+            for name in order[r % len(order) :] + order[: r % len(order)]:
+                time.sleep(gap)  # let the previous contender's spinning threads sleep
+                seconds, loss = runners[name](epochs)
+                times[name].append(seconds)
+                if loss is not None:
+                    losses[name] = loss
+            log(
+                f"  round {r + 1}/{rounds}: "
+                + ", ".join(f"{k} {v[-1] / epochs * 1e3:.1f} ms/epoch" for k, v in times.items())
+            )
+    return summarize(config, dtype, threads, epochs, times, losses)
+
+
+def summarize(config, dtype, threads, epochs, times, losses):
+    def ratio(a, b):
+        if a not in times or b not in times:
+            return None
+        return statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+
+    per_epoch = {k: statistics.median(v) / epochs for k, v in times.items()}
+    skae = per_epoch.get("skae")
+    return {
+        "config": config.name,
+        "layer_sizes": list(config.layer_sizes),
+        "n_samples": config.n_samples,
+        "batch_size": config.batch_size,
+        "epochs_per_round": epochs,
+        "dtype": np.dtype(dtype).name,
+        "threads": threads,
+        "seconds": times,
+        "seconds_per_epoch": per_epoch,
+        "samples_per_second": {k: config.n_samples / v for k, v in per_epoch.items()},
+        "skae_over_torch": ratio("skae", "torch"),
+        "skae_over_mlp": ratio("skae", "mlp"),
+        "skae_over_floor": ratio("skae", "floor"),
+        "skae_gflops": config.flops(1) / skae / 1e9 if skae else None,
+        "floor_gflops": config.flops(1) / per_epoch["floor"] / 1e9
+        if "floor" in per_epoch
+        else None,
+        "final_loss": losses,
+    }
+
+
+# -- reporting -----------------------------------------------------------------------------
+def machine_description():
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernel, "
+        f"{i.get('threading_layer')})"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "blas": blas,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "env": {
+            k: os.environ[k]
+            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
+            if k in os.environ
+        },
+    }
+
+
+def _fmt(x, spec):
+    return "—" if x is None else format(x, spec)
+
+
+def markdown(results, peaks, machine):
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs; "
+        f"BLAS: {'; '.join(machine['blas']) or 'unknown'}; numpy {machine['numpy']}, "
+        f"scikit-learn {machine['scikit-learn']}, torch {machine['torch'] or 'not installed'}.",
+        "",
+        "Peak of a 2048² matrix product (GFLOP/s): "
+        + ", ".join(f"{d} × {t} thread(s): {p:.0f}" for (d, t), p in sorted(peaks.items())),
+        "",
+        "| config | dtype | threads | skae ms/epoch | skae samples/s | torch ms/epoch "
+        "| MLP ms/epoch | floor ms/epoch | skae/torch | skae/MLP | skae/floor "
+        "| skae GFLOP/s (% peak) |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        e = r["seconds_per_epoch"]
+        ms = {k: e.get(k) and e[k] * 1e3 for k in CONTENDERS}
+        peak = peaks.get((r["dtype"], r["threads"]))
+        gf = r["skae_gflops"]
+        lines.append(
+            f"| {r['config']} (batch {r['batch_size']}) | {r['dtype']} | {r['threads']} "
+            f"| {_fmt(ms['skae'], '.2f')} | {_fmt(r['samples_per_second'].get('skae'), ',.0f')} "
+            f"| {_fmt(ms['torch'], '.2f')} | {_fmt(ms['mlp'], '.2f')} "
+            f"| {_fmt(ms['floor'], '.2f')} "
+            f"| {_fmt(r['skae_over_torch'], '.2f')} | {_fmt(r['skae_over_mlp'], '.2f')} "
+            f"| {_fmt(r['skae_over_floor'], '.2f')} "
+            f"| {_fmt(gf, '.1f')} ({_fmt(gf and peak and 100 * gf / peak, '.0f')}%) |"
+        )
+    lines += [
+        "",
+        "Final training loss (mean squared reconstruction error over the training data):",
+        "",
+        "| config | dtype | threads | skae | torch | MLP |",
+        "|---|---|---|--:|--:|--:|",
+    ]
+    for r in results:
+        loss = r["final_loss"]
+        lines.append(
+            f"| {r['config']} | {r['dtype']} | {r['threads']} | {_fmt(loss.get('skae'), '.4f')} "
+            f"| {_fmt(loss.get('torch'), '.4f')} | {_fmt(loss.get('mlp'), '.4f')} |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument(
+        "--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"]
+    )
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds per cell (default 5, 3 for mnist; --quick: 2)",
+    )
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short run: float32, 1 thread, a tenth of the samples, 2 rounds",
+    )
+    parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.1,
+        help="seconds of rest before each timed run (default 0.1)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    args = parser.parse_args(argv)
+    if args.quick:
+        if args.dtypes == ["float32", "float64"]:
+            args.dtypes = ["float32"]
+        if args.threads == [1, 2]:
+            args.threads = [1]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    contenders = [c for c in args.contenders if c != "torch" or torch is not None]
+    if "torch" in args.contenders and torch is None:
+        print("PyTorch is not installed: skipping it (pip install torch).", file=sys.stderr)
+    configs = [CONFIGS[name] for name in args.configs]
+    if args.quick:
+        configs = [
+            Config(**{**c.__dict__, "n_samples": max(c.n_samples // 10, 4 * c.batch_size)})
+            for c in configs
+        ]
+    machine = machine_description()
+    peaks, results = {}, []
+    started = time.perf_counter()
+    for threads in args.threads:
+        for dtype in args.dtypes:
+            with thread_count(threads):
+                peaks[(dtype, threads)] = gemm_peak(np.dtype(dtype))
+            for config in configs:
+                rounds = args.rounds or (2 if args.quick else 3 if config.name == "mnist" else 5)
+                print(
+                    f"{config.name} {dtype} {threads} thread(s), {rounds} rounds", file=sys.stderr
+                )
+                log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+                results.append(
+                    bench_cell(
+                        config, np.dtype(dtype), threads, rounds, contenders, args.gap, log=log
+                    )
+                )
+    table = markdown(results, peaks, machine)
+    print(table)
+    print(f"\n(total {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "machine": machine,
+                    "gemm_peak_gflops": {f"{d}/{t}": p for (d, t), p in peaks.items()},
+                    "results": results,
+                    "markdown": table,
+                },
+                f,
+                indent=1,
+            )
+    return results
+
+
+if __name__ == "__main__":
+    main()
