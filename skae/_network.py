@@ -83,6 +83,7 @@ class Workspace:
         self.output = np.empty((batch_size, sizes[-1]), dtype=dtype)
         if fold:
             self.augmented = [np.ones((batch_size, sizes[0] + 1), dtype=dtype)] + wide
+            self.augmented_inputs = self.augmented[0][:, :-1]
             self.activations = [self.inputs] + [buf[:, :-1] for buf in wide] + [self.output]
         else:
             self.augmented = None
@@ -213,58 +214,64 @@ class Network:
 
     # -- training -----------------------------------------------------------------------
     def _folded_layout(self):
-        """``[W_i; b_i]`` blocks and the index maps between them and ``params``.
+        """``[W_i; b_i]`` blocks, and the means to fill them from ``params``.
 
-        Returns ``(wide_params, wide_coefs, wide_grad, wide_coef_grads, to_wide,
-        from_wide)``: ``wide_params = params[to_wide]`` and
-        ``grad = wide_grad[from_wide]``.
+        Returns ``(wide_coefs, wide_coef_grads, coefs_T)``: the ``(n_in + 1, n_out)``
+        blocks of the parameters and of the gradient, and contiguous copies of the
+        ``W_iᵀ`` (or None). ``self._params_to_wide()`` refreshes the blocks (and the
+        ``W_iᵀ``) from ``params``; ``self._grad_from_wide()`` copies the gradient
+        blocks into ``grad``.
         """
-        if self._folded is None:
-            offsets = np.cumsum([0] + [(a + 1) * b for a, b in self.shapes])
-            wide_params = np.empty(offsets[-1], dtype=self.dtype)
-            wide_grad = np.empty_like(wide_params)
-            wide_coefs, wide_coef_grads = [], []
-            to_wide = np.empty(offsets[-1], dtype=np.intp)
-            index = np.arange(self.params.size)
-            coef_index, intercept_index = _split(index, self.shapes)
-            for i, (a, b) in enumerate(self.shapes):
-                block = slice(offsets[i], offsets[i + 1])
-                wide_coefs.append(wide_params[block].reshape(a + 1, b))
-                wide_coef_grads.append(wide_grad[block].reshape(a + 1, b))
-                to_wide[block] = np.concatenate([coef_index[i].ravel(), intercept_index[i]])
-            from_wide = np.empty_like(to_wide)
-            from_wide[to_wide] = np.arange(to_wide.size)
-            self._folded = (
-                wide_params,
-                wide_coefs,
-                wide_grad,
-                wide_coef_grads,
-                to_wide,
-                from_wide,
+        if self._folded is not None:
+            return self._folded
+        shapes = self.shapes
+        index = np.arange(self.params.size)
+        coef_index, intercept_index = _split(index, shapes)
+        # Small networks gather everything in one np.take, including contiguous
+        # copies of the W_iᵀ: δ W_iᵀ is up to 1.6x faster with a contiguous right
+        # operand. Large ones copy block by block, at memcpy speed.
+        gather = self.params.size <= _GATHER_MAX_PARAMS
+        sizes = [(a + 1) * b for a, b in shapes] + ([a * b for a, b in shapes] if gather else [])
+        offsets = np.cumsum([0, *sizes])
+        wide_params = np.empty(offsets[-1], dtype=self.dtype)
+        wide_grad = np.empty(offsets[len(shapes)], dtype=self.dtype)
+        blocks = [slice(offsets[k], offsets[k + 1]) for k in range(len(sizes))]
+        wide_coefs = [wide_params[blocks[i]].reshape(a + 1, b) for i, (a, b) in enumerate(shapes)]
+        wide_coef_grads = [
+            wide_grad[blocks[i]].reshape(a + 1, b) for i, (a, b) in enumerate(shapes)
+        ]
+        if gather:
+            n = len(shapes)
+            coefs_T = [wide_params[blocks[n + i]].reshape(b, a) for i, (a, b) in enumerate(shapes)]
+            to_wide = np.concatenate(
+                [
+                    np.concatenate([c.ravel(), b])
+                    for c, b in zip(coef_index, intercept_index, strict=True)
+                ]
+                + [c.T.ravel() for c in coef_index]
             )
-            # Small networks gather in one call; large ones copy block by block,
-            # at memcpy speed.
-            if self.params.size <= _GATHER_MAX_PARAMS:
-                take = np.take
-                self._params_to_wide = partial(
-                    take, self.params, to_wide, out=wide_params, mode="clip"
-                )
-                self._grad_from_wide = partial(
-                    take, wide_grad, from_wide, out=self.grad, mode="clip"
-                )
-            else:
-                to_pairs, from_pairs = [], []
-                for i in range(self.n_layers):
-                    to_pairs += [
-                        (wide_coefs[i][:-1], self.coefs[i]),
-                        (wide_coefs[i][-1], self.intercepts[i]),
-                    ]
-                    from_pairs += [
-                        (self._coef_grads[i], wide_coef_grads[i][:-1]),
-                        (self._intercept_grads[i], wide_coef_grads[i][-1]),
-                    ]
-                self._params_to_wide = partial(_copy_pairs, to_pairs)
-                self._grad_from_wide = partial(_copy_pairs, from_pairs)
+            from_wide = np.empty(self.params.size, dtype=np.intp)
+            from_wide[to_wide[: wide_grad.size]] = np.arange(wide_grad.size)
+            take = np.take
+            self._params_to_wide = partial(
+                take, self.params, to_wide, out=wide_params, mode="clip"
+            )
+            self._grad_from_wide = partial(take, wide_grad, from_wide, out=self.grad, mode="clip")
+        else:
+            coefs_T = None
+            to_pairs, from_pairs = [], []
+            for i in range(self.n_layers):
+                to_pairs += [
+                    (wide_coefs[i][:-1], self.coefs[i]),
+                    (wide_coefs[i][-1], self.intercepts[i]),
+                ]
+                from_pairs += [
+                    (self._coef_grads[i], wide_coef_grads[i][:-1]),
+                    (self._intercept_grads[i], wide_coef_grads[i][-1]),
+                ]
+            self._params_to_wide = partial(_copy_pairs, to_pairs)
+            self._grad_from_wide = partial(_copy_pairs, from_pairs)
+        self._folded = (wide_coefs, wide_coef_grads, coefs_T)
         return self._folded
 
     def _plan(self, ws):
@@ -280,7 +287,7 @@ class Network:
         acts = ws.activations
         forward, backward = [], []
         if ws.fold:
-            _, wide_coefs, _, wide_coef_grads, _, _ = self._folded_layout()
+            wide_coefs, wide_coef_grads, coefs_T = self._folded_layout()
             wide = ws.augmented
             for i in range(L):
                 act = self.layer_activations[i]
@@ -292,14 +299,15 @@ class Network:
                     )
                 else:
                     out, target, zeros = acts[i + 1], acts[i + 1], None
-                forward.append((wide_coefs[i], out, target, fn, zeros))
+                forward.append((wide[i], wide_coefs[i], out, target, fn, zeros))
                 back = None
                 if i > 0:
                     prev_act = self.layer_activations[i - 1]
                     dfn = None if prev_act == "identity" else self._derivative_fns[i - 1]
                     back = (
-                        wide_coefs[i][:-1].T,
+                        wide_coefs[i][:-1].T if coefs_T is None else coefs_T[i],
                         ws.deltas[i - 1],
+                        wide[i],
                         ws.wide_deltas[i - 1],
                         dfn,
                         ws.masks[i - 1],
@@ -329,14 +337,12 @@ class Network:
         matmul = np.matmul
         if ws.fold:
             self._params_to_wide()
-            Z = ws.augmented[0]
-            np.copyto(Z[:, :-1], ws.activations[0])
+            np.copyto(ws.augmented_inputs, ws.activations[0])
             out = ws.activations[0]
-            for i, (W, out, target, fn, zeros) in enumerate(plan):
+            for Z, W, out, target, fn, zeros in plan:
                 matmul(Z, W, out=out)
                 if fn is not None:
                     fn(target, zeros)
-                Z = ws.augmented[i + 1] if i + 1 < self.n_layers else None
             return out
         add = np.add
         Z = ws.activations[0]
@@ -364,10 +370,10 @@ class Network:
                 matmul(Z_T, delta, out=coef_grad)
                 if back is None:
                     break
-                coef_T, prev, wide_prev, dfn, mask = back
+                coef_T, prev, Z, wide_prev, dfn, mask = back
                 matmul(delta, coef_T, out=prev)
                 if dfn is not None:
-                    dfn(Z_T.T, wide_prev, mask)
+                    dfn(Z, wide_prev, mask)
                 delta = prev
             self._grad_from_wide()
         else:

@@ -228,11 +228,18 @@ def train(
     epoch_copy = _copies_per_epoch(X, n_train)
     if epoch_copy:
         shuffled = np.empty((n_train, X.shape[1]), dtype=X.dtype)
-        batches = [shuffled[start : start + batch_size] for start in starts]
-        batch_ws = [network.workspace(b.shape[0], cached=False) for b in batches[-2:]]
         if sample_weight is not None:
             shuffled_weight = np.empty(n_train, dtype=sample_weight.dtype)
-            batch_weights = [shuffled_weight[start : start + batch_size] for start in starts]
+        # (workspace, rows, weights) of every minibatch: views of the shuffled buffers.
+        own_ws = {}
+        steps = []
+        for start in starts:
+            rows = shuffled[start : start + batch_size]
+            size = rows.shape[0]
+            if size not in own_ws:
+                own_ws[size] = network.workspace(size, cached=False)
+            weights = None if sample_weight is None else shuffled_weight[start : start + size]
+            steps.append((own_ws[size], rows, weights))
     monitor_validation = validation_rows is not None
     best_params = params.copy() if monitor_validation else None
     # Rolled back to on interrupt when there is no validation set.
@@ -251,14 +258,13 @@ def train(
                         np.take(X, order, axis=0, out=shuffled, mode="clip")
                         if sample_weight is not None:
                             np.take(sample_weight, order, out=shuffled_weight, mode="clip")
-                    for batch, rows in enumerate(batches):
-                        w = batch_ws[0] if rows.shape[0] == batch_size else batch_ws[-1]
+                    loss_gradient, step, grad = network.loss_gradient, optimizer.step, network.grad
+                    for batch, (w, rows, sw) in enumerate(steps):
                         w.bind_inputs(rows)
-                        sw = None if sample_weight is None else batch_weights[batch]
-                        loss = network.loss_gradient(w, sw, alpha)
+                        loss = loss_gradient(w, sw, alpha)
                         if not isfinite(loss):
                             raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
-                        optimizer.step(network.grad)
+                        step(grad)
                         total += loss * rows.shape[0]
                 else:
                     for batch, start in enumerate(starts):
