@@ -1,7 +1,9 @@
 """Memory and scale: peak resident memory of a large fit, and fit time against n_samples.
 
 Each measurement runs in a fresh subprocess, which reports its peak resident set
-size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after each stage:
+size (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``'s
+``ru_maxrss``) after each stage, with the BLAS limited to ``--threads`` threads
+(default 1):
 
 * ``array``: fit on an ``n_samples × n_features`` C-contiguous float32 array, then
   ``transform`` it;
@@ -56,8 +58,19 @@ def fill(out, chunk=8192):
 
 
 def peak_mb():
-    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process so far, in MB.
+
+    ``VmHWM`` where Linux has it: ``ru_maxrss`` can carry the parent's peak across
+    fork and exec.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def current_mb():
@@ -66,16 +79,23 @@ def current_mb():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def child(kind, n_samples, n_features, epochs, path):
+def child(kind, n_samples, n_features, epochs, path, threads):
     """Run in a subprocess: one measurement, printed as one JSON line."""
+    if kind == "make-file":
+        data = np.memmap(path, dtype=np.float32, mode="w+", shape=(n_samples, n_features))
+        fill(data)
+        data.flush()
+        return
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
 
     from skae import AutoencoderTransformer
 
     warnings.simplefilter("ignore", ConvergenceWarning)
-    report = {"kind": kind, "n_samples": n_samples, "n_features": n_features}
+    threadpool_limits(limits=threads)
+    report = {"kind": kind, "n_samples": n_samples, "n_features": n_features, "threads": threads}
     report["baseline_mb"] = current_mb()
     if kind == "memmap":
         X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_samples, n_features))
@@ -109,11 +129,11 @@ def child(kind, n_samples, n_features, epochs, path):
     print(json.dumps(report))
 
 
-def run_child(kind, n_samples, n_features, epochs, path=""):
+def run_child(kind, n_samples, n_features, epochs, path="", threads=1):
     cmd = [sys.executable, __file__, "--child", kind, str(n_samples), str(n_features)]
-    cmd += [str(epochs), path]
+    cmd += [str(epochs), path, str(threads)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1]) if kind != "make-file" else None
 
 
 def markdown(runs, scale):
@@ -152,11 +172,14 @@ def main(argv=None):
     parser.add_argument("--scales", type=int, nargs="+", default=None)
     parser.add_argument("--quick", action="store_true", help="200,000 samples, 1 epoch")
     parser.add_argument("--json", metavar="FILE")
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads of the fits (default 1)"
+    )
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, n, d, epochs, path = args.child
-        return child(kind, int(n), int(d), int(epochs), path)
+        kind, n, d, epochs, path, threads = args.child
+        return child(kind, int(n), int(d), int(epochs), path, int(threads))
     if args.quick:
         args.n_samples, args.epochs = min(args.n_samples, 200_000), 1
     n, d = args.n_samples, args.n_features
@@ -164,19 +187,18 @@ def main(argv=None):
     runs, scale = [], []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "X.f32")
-        data = np.memmap(path, dtype=np.float32, mode="w+", shape=(n, d))
-        fill(data)
-        data.flush()
-        del data
+        # Written by a child, so that this process stays small: children inherit
+        # some of its memory accounting.
+        run_child("make-file", n, d, 0, path)
         for kind in ("array", "memmap"):
             print(f"{kind}: {n:,} × {d}", file=sys.stderr)
-            runs.append(run_child(kind, n, d, args.epochs, path))
+            runs.append(run_child(kind, n, d, args.epochs, path, args.threads))
     for size in scales:
         print(f"scale: {size:,} × {d}", file=sys.stderr)
         if size == n:
             scale.append(runs[0])
         else:
-            scale.append(run_child("scale", size, d, args.epochs))
+            scale.append(run_child("scale", size, d, args.epochs, threads=args.threads))
     table = markdown(runs, scale)
     print(table)
     if args.json:
