@@ -137,10 +137,14 @@ def mse(X, X_hat):
 
 # -- contenders: each returns (seconds, final training loss) -------------------------------
 def run_skae(config, X, epochs, seed):
+    # Every setting explicit, so that a change of defaults cannot skew the comparison.
     est = AutoencoderTransformer(
         n_components=config.n_components,
         hidden_layer_sizes=config.hidden,
+        decoder_layer_sizes=None,
         activation="relu",
+        loss="squared_error",
+        alpha=0.0,
         batch_size=config.batch_size,
         learning_rate_init=LEARNING_RATE,
         beta_1=BETA_1,
@@ -150,6 +154,8 @@ def run_skae(config, X, epochs, seed):
         tol=0.0,
         n_iter_no_change=epochs + 1,
         shuffle=True,
+        early_stopping=False,
+        warm_start=False,
         random_state=seed,
     )
     tic = time.perf_counter()
@@ -173,6 +179,9 @@ def run_mlp(config, X, epochs, seed):
         tol=0.0,
         n_iter_no_change=epochs + 1,
         shuffle=True,
+        early_stopping=False,
+        learning_rate="constant",
+        warm_start=False,
         random_state=seed,
     )
     tic = time.perf_counter()
