@@ -72,7 +72,7 @@ class Config:
     n_components: int
     n_samples: int
     batch_size: int
-    epochs: int  # per round, per contender
+    epochs: int  # per round, per contender: long enough that a burst of other load averages out
 
     @property
     def layer_sizes(self):
@@ -99,8 +99,8 @@ class Config:
 CONFIGS = {
     c.name: c
     for c in [
-        Config("seed-64", 10, (64,), 2, 5_000, 64, 4),
-        Config("seed-256", 10, (64,), 2, 5_000, 256, 8),
+        Config("seed-64", 10, (64,), 2, 5_000, 64, 8),
+        Config("seed-256", 10, (64,), 2, 5_000, 256, 16),
         Config("digits", 64, (256, 128), 16, 20_000, 256, 2),
         Config("mnist", 784, (512, 256), 32, 20_000, 256, 1),
         Config("tall-thin", 30, (16,), 4, 200_000, 1024, 2),
