@@ -30,14 +30,14 @@ def weighted_mean(per_sample, sample_weight=None):
     return float(np.dot(sample_weight, per_sample) / sample_weight.sum())
 
 
-def _scale_gradient(G, sample_weight):
-    """Turn per-element residuals into the gradient of the weighted mean."""
+def _scale_gradient(G, sample_weight, factor=1.0):
+    """Turn per-element residuals into ``factor`` times the gradient of the weighted mean."""
     n, d = G.shape
     if sample_weight is None:
-        G *= 1.0 / (n * d)
+        G *= factor / (n * d)
     else:
         np.multiply(G, sample_weight[:, None], out=G)
-        G *= 1.0 / (d * sample_weight.sum())
+        G *= factor / (d * sample_weight.sum())
 
 
 def squared_error_gradient(R, X, sample_weight, work):
@@ -51,8 +51,7 @@ def squared_error_gradient(R, X, sample_weight, work):
         loss = float(np.dot(flat, flat)) / R.size
     else:
         loss = weighted_mean(np.einsum("ij,ij->i", R, R) / R.shape[1], sample_weight)
-    R *= 2.0
-    _scale_gradient(R, sample_weight)
+    _scale_gradient(R, sample_weight, factor=2.0)
     return loss
 
 
