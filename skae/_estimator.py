@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -29,6 +30,9 @@ from ._network import Network
 from ._optim import Adam
 from ._training import train, validation_split
 
+#: Upper bound (MiB) on the temporaries of transform, inverse_transform and score.
+_INFERENCE_MEMORY_MIB = 64
+
 #: Fitted attributes that are views into ``_params`` and rebuilt after unpickling.
 _VIEW_ATTRIBUTES = ("coefs_", "intercepts_")
 
@@ -46,8 +50,8 @@ def _layer_tuple(value, name):
 
 
 def _auto_batch_size(n_samples):
-    """``n_samples // 16`` clipped to [32, 256]: at least ~16 updates an epoch."""
-    return int(min(n_samples, np.clip(n_samples // 16, 32, 256)))
+    """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on."""
+    return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
 
 
 class AutoencoderTransformer(
@@ -89,19 +93,22 @@ class AutoencoderTransformer(
         (fitting on anything else warns): the output layer then produces logits
         and reconstructions are their logistic sigmoid.
 
-    alpha : float, default=0.0
+    alpha : float, default=1.5e-3
         L2 penalty: ``alpha / 2`` times the squared norm of all weight matrices
         is added to the mean reconstruction loss (biases are not penalised).
+        The default keeps datasets of a few hundred rows from overfitting;
+        lower it for large datasets.
 
     batch_size : int or "auto", default="auto"
-        Minibatch size. ``"auto"`` uses ``n_samples // 16`` clipped to
-        ``[32, 256]``, so that small datasets still get about 16 updates per
-        epoch. Larger than the number of (training) samples means full batch.
+        Minibatch size. ``"auto"`` uses ``n_samples // 32`` clipped to
+        ``[32, 128]``: about 32 updates per epoch from 1024 to 4096 samples,
+        more above, and batches of 32 below. Larger than the number of
+        (training) samples means full batch.
 
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float, default=2e-3
         Adam's step size.
 
-    max_iter : int, default=200
+    max_iter : int, default=300
         Maximum number of epochs (passes over the training data).
 
     shuffle : bool, default=True
@@ -144,7 +151,7 @@ class AutoencoderTransformer(
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs without improvement by ``tol`` before stopping.
 
     Attributes
@@ -275,10 +282,10 @@ class AutoencoderTransformer(
         decoder_layer_sizes=None,
         activation="relu",
         loss="squared_error",
-        alpha=0.0,
+        alpha=1.5e-3,
         batch_size="auto",
-        learning_rate_init=1e-3,
-        max_iter=200,
+        learning_rate_init=2e-3,
+        max_iter=300,
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -289,7 +296,7 @@ class AutoencoderTransformer(
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=20,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -569,8 +576,12 @@ class AutoencoderTransformer(
 
     # -- inference --------------------------------------------------------------------------
     def _chunks(self, n_samples):
+        # Temporaries per row: a few layers' outputs. Capped well below scikit-learn's
+        # working_memory default, so that a large input streams in modest chunks.
         row_bytes = 4 * max(self._layer_sizes) * self._params.dtype.itemsize
-        return gen_batches(n_samples, get_chunk_n_rows(row_bytes, max_n_rows=n_samples))
+        working_memory = min(get_config()["working_memory"], _INFERENCE_MEMORY_MIB)
+        n_rows = get_chunk_n_rows(row_bytes, max_n_rows=n_samples, working_memory=working_memory)
+        return gen_batches(n_samples, n_rows)
 
     def _validate_input(self, X):
         check_is_fitted(self)
