@@ -121,5 +121,46 @@ DERIVATIVES = {
     "logistic": inplace_logistic_derivative,
 }
 
+def _second_elu(Z, out):
+    """``f''(a) = exp(a) = z + 1`` where ``z < 0`` else ``0``."""
+    np.add(Z, 1, out=out)
+    out *= Z < 0
+
+
+def _second_softplus(Z, out):
+    """``f''(a) = σ(a)(1 - σ(a))`` with ``σ(a) = 1 - exp(-z)``."""
+    np.negative(Z, out=out)
+    np.exp(out, out=out)  # exp(-z) = 1 - σ(a)
+    out *= 1 - out
+
+
+def _second_tanh(Z, out):
+    """``f''(a) = -2 z (1 - z**2)``."""
+    np.multiply(Z, Z, out=out)
+    np.subtract(1, out, out=out)
+    out *= Z
+    out *= -2
+
+
+def _second_logistic(Z, out):
+    """``f''(a) = z (1 - z) (1 - 2 z)``."""
+    np.subtract(1, Z, out=out)
+    out *= Z
+    out *= 1 - 2 * Z
+
+
+#: Second derivatives ``f''(a)`` in terms of the output ``z``, written into ``out``;
+#: None where ``f''`` is zero almost everywhere (the piecewise-linear activations).
+#: Only the contractive penalty needs them.
+SECOND_DERIVATIVES = {
+    "identity": None,
+    "relu": None,
+    "leaky_relu": None,
+    "elu": _second_elu,
+    "softplus": _second_softplus,
+    "tanh": _second_tanh,
+    "logistic": _second_logistic,
+}
+
 #: Activations whose weights are initialised with He's scaling rather than Glorot's.
 RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "softplus"})

@@ -14,13 +14,11 @@ Tasks carry ``y``. An autoencoder's target is its input, so when ``fit`` is give
 only scores tasks that have one, and the default scorer (:meth:`score`) ignores it.
 
 On scikit-learn without ``sklearn.callback`` (before 1.9) the mixin is an empty class,
-the decorator returns the method unchanged and :func:`epoch_callback` returns None: the
+the decorator returns the method unchanged and :func:`epoch_monitor` returns None: the
 estimator works as before, ``verbose`` included, without ``set_callbacks``.
 """
 
 import functools
-
-from ._network import Network
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -85,31 +83,32 @@ def fit_task(method):
     return wrapper
 
 
-def epoch_callback(estimator, network, n_iter):
-    """The ``callback`` to pass to :func:`~skae._training.train`, or None.
+def epoch_monitor(estimator, snapshot, n_iter):
+    """The monitor to pass to :func:`~skae._training.train`, or None.
 
     Begins the first epoch's task, so call it right before training starts.
 
     Parameters
     ----------
-    estimator : AutoencoderTransformer
+    estimator : estimator
         The estimator being fitted, inside a method decorated by :func:`fit_task`.
-    network : Network
-        The network that training updates in place.
+    snapshot : callable
+        ``snapshot(n_iter) -> dict``: the fitted attributes of the model as it is
+        now (parameters copied), with ``n_iter_ = n_iter``.
     n_iter : int
-        Number of epochs the network has been trained for so far (nonzero when
+        Number of epochs the model has been trained for so far (nonzero when
         continuing a fit).
 
     Returns
     -------
-    callback : callable or None
-        ``callback(epoch, loss, validation_loss) -> bool``; None without callback
-        support.
+    monitor : callable or None
+        ``monitor(epoch, loss, validation_loss, seconds) -> bool``; None without
+        callback support.
     """
     epochs = estimator.__dict__.get("_skae_epoch_tasks")
     if epochs is None:
         return None
-    epochs.start(network, n_iter)
+    epochs.start(snapshot, n_iter)
     return epochs
 
 
@@ -127,36 +126,19 @@ class _EpochTasks:
         self._context = context
         self._max_epochs = max_epochs
         self._hook_data = {"X": X, "y": y, "metadata": metadata}
-        self._network = None
+        self._snapshot_of = None
         self._task = None
         self._n_epochs = 0
         self._n_iter = 0
 
-    def start(self, network, n_iter):
-        self._network = network
+    def start(self, snapshot, n_iter):
+        self._snapshot_of = snapshot
         self._n_iter = n_iter
         self._begin()
 
     def _snapshot(self):
         """Fitted attributes as of now; the weights are copied."""
-        network = self._network
-        params = network.params.copy()
-        copy = Network(
-            network.layer_sizes,
-            network.n_encoder_layers,
-            network.activation,
-            network.loss,
-            dtype=network.dtype,
-            params=params,
-        )
-        return {
-            "_params": params,
-            "_layer_sizes": network.layer_sizes,
-            "_n_encoder_layers": network.n_encoder_layers,
-            "coefs_": copy.coefs,
-            "intercepts_": copy.intercepts,
-            "n_iter_": self._n_iter,
-        }
+        return self._snapshot_of(self._n_iter)
 
     def _begin(self):
         self._task = self._context.subcontext(task_name="epoch")
@@ -164,7 +146,7 @@ class _EpochTasks:
             estimator=self._estimator, reconstruction_attributes=self._snapshot, **self._hook_data
         )
 
-    def __call__(self, epoch, loss, validation_loss):
+    def __call__(self, epoch, loss, validation_loss, seconds):
         self._n_epochs += 1
         self._n_iter = epoch
         task, self._task = self._task, None

@@ -1,5 +1,12 @@
-"""The scikit-learn adapter: parameters, validation, fitted state. No maths here."""
+"""The scikit-learn adapter: parameters, validation, fitted state. No maths here.
 
+:class:`_BaseAutoencoder` holds what every estimator of the family shares: input
+validation with errors that say what to do, the random streams, the fit that
+either succeeds or leaves the estimator as it was, the fitted state (one flat
+parameter vector and what the network was fitted with) and chunked inference.
+"""
+
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -13,7 +20,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -24,17 +31,24 @@ from sklearn.utils.validation import (
 )
 
 from ._activations import ACTIVATIONS
-from ._callbacks import CallbackSupportMixin, epoch_callback, fit_task
-from ._losses import LOSSES, weighted_mean
-from ._network import Network
+from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task
+from ._data import NOISES, BatchSource, Corruption, feature_range, gather_rows, validation_split
+from ._model import Network
+from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import Adam
-from ._training import train, validation_split
+from ._training import print_epoch, train
 
 #: Upper bound (MiB) on the temporaries of transform, inverse_transform and score.
 _INFERENCE_MEMORY_MIB = 64
 
 #: Fitted attributes that are views into ``_params`` and rebuilt after unpickling.
 _VIEW_ATTRIBUTES = ("coefs_", "intercepts_")
+
+#: Rows per chunk when computing the validation loss.
+_VALIDATION_CHUNK = 4096
+
+#: The independent random streams of a fit, in the order they are spawned.
+_STREAMS = ("init", "shuffle", "split", "noise")
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -54,8 +68,425 @@ def _auto_batch_size(n_samples):
     return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
 
 
+def _random_streams(random_state, n_iter):
+    """Independent generators for one fit, as children of one ``SeedSequence``.
+
+    An int seed gives the same streams for the same seed and the same number of
+    epochs already run (``n_iter``), so a refit reproduces bitwise while a
+    continued fit (warm start, ``partial_fit``) draws fresh numbers. A
+    ``RandomState`` instance is consumed for the entropy, as scikit-learn does;
+    None draws fresh entropy from the operating system.
+    """
+    if random_state is None:
+        entropy = None
+    elif isinstance(random_state, Integral):
+        entropy = int(random_state)
+    else:
+        entropy = [int(v) for v in random_state.randint(0, 2**32, size=4)]
+    root = np.random.SeedSequence(entropy, spawn_key=(int(n_iter),))
+    return {
+        name: np.random.default_rng(child)
+        for name, child in zip(_STREAMS, root.spawn(len(_STREAMS)), strict=True)
+    }
+
+
+def _non_numeric_columns(X):
+    """Names of a pandas DataFrame's non-numeric columns (empty for anything else)."""
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return []
+    return [
+        str(name)
+        for name, dtype in X.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ]
+
+
+class _BaseAutoencoder(BaseEstimator):
+    """What the family shares: validation, random streams, fitted state, inference.
+
+    Subclasses define ``_parameter_constraints``, ``__init__`` and the public
+    methods; ``_architecture(n_features)`` and ``_objective_params()`` say what
+    to train.
+    """
+
+    # -- input validation -------------------------------------------------------------------
+    def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
+        """``validate_data`` with errors that say what to do in a Pipeline."""
+        name = type(self).__name__
+        try:
+            return validate_data(
+                self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=list(dtype)
+            )
+        except (ValueError, TypeError) as exc:
+            message = str(exc)
+            if message.startswith("Input X contains NaN"):
+                raise ValueError(
+                    f"Input X contains NaN. {name} does not accept missing values: impute "
+                    "them first, in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
+                    f"StandardScaler(), {name}())."
+                ) from exc
+            columns = _non_numeric_columns(X)
+            if columns or any(
+                s in message for s in ("could not convert", "Cannot cast", "argument must be")
+            ):
+                which = f"X has non-numeric columns {columns}" if columns else (
+                    "X has non-numeric values"
+                )
+                raise type(exc)(
+                    f"{which}, but {name} needs numbers. Encode categorical columns "
+                    "first, e.g. with OneHotEncoder in a ColumnTransformer: "
+                    "make_column_transformer((OneHotEncoder(), categorical_columns), "
+                    f"remainder=StandardScaler()). ({message})"
+                ) from exc
+            raise
+
+    def _check_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+
+    # -- fitting ----------------------------------------------------------------------------
+    def _architecture(self, n_features):
+        encoder = _layer_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if self.decoder_layer_sizes is None:
+            decoder = encoder[::-1]
+        else:
+            decoder = _layer_tuple(self.decoder_layer_sizes, "decoder_layer_sizes")
+        sizes = (n_features, *encoder, self.n_components, *decoder, n_features)
+        return sizes, len(encoder) + 1
+
+    def _fit(self, X, sample_weight, incremental):
+        saved_state = dict(self.__dict__)
+        try:
+            return self._fit_unsafe(X, sample_weight, incremental)
+        except BaseException:
+            # A failed fit leaves the estimator exactly as it was.
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
+
+    def _check_continuation(self, spec, incremental):
+        """Refuse to continue a fit with a network other than the fitted one."""
+        how = "partial_fit" if incremental else "warm_start"
+        fitted = self._fitted_spec()
+        for key, value in spec.items():
+            if value != fitted[key]:
+                what = "layer sizes" if key == "layer_sizes" else key
+                raise ValueError(
+                    f"The network's {what} {value!r} differ from the fitted "
+                    f"{fitted[key]!r}; {how} cannot change the architecture. Refit "
+                    "with warm_start=False (or a new estimator for partial_fit)."
+                )
+
+    def _fitted_spec(self):
+        return {
+            "layer_sizes": self._layer_sizes,
+            "activation": self._activation,
+            "loss": self._loss,
+            "tied_weights": self._tied_weights,
+        }
+
+    def _check_noise(self):
+        if self.noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the fraction of entries corrupted by noise={self.noise!r} "
+                f"and must be in [0, 1], got {self.noise_level}."
+            )
+
+    def _fit_unsafe(self, X, sample_weight, incremental):
+        continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
+        X = self._check_X(
+            X,
+            reset=not continuing,
+            dtype=(self._params.dtype,) if continuing else (np.float64, np.float32),
+        )
+        if sp.issparse(X) and X.format != "csr":
+            X = X.tocsr()  # row gathers need CSR; this copies the sparse structure only
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        self._check_noise()
+        if self.loss == "binary_crossentropy":
+            values = X.data if sp.issparse(X) else X
+            if values.size and (values.min() < 0 or values.max() > 1):
+                warnings.warn(
+                    'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
+                    f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
+                    "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
+                    'MinMaxScaler) or use loss="squared_error".',
+                    UserWarning,
+                    stacklevel=6,
+                )
+        layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
+        spec = {
+            "layer_sizes": layer_sizes,
+            "activation": self.activation,
+            "loss": self.loss,
+            "tied_weights": bool(self.tied_weights),
+        }
+        if continuing:
+            self._check_continuation(spec, incremental)
+        if self.tied_weights and self.decoder_layer_sizes is not None:
+            raise ValueError(
+                "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
+                f"(got {self.decoder_layer_sizes!r})."
+            )
+
+        n_iter = self.n_iter_ if continuing else 0
+        streams = _random_streams(self.random_state, n_iter)
+        network = Network(
+            layer_sizes,
+            n_encoder_layers,
+            self.activation,
+            tied=self.tied_weights,
+            dtype=X.dtype,
+            params=self._params.copy() if continuing else None,
+        )
+        if not continuing:
+            network.initialize(streams["init"])
+        optimizer = Adam(
+            network.params,
+            learning_rate=self.learning_rate_init,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            state=self._optimizer_state if continuing else None,
+        )
+
+        validation_seed = getattr(self, "_validation_seed", None) if continuing else None
+        train_rows, validation_rows = np.arange(X.shape[0]), None
+        if self.early_stopping and not incremental:
+            if validation_seed is None:
+                validation_seed = int(streams["split"].integers(2**31 - 1))
+            train_rows, validation_rows = validation_split(
+                X, sample_weight, self.validation_fraction, validation_seed
+            )
+        n_train = train_rows.size
+        if self.batch_size == "auto":
+            batch_size = _auto_batch_size(n_train)
+        else:
+            batch_size = min(self.batch_size, n_train)
+        corruption = None
+        if self.noise is not None:
+            low = high = None
+            if self.noise == "salt_and_pepper":
+                low, high = feature_range(X, train_rows)
+            corruption = Corruption(self.noise, self.noise_level, streams["noise"], low, high)
+        source = BatchSource(
+            X, train_rows, sample_weight, batch_size, shuffle=self.shuffle, corruption=corruption
+        )
+        objective = Objective(
+            network,
+            self.loss,
+            alpha=self.alpha,
+            sparsity=self.sparsity,
+            contraction=self.contraction,
+            rng=streams["noise"],
+        )
+        validate = None
+        if validation_rows is not None:
+            validate = _validation_loss(objective, X, validation_rows, sample_weight)
+        monitors = [print_epoch] if self.verbose else []
+        callback = epoch_monitor(
+            self, lambda n: _snapshot(network, n_encoder_layers, spec, n), n_iter
+        )
+        if callback is not None:
+            monitors.append(callback)
+        result = train(
+            objective,
+            optimizer,
+            source,
+            rng=streams["shuffle"],
+            max_epochs=1 if incremental else self.max_iter,
+            validate=validate,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            first_epoch=n_iter + 1,
+            monitors=monitors,
+        )
+
+        # Commit the fitted state all at once.
+        previous_curve = self.validation_loss_curve_ if continuing else None
+        if validation_rows is not None:
+            new_entries = result.validation_loss_curve
+        else:
+            new_entries = [float("nan")] * result.n_epochs
+        if previous_curve is None and validation_rows is None:
+            validation_curve = None
+        elif previous_curve is None:
+            validation_curve = [float("nan")] * n_iter + new_entries
+        else:
+            validation_curve = list(previous_curve) + new_entries
+        if validation_rows is not None:
+            best_validation_loss = float(result.best_validation_loss)
+        else:
+            best_validation_loss = self.best_validation_loss_ if continuing else None
+        self._set_fitted(network, n_encoder_layers, spec)
+        self._optimizer_state = optimizer.state()
+        self._validation_seed = validation_seed
+        self.n_iter_ = n_iter + result.n_epochs
+        self.t_ = (self.t_ if continuing else 0) + result.n_samples_seen
+        self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
+        self.loss_ = self.loss_curve_[-1]
+        self.best_loss_ = float(min(self.loss_curve_))
+        self.validation_loss_curve_ = validation_curve
+        self.best_validation_loss_ = best_validation_loss
+
+        if result.interrupted:
+            warnings.warn(
+                f"Training was interrupted after {result.n_epochs} complete epoch(s); "
+                "the model keeps the best weights seen so far.",
+                UserWarning,
+                stacklevel=6,
+            )
+        elif not (incremental or result.converged or result.stopped_by_monitor):
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=6,
+            )
+        return self
+
+    # -- fitted state -----------------------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_params")
+
+    def _set_fitted(self, network, n_encoder_layers, spec):
+        self._params = network.params
+        self._layer_sizes = spec["layer_sizes"]
+        self._n_encoder_layers = n_encoder_layers
+        self._activation = spec["activation"]
+        self._loss = spec["loss"]
+        self._tied_weights = spec["tied_weights"]
+        self._set_views()
+
+    def _network(self, params=None):
+        return Network(
+            self._layer_sizes,
+            self._n_encoder_layers,
+            self._activation,
+            tied=self._tied_weights,
+            dtype=self._params.dtype,
+            params=self._params if params is None else params,
+        )
+
+    def _objective(self, network=None):
+        return Objective(self._network() if network is None else network, self._loss)
+
+    def _set_views(self):
+        network = self._network()
+        self.coefs_ = network.coefs
+        self.intercepts_ = network.intercepts
+
+    @property
+    def _n_features_out(self):
+        """Number of output features of :meth:`transform`."""
+        return self._layer_sizes[self._n_encoder_layers]
+
+    def __getstate__(self):
+        # BaseEstimator.__getstate__ returns the live __dict__ for classes outside
+        # sklearn: copy it before editing, or pickling would damage the model.
+        state = dict(super().__getstate__())
+        for name in _VIEW_ATTRIBUTES:
+            state.pop(name, None)
+        from . import __version__
+
+        state["_skae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        from . import __version__
+
+        state = dict(state)
+        pickled_version = state.pop("_skae_version", None)
+        if pickled_version is not None and pickled_version != __version__:
+            warnings.warn(
+                f"Trying to unpickle a {type(self).__name__} from skae version "
+                f"{pickled_version} when using version {__version__}. This might lead "
+                "to breaking code or invalid results. Use at your own risk.",
+                InconsistentVersionWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+        if "_params" in state:
+            self._set_views()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- inference --------------------------------------------------------------------------
+    def _chunks(self, n_samples):
+        # Temporaries per row: a few layers' outputs. Capped well below scikit-learn's
+        # working_memory default, so that a large input streams in modest chunks.
+        row_bytes = 4 * max(self._layer_sizes) * self._params.dtype.itemsize
+        working_memory = min(get_config()["working_memory"], _INFERENCE_MEMORY_MIB)
+        n_rows = get_chunk_n_rows(row_bytes, max_n_rows=n_samples, working_memory=working_memory)
+        return gen_batches(n_samples, n_rows)
+
+    def _validate_input(self, X):
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return X.tocsr() if sp.issparse(X) else X
+
+    def _sample_errors(self, X):
+        """Per-sample reconstruction error of validated ``X``, in chunks."""
+        objective = self._objective()
+        errors = np.empty(X.shape[0], dtype=np.float64)
+        for rows in self._chunks(X.shape[0]):
+            chunk = X[rows]
+            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            errors[rows] = objective.sample_errors(chunk)
+        return errors
+
+
+def _snapshot(network, n_encoder_layers, spec, n_iter):
+    """Fitted attributes as of now, parameters copied: what a callback may score."""
+    params = network.params.copy()
+    copy = Network(
+        network.layer_sizes,
+        n_encoder_layers,
+        network.activation,
+        tied=network.tied,
+        dtype=network.dtype,
+        params=params,
+    )
+    return {
+        "_params": params,
+        "_layer_sizes": spec["layer_sizes"],
+        "_n_encoder_layers": n_encoder_layers,
+        "_activation": spec["activation"],
+        "_loss": spec["loss"],
+        "_tied_weights": spec["tied_weights"],
+        "coefs_": copy.coefs,
+        "intercepts_": copy.intercepts,
+        "n_iter_": n_iter,
+    }
+
+
+def _validation_loss(objective, X, rows, sample_weight):
+    """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``."""
+    weights = None if sample_weight is None else sample_weight[rows]
+    buffers = {}
+
+    def validate():
+        errors = np.empty(rows.size, dtype=np.float64)
+        for start in range(0, rows.size, _VALIDATION_CHUNK):
+            chunk = rows[start : start + _VALIDATION_CHUNK]
+            buf = buffers.get(chunk.size)
+            if buf is None:
+                buf = buffers[chunk.size] = np.empty((chunk.size, X.shape[1]), dtype=X.dtype)
+            errors[start : start + chunk.size] = objective.sample_errors(
+                gather_rows(X, chunk, buf)
+            )
+        return weighted_mean(errors, weights)
+
+    return validate
+
+
 class AutoencoderTransformer(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseAutoencoder
 ):
     """Autoencoder for nonlinear dimensionality reduction.
 
@@ -67,6 +498,10 @@ class AutoencoderTransformer(
     :class:`~sklearn.decomposition.PCA` does, in a :class:`~sklearn.pipeline.Pipeline`
     for instance. Scale the inputs first (e.g. with
     :class:`~sklearn.preprocessing.StandardScaler`).
+
+    The variants are options of the same estimator and combine freely: a
+    denoising autoencoder (``noise``), sparse codes (``sparsity``), a contractive
+    autoencoder (``contraction``) and tied weights (``tied_weights``).
 
     Parameters
     ----------
@@ -95,9 +530,45 @@ class AutoencoderTransformer(
 
     alpha : float, default=1.5e-3
         L2 penalty: ``alpha / 2`` times the squared norm of all weight matrices
-        is added to the mean reconstruction loss (biases are not penalised).
-        The default keeps datasets of a few hundred rows from overfitting;
-        lower it for large datasets.
+        is added to the mean reconstruction loss (biases are not penalised; a
+        tied matrix counts once). The default keeps datasets of a few hundred
+        rows from overfitting; lower it for large datasets.
+
+    noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
+        Corrupt the training inputs, afresh for every minibatch, and train the
+        network to reconstruct the clean rows (a denoising autoencoder):
+        ``"gaussian"`` adds noise of standard deviation ``noise_level``;
+        ``"masking"`` sets a fraction ``noise_level`` of the entries to 0;
+        ``"salt_and_pepper"`` sets a fraction ``noise_level`` of the entries to
+        their feature's minimum or maximum over the training data. Only
+        training is corrupted: :meth:`transform`, :meth:`score` and
+        :meth:`score_samples` see the data as given.
+
+    noise_level : float, default=0.1
+        Standard deviation (``"gaussian"``) or fraction of corrupted entries
+        (``"masking"``, ``"salt_and_pepper"``, then in [0, 1]). Only used when
+        ``noise`` is not None.
+
+    sparsity : float, default=0.0
+        Weight of an L1 penalty on the codes: ``sparsity`` times the
+        (sample-weighted) mean over samples of ``‖code‖₁``, the absolute values
+        summed over the ``n_components`` code units. Larger values give sparser
+        codes at some cost in reconstruction.
+
+    contraction : float, default=0.0
+        Weight of the contractive penalty: ``contraction`` times the
+        (sample-weighted) mean over samples of ``‖∂code/∂x‖²_F``, the squared
+        Frobenius norm of the encoder's Jacobian. It is estimated without bias
+        with one random probe per sample and minibatch (``‖J v‖²`` with
+        ``v ~ N(0, I)``, whose expectation is ``‖J‖²_F``), for encoders of any
+        depth, at the cost of about one more pass through the encoder.
+
+    tied_weights : bool, default=False
+        Each decoder weight matrix is the transpose of its mirror encoder
+        matrix, which halves the number of weights (the biases stay separate).
+        Needs a mirrored decoder (``decoder_layer_sizes=None``). ``coefs_``
+        still lists every layer; the decoder's entries are transposed views of
+        the encoder's.
 
     batch_size : int or "auto", default="auto"
         Minibatch size. ``"auto"`` uses ``n_samples // 32`` clipped to
@@ -115,9 +586,10 @@ class AutoencoderTransformer(
         Whether to shuffle the training data at every epoch.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, the shuffling and the validation split.
-        An int gives bitwise-identical results across calls.
-        See :term:`Glossary <random_state>`.
+        Seeds the weight initialisation, the shuffling, the validation split and
+        the noise, each from its own stream (children of one
+        :class:`numpy.random.SeedSequence`). An int gives bitwise-identical
+        results across calls. See :term:`Glossary <random_state>`.
 
     tol : float, default=1e-4
         Training stops when the monitored loss (validation loss with
@@ -129,18 +601,21 @@ class AutoencoderTransformer(
 
     warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights and optimizer
-        state instead of starting afresh. The network's shape must not change.
+        state instead of starting afresh. The network (layer sizes, activation,
+        loss, tied weights) must not change.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples, monitor their
         reconstruction loss to decide when to stop, and restore the weights of
         the epoch with the best validation loss. The validation samples are
-        chosen by row content, so duplicated rows fall on the same side. Not used
-        by :meth:`partial_fit`.
+        chosen by row content, so duplicated rows fall on the same side, and a
+        warm-start fit holds out the same rows again. Not used by
+        :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
-        Share of the (sample-weighted) training data held out for validation.
-        Only used when ``early_stopping=True``.
+        Share of the (sample-weighted) training data held out for validation:
+        at most this share, and short of it by less than the weight of one
+        group of identical rows. Only used when ``early_stopping=True``.
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).
@@ -159,35 +634,41 @@ class AutoencoderTransformer(
     coefs_ : list of ndarray
         Weight matrices, encoder layers then decoder layers; ``coefs_[i]`` has
         shape ``(n_inputs, n_outputs)`` of layer ``i``. Views into one flat
-        parameter vector.
+        parameter vector (with ``tied_weights``, the decoder's are transposed
+        views of the encoder's).
 
     intercepts_ : list of ndarray
         Bias vectors, in the same order as ``coefs_``.
 
     n_iter_ : int
-        Number of epochs run (accumulated over ``warm_start`` fits and
-        :meth:`partial_fit` calls).
+        Number of passes over training data: the epochs of every :meth:`fit`
+        (accumulated over ``warm_start`` fits) plus one per :meth:`partial_fit`
+        call, each call being one pass over the data it is given whatever its
+        size (as :class:`~sklearn.neural_network.MLPRegressor` counts).
 
     t_ : int
         Number of training samples seen (accumulated likewise).
 
     loss_ : float
-        Training objective (mean reconstruction loss plus the L2 term) of the
-        last epoch.
+        Training objective (mean reconstruction loss plus the penalty terms) of
+        the last epoch.
 
     loss_curve_ : list of float
-        Training objective of every epoch.
+        Training objective of every epoch: the sample-weighted mean of the
+        minibatch objectives, one entry per pass counted in ``n_iter_``.
 
     best_loss_ : float
         Smallest entry of ``loss_curve_``.
 
     validation_loss_curve_ : list of float or None
         Mean reconstruction loss of the validation samples after every epoch;
-        None without ``early_stopping``.
+        None if no fit used ``early_stopping``. Otherwise it has ``n_iter_``
+        entries, NaN for the passes that held nothing out (:meth:`partial_fit`
+        calls, fits without ``early_stopping``).
 
     best_validation_loss_ : float or None
-        Smallest entry of ``validation_loss_curve_``; None without
-        ``early_stopping``.
+        Validation loss of the weights kept by the last fit with
+        ``early_stopping`` (the best epoch of that fit); None if there was none.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -213,11 +694,14 @@ class AutoencoderTransformer(
     start at zero.
 
     The per-sample error is the mean over features of the squared error (or of
-    the binary cross-entropy); the training objective is its sample-weighted
-    mean over a minibatch plus ``alpha / 2 · ‖W‖²``. Adam updates the weights
-    with ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²`` and
-    ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``. ``max_iter`` counts epochs,
-    not updates.
+    the binary cross-entropy). The training objective is its sample-weighted
+    mean plus the penalties: ``alpha / 2 · ‖W‖²``, ``sparsity`` times the mean
+    ``‖code‖₁`` and ``contraction`` times the mean ``‖∂code/∂x‖²_F``. A
+    minibatch estimates it without bias: sample weights are normalised by their
+    mean over the whole training set, never by a minibatch's own sum. Adam
+    updates the weights with ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``
+    and ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``. ``max_iter`` counts
+    epochs, not updates.
 
     With ``activation="identity"`` and squared error, the autoencoder is linear
     and its best reconstruction is PCA's: the codes then span the principal
@@ -232,7 +716,11 @@ class AutoencoderTransformer(
     ----------
     .. [1] G. E. Hinton and R. R. Salakhutdinov, "Reducing the dimensionality of
        data with neural networks", Science 313 (5786), 504-507, 2006.
-    .. [2] D. P. Kingma and J. Ba, "Adam: A method for stochastic optimization",
+    .. [2] P. Vincent, H. Larochelle, Y. Bengio and P.-A. Manzagol, "Extracting
+       and composing robust features with denoising autoencoders", ICML 2008.
+    .. [3] S. Rifai, P. Vincent, X. Muller, X. Glorot and Y. Bengio, "Contractive
+       auto-encoders: explicit invariance during feature extraction", ICML 2011.
+    .. [4] D. P. Kingma and J. Ba, "Adam: A method for stochastic optimization",
        ICLR 2015. :arxiv:`1412.6980`.
 
     Examples
@@ -249,6 +737,14 @@ class AutoencoderTransformer(
     (1797, 2)
     >>> pipe.inverse_transform(codes).shape
     (1797, 64)
+
+    A denoising autoencoder with tied weights:
+
+    >>> dae = AutoencoderTransformer(n_components=8, noise="masking", noise_level=0.2,
+    ...                              tied_weights=True, max_iter=20, random_state=0)
+    >>> dae = make_pipeline(StandardScaler(), dae).fit(X)
+    >>> len(dae[-1].coefs_), dae[-1].coefs_[-1].base is dae[-1].coefs_[0].base
+    (6, True)
     """
 
     _parameter_constraints: dict = {
@@ -258,6 +754,11 @@ class AutoencoderTransformer(
         "activation": [StrOptions(set(ACTIVATIONS))],
         "loss": [StrOptions(set(LOSSES))],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "noise": [StrOptions(set(NOISES)), None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "contraction": [Interval(Real, 0, None, closed="left")],
+        "tied_weights": ["boolean"],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -283,6 +784,11 @@ class AutoencoderTransformer(
         activation="relu",
         loss="squared_error",
         alpha=1.5e-3,
+        noise=None,
+        noise_level=0.1,
+        sparsity=0.0,
+        contraction=0.0,
+        tied_weights=False,
         batch_size="auto",
         learning_rate_init=2e-3,
         max_iter=300,
@@ -304,6 +810,11 @@ class AutoencoderTransformer(
         self.activation = activation
         self.loss = loss
         self.alpha = alpha
+        self.noise = noise
+        self.noise_level = noise_level
+        self.sparsity = sparsity
+        self.contraction = contraction
+        self.tied_weights = tied_weights
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
@@ -319,7 +830,6 @@ class AutoencoderTransformer(
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
 
-    # -- fitting ----------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task
     def fit(self, X, y=None, sample_weight=None):
@@ -350,7 +860,8 @@ class AutoencoderTransformer(
         """Run one epoch of training on ``X``, continuing from the current model.
 
         The first call initialises the network. ``early_stopping`` and
-        ``max_iter`` are not used; the optimizer state carries over between calls.
+        ``max_iter`` are not used; the optimizer state carries over between calls,
+        and each call counts as one iteration in ``n_iter_``.
 
         Parameters
         ----------
@@ -370,224 +881,10 @@ class AutoencoderTransformer(
         """
         return self._fit(X, sample_weight, incremental=True)
 
-    def _architecture(self, n_features):
-        encoder = _layer_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
-        if self.decoder_layer_sizes is None:
-            decoder = encoder[::-1]
-        else:
-            decoder = _layer_tuple(self.decoder_layer_sizes, "decoder_layer_sizes")
-        sizes = (n_features, *encoder, self.n_components, *decoder, n_features)
-        return sizes, len(encoder) + 1
-
-    def _fit(self, X, sample_weight, incremental):
-        saved_state = dict(self.__dict__)
-        try:
-            return self._fit_unsafe(X, sample_weight, incremental)
-        except BaseException:
-            # A failed fit leaves the estimator exactly as it was.
-            self.__dict__.clear()
-            self.__dict__.update(saved_state)
-            raise
-
-    def _fit_unsafe(self, X, sample_weight, incremental):
-        continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
-        X = validate_data(
-            self,
-            X,
-            reset=not continuing,
-            accept_sparse=["csr", "csc"],
-            dtype=self._params.dtype if continuing else [np.float64, np.float32],
-        )
-        if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()  # row gathers need CSR; this copies the sparse structure only
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-        if self.loss == "binary_crossentropy":
-            values = X.data if sp.issparse(X) else X
-            if values.size and (values.min() < 0 or values.max() > 1):
-                warnings.warn(
-                    'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
-                    f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
-                    "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
-                    'MinMaxScaler) or use loss="squared_error".',
-                    UserWarning,
-                    stacklevel=6,
-                )
-        layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
-        if continuing and layer_sizes != self._layer_sizes:
-            raise ValueError(
-                f"The network's layer sizes {layer_sizes} differ from the fitted ones "
-                f"{self._layer_sizes}; {'partial_fit' if incremental else 'warm_start'} "
-                "cannot change the architecture. Refit with warm_start=False."
-            )
-
-        n_iter = self.n_iter_ if continuing else 0
-        if isinstance(self.random_state, Integral):
-            # Same int seed, same results; later epochs of incremental fits draw anew.
-            rng = np.random.RandomState((self.random_state + 7919 * n_iter) % 2**32)
-        else:
-            rng = check_random_state(self.random_state)
-        split_seed = rng.randint(2**31 - 1)
-
-        network = Network(
-            layer_sizes,
-            n_encoder_layers,
-            self.activation,
-            self.loss,
-            dtype=X.dtype,
-            params=self._params.copy() if continuing else None,
-        )
-        if not continuing:
-            network.initialize(rng)
-        optimizer = Adam(
-            network.params,
-            learning_rate=self.learning_rate_init,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            state=self._optimizer_state if continuing else None,
-        )
-
-        train_rows = validation_rows = None
-        if self.early_stopping and not incremental:
-            train_rows, validation_rows = validation_split(
-                X, sample_weight, self.validation_fraction, split_seed
-            )
-        n_train = X.shape[0] if train_rows is None else train_rows.size
-        if self.batch_size == "auto":
-            batch_size = _auto_batch_size(n_train)
-        else:
-            batch_size = min(self.batch_size, n_train)
-        if sample_weight is not None:
-            train_weight = sample_weight if train_rows is None else sample_weight[train_rows]
-            if not train_weight.sum() > 0:
-                raise ValueError("The training samples' sample_weight sums to zero.")
-
-        result = train(
-            network,
-            optimizer,
-            X,
-            sample_weight=sample_weight,
-            train_rows=train_rows,
-            validation_rows=validation_rows,
-            batch_size=batch_size,
-            max_epochs=1 if incremental else self.max_iter,
-            shuffle=self.shuffle,
-            random_state=rng,
-            alpha=self.alpha,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            first_epoch=n_iter + 1,
-            verbose=self.verbose,
-            callback=epoch_callback(self, network, n_iter),
-        )
-
-        # Commit the fitted state all at once.
-        self._layer_sizes = layer_sizes
-        self._n_encoder_layers = n_encoder_layers
-        self._params = network.params
-        self._optimizer_state = optimizer.state()
-        self._set_views()
-        self.n_iter_ = n_iter + result.n_epochs
-        self.t_ = (self.t_ if continuing else 0) + result.n_samples_seen
-        self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
-        self.loss_ = self.loss_curve_[-1]
-        self.best_loss_ = float(min(self.loss_curve_))
-        if validation_rows is None:
-            self.validation_loss_curve_ = None
-            self.best_validation_loss_ = None
-        else:
-            self.validation_loss_curve_ = result.validation_loss_curve
-            self.best_validation_loss_ = float(result.best_validation_loss)
-
-        if result.interrupted:
-            warnings.warn(
-                f"Training was interrupted after {result.n_epochs} complete epoch(s); "
-                "the model keeps the best weights seen so far.",
-                UserWarning,
-                stacklevel=6,
-            )
-        elif not (incremental or result.converged or result.stopped_by_callback):
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=6,
-            )
-        return self
-
-    # -- fitted state -----------------------------------------------------------------------
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "_params")
-
-    def _network(self):
-        return Network(
-            self._layer_sizes,
-            self._n_encoder_layers,
-            self.activation,
-            self.loss,
-            dtype=self._params.dtype,
-            params=self._params,
-        )
-
-    def _set_views(self):
-        network = self._network()
-        self.coefs_ = network.coefs
-        self.intercepts_ = network.intercepts
-
-    @property
-    def _n_features_out(self):
-        """Number of output features of :meth:`transform`."""
-        return self._layer_sizes[self._n_encoder_layers]
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        for name in _VIEW_ATTRIBUTES:
-            state.pop(name, None)
-        from . import __version__
-
-        state["_skae_version"] = __version__
-        return state
-
-    def __setstate__(self, state):
-        from . import __version__
-
-        state = dict(state)
-        pickled_version = state.pop("_skae_version", None)
-        if pickled_version is not None and pickled_version != __version__:
-            warnings.warn(
-                f"Trying to unpickle an AutoencoderTransformer from skae version "
-                f"{pickled_version} when using version {__version__}. This might lead "
-                "to breaking code or invalid results. Use at your own risk.",
-                InconsistentVersionWarning,
-                stacklevel=2,
-            )
-        super().__setstate__(state)
-        if "_params" in state:
-            self._set_views()
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-    # -- inference --------------------------------------------------------------------------
-    def _chunks(self, n_samples):
-        # Temporaries per row: a few layers' outputs. Capped well below scikit-learn's
-        # working_memory default, so that a large input streams in modest chunks.
-        row_bytes = 4 * max(self._layer_sizes) * self._params.dtype.itemsize
-        working_memory = min(get_config()["working_memory"], _INFERENCE_MEMORY_MIB)
-        n_rows = get_chunk_n_rows(row_bytes, max_n_rows=n_samples, working_memory=working_memory)
-        return gen_batches(n_samples, n_rows)
-
-    def _validate_input(self, X):
-        check_is_fitted(self)
-        return validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
-        )
 
     def transform(self, X):
         """Encode ``X`` into codes of width ``n_components``.
@@ -603,8 +900,6 @@ class AutoencoderTransformer(
             The codes, of the same float dtype as ``X`` (float64 for other input).
         """
         X = self._validate_input(X)
-        if sp.issparse(X):
-            X = X.tocsr()
         network = self._network()
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):
@@ -632,17 +927,17 @@ class AutoencoderTransformer(
                 f"X has {X.shape[1]} columns, but {type(self).__name__}.inverse_transform "
                 f"expects codes of width n_components = {n_components}."
             )
-        network = self._network()
+        objective = self._objective()
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):
-            out[rows] = network.decode(X[rows])
+            out[rows] = objective.output(objective.network.decode_raw(X[rows]))
         return out
 
     def score_samples(self, X):
         """Negative reconstruction error of each sample; higher is better.
 
         Large errors (low scores) flag samples unlike the training data, which
-        makes this an anomaly score.
+        makes this an anomaly score. No noise is applied.
 
         Parameters
         ----------
@@ -657,14 +952,7 @@ class AutoencoderTransformer(
             reconstruction.
         """
         X = self._validate_input(X)
-        if sp.issparse(X):
-            X = X.tocsr()
-        network = self._network()
-        scores = np.empty(X.shape[0], dtype=np.float64)
-        for rows in self._chunks(X.shape[0]):
-            chunk = X[rows]
-            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-            scores[rows] = network.sample_errors(chunk)
+        scores = self._sample_errors(X)
         np.negative(scores, out=scores)
         return scores
 

@@ -76,6 +76,12 @@ class Adam:
         tmp *= lr_t
         self.params -= tmp
 
+    def load_state(self, state):
+        """Resume from ``state`` (as returned by :meth:`state`); copies it."""
+        np.copyto(self.m, state["m"])
+        np.copyto(self.v, state["v"])
+        self.t = int(state["t"])
+
     def state(self):
         """Copy of the optimizer state, as plain arrays and numbers."""
         return {"m": self.m.copy(), "v": self.v.copy(), "t": self.t}

@@ -1,33 +1,38 @@
-"""The epoch/minibatch loop and its policies.
+"""One model-agnostic training loop and its policies.
 
-One place decides what happens when training goes wrong:
+The loop draws minibatches from a :class:`~skae._data.BatchSource`, asks an
+objective for the minibatch loss and gradient (``objective.loss_gradient(inputs,
+targets, weights)`` filling ``objective.network.grad``) and steps an optimizer.
+It knows nothing of layers, losses or penalties. One place decides what happens
+when training goes wrong or ends:
 
-* **divergence** (a non-finite loss or non-finite weights): stop at once and raise
-  :class:`DivergenceError` naming the epoch and batch. The loop only ever works on
-  the network and optimizer it is given; callers hand it copies, so the model they
-  hold is untouched;
-* **KeyboardInterrupt**: stop, roll back to the best weights seen (with a
+* **divergence** (a non-finite minibatch loss, non-finite parameters at an
+  epoch's end, or a non-finite validation loss): stop at once and raise
+  :class:`DivergenceError` naming the epoch and minibatch. The loop only works
+  on the parameters and optimizer it is given; callers hand it copies, so the
+  model they hold is untouched;
+* **KeyboardInterrupt**: stop, roll back to the best parameters seen (with a
   validation set) or to the end of the last complete epoch, and report
   ``interrupted=True``. If no epoch completed, the interrupt propagates;
 * **stopping**: after ``n_iter_no_change`` consecutive epochs whose monitored loss
-  (validation loss with a validation set, else training loss) did not improve on
-  the best by at least ``tol``. With a validation set the best weights are
-  restored at the end.
+  (the validation loss with a validation set, else the training loss) did not
+  improve on the best by at least ``tol``. With a validation set the best
+  parameters are restored at the end.
+
+*Monitors* watch the loop: after every epoch each is called as
+``monitor(epoch, loss, validation_loss, seconds)`` and training stops when one
+returns True (verbose printing and scikit-learn's callbacks are monitors).
 """
 
 import math
-import mmap
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
-
-from ._losses import weighted_mean
 
 
 class DivergenceError(ValueError):
-    """Training produced a non-finite loss or non-finite weights."""
+    """Training produced a non-finite loss or non-finite parameters."""
 
 
 @dataclass
@@ -42,119 +47,11 @@ class TrainingResult:
     best_validation_loss: float = np.inf
     converged: bool = False
     interrupted: bool = False
-    stopped_by_callback: bool = False
+    stopped_by_monitor: bool = False
 
 
-def gather_rows(X, rows, out):
-    """Copy rows ``rows`` of ``X`` (dense, memmap or sparse) into ``out``."""
-    if sp.issparse(X):
-        X[rows].toarray(out=out)
-    else:
-        np.take(X, rows, axis=0, out=out, mode="clip")
-    return out
-
-
-def _mix64(h):
-    """SplitMix64 finaliser: spreads the bits of uint64 hashes (wrapping arithmetic)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-def row_keys(X, seed, chunk_size=8192):
-    """A number in [0, 1) per row that depends only on the row's values and ``seed``.
-
-    Equal rows get equal keys, whatever their position or how often they occur.
-    """
-    n, d = X.shape
-    multipliers = np.random.RandomState(seed).randint(1, 2**62, size=d).astype(np.uint64)
-    multipliers |= np.uint64(1)
-    word = np.uint64 if X.dtype.itemsize == 8 else np.uint32
-    hashes = np.empty(n, dtype=np.uint64)
-    if sp.issparse(X):
-        X = sp.csr_array(X)
-        X.sum_duplicates()
-        bits = X.data.view(word).astype(np.uint64) * multipliers[X.indices]
-        cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(bits, dtype=np.uint64)])
-        hashes[:] = cumulative[X.indptr[1:]] - cumulative[X.indptr[:-1]]
-    else:
-        for start in range(0, n, chunk_size):
-            chunk = np.ascontiguousarray(X[start : start + chunk_size])
-            bits = chunk.view(word).astype(np.uint64)
-            bits *= multipliers
-            hashes[start : start + chunk_size] = bits.sum(axis=1, dtype=np.uint64)
-    hashes = _mix64(hashes ^ np.uint64(seed))
-    return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def validation_split(X, sample_weight, fraction, seed):
-    """Split row indices into (train, validation) by row content.
-
-    Rows are ordered by :func:`row_keys`; the validation set is the smallest prefix
-    holding at least ``fraction`` of the total sample weight. Duplicated rows
-    therefore land on the same side, and a sample weight of ``k`` splits exactly as
-    ``k`` repeated rows would.
-    """
-    n = X.shape[0]
-    keys = row_keys(X, seed)
-    order = np.argsort(keys, kind="stable")
-    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    cumulative = np.cumsum(weight[order])
-    cut = min(int(np.searchsorted(cumulative, fraction * cumulative[-1])), n - 1)
-    is_validation = keys <= keys[order[cut]]
-    train = np.flatnonzero(~is_validation)
-    validation = np.flatnonzero(is_validation)
-    if train.size == 0 or weight[train].sum() <= 0:
-        raise ValueError(
-            "early_stopping=True needs at least two distinct samples with positive "
-            f"weight, to hold some out for validation; got n_samples = {n} with "
-            f"{np.unique(keys).size} distinct. Use more data or early_stopping=False."
-        )
-    return train, validation
-
-
-#: Dense in-memory training data up to this size is shuffled into a reused buffer
-#: once per epoch instead of being gathered batch by batch.
-EPOCH_COPY_MAX_BYTES = 64 * 2**20
-
-
-def _is_memory_mapped(X):
-    """Whether ``X`` is, or is a view of, a memory map (validation strips the subclass)."""
-    while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
-            return True
-        X = getattr(X, "base", None)
-    return False
-
-
-def _copies_per_epoch(X, n_rows):
-    """Whether :func:`train` shuffles ``n_rows`` rows of ``X`` into a buffer per epoch."""
-    return (
-        isinstance(X, np.ndarray)
-        and X.ndim == 2
-        and n_rows * X.shape[1] * X.dtype.itemsize <= EPOCH_COPY_MAX_BYTES
-        and not _is_memory_mapped(X)
-    )
-
-
-def _weighted_rows_loss(network, X, rows, sample_weight, ws):
-    """Weighted mean reconstruction error over ``rows``, in batches of ``ws``."""
-    errors = np.empty(rows.size, dtype=np.float64)
-    bs = ws.batch_size
-    for start in range(0, rows.size, bs):
-        chunk = rows[start : start + bs]
-        if chunk.size == bs:
-            w = ws
-        else:
-            w = network.workspace(chunk.size)
-        gather_rows(X, chunk, w.inputs)
-        errors[start : start + chunk.size] = network.batch_errors(w)
-    return weighted_mean(errors, None if sample_weight is None else sample_weight[rows])
-
-
-def _diverged(epoch, batch, loss, learning_rate):
+def diverged(epoch, batch, loss, learning_rate):
+    """The error raised when training diverges, with what to do about it."""
     where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
     return DivergenceError(
         f"Training diverged at {where}: the loss became {loss}. The inputs may be "
@@ -164,147 +61,99 @@ def _diverged(epoch, batch, loss, learning_rate):
     )
 
 
+def print_epoch(epoch, loss, validation_loss, seconds):
+    """The ``verbose`` monitor: one line per epoch."""
+    msg = f"Epoch {epoch}: loss = {loss:.6g}"
+    if validation_loss is not None:
+        msg += f", validation loss = {validation_loss:.6g}"
+    print(f"{msg}, {seconds:.3f} s", flush=True)
+
+
 def train(
-    network,
+    objective,
     optimizer,
-    X,
+    source,
     *,
-    sample_weight=None,
-    train_rows=None,
-    validation_rows=None,
-    batch_size,
+    rng,
     max_epochs,
-    shuffle=True,
-    random_state,
-    alpha=0.0,
+    validate=None,
     tol=1e-4,
     n_iter_no_change=10,
     first_epoch=1,
-    verbose=False,
-    callback=None,
+    monitors=(),
 ):
-    """Train ``network`` in place with ``optimizer`` on the rows of ``X``.
+    """Train ``objective.network`` in place.
 
     Parameters
     ----------
-    network : Network
+    objective : Objective
+        ``loss_gradient(inputs, targets, weights) -> float`` fills
+        ``objective.network.grad``.
     optimizer : Adam
-        Updates ``network.params``.
-    X : ndarray, memmap or sparse matrix of shape (n_samples, n_features)
-        Never modified, never copied whole: minibatches are gathered into a
-        reused buffer.
-    sample_weight : ndarray of shape (n_samples,) or None
-    train_rows, validation_rows : ndarray of int or None
-        Rows to train on (all when None) and to monitor (none when None).
-    batch_size, max_epochs : int
-    shuffle : bool
-        Shuffle the training rows at every epoch.
-    random_state : numpy.random.RandomState
-    alpha, tol, n_iter_no_change :
-        L2 penalty and the stopping rule (see the module docstring).
+        Updates ``objective.network.params`` with ``step(grad)``.
+    source : BatchSource
+        The training minibatches.
+    rng : numpy.random.Generator
+        Draws the order of each epoch.
+    max_epochs : int
+    validate : callable or None
+        ``validate() -> float``: the validation loss of the current parameters.
+    tol, n_iter_no_change : float, int
+        The stopping rule (module docstring).
     first_epoch : int
-        Number of the first epoch, for messages.
-    verbose : bool
-        Print one line per epoch.
-    callback : callable or None
-        ``callback(epoch, loss, validation_loss)`` after each epoch; training
-        stops when it returns True.
+        Number of the first epoch, for messages and monitors.
+    monitors : sequence of callables
+        See the module docstring.
 
     Returns
     -------
     TrainingResult
     """
     result = TrainingResult()
-    params = network.params
-    if train_rows is None:
-        train_rows = np.arange(X.shape[0])
-    n_train = train_rows.size
-    batch_size = min(batch_size, n_train)
-    starts = range(0, n_train, batch_size)
-    ws = network.workspace(batch_size)
-    # Small dense data is shuffled once per epoch into one reused buffer, whose
-    # contiguous slices then serve as the minibatches; anything else (memmaps,
-    # large or sparse data) is gathered batch by batch and never copied whole.
-    epoch_copy = _copies_per_epoch(X, n_train)
-    if epoch_copy:
-        shuffled = np.empty((n_train, X.shape[1]), dtype=X.dtype)
-        if sample_weight is not None:
-            shuffled_weight = np.empty(n_train, dtype=sample_weight.dtype)
-        # (workspace, rows, weights) of every minibatch: views of the shuffled buffers.
-        own_ws = {}
-        steps = []
-        for start in starts:
-            rows = shuffled[start : start + batch_size]
-            size = rows.shape[0]
-            if size not in own_ws:
-                own_ws[size] = network.workspace(size, cached=False)
-            weights = None if sample_weight is None else shuffled_weight[start : start + size]
-            steps.append((own_ws[size], rows, weights))
-    monitor_validation = validation_rows is not None
-    best_params = params.copy() if monitor_validation else None
-    # Rolled back to on interrupt when there is no validation set.
-    checkpoint = (params.copy(), optimizer.state()) if not monitor_validation else None
+    network = objective.network
+    params, grad = network.params, network.grad
+    has_validation = validate is not None
+    best_params = params.copy() if has_validation else None
+    checkpoint = None if has_validation else (params.copy(), optimizer.state())
     no_improvement = 0
-    epoch = first_epoch
     isfinite = math.isfinite
+    loss_gradient, step = objective.loss_gradient, optimizer.step
+    n_rows = source.n_rows
     with np.errstate(all="ignore"):
         try:
             for epoch in range(first_epoch, first_epoch + max_epochs):
                 tic = time.perf_counter()
-                order = random_state.permutation(train_rows) if shuffle else train_rows
                 total = 0.0
-                if epoch_copy:
-                    if shuffle or epoch == first_epoch:
-                        np.take(X, order, axis=0, out=shuffled, mode="clip")
-                        if sample_weight is not None:
-                            np.take(sample_weight, order, out=shuffled_weight, mode="clip")
-                    loss_gradient, step, grad = network.loss_gradient, optimizer.step, network.grad
-                    for batch, (w, rows, sw) in enumerate(steps):
-                        w.bind_inputs(rows)
-                        loss = loss_gradient(w, sw, alpha)
-                        if not isfinite(loss):
-                            raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
-                        step(grad)
-                        total += loss * rows.shape[0]
-                else:
-                    for batch, start in enumerate(starts):
-                        rows = order[start : start + batch_size]
-                        w = ws if rows.size == batch_size else network.workspace(rows.size)
-                        gather_rows(X, rows, w.inputs)
-                        sw = None if sample_weight is None else sample_weight[rows]
-                        loss = network.loss_gradient(w, sw, alpha)
-                        if not isfinite(loss):
-                            raise _diverged(epoch, batch + 1, loss, optimizer.learning_rate)
-                        optimizer.step(network.grad)
-                        total += loss * rows.size
+                for batch, (inputs, targets, weights) in enumerate(source.epoch(rng), 1):
+                    loss = loss_gradient(inputs, targets, weights)
+                    if not isfinite(loss):
+                        raise diverged(epoch, batch, loss, optimizer.learning_rate)
+                    step(grad)
+                    total += loss * targets.shape[0]
                 if not np.isfinite(params).all():
-                    raise _diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
-                loss = total / n_train
+                    raise diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
+                loss = total / n_rows
                 result.loss_curve.append(loss)
                 result.n_epochs += 1
-                result.n_samples_seen += n_train
-                if monitor_validation:
-                    val_loss = _weighted_rows_loss(network, X, validation_rows, sample_weight, ws)
-                    if not np.isfinite(val_loss):
-                        raise _diverged(epoch, None, val_loss, optimizer.learning_rate)
+                result.n_samples_seen += n_rows
+                best_loss, result.best_loss = result.best_loss, min(result.best_loss, loss)
+                if has_validation:
+                    val_loss = validate()
+                    if not isfinite(val_loss):
+                        raise diverged(epoch, None, val_loss, optimizer.learning_rate)
                     result.validation_loss_curve.append(val_loss)
                     monitored, best = val_loss, result.best_validation_loss
-                    if val_loss < result.best_validation_loss:
+                    if val_loss < best:
                         result.best_validation_loss = val_loss
                         np.copyto(best_params, params)
                 else:
                     val_loss = None
-                    monitored, best = loss, result.best_loss
+                    monitored, best = loss, best_loss
                     checkpoint = (params.copy(), optimizer.state())
-                result.best_loss = min(result.best_loss, loss)
                 no_improvement = no_improvement + 1 if monitored > best - tol else 0
-                if verbose:
-                    msg = f"Epoch {epoch}: loss = {loss:.6g}"
-                    if val_loss is not None:
-                        msg += f", validation loss = {val_loss:.6g}"
-                    print(f"{msg}, {time.perf_counter() - tic:.3f} s", flush=True)
-                if callback is not None and callback(epoch, loss, val_loss):
-                    result.stopped_by_callback = True
+                seconds = time.perf_counter() - tic
+                if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
+                    result.stopped_by_monitor = True
                     break
                 if no_improvement >= n_iter_no_change:
                     result.converged = True
@@ -313,10 +162,9 @@ def train(
             if result.n_epochs == 0:
                 raise
             result.interrupted = True
-            if not monitor_validation:
+            if not has_validation:
                 np.copyto(params, checkpoint[0])
-                state = checkpoint[1]
-                optimizer.m, optimizer.v, optimizer.t = state["m"], state["v"], state["t"]
-    if monitor_validation:
+                optimizer.load_state(checkpoint[1])
+    if has_validation:
         np.copyto(params, best_params)
     return result

@@ -1,4 +1,4 @@
-"""The NumPy core on its own: gradients, Adam, and the linear autoencoder/PCA relation."""
+"""The NumPy core on its own: every term's gradient, Adam, the linear autoencoder and PCA."""
 
 import math
 import zlib
@@ -10,9 +10,9 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
 from skae import AutoencoderTransformer
-from skae._activations import ACTIVATIONS, DERIVATIVES
-from skae._losses import LOSSES
-from skae._network import Network
+from skae._activations import ACTIVATIONS, DERIVATIVES, SECOND_DERIVATIVES
+from skae._model import Network
+from skae._objectives import LOSSES, Objective
 from skae._optim import Adam
 
 ARCHITECTURES = {
@@ -22,60 +22,133 @@ ARCHITECTURES = {
     "asymmetric": ((5, 6, 2, 3, 4, 5), 2),
 }
 
+#: Objective terms checked by finite differences: (alpha, sparsity, contraction).
+TERMS = {
+    "reconstruction": (0.0, 0.0, 0.0),
+    "l2": (0.3, 0.0, 0.0),
+    "sparsity": (0.0, 0.2, 0.0),
+    "contraction": (0.0, 0.0, 0.5),
+    "all": (0.3, 0.2, 0.5),
+}
 
-def objective(network, X, sample_weight, alpha):
-    ws = network.workspace(X.shape[0])
-    ws.inputs[...] = X
-    return network.loss_gradient(ws, sample_weight, alpha)
+
+def make_network(arch, activation, tied, rng):
+    sizes, n_enc = ARCHITECTURES[arch]
+    network = Network(sizes, n_enc, activation, tied=tied)
+    network.initialize(rng)
+    # Non-zero biases keep pre-activations away from ReLU's kink at exactly 0.
+    for b in network.intercepts:
+        b[...] = rng.normal(scale=0.3, size=b.shape)
+    return network
 
 
-def numerical_gradient(network, X, sample_weight, alpha, h=1e-6):
-    params = network.params
+def evaluate(objective, inputs, targets, weights, probe_seed=7):
+    """The objective with the contraction probes held fixed (same seed every call)."""
+    objective.rng = np.random.default_rng(probe_seed)
+    return objective.loss_gradient(inputs, targets, weights)
+
+
+def numerical_gradient(objective, inputs, targets, weights, h=1e-6):
+    params = objective.network.params
     grad = np.empty_like(params)
     for j in range(params.size):
         saved = params[j]
         params[j] = saved + h
-        plus = objective(network, X, sample_weight, alpha)
+        plus = evaluate(objective, inputs, targets, weights)
         params[j] = saved - h
-        minus = objective(network, X, sample_weight, alpha)
+        minus = evaluate(objective, inputs, targets, weights)
         params[j] = saved
         grad[j] = (plus - minus) / (2 * h)
     return grad
 
 
-@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+CASES = [
+    (arch, tied)
+    for arch in ARCHITECTURES
+    for tied in (False, True)
+    if not (tied and arch == "asymmetric")
+]
+
+
+@pytest.mark.parametrize("arch, tied", CASES, ids=[f"{a}-tied" if t else a for a, t in CASES])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("loss", sorted(LOSSES))
-@pytest.mark.parametrize("alpha", [0.0, 0.3])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_gradient_matches_finite_differences(arch, activation, loss, alpha, weighted):
-    sizes, n_enc = ARCHITECTURES[arch]
-    rng = np.random.RandomState(zlib.crc32(f"{arch}-{activation}-{loss}".encode()))
-    network = Network(sizes, n_enc, activation, loss)
-    network.initialize(rng)
-    # Non-zero biases keep pre-activations away from ReLU's kink at exactly 0.
-    for b in network.intercepts:
-        b[...] = rng.normal(scale=0.3, size=b.shape)
-    X = rng.uniform(size=(7, sizes[0])) if loss == "binary_crossentropy" else rng.normal(
-        size=(7, sizes[0])
+@pytest.mark.parametrize("term", list(TERMS))
+def test_gradient_matches_finite_differences(arch, tied, activation, loss, term):
+    rng = np.random.RandomState(zlib.crc32(f"{arch}-{tied}-{activation}-{loss}-{term}".encode()))
+    network = make_network(arch, activation, tied, rng)
+    alpha, sparsity, contraction = TERMS[term]
+    objective = Objective(
+        network, loss, alpha=alpha, sparsity=sparsity, contraction=contraction,
+        rng=np.random.default_rng(0),
     )
-    sw = rng.uniform(0.2, 3.0, size=7) if weighted else None
-    objective(network, X, sw, alpha)
+    d = network.layer_sizes[0]
+    if loss == "binary_crossentropy":
+        targets = rng.uniform(size=(7, d))
+    else:
+        targets = rng.normal(size=(7, d))
+    # "all" also checks sample weights and an input other than the target (denoising).
+    weights = rng.uniform(0.2, 3.0, size=7) if term == "all" else None
+    inputs = targets + 0.3 * rng.normal(size=targets.shape) if term == "all" else targets
+    evaluate(objective, inputs, targets, weights)
     analytic = network.grad.copy()
-    numeric = numerical_gradient(network, X, sw, alpha)
+    numeric = numerical_gradient(objective, inputs, targets, weights)
     assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
 
 
-def test_objective_is_weighted_mean_error_plus_penalty():
+def test_objective_terms_have_their_documented_values():
     rng = np.random.RandomState(0)
-    network = Network((4, 3, 4), 1, "tanh", "squared_error")
-    network.initialize(rng)
-    X = rng.normal(size=(9, 4))
-    sw = rng.uniform(size=9)
-    per_sample = network.sample_errors(X)
-    W = network.params[: network.n_weights]
-    expected = np.average(per_sample, weights=sw) + 0.5 * 0.2 * W @ W
-    assert_allclose(objective(network, X, sw, 0.2), expected, rtol=1e-12)
+    network = make_network("one-hidden", "tanh", False, rng)
+    X = rng.normal(size=(9, 5))
+    w = rng.uniform(size=9)
+    w_norm = w / w.mean()  # weights as the batch source hands them over
+    errors = Objective(network, "squared_error").sample_errors(X)
+    codes = network.encode(X)
+    W = network.params[network.weight_slice]
+    plain = Objective(network, "squared_error").loss_gradient(X, X, w_norm)
+    assert_allclose(plain, np.mean(w_norm * errors), rtol=1e-12)
+    assert_allclose(plain, np.average(errors, weights=w), rtol=1e-12)
+    l2 = Objective(network, "squared_error", alpha=0.2).loss_gradient(X, X, w_norm)
+    assert_allclose(l2 - plain, 0.1 * W @ W, rtol=1e-12)
+    sparse = Objective(network, "squared_error", sparsity=0.3).loss_gradient(X, X, w_norm)
+    assert_allclose(sparse - plain, 0.3 * np.mean(w_norm * np.abs(codes).sum(axis=1)))
+
+
+def encoder_jacobian_norms(network, X, h=1e-6):
+    """‖∂code/∂x‖²_F per row, by central differences of the encoder."""
+    norms = np.zeros(X.shape[0])
+    for j in range(X.shape[1]):
+        e = np.zeros(X.shape[1])
+        e[j] = h
+        column = (network.encode(X + e) - network.encode(X - e)) / (2 * h)
+        norms += (column**2).sum(axis=1)
+    return norms
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus"])
+@pytest.mark.parametrize("arch", ["shallow", "deep"])
+def test_contraction_estimates_the_jacobian_norm_without_bias(activation, arch):
+    rng = np.random.RandomState(1)
+    network = make_network(arch, activation, False, rng)
+    X = rng.normal(size=(4, network.layer_sizes[0]))
+    exact = encoder_jacobian_norms(network, X).mean()
+    plain = Objective(network, "squared_error").loss_gradient(X, X, None)
+    objective = Objective(network, "squared_error", contraction=1.0,
+                          rng=np.random.default_rng(0))
+    # Averaged over many probes, the one-probe estimate converges to ‖J‖²_F.
+    estimates = [objective.loss_gradient(X, X, None) - plain for _ in range(4000)]
+    assert_allclose(np.mean(estimates), exact, rtol=0.05)
+    # One probe is noisy: a test that could not tell the estimate from the exact value
+    # would check nothing.
+    assert np.std(estimates) > 0.05 * exact
+
+
+def test_contraction_of_a_linear_encoder_is_weight_decay_on_it():
+    rng = np.random.RandomState(2)
+    network = make_network("shallow", "identity", False, rng)
+    X = rng.normal(size=(6, 5))
+    exact = encoder_jacobian_norms(network, X)
+    assert_allclose(exact, np.sum(network.coefs[0] ** 2), rtol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -89,6 +162,31 @@ def test_activation_derivative_in_terms_of_output(name):
     delta = np.ones_like(a)
     DERIVATIVES[name](z, delta)
     assert_allclose(delta, (plus - minus) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_second_derivative_in_terms_of_output(name):
+    a = np.linspace(-4, 4, 101)
+    a = a[np.abs(a) > 1e-2]
+    h = 1e-5
+
+    def first(x):
+        z = x.copy()
+        ACTIVATIONS[name](z)
+        delta = np.ones_like(z)
+        DERIVATIVES[name](z, delta)
+        return delta
+
+    numeric = (first(a + h) - first(a - h)) / (2 * h)
+    z = a.copy()
+    ACTIVATIONS[name](z)
+    second = SECOND_DERIVATIVES[name]
+    if second is None:
+        assert_allclose(numeric, 0.0, atol=1e-8)
+    else:
+        out = np.empty_like(z)
+        second(z, out)
+        assert_allclose(out, numeric, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["tanh", "logistic", "softplus", "elu"])
@@ -108,6 +206,15 @@ def test_cross_entropy_is_stable_for_extreme_logits():
     assert_allclose(value, [(1e4 + 1e4 + math.log(2) + 0.0) / 4])
 
 
+def test_zero_weight_minibatch_gives_zero_loss_and_gradient():
+    rng = np.random.RandomState(0)
+    network = make_network("one-hidden", "relu", False, rng)
+    X = rng.normal(size=(8, 5))
+    value = Objective(network, "squared_error", sparsity=0.1).loss_gradient(X, X, np.zeros(8))
+    assert value == 0.0
+    assert np.all(network.grad == 0)
+
+
 def test_adam_step_matches_formula():
     rng = np.random.RandomState(0)
     theta = rng.normal(size=10)
@@ -125,7 +232,8 @@ def test_adam_step_matches_formula():
         assert_allclose(theta, expected, rtol=1e-13, atol=1e-15)
     assert opt.t == 3
     state = opt.state()
-    assert_allclose(state["m"], m) and assert_allclose(state["v"], v)
+    assert_allclose(state["m"], m, rtol=1e-13)
+    assert_allclose(state["v"], v, rtol=1e-13)
 
 
 def test_adam_resumes_from_state():
@@ -158,14 +266,28 @@ def test_adam_converges_on_convex_quadratic():
 
 
 def test_network_views_share_one_buffer():
-    network = Network((4, 3, 2, 3, 4), 2, "relu", "squared_error")
+    network = Network((4, 3, 2, 3, 4), 2, "relu")
     assert network.n_weights == 4 * 3 + 3 * 2 + 2 * 3 + 3 * 4
     for i, W in enumerate(network.coefs):
         W[...] = i + 1
     for b in network.intercepts:
         b[...] = -1
-    assert np.all(network.params[: network.n_weights] > 0)
-    assert np.all(network.params[network.n_weights :] == -1)
+    assert np.all(network.params[network.weight_slice] > 0)
+    assert np.all(network.params[network.weight_slice.stop :] == -1)
+
+
+def test_tied_network_stores_half_the_weights_as_transposed_views():
+    plain = Network((6, 4, 2, 4, 6), 2, "relu")
+    tied = Network((6, 4, 2, 4, 6), 2, "relu", tied=True)
+    assert tied.n_weights * 2 == plain.n_weights
+    assert tied.params.size == plain.params.size - plain.n_weights // 2
+    for k, j in [(2, 1), (3, 0)]:
+        assert tied.coefs[k].shape == plain.coefs[k].shape
+        assert np.shares_memory(tied.coefs[k], tied.coefs[j])
+        tied.coefs[j][...] = np.arange(tied.coefs[j].size).reshape(tied.coefs[j].shape)
+        assert_allclose(tied.coefs[k], tied.coefs[j].T)
+    with pytest.raises(ValueError, match="mirrored decoder"):
+        Network((6, 4, 2, 3, 6), 2, "relu", tied=True)
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +312,7 @@ def test_linear_autoencoder_reaches_but_never_beats_pca(low_rank_data, n_compone
         tol=0.0,
         n_iter_no_change=2000,
         batch_size=300,
+        alpha=0.0,
         random_state=0,
     )
     with pytest.warns(Warning):  # ConvergenceWarning: tol=0 never stops early

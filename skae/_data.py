@@ -1,0 +1,257 @@
+"""Where minibatches come from: gathering, shuffling, corruption.
+
+:class:`BatchSource` yields ``(inputs, targets, weights)`` for every minibatch
+of an epoch. ``targets`` are the training rows as given (dense, C-contiguous);
+``inputs`` are the same array, or a corrupted copy of it for a denoising
+autoencoder (:class:`Corruption`, drawn afresh for every minibatch);
+``weights`` are the per-row weights normalised to average 1 over the training
+rows, or None.
+
+Small dense in-memory data (up to :data:`EPOCH_COPY_MAX_BYTES`) is shuffled once
+per epoch into one reused buffer, whose contiguous slices are the minibatches:
+that copy is the only one made of the data. Memory maps, larger arrays and
+sparse matrices are gathered one minibatch at a time into a reused buffer and
+never copied whole. Both paths give bitwise-identical minibatches.
+"""
+
+import mmap
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Dense in-memory training data up to this size is shuffled into a reused buffer
+#: once per epoch instead of being gathered batch by batch.
+EPOCH_COPY_MAX_BYTES = 64 * 2**20
+
+#: Corruptions of a denoising autoencoder, by the user's names.
+NOISES = ("gaussian", "masking", "salt_and_pepper")
+
+
+def gather_rows(X, rows, out):
+    """Copy rows ``rows`` of ``X`` (dense, memmap or CSR) into ``out``."""
+    if sp.issparse(X):
+        X[rows].toarray(out=out)
+    else:
+        np.take(X, rows, axis=0, out=out, mode="clip")
+    return out
+
+
+def _is_memory_mapped(X):
+    """Whether ``X`` is, or is a view of, a memory map (validation strips the subclass)."""
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
+
+
+def copies_per_epoch(X, n_rows):
+    """Whether a :class:`BatchSource` shuffles ``n_rows`` rows of ``X`` into a buffer."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and n_rows * X.shape[1] * X.dtype.itemsize <= EPOCH_COPY_MAX_BYTES
+        and not _is_memory_mapped(X)
+    )
+
+
+def feature_range(X, rows):
+    """Per-feature minimum and maximum over ``rows`` of ``X`` (dense or CSR), in chunks."""
+    lo = np.full(X.shape[1], np.inf)
+    hi = np.full(X.shape[1], -np.inf)
+    for start in range(0, rows.size, 8192):
+        chunk = X[rows[start : start + 8192]]
+        chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
+        np.minimum(lo, chunk.min(axis=0), out=lo)
+        np.maximum(hi, chunk.max(axis=0), out=hi)
+    return lo.astype(X.dtype), hi.astype(X.dtype)
+
+
+class Corruption:
+    """Input corruption of a denoising autoencoder.
+
+    ``"gaussian"``: ``x + σ·N(0, 1)`` with ``σ = level``; ``"masking"``: each
+    entry set to 0 with probability ``level``; ``"salt_and_pepper"``: each entry
+    set, with probability ``level``, to its feature's minimum or maximum over the
+    training data (either with probability 1/2).
+
+    Parameters
+    ----------
+    kind : {"gaussian", "masking", "salt_and_pepper"}
+    level : float
+    rng : numpy.random.Generator
+        Draws the noise.
+    low, high : ndarray of shape (n_features,) or None
+        Feature minima and maxima, for ``"salt_and_pepper"``.
+    """
+
+    def __init__(self, kind, level, rng, low=None, high=None):
+        if kind not in NOISES:
+            raise ValueError(f"unknown noise {kind!r}")
+        self.kind = kind
+        self.level = float(level)
+        self.rng = rng
+        self.low, self.high = low, high
+        self._buffers = {}
+
+    def __call__(self, clean):
+        """A corrupted copy of ``clean`` (a buffer reused for batches of the same shape)."""
+        bufs = self._buffers.get(clean.shape)
+        if bufs is None:
+            bufs = self._buffers[clean.shape] = (
+                np.empty_like(clean),
+                np.empty_like(clean),
+                np.empty(clean.shape, dtype=bool),
+            )
+        out, u, mask = bufs
+        rng, level = self.rng, self.level
+        if self.kind == "gaussian":
+            rng.standard_normal(dtype=clean.dtype, out=u)
+            u *= level
+            np.add(clean, u, out=out)
+            return out
+        rng.random(dtype=clean.dtype, out=u)
+        np.copyto(out, clean)
+        if self.kind == "masking":
+            np.less(u, level, out=mask)
+            out[mask] = 0
+        else:
+            np.less(u, level / 2, out=mask)
+            np.copyto(out, self.low, where=mask)
+            np.less(u, level, out=mask)
+            mask &= u >= level / 2
+            np.copyto(out, self.high, where=mask)
+        return out
+
+
+class BatchSource:
+    """The minibatches of one training set.
+
+    Parameters
+    ----------
+    X : ndarray, memmap or CSR matrix of shape (n_samples, n_features)
+        Never modified.
+    rows : ndarray of int
+        The training rows.
+    weights : ndarray of shape (n_samples,) or None
+        Sample weights of all rows; normalised here to average 1 over ``rows``.
+    batch_size : int
+    shuffle : bool
+        Visit the rows in a new random order every epoch.
+    corruption : Corruption or None
+    """
+
+    def __init__(self, X, rows, weights, batch_size, *, shuffle=True, corruption=None):
+        self.X = X
+        self.rows = rows
+        self.n_rows = rows.size
+        self.batch_size = min(int(batch_size), self.n_rows)
+        self.shuffle = shuffle
+        self.corruption = corruption
+        if weights is not None:
+            weights = np.asarray(weights, dtype=X.dtype)
+            total = float(weights[rows].sum())
+            if not total > 0:
+                raise ValueError("The training samples' sample_weight sums to zero.")
+            weights = weights * (self.n_rows / total)
+        self.weights = weights
+        self.starts = range(0, self.n_rows, self.batch_size)
+        self.epoch_copy = copies_per_epoch(X, self.n_rows)
+        d = X.shape[1]
+        if self.epoch_copy:
+            self._shuffled = np.empty((self.n_rows, d), dtype=X.dtype)
+            self._shuffled_weights = None if weights is None else np.empty(self.n_rows, X.dtype)
+        else:
+            self._gathered = {}
+        self._copied = False
+
+    def _gather_buffer(self, size):
+        buf = self._gathered.get(size)
+        if buf is None:
+            buf = self._gathered[size] = np.empty((size, self.X.shape[1]), dtype=self.X.dtype)
+        return buf
+
+    def epoch(self, rng):
+        """Yield ``(inputs, targets, weights)`` for each minibatch of one epoch.
+
+        ``rng`` (a ``numpy.random.Generator``) draws the order when shuffling.
+        """
+        order = rng.permutation(self.rows) if self.shuffle else self.rows
+        X, bs, weights, corrupt = self.X, self.batch_size, self.weights, self.corruption
+        if self.epoch_copy:
+            shuffled, shuffled_weights = self._shuffled, self._shuffled_weights
+            if self.shuffle or not self._copied:
+                np.take(X, order, axis=0, out=shuffled, mode="clip")
+                if weights is not None:
+                    np.take(weights, order, out=shuffled_weights, mode="clip")
+                self._copied = True
+            for start in self.starts:
+                targets = shuffled[start : start + bs]
+                w = None if weights is None else shuffled_weights[start : start + bs]
+                yield (targets if corrupt is None else corrupt(targets)), targets, w
+        else:
+            for start in self.starts:
+                rows = order[start : start + bs]
+                targets = gather_rows(X, rows, self._gather_buffer(rows.size))
+                w = None if weights is None else weights[rows]
+                yield (targets if corrupt is None else corrupt(targets)), targets, w
+def _mix64(h):
+    """SplitMix64 finaliser: spreads the bits of uint64 hashes (wrapping arithmetic)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def row_keys(X, seed, chunk_size=8192):
+    """A number in [0, 1) per row that depends only on the row's values and ``seed``.
+
+    Equal rows get equal keys, whatever their position or how often they occur.
+    """
+    n, d = X.shape
+    multipliers = np.random.RandomState(seed).randint(1, 2**62, size=d).astype(np.uint64)
+    multipliers |= np.uint64(1)
+    word = np.uint64 if X.dtype.itemsize == 8 else np.uint32
+    hashes = np.empty(n, dtype=np.uint64)
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        X.sum_duplicates()
+        bits = X.data.view(word).astype(np.uint64) * multipliers[X.indices]
+        cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(bits, dtype=np.uint64)])
+        hashes[:] = cumulative[X.indptr[1:]] - cumulative[X.indptr[:-1]]
+    else:
+        for start in range(0, n, chunk_size):
+            chunk = np.ascontiguousarray(X[start : start + chunk_size])
+            bits = chunk.view(word).astype(np.uint64)
+            bits *= multipliers
+            hashes[start : start + chunk_size] = bits.sum(axis=1, dtype=np.uint64)
+    hashes = _mix64(hashes ^ np.uint64(seed))
+    return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def validation_split(X, sample_weight, fraction, seed):
+    """Split row indices into (train, validation) by row content.
+
+    Rows are ordered by :func:`row_keys`; the validation set is the smallest prefix
+    holding at least ``fraction`` of the total sample weight. Duplicated rows
+    therefore land on the same side, and a sample weight of ``k`` splits exactly as
+    ``k`` repeated rows would.
+    """
+    n = X.shape[0]
+    keys = row_keys(X, seed)
+    order = np.argsort(keys, kind="stable")
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    cumulative = np.cumsum(weight[order])
+    cut = min(int(np.searchsorted(cumulative, fraction * cumulative[-1])), n - 1)
+    is_validation = keys <= keys[order[cut]]
+    train = np.flatnonzero(~is_validation)
+    validation = np.flatnonzero(is_validation)
+    if train.size == 0 or weight[train].sum() <= 0:
+        raise ValueError(
+            "early_stopping=True needs at least two distinct samples with positive "
+            f"weight, to hold some out for validation; got n_samples = {n} with "
+            f"{np.unique(keys).size} distinct. Use more data or early_stopping=False."
+        )
+    return train, validation
+

@@ -1,0 +1,263 @@
+"""The training objective: a reconstruction loss plus penalty terms, each next to its gradient.
+
+Notation for one minibatch of ``b`` rows: inputs ``X`` (possibly corrupted),
+targets ``T`` (the clean rows), raw network output ``R`` (``d`` columns), codes
+``C``, and per-row weights ``w_i`` normalised to average 1 over the *training
+set* (all 1 without sample weights). Each term is a minibatch mean, so it is an
+unbiased estimate of the same term over the training set, and a minibatch
+whose weights are all zero contributes 0 (never 0/0).
+
+Reconstruction (``LOSSES``), with per-sample error ``e_i``:
+
+``squared_error``
+    ``e_i = 1/d Σ_j (R_ij - T_ij)²``; ``∂/∂R_ij = 2 w_i (R_ij - T_ij) / (b d)``.
+    The reconstruction is ``R``.
+``binary_crossentropy``
+    ``R`` are logits, for data in [0, 1]: ``e_i = 1/d Σ_j softplus(R_ij) - T_ij R_ij``
+    (the cross-entropy of ``expit(R)``, computed without ``log(0)``);
+    ``∂/∂R_ij = w_i (expit(R_ij) - T_ij) / (b d)``. The reconstruction is ``expit(R)``.
+
+The minibatch loss is ``1/b Σ_i w_i e_i``. Penalties:
+
+L2 (``alpha``)
+    ``α/2 ‖W‖²`` over the stored weight matrices (biases are not penalised; a
+    tied matrix counts once); ``∂/∂W = α W``.
+Sparse codes (``sparsity``)
+    ``s · 1/b Σ_i w_i ‖C_i‖₁``; ``∂/∂C_ik = s w_i sign(C_ik) / b``, added to the
+    code layer's pre-activation gradient (the code layer is linear).
+Contraction (``contraction``)
+    ``κ · 1/b Σ_i w_i ‖J_i v_i‖²`` where ``J_i = ∂C_i/∂X_i`` is the encoder's
+    Jacobian at row ``i`` and ``v_i ~ N(0, I)`` a probe drawn afresh for every
+    row of every minibatch. Since ``E_v ‖J v‖² = ‖J‖²_F``, this is an unbiased
+    estimate of ``κ · 1/b Σ_i w_i ‖J_i‖²_F`` (Rifai et al., 2011) for encoders
+    of any depth, at the cost of one extra pass through the encoder. ``J v``
+    is pushed forward exactly (a Jacobian-vector product): with ``t_0 = v``,
+    ``u_l = t_l W_l`` and ``t_{l+1} = f'_l(A_{l+1}) ⊙ u_l``. Its gradient,
+    with ``g = ∂P/∂t_{l+1}``: ``∂P/∂W_l += t_lᵀ (g ⊙ f'_l)``, ``∂P/∂t_l = (g ⊙ f'_l) W_lᵀ``,
+    and ``g ⊙ u_l ⊙ f''_l(A_{l+1})`` added to layer ``l``'s pre-activation
+    gradient (zero for ReLU-like and linear units).
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from ._activations import DERIVATIVES, SECOND_DERIVATIVES
+
+
+def _scale_rows(G, weights, factor):
+    """``G ← factor · w_i · G_ij`` (``weights`` None means all ones)."""
+    if weights is not None:
+        np.multiply(G, weights[:, None], out=G)
+    G *= factor
+
+
+def squared_error_gradient(R, T, weights, work):
+    """Return the minibatch loss and overwrite ``R`` with its gradient."""
+    b, d = R.shape
+    np.subtract(R, T, out=R)
+    if weights is None:
+        flat = R.reshape(-1)
+        loss = float(np.dot(flat, flat)) / (b * d)
+    else:
+        loss = float(np.dot(weights, np.einsum("ij,ij->i", R, R))) / (b * d)
+    _scale_rows(R, weights, 2.0 / (b * d))
+    return loss
+
+
+def squared_error_samples(R, T):
+    """Per-sample mean squared error of the raw output ``R`` (not modified)."""
+    D = R - T
+    return np.einsum("ij,ij->i", D, D) / R.shape[1]
+
+
+def binary_crossentropy_gradient(R, T, weights, work):
+    """Return the minibatch loss and overwrite the logits ``R`` with its gradient."""
+    b, d = R.shape
+    np.logaddexp(0, R, out=work)
+    work -= T * R
+    if weights is None:
+        loss = float(work.sum()) / (b * d)
+    else:
+        loss = float(np.dot(weights, work.sum(axis=1))) / (b * d)
+    expit(R, out=R)
+    R -= T
+    _scale_rows(R, weights, 1.0 / (b * d))
+    return loss
+
+
+def binary_crossentropy_samples(R, T):
+    """Per-sample mean binary cross-entropy of the logits ``R`` (not modified)."""
+    return (np.logaddexp(0, R) - T * R).mean(axis=1)
+
+
+def identity_output(R):
+    """Reconstruction from a linear output layer."""
+    return R
+
+
+def logistic_output(R):
+    """Reconstruction from logits, in place."""
+    return expit(R, out=R)
+
+
+#: name -> (minibatch loss and gradient, per-sample error, raw output -> reconstruction)
+LOSSES = {
+    "squared_error": (squared_error_gradient, squared_error_samples, identity_output),
+    "binary_crossentropy": (
+        binary_crossentropy_gradient,
+        binary_crossentropy_samples,
+        logistic_output,
+    ),
+}
+
+
+def weighted_mean(values, weights=None):
+    """``Σ w v / Σ w`` (the plain mean without weights), as a Python float."""
+    if weights is None:
+        return float(np.mean(values))
+    return float(np.dot(weights, values) / weights.sum())
+
+
+class Objective:
+    """Minibatch objective and gradient of an autoencoder network.
+
+    Parameters
+    ----------
+    network : Network
+    loss : str
+        Key of ``LOSSES``.
+    alpha, sparsity, contraction : float, default=0
+        Weights of the penalty terms (see the module docstring).
+    rng : numpy.random.Generator or None
+        Draws the contraction probes; needed only when ``contraction > 0``.
+    """
+
+    def __init__(self, network, loss, *, alpha=0.0, sparsity=0.0, contraction=0.0, rng=None):
+        self.network = network
+        self.loss = loss
+        self.alpha = float(alpha)
+        self.sparsity = float(sparsity)
+        self.contraction = float(contraction)
+        if self.contraction and rng is None:
+            raise ValueError("the contraction penalty needs a random generator")
+        self.rng = rng
+        self._loss_gradient, self.sample_errors_of_output, self.output = LOSSES[loss]
+        self._code = network.n_encoder_layers - 1
+
+    # -- the minibatch step -------------------------------------------------------------
+    def loss_gradient(self, inputs, targets, weights):
+        """Objective on one minibatch; fills ``network.grad``.
+
+        ``inputs`` and ``targets`` are C-contiguous ``(b, n_features)`` arrays
+        (the same array without corruption); ``weights`` are normalised per-row
+        weights or None.
+        """
+        network = self.network
+        ws = network.workspace(inputs.shape[0])
+        ws.bind_inputs(inputs)
+        network.forward(ws)
+        extra = ws.extra.get(self)
+        if extra is None:
+            extra = ws.extra[self] = self._buffers(ws)
+        value = self._loss_gradient(ws.activations[-1], targets, weights, extra["work"])
+        injections = None
+        if self.sparsity:
+            value += self._sparsity(ws, weights, extra)
+            injections = extra["injections"]
+        if self.contraction:
+            value += self._contraction_forward_backward(ws, weights, extra)
+            injections = extra["injections"]
+        network.backward(ws, injections)
+        if self.contraction:
+            self._contraction_weight_gradients(extra)
+        if self.alpha:
+            weights_flat = network.params[network.weight_slice]
+            network.grad[network.weight_slice] += self.alpha * weights_flat
+            value += 0.5 * self.alpha * float(np.dot(weights_flat, weights_flat))
+        return value
+
+    def _buffers(self, ws):
+        net = self.network
+        b, dtype = ws.batch_size, net.dtype
+        extra = {"work": np.empty_like(ws.activations[-1]), "injections": {}}
+        if self.sparsity:
+            extra["sparsity"] = np.empty((b, net.layer_sizes[self._code + 1]), dtype)
+        if self.contraction:
+            sizes = net.layer_sizes[: self._code + 2]
+            # Tangents t_l, products u_l, and their gradients, per encoder layer.
+            extra["t"] = [np.empty((b, s), dtype) for s in sizes]
+            extra["u"] = [np.empty((b, s), dtype) for s in sizes[1:]]
+            extra["g"] = [np.empty((b, s), dtype) for s in sizes]
+            extra["gs"] = [np.empty((b, s), dtype) for s in sizes[1:]]
+            extra["h"] = {}
+            for layer in range(self._code + 1):
+                if SECOND_DERIVATIVES[net.layer_activations[layer]] is not None:
+                    extra["h"][layer] = np.empty((b, sizes[layer + 1]), dtype)
+                    extra["injections"][layer] = np.zeros((b, sizes[layer + 1]), dtype)
+        if self.sparsity:
+            # The code layer is linear, so no contraction injection lands there.
+            extra["injections"][self._code] = extra["sparsity"]
+        return extra
+
+    def _sparsity(self, ws, weights, extra):
+        """``s/b Σ w_i ‖C_i‖₁``; its gradient goes to the code layer's injection."""
+        codes = ws.activations[self._code + 1]
+        b = codes.shape[0]
+        grad = extra["sparsity"]
+        np.sign(codes, out=grad)
+        per_row = np.abs(codes).sum(axis=1)
+        value = float(per_row.sum() if weights is None else np.dot(weights, per_row))
+        _scale_rows(grad, weights, self.sparsity / b)
+        return self.sparsity * value / b
+
+    def _contraction_forward_backward(self, ws, weights, extra):
+        """Push probes through the encoder, then their gradient back (see module docstring).
+
+        Leaves ``∂P/∂(pre-activation)`` in the injections and, for
+        :meth:`_contraction_weight_gradients`, ``t_l`` and ``g ⊙ f'_l`` per layer.
+        """
+        net = self.network
+        acts = ws.activations
+        t, u, g, gs, h = extra["t"], extra["u"], extra["g"], extra["gs"], extra["h"]
+        injections = extra["injections"]
+        code = self._code
+        b = acts[0].shape[0]
+        self.rng.standard_normal(dtype=net.dtype, out=t[0])
+        for layer in range(code + 1):
+            np.matmul(t[layer], net.coefs[layer], out=u[layer])
+            np.copyto(t[layer + 1], u[layer])
+            name = net.layer_activations[layer]
+            if name != "identity":
+                DERIVATIVES[name](acts[layer + 1], t[layer + 1], ws.masks[layer])
+        jv = t[code + 1]
+        per_row = np.einsum("ij,ij->i", jv, jv)
+        value = float(per_row.sum() if weights is None else np.dot(weights, per_row))
+        np.copyto(g[code + 1], jv)
+        _scale_rows(g[code + 1], weights, 2.0 * self.contraction / b)
+        for layer in range(code, -1, -1):
+            name = net.layer_activations[layer]
+            np.copyto(gs[layer], g[layer + 1])
+            if name != "identity":
+                DERIVATIVES[name](acts[layer + 1], gs[layer], ws.masks[layer])
+            second = SECOND_DERIVATIVES[name]
+            if second is not None:
+                second(acts[layer + 1], h[layer])
+                inj = injections[layer]
+                np.multiply(g[layer + 1], u[layer], out=inj)
+                inj *= h[layer]
+            if layer > 0:
+                np.matmul(gs[layer], net.coefs[layer].T, out=g[layer])
+        return self.contraction * value / b
+
+    def _contraction_weight_gradients(self, extra):
+        """``∂P/∂W_l += t_lᵀ (g ⊙ f'_l)``: the direct part, after the backward pass."""
+        net = self.network
+        t, gs = extra["t"], extra["gs"]
+        for layer in range(self._code + 1):
+            net.coef_grads[layer] += t[layer].T @ gs[layer]
+
+    # -- evaluation (allocates) -----------------------------------------------------------
+    def sample_errors(self, X, targets=None):
+        """Per-sample reconstruction error of dense ``X`` against ``targets`` (default ``X``)."""
+        R = self.network.raw_output(X)
+        return self.sample_errors_of_output(R, X if targets is None else targets)
