@@ -107,7 +107,10 @@ CONFIGS = {
     ]
 }
 
-CONTENDERS = ("skae", "mlp", "torch", "floor")
+CONTENDERS = ("skae", "mlp", "torch", "floor", "skae-noise", "skae-sparse", "skae-contract",
+              "skae-tied")
+#: What runs without --contenders: the variants only when asked for.
+DEFAULT_CONTENDERS = ("skae", "mlp", "torch", "floor")
 LEARNING_RATE, BETA_1, BETA_2, EPSILON = 1e-3, 0.9, 0.999, 1e-8
 
 
@@ -136,7 +139,17 @@ def mse(X, X_hat):
 
 
 # -- contenders: each returns (seconds, final training loss) -------------------------------
-def run_skae(config, X, epochs, seed):
+#: skae's variants, each an extra contender (``--contenders skae-noise ...``): the
+#: same network and settings as ``skae`` with one option on.
+VARIANTS = {
+    "skae-noise": {"noise": "gaussian", "noise_level": 0.1},
+    "skae-sparse": {"sparsity": 1e-3},
+    "skae-contract": {"contraction": 1e-2},
+    "skae-tied": {"tied_weights": True},
+}
+
+
+def run_skae(config, X, epochs, seed, **variant):
     # Every setting explicit, so that a change of defaults cannot skew the comparison.
     est = AutoencoderTransformer(
         n_components=config.n_components,
@@ -157,6 +170,7 @@ def run_skae(config, X, epochs, seed):
         early_stopping=False,
         warm_start=False,
         random_state=seed,
+        **variant,
     )
     tic = time.perf_counter()
     est.fit(X)
@@ -224,6 +238,12 @@ def run_torch(config, X, epochs, seed):
 
 
 RUNNERS = {"skae": run_skae, "mlp": run_mlp, "torch": run_torch}
+RUNNERS.update(
+    {
+        name: (lambda c, X, e, s, params=params: run_skae(c, X, e, s, **params))
+        for name, params in VARIANTS.items()
+    }
+)
 
 
 def make_floor(config, dtype):
@@ -361,6 +381,10 @@ def summarize(config, dtype, threads, epochs, times, losses):
         if "floor" in per_epoch
         else None,
         "final_loss": losses,
+        "variants_over_torch": {
+            name: ratio(name, "torch") for name in VARIANTS if name in times and "torch" in times
+        },
+        "variants_over_skae": {name: ratio(name, "skae") for name in VARIANTS if name in times},
     }
 
 
@@ -440,6 +464,25 @@ def markdown(results, peaks, machine):
             f"| {r['config']} | {r['dtype']} | {r['threads']} | {_fmt(loss.get('skae'), '.4f')} "
             f"| {_fmt(loss.get('torch'), '.4f')} | {_fmt(loss.get('mlp'), '.4f')} |"
         )
+    variants = [name for name in VARIANTS if any(name in r["variants_over_skae"] for r in results)]
+    if variants:
+        lines += [
+            "",
+            "Variants: time per epoch over PyTorch's (and over plain skae's), median of "
+            "per-round ratios:",
+            "",
+            "| config | dtype | threads | " + " | ".join(variants) + " |",
+            "|---|---|---|" + "--:|" * len(variants),
+        ]
+        for r in results:
+            cells = [
+                f"{_fmt(r['variants_over_torch'].get(v), '.2f')} "
+                f"({_fmt(r['variants_over_skae'].get(v), '.2f')})"
+                for v in variants
+            ]
+            lines.append(
+                f"| {r['config']} | {r['dtype']} | {r['threads']} | " + " | ".join(cells) + " |"
+            )
     return "\n".join(lines)
 
 
@@ -456,7 +499,9 @@ def parse_args(argv=None):
         default=None,
         help="interleaved rounds per cell (default 5, 3 for mnist; --quick: 2)",
     )
-    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument(
+        "--contenders", nargs="+", choices=CONTENDERS, default=list(DEFAULT_CONTENDERS)
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
