@@ -16,15 +16,23 @@ every metric is computed on the held-out part:
   space (trained on the training codes), where labels exist;
 * fit time (the whole grid search for the tuned autoencoder).
 
+With ``--torch``, a PyTorch autoencoder tuned over four architectures
+(:class:`TorchAutoencoder`, needs ``pip install ".[torch]"``) joins them as a
+reference, under the same protocol; the table then gives every method's MSE and
+fit time as ratios to it, and a summary says, task by task, whether skae meets
+its goal against it (:data:`TORCH_GOALS`).
+
 Usage::
 
     python benchmarks/compare.py --quick                 # about a minute
     python benchmarks/compare.py --json results.json --plot embeddings.png
+    python benchmarks/compare.py --datasets breast_cancer --seeds 1 --torch
 
 Progress goes to stderr, the table to stdout.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -38,6 +46,7 @@ from itertools import product
 
 import numpy as np
 import sklearn
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_breast_cancer, load_digits, make_s_curve, make_swiss_roll
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.manifold import Isomap, trustworthiness
@@ -46,7 +55,8 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
-from sklearn.utils import resample
+from sklearn.utils import check_random_state, resample
+from sklearn.utils.validation import check_array, check_is_fitted
 
 import skae
 from skae import AutoencoderTransformer
@@ -152,11 +162,16 @@ def make_tasks(names=None):
 TUNING_GRID = {"alpha": [1e-4, 5e-4, 1.5e-3, 3e-3], "max_iter": [1000]}
 
 
-def make_methods(*, skae_params=None, tuning_grid=TUNING_GRID, cv=3, n_jobs=None):
+def make_methods(
+    *, skae_params=None, tuning_grid=TUNING_GRID, cv=3, n_jobs=None, torch_params=None
+):
     """Name -> ``factory(n_components, seed)`` returning an unfitted reducer.
 
     ``skae_params`` overrides the autoencoders' defaults (the tests use it to
     train tiny networks); ``tuning_grid=None`` leaves out the tuned autoencoder.
+    ``torch_params``, a dict (``{}`` for the defaults, :data:`TORCH_QUICK` for a
+    small variant), adds the PyTorch reference :data:`TORCH_METHOD` with these
+    parameters of :class:`TorchAutoencoder`; ``None`` leaves it out.
     """
     skae_params = dict(skae_params or {})
 
@@ -175,7 +190,230 @@ def make_methods(*, skae_params=None, tuning_grid=TUNING_GRID, cv=3, n_jobs=None
         methods["skae tuned"] = lambda k, seed: GridSearchCV(
             autoencoder(k, seed), tuning_grid, cv=cv, n_jobs=n_jobs
         )
+    if torch_params is not None:
+        # PyTorch initialises itself on the first training step (seconds): not in a fit time.
+        TorchAutoencoder(1, architectures=((2,),), max_epochs=1).fit(np.ones((4, 2)))
+        methods[TORCH_METHOD] = lambda k, seed: TorchAutoencoder(
+            k, random_state=seed, **torch_params
+        )
     return methods
+
+
+# -- the PyTorch reference -------------------------------------------------------------------
+#: The PyTorch reference's name in the tables and the summary.
+TORCH_METHOD = "PyTorch tuned"
+
+#: A small, fast variant of the reference for the tests: one architecture, a few epochs
+#: (with larger steps on smaller batches, so that it learns something in them).
+TORCH_QUICK = {
+    "architectures": ((16,),),
+    "max_epochs": 30,
+    "batch_size": 16,
+    "learning_rate": 1e-2,
+    "patience": 5,
+    "lr_patience": 2,
+}
+
+
+def torch_missing():
+    """Why the PyTorch reference cannot run (a one-line note), or None when it can."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return f'{TORCH_METHOD} skipped: torch is not importable ({exc}); pip install ".[torch]"'
+    return None
+
+
+@contextlib.contextmanager
+def _torch_threads(torch, n_threads):
+    """Run PyTorch's intra-op pool with ``n_threads`` threads, then restore the caller's."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class TorchAutoencoder(TransformerMixin, BaseEstimator):
+    """A fully-connected PyTorch autoencoder, tuned over a few architectures: the reference.
+
+    For each encoder shape in ``architectures`` (ReLU hidden layers, a linear code
+    layer of ``n_components`` units, the decoder its mirror with a linear output
+    layer), Adam trains on minibatches of squared reconstruction error, while a
+    validation part held out of the training data drives
+    ``ReduceLROnPlateau`` and early stopping, which restores the weights of the
+    best validation epoch. The architecture with the lowest validation loss is
+    kept, as it was trained (no refit): a small grid search inside ``fit``, whose
+    time therefore counts in full. ``torch`` is imported by ``fit``.
+
+    Parameters
+    ----------
+    n_components : int
+        Width of the (linear) code layer.
+    architectures : tuple of tuple of int, default=((64,), (128, 64), (256, 128), (256, 256))
+        The encoders' hidden-layer widths tried, input side first; each decoder
+        mirrors its encoder.
+    max_epochs : int, default=1000
+        Most epochs (passes over the training samples) per architecture.
+    batch_size : int, default=64
+        Samples per Adam step; the last minibatch of an epoch may be smaller.
+    learning_rate : float, default=1e-3
+        Adam's initial step size (its other settings are PyTorch's defaults).
+    lr_factor : float, default=0.5
+        ``ReduceLROnPlateau``: the step size is multiplied by this factor ...
+    lr_patience : int, default=20
+        ... after this many epochs without a validation loss better than the best
+        by a relative 1e-4 (PyTorch's default threshold) ...
+    min_lr : float, default=1e-5
+        ... down to this step size.
+    patience : int, default=60
+        Early stopping: training stops after this many epochs without a new best
+        validation loss, and the best epoch's weights are restored.
+    validation_fraction : float, default=0.1
+        Fraction of the training samples held out for validation (the same
+        samples for every architecture).
+    n_threads : int, default=1
+        Threads of PyTorch's intra-op pool during ``fit``, ``transform`` and
+        ``inverse_transform``; the caller's setting is restored afterwards.
+    random_state : int, default=0
+        Seeds the validation split, the weight initialisation and the shuffling,
+        the same for every architecture. PyTorch's global generator is left as
+        it was.
+
+    Attributes
+    ----------
+    encoder_, decoder_ : torch.nn.Sequential
+        The kept architecture's two halves, in float32.
+    best_params_ : dict
+        ``{"hidden_layer_sizes": ...}``, the kept encoder shape.
+    selection_ : list of dict
+        Per architecture: ``hidden_layer_sizes``, its best validation loss
+        (``val_loss``), the epoch it was reached at (``best_epoch``) and the
+        epochs trained (``epochs``).
+    """
+
+    def __init__(
+        self,
+        n_components,
+        *,
+        architectures=((64,), (128, 64), (256, 128), (256, 256)),
+        max_epochs=1000,
+        batch_size=64,
+        learning_rate=1e-3,
+        lr_factor=0.5,
+        lr_patience=20,
+        min_lr=1e-5,
+        patience=60,
+        validation_fraction=0.1,
+        n_threads=1,
+        random_state=0,
+    ):
+        self.n_components = n_components
+        self.architectures = architectures
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.lr_factor = lr_factor
+        self.lr_patience = lr_patience
+        self.min_lr = min_lr
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Train every architecture and keep the best on the validation part.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : TorchAutoencoder
+            The fitted reference.
+        """
+        import torch
+
+        X = check_array(X, dtype=np.float32)
+        order = check_random_state(self.random_state).permutation(X.shape[0])
+        n_val = max(1, round(self.validation_fraction * X.shape[0]))
+        X_val, X_fit = torch.from_numpy(X[order[:n_val]]), torch.from_numpy(X[order[n_val:]])
+        with _torch_threads(torch, self.n_threads), torch.random.fork_rng(devices=[]):
+            fits = [self._fit_one(torch, tuple(h), X_fit, X_val) for h in self.architectures]
+        best = min(range(len(fits)), key=lambda i: fits[i][1]["val_loss"])
+        (self.encoder_, self.decoder_), self.selection_ = fits[best][0], [f[1] for f in fits]
+        self.best_params_ = {"hidden_layer_sizes": self.selection_[best]["hidden_layer_sizes"]}
+        return self
+
+    def _fit_one(self, torch, hidden, X_fit, X_val):
+        """Train one architecture; its (encoder, decoder) at the best epoch, and a summary."""
+        torch.manual_seed(self.random_state)
+        widths = [X_fit.shape[1], *hidden, self.n_components]
+        encoder, decoder = _dense_relu(torch, widths), _dense_relu(torch, widths[::-1])
+        model = torch.nn.Sequential(encoder, decoder)
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=self.lr_factor, patience=self.lr_patience, min_lr=self.min_lr
+        )
+        mse = torch.nn.functional.mse_loss
+        best_loss, best_epoch, best_state = np.inf, 0, None
+        for epoch in range(1, self.max_epochs + 1):
+            for batch in torch.randperm(X_fit.shape[0]).split(self.batch_size):
+                X_batch = X_fit[batch]
+                optimizer.zero_grad()
+                mse(model(X_batch), X_batch).backward()
+                optimizer.step()
+            with torch.no_grad():
+                val_loss = mse(model(X_val), X_val).item()
+            if not np.isfinite(val_loss):  # diverged: keep the best epoch so far
+                break
+            scheduler.step(val_loss)
+            if val_loss < best_loss:
+                best_loss, best_epoch = val_loss, epoch
+                best_state = {name: t.clone() for name, t in model.state_dict().items()}
+            elif epoch - best_epoch >= self.patience:
+                break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        summary = {
+            "hidden_layer_sizes": hidden,
+            "val_loss": best_loss,
+            "best_epoch": best_epoch,
+            "epochs": epoch,
+        }
+        return (encoder, decoder), summary
+
+    def _apply(self, network, X):
+        import torch
+
+        check_is_fitted(self)
+        X = torch.from_numpy(check_array(X, dtype=np.float32))
+        with _torch_threads(torch, self.n_threads), torch.no_grad():
+            return network(X).numpy().astype(np.float64)
+
+    def transform(self, X):
+        """The codes of ``X``, of shape (n_samples, n_components)."""
+        return self._apply(self.encoder_, X)
+
+    def inverse_transform(self, X):
+        """The reconstructions from codes ``X``, of shape (n_samples, n_features)."""
+        return self._apply(self.decoder_, X)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "encoder_")
+
+
+def _dense_relu(torch, widths):
+    """Linear layers through ``widths``, a ReLU after each but the last."""
+    layers = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
 
 
 # -- one fit ---------------------------------------------------------------------------------
@@ -200,8 +438,10 @@ def evaluate(reducer, X_train, X_test, y_train=None, y_test=None):
     if y_train is not None:
         knn = KNeighborsClassifier(KNN_NEIGHBORS).fit(pipe.transform(X_train), y_train)
         metrics["knn_accuracy"] = knn.score(codes, y_test)
-    if isinstance(reducer, GridSearchCV):
+    if hasattr(reducer, "best_params_"):  # GridSearchCV, TorchAutoencoder
         metrics["best_params"] = reducer.best_params_
+    if hasattr(reducer, "selection_"):
+        metrics["selection"] = reducer.selection_
     return metrics, codes
 
 
@@ -259,9 +499,14 @@ def run(tasks, methods, seeds, *, max_samples=None, log=sys.stderr):
             print(f"  {name} {metrics['fit_time']:.1f} s", end="", file=log, flush=True)
         print(file=log, flush=True)
         pca_mse = by_method.get("PCA", {}).get("mse")
+        torch_ref = by_method.get(TORCH_METHOD)
         for name, metrics in by_method.items():
             if pca_mse is not None and "mse" in metrics:
                 metrics["mse_vs_pca"] = metrics["mse"] / pca_mse
+            if torch_ref is not None:
+                if "mse" in metrics:
+                    metrics["mse_vs_torch"] = metrics["mse"] / torch_ref["mse"]
+                metrics["time_vs_torch"] = metrics["fit_time"] / torch_ref["fit_time"]
             records.append(
                 {
                     "dataset": dataset.name,
@@ -293,6 +538,8 @@ COLUMNS = [
     ("trust_10", "trust@10", ".3f"),
     ("knn_accuracy", "kNN acc", ".3f"),
     ("fit_time", "fit s", ".2f"),
+    ("mse_vs_torch", "MSE/torch", ".3f"),
+    ("time_vs_torch", "time/torch", ".3f"),
 ]
 
 
@@ -327,24 +574,30 @@ def format_table(records):
     summary = summarize(records)
     n_seeds = len({r["seed"] for r in records})
     width = max(len(r["method"]) for r in records) + 2
+    columns = [c for c in COLUMNS if any(c[0] in r for r in records)]
     lines = [
         f"Held-out metrics, mean ± sd over {n_seeds} seed(s). MSE in standardized units; "
         "MSE/PCA < 1 beats PCA;",
         "FVU = fraction of variance unexplained; kNN acc = 5-NN accuracy of the labels in "
         "the latent space.",
     ]
+    if any("mse_vs_torch" in r for r in records):
+        lines.append(
+            f"MSE/torch, time/torch: held-out MSE and fit time over {TORCH_METHOD}'s "
+            "on the same split."
+        )
     for dataset, k in dict.fromkeys((r["dataset"], r["n_components"]) for r in records):
         shape = next(r["shape"] for r in records if r["dataset"] == dataset)
         lines += [
             "",
             f"{dataset} to {k}-D: {DATASETS[dataset].description}, {shape[0]} x {shape[1]}",
         ]
-        cells = [[c[1] for c in COLUMNS]]
+        cells = [[c[1] for c in columns]]
         methods = dict.fromkeys(r["method"] for r in records if r["dataset"] == dataset)
         for method in methods:
             stats = summary[dataset, k, method]
-            cells.append([_cell(stats.get(key), fmt) for key, _, fmt in COLUMNS])
-        widths = [max(len(row[j]) for row in cells) for j in range(len(COLUMNS))]
+            cells.append([_cell(stats.get(key), fmt) for key, _, fmt in columns])
+        widths = [max(len(row[j]) for row in cells) for j in range(len(columns))]
         for name, row in zip(["method", *methods], cells, strict=True):
             lines.append(
                 f"  {name:<{width}}"
@@ -383,6 +636,46 @@ def losses_to_pca(records, methods=("skae", "skae tuned")):
     return losses
 
 
+#: skae's goals against the PyTorch reference, per method: the most held-out MSE and the
+#: most fit time, as ratios to the reference's on the same split (None: no goal).
+TORCH_GOALS = {"skae": (1.2, 1 / 5), "skae tuned": (1.0, None)}
+
+
+def against_torch(records, goals=TORCH_GOALS):
+    """Each skae variant against the PyTorch reference, task by task, and its goal.
+
+    One line per task and method of ``goals`` that ran with the reference: the
+    mean (and per-seed range) of its held-out MSE over the reference's, the mean
+    ratio of fit times, the mean fit times, and the goals missed, with numbers.
+    """
+    lines = []
+    for dataset, k in dict.fromkeys((r["dataset"], r["n_components"]) for r in records):
+        task = [r for r in records if (r["dataset"], r["n_components"]) == (dataset, k)]
+        ref = [r["fit_time"] for r in task if r["method"] == TORCH_METHOD]
+        for method, (mse_goal, time_goal) in goals.items():
+            rows = [r for r in task if r["method"] == method and "mse_vs_torch" in r]
+            if not rows:
+                continue
+            mse = [r["mse_vs_torch"] for r in rows]
+            time_ratio = np.mean([r["time_vs_torch"] for r in rows])
+            fit_time = np.mean([r["fit_time"] for r in rows])
+            misses = []
+            if np.mean(mse) > mse_goal:
+                misses.append(f"MSE {np.mean(mse):.2f}x > {mse_goal:g}x")
+            if time_goal is not None and time_ratio > time_goal:
+                misses.append(f"fit time {time_ratio:.2f}x > {time_goal:.2f}x")
+            seeds = f" (seeds {min(mse):.2f}-{max(mse):.2f})" if len(mse) > 1 else ""
+            times = f"{time_ratio:.2f}x" + (
+                f" = 1/{1 / time_ratio:.0f}" if time_ratio < 0.5 else ""
+            )
+            lines.append(
+                f"{method} on {dataset} to {k}-D: MSE {np.mean(mse):.2f}x{seeds}, fit time "
+                f"{times} ({fit_time:.2f} s against {np.mean(ref):.2f} s): "
+                + ("missed: " + ", ".join(misses) if misses else "goal met")
+            )
+    return lines
+
+
 def plot_embeddings(embeddings, path):
     """Save the 2-D held-out embeddings, one row per dataset, one column per method."""
     from matplotlib.figure import Figure  # optional dependency, and no GUI backend needed
@@ -415,6 +708,7 @@ def machine_info():
     """What the timings were measured on."""
     from threadpoolctl import threadpool_info
 
+    torch = sys.modules.get("torch")  # only when the PyTorch reference imported it
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -431,6 +725,7 @@ def machine_info():
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
         "skae": skae.__version__,
+        "torch": getattr(torch, "__version__", None),
         "thread_pools": [
             {k: pool[k] for k in ("user_api", "internal_api", "num_threads")}
             for pool in threadpool_info()
@@ -457,13 +752,34 @@ def main(argv=None):
         "--max-samples", type=int, help="subsample larger datasets to this many rows"
     )
     parser.add_argument("--n-jobs", type=int, help="parallel jobs of the grid search")
+    parser.add_argument(
+        "--torch",
+        action="store_true",
+        help=f"add the {TORCH_METHOD} reference (needs torch; minutes per fit, "
+        "--quick does not shorten it)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="PyTorch threads of the reference (default 1)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
     parser.add_argument(
         "--plot", metavar="FILE.png", help="draw the 2-D embeddings (needs matplotlib)"
     )
     args = parser.parse_args(argv)
     seeds = range(args.seeds or (1 if args.quick else 5))
-    methods = make_methods(tuning_grid=None if args.quick else TUNING_GRID, n_jobs=args.n_jobs)
+    missing = torch_missing() if args.torch else None
+    notes = [missing] if missing else []  # said before the run starts, and with the table
+    if missing:
+        print(missing, file=sys.stderr)
+    methods = make_methods(
+        tuning_grid=None if args.quick else TUNING_GRID,
+        n_jobs=args.n_jobs,
+        torch_params={"n_threads": args.torch_threads} if args.torch and not missing else None,
+    )
 
     tic = time.perf_counter()
     records, embeddings = run(
@@ -471,18 +787,33 @@ def main(argv=None):
     )
     elapsed = time.perf_counter() - tic
     machine = machine_info()
+    print(*notes, sep="\n", end="\n\n" if notes else "")
     print(format_table(records))
     losses = losses_to_pca(records)
     print("\nWhere skae does not beat PCA:", *(losses or ["nowhere"]), sep="\n  ")
+    if TORCH_METHOD in methods:
+        mse_goal, time_goal = TORCH_GOALS["skae"]
+        print(
+            f"\nskae against {TORCH_METHOD}, held-out MSE and fit time as ratios to its "
+            f"(goals: skae at most {mse_goal:g}x the MSE in at most {time_goal:.2f}x the "
+            f"time, skae tuned at most {TORCH_GOALS['skae tuned'][0]:g}x the MSE):",
+            *against_torch(records),
+            sep="\n  ",
+        )
     print(
         f"\n{elapsed:.0f} s on {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
         f"numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
-        f"skae {machine['skae']}."
+        f"skae {machine['skae']}"
+        + (
+            f", torch {machine['torch']} ({args.torch_threads} thread(s))."
+            if machine["torch"]
+            else "."
+        )
     )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"machine": machine, "settings": vars(args), "records": records},
+                {"machine": machine, "settings": vars(args), "notes": notes, "records": records},
                 f,
                 indent=1,
                 default=str,

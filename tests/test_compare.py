@@ -3,6 +3,7 @@
 import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,86 @@ def test_command_line(compare, tmp_path, capsys):
     assert len(results["records"]) == 2 * 4
     if "--plot" in argv:
         assert (tmp_path / "embeddings.png").stat().st_size > 0
+
+
+def _held_out_std(compare, dataset, seed, max_samples):
+    """The held-out part of ``run``'s split, standardized by the training part."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = compare._subsample(*dataset.load(), max_samples)
+    X_train, X_test = train_test_split(
+        X, test_size=compare.TEST_SIZE, random_state=seed, stratify=y
+    )
+    return StandardScaler().fit(X_train).transform(X_test)
+
+
+def test_torch_reference(compare):
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install '.[torch]'")
+    tasks = [(compare.DATASETS["s_curve"], 2), (compare.DATASETS["manifold_5d"], 5)]
+    methods = compare.make_methods(
+        skae_params={"hidden_layer_sizes": (8,), "max_iter": 3},
+        tuning_grid=None,
+        torch_params=compare.TORCH_QUICK,
+    )
+    rng_state, n_threads = torch.random.get_rng_state(), torch.get_num_threads()
+    records, _ = compare.run(tasks, methods, seeds=[0, 1], max_samples=120, log=io.StringIO())
+    # The caller's PyTorch state is left as it was.
+    assert torch.equal(torch.random.get_rng_state(), rng_state)
+    assert torch.get_num_threads() == n_threads
+
+    reference = {
+        (r["dataset"], r["seed"]): r for r in records if r["method"] == compare.TORCH_METHOD
+    }
+    assert len(reference) == len(tasks) * 2
+    for (dataset, seed), record in reference.items():
+        assert 0 <= record["trust_5"] <= 1 and 0 <= record["trust_10"] <= 1
+        assert record["fit_time"] > 0
+        assert ("knn_accuracy" in record) == (dataset == "s_curve")
+        assert record["best_params"] == {"hidden_layer_sizes": (16,)}
+        [selection] = record["selection"]
+        assert selection["best_epoch"] <= selection["epochs"] <= 30
+        assert record["mse_vs_torch"] == 1 and record["time_vs_torch"] == 1
+        assert not record.get("warnings")
+        # It trained: it reconstructs better than predicting the training mean (0 once
+        # standardized) does.
+        X_test = _held_out_std(compare, compare.DATASETS[dataset], seed, 120)
+        assert record["mse"] < 0.8 * np.mean(X_test**2)
+    for record in records:
+        ref = reference[record["dataset"], record["seed"]]
+        if "mse" in record:
+            np.testing.assert_allclose(record["mse_vs_torch"], record["mse"] / ref["mse"])
+        np.testing.assert_allclose(record["time_vs_torch"], record["fit_time"] / ref["fit_time"])
+
+    # Reproducible: the same split and seed give the same model.
+    again, _ = compare.run(tasks[:1], methods, seeds=[0], max_samples=120, log=io.StringIO())
+    [torch_again] = [r for r in again if r["method"] == compare.TORCH_METHOD]
+    assert torch_again["mse"] == reference["s_curve", 0]["mse"]
+
+    table = compare.format_table(records)
+    assert compare.TORCH_METHOD in table and "MSE/torch" in table and "time/torch" in table
+    lines = compare.against_torch(records)
+    # skae's default only: tuning_grid=None leaves out the tuned autoencoder.
+    assert [line.split(":")[0] for line in lines] == [
+        "skae on s_curve to 2-D",
+        "skae on manifold_5d to 5-D",
+    ]
+
+
+def test_torch_reference_skipped_without_torch(compare, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    json_path = tmp_path / "results.json"
+    argv = ["--quick", "--torch", "--datasets", "breast_cancer", "--max-samples", "100"]
+    compare.main([*argv, "--json", str(json_path)])
+
+    out, err = capsys.readouterr()
+    note = f"{compare.TORCH_METHOD} skipped: torch is not importable"
+    assert [line for line in out.splitlines() if "skipped" in line][0].startswith(note)
+    assert sum("skipped" in line for line in out.splitlines()) == 1
+    assert note in err
+    assert "MSE/torch" not in out and f"skae against {compare.TORCH_METHOD}" not in out
+    assert "breast_cancer to 5-D" in out
+    results = json.loads(json_path.read_text())
+    assert [n.startswith(note) for n in results["notes"]] == [True]
+    assert results["machine"]["torch"] is None
+    assert {r["method"] for r in results["records"]} == {"PCA", "KernelPCA", "Isomap", "skae"}
