@@ -26,9 +26,10 @@ The graph computes in the input's precision: a float32 input (the usual
 input gives a float64 one. ``score_samples`` therefore comes out in float32 from
 a float32 graph, where skae's method always returns float64. The hidden layers
 use the ONNX operators Relu, LeakyRelu (slope 0.01), Elu, Softplus, Tanh and
-Sigmoid; ``leaky_relu`` in float64 is ``Max(A, 0.01 A)`` instead, because the
-LeakyRelu operator holds its slope as a float32 attribute. ONNX tensors are
-dense: rows of a sparse matrix go to the runtime as ``X[rows].toarray()``.
+Sigmoid. ONNX Runtime has no float64 kernels for LeakyRelu, Elu and Softplus,
+so a float64 graph builds those three from Max, Min, Exp, Log and Abs. ONNX
+tensors are dense: rows of a sparse matrix go to the runtime as
+``X[rows].toarray()``.
 
 Needs the ``onnx`` extra: ``pip install "skae[onnx]"`` (skl2onnx, and
 onnxruntime to run the exported models).
@@ -113,7 +114,8 @@ _ALIAS = "SkaeAutoencoderTransformer"
 def _export_layers(estimator):
     """Read what the exported graph needs from a fitted estimator.
 
-    The only function here that looks inside the estimator.
+    The only function here that looks inside the estimator: a change to the
+    estimator's fitted attributes needs a change here only.
 
     Parameters
     ----------
@@ -227,14 +229,14 @@ def _tensor_type(input_type):
 
 def _shape_calculator(operator):
     """Declare the output's type and shape (skl2onnx shape calculator)."""
-    estimator = operator.raw_operator
+    layers, n_encoder_layers, _ = _export_layers(operator.raw_operator)
     input_type = operator.inputs[0].type
     n_samples = input_type.shape[0] if input_type.shape else None
     output = _output_option(operator)
     if output == "codes":
-        shape = [n_samples, estimator._n_features_out]
+        shape = [n_samples, layers[n_encoder_layers - 1][0].shape[1]]
     elif output == "reconstruction":
-        shape = [n_samples, estimator.n_features_in_]
+        shape = [n_samples, layers[-1][0].shape[1]]
     else:
         shape = [n_samples]
     operator.outputs[0].type = _tensor_type(input_type)(shape)
@@ -247,14 +249,12 @@ def _converter(scope, operator, container):
     output = container.get_options(estimator, {"output": OUTPUTS[0]})["output"]
     layers, n_encoder_layers, loss = _export_layers(estimator)
 
-    input_type = operator.inputs[0].type
-    if isinstance(input_type, DoubleTensorType):
+    X = operator.inputs[0]
+    if isinstance(X.type, DoubleTensorType):
         dtype = np.float64
-        X = operator.inputs[0]
     else:
         dtype = np.float32
-        X = operator.inputs[0]
-        if not isinstance(input_type, FloatTensorType):
+        if not isinstance(X.type, FloatTensorType):  # integers, for instance
             X = OnnxCast(X, to=TensorProto.FLOAT, op_version=opv)
 
     Z = X

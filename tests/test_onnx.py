@@ -5,7 +5,9 @@ Needs the ``onnx`` extra (skl2onnx, onnxruntime); skipped without it.
 
 import importlib
 import sys
+import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,3 +252,38 @@ def test_missing_skl2onnx_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "skae.onnx")
     with pytest.raises(ImportError, match=r'pip install "skae\[onnx\]"'):
         importlib.import_module("skae.onnx")
+
+
+def _python_blocks(rst):
+    """The ``.. code-block:: python`` bodies of an rst text, dedented, in order."""
+    blocks, lines, i = [], rst.splitlines(), 0
+    while i < len(lines):
+        i += 1
+        if lines[i - 1].strip() != ".. code-block:: python":
+            continue
+        body = []
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" ")):
+            body.append(lines[i])
+            i += 1
+        blocks.append(textwrap.dedent("\n".join(body)))
+    return blocks
+
+
+def test_deploying_page_examples_run(tmp_path, monkeypatch, capsys):
+    """The ONNX and skops code of docs/deploying.rst runs and prints what it says."""
+    pytest.importorskip("skops.io", reason="skops is not installed")
+    page = Path(__file__).resolve().parents[1] / "docs" / "deploying.rst"
+    before_dask = page.read_text().split("\nDask\n====\n")[0]
+    blocks = _python_blocks(before_dask)
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    error, untrusted = capsys.readouterr().out.splitlines()
+    assert float(error) < 1e-5
+    assert untrusted == "['skae._estimator.AutoencoderTransformer']"
+    assert (tmp_path / "autoencoder.onnx").stat().st_size > 0
+    session = ort.InferenceSession(namespace["scores_onx"].SerializeToString())
+    (scores,) = session.run(None, {"X": namespace["X32"]})
+    assert_close_to_scale(scores, namespace["pipe"].score_samples(namespace["X32"]), np.float32)
