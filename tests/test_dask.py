@@ -1,4 +1,4 @@
-"""Scaling out on a real Dask cluster: grid search, out-of-core training.
+"""Scaling out on a real Dask cluster: grid search, out-of-core training, inference.
 
 Needs the ``dask`` extra (``dask[distributed]``, ``dask-ml``); skipped without it.
 """
@@ -116,3 +116,42 @@ def test_incremental_streams_blocks_and_approaches_in_memory_fit(client):
     codes = incremental.transform(X)
     assert isinstance(codes, da.Array)
     assert codes.compute().shape == (n_blocks * block, 2)
+
+
+@pytest.fixture(scope="module")
+def fitted_ae():
+    X = manifold(400, seed=3)
+    return AutoencoderTransformer(2, hidden_layer_sizes=(16,), max_iter=10, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parallel_post_fit_scores_blocks_on_cluster(client, fitted_ae, dtype):
+    """ParallelPostFit's transform, and score_samples through map_blocks, on the workers."""
+    ae = fitted_ae
+    X = manifold(3000, seed=4).astype(dtype)
+    X_dask = da.from_array(X, chunks=(700, N_FEATURES))
+    assert X_dask.numblocks == (5, 1)
+
+    codes = wrappers.ParallelPostFit(ae).transform(X_dask)
+    assert isinstance(codes, da.Array)
+    # ParallelPostFit keeps the input's chunks: the lazy shape says N_FEATURES columns
+    with distributed.get_task_stream(client) as stream:
+        computed = client.compute(codes).result()
+    # the blocks were encoded on the workers
+    assert {task["key"][0] for task in stream.data} >= {codes.name}
+    assert {task["worker"] for task in stream.data} <= set(client.scheduler_info()["workers"])
+    assert computed.shape == (X.shape[0], 2)
+    assert computed.dtype == dtype
+    assert_allclose(computed, ae.transform(X), rtol=1e-12, atol=1e-12)
+
+    # ParallelPostFit has no score_samples; map_blocks applies the method block by block
+    assert not hasattr(wrappers.ParallelPostFit(ae), "score_samples")
+    scores = X_dask.map_blocks(ae.score_samples, drop_axis=1, dtype=np.float64)
+    assert scores.chunks == (X_dask.chunks[0],)
+    computed = client.compute(scores).result()
+    assert_allclose(computed, ae.score_samples(X), rtol=1e-12, atol=1e-12)
+
+    # with the output's chunks given, the lazy array has the right shape too
+    codes = X_dask.map_blocks(ae.transform, chunks=(X_dask.chunks[0], (2,)), dtype=dtype)
+    assert codes.shape == (X.shape[0], 2)
+    assert_allclose(client.compute(codes).result(), ae.transform(X), rtol=1e-12, atol=1e-12)

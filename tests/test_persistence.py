@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
 import skae
@@ -73,16 +74,51 @@ def test_pickle_records_version_and_warns_on_mismatch(fitted, blobs, monkeypatch
     assert_array_equal(loaded.transform(blobs), fitted.transform(blobs))
 
 
-def test_skops_trusts_exactly_one_type(fitted, blobs, tmp_path):
+#: Every public estimator class; future estimators are covered by the tests below.
+PUBLIC_ESTIMATORS = [
+    obj
+    for obj in (getattr(skae, name) for name in skae.__all__)
+    if isinstance(obj, type) and issubclass(obj, BaseEstimator)
+]
+
+#: Small, quick settings, each used by the estimators that have the parameter.
+_QUICK_PARAMS = {
+    "hidden_layer_sizes": (8, 4),
+    "early_stopping": True,
+    "max_iter": 5,
+    "random_state": 0,
+}
+
+
+def _quick(cls):
+    names = cls().get_params()
+    return cls(**{k: v for k, v in _QUICK_PARAMS.items() if k in names})
+
+
+def test_public_estimators_are_listed():
+    assert AutoencoderTransformer in PUBLIC_ESTIMATORS
+    assert InconsistentVersionWarning not in PUBLIC_ESTIMATORS
+
+
+@pytest.mark.parametrize("cls", PUBLIC_ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_skops_trusts_exactly_its_own_type(cls, blobs, tmp_path):
     sio = pytest.importorskip("skops.io")
-    path = tmp_path / "ae.skops"
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    own_type = f"{cls.__module__}.{cls.__qualname__}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = _quick(cls).fit(blobs)
+    path = tmp_path / "model.skops"
     sio.dump(fitted, path)
-    assert sio.get_untrusted_types(file=path) == ["skae._estimator.AutoencoderTransformer"]
-    loaded = sio.load(path, trusted=["skae._estimator.AutoencoderTransformer"])
+    assert sio.get_untrusted_types(file=path) == [own_type]
+    loaded = sio.load(path, trusted=[own_type])
+    assert type(loaded) is cls
     for a, b in zip(_outputs(fitted, blobs), _outputs(loaded, blobs), strict=True):
         assert_array_equal(a, b)
-    loaded.partial_fit(blobs)
-    with pytest.raises(Exception, match="Untrusted types"):
+    if hasattr(loaded, "partial_fit"):
+        loaded.partial_fit(blobs)
+    with pytest.raises(UntrustedTypesFoundException, match="Untrusted types"):
         sio.load(path)
 
 

@@ -1,0 +1,288 @@
+"""ONNX export of fitted autoencoders through skl2onnx.
+
+Importing this module registers a shape calculator and a converter for
+:class:`~skae.AutoencoderTransformer` with skl2onnx, so that
+:func:`skl2onnx.to_onnx` converts the estimator on its own or inside a
+:class:`~sklearn.pipeline.Pipeline`. Importing it again, or reloading it, only
+registers the same converter again.
+
+The converter has one option, ``"output"``, which says what the exported graph
+computes from a (dense) batch ``X`` of shape ``(n_samples, n_features)``:
+
+``"codes"`` (default)
+    ``transform(X)``, of shape ``(n_samples, n_components)``.
+``"reconstruction"``
+    ``inverse_transform(transform(X))``, of shape ``(n_samples, n_features)``.
+``"score_samples"``
+    ``score_samples(X)``, of shape ``(n_samples,)``: *minus* the per-sample
+    reconstruction error, as the method returns it (higher is more normal).
+
+Pass it as skl2onnx passes any converter option, per class
+(``options={AutoencoderTransformer: {"output": "reconstruction"}}``) or per
+instance (``options={id(ae): {...}}``).
+
+The graph computes in the input's precision: a float32 input (the usual
+``X[:1].astype(np.float32)``) gives a float32 graph, weights included; a float64
+input gives a float64 one. ``score_samples`` therefore comes out in float32 from
+a float32 graph, where skae's method always returns float64. The hidden layers
+use the ONNX operators Relu, LeakyRelu (slope 0.01), Elu, Softplus, Tanh and
+Sigmoid. ONNX Runtime has no float64 kernels for LeakyRelu, Elu and Softplus,
+so a float64 graph builds those three from Max, Min, Exp, Log and Abs. ONNX
+tensors are dense: rows of a sparse matrix go to the runtime as
+``X[rows].toarray()``.
+
+Needs the ``onnx`` extra: ``pip install "skae[onnx]"`` (skl2onnx, and
+onnxruntime to run the exported models).
+
+Examples
+--------
+>>> import numpy as np
+>>> import onnxruntime as ort
+>>> from skl2onnx import to_onnx
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> import skae.onnx  # registers the converter
+>>> from skae import AutoencoderTransformer
+>>> from skae.datasets import make_manifold_clusters
+>>> X, _, _ = make_manifold_clusters(300, random_state=0)
+>>> ae = AutoencoderTransformer(2, hidden_layer_sizes=(16,), tol=1e-2, random_state=0)
+>>> pipe = make_pipeline(StandardScaler(), ae).fit(X)
+>>> X32 = X.astype(np.float32)
+>>> onx = to_onnx(pipe, X32[:1])
+>>> session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+>>> codes = session.run(None, {"X": X32})[0]
+>>> codes.shape, codes.dtype
+((300, 2), dtype('float32'))
+>>> bool(np.abs(codes - pipe.transform(X32)).max() < 1e-4)
+True
+
+Anomaly scores, with the sign of :meth:`~skae.AutoencoderTransformer.score_samples`:
+
+>>> onx = to_onnx(pipe, X32[:1], options={AutoencoderTransformer: {"output": "score_samples"}})
+>>> session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+>>> scores = session.run(None, {"X": X32})[0]
+>>> scores.shape
+(300,)
+>>> bool(np.abs(scores - pipe.score_samples(X32)).max() < 1e-4)
+True
+"""
+
+import numpy as np
+
+try:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAbs,
+        OnnxAdd,
+        OnnxCast,
+        OnnxElu,
+        OnnxExp,
+        OnnxIdentity,
+        OnnxLeakyRelu,
+        OnnxLog,
+        OnnxMatMul,
+        OnnxMax,
+        OnnxMin,
+        OnnxMul,
+        OnnxNeg,
+        OnnxReduceMeanApi18,
+        OnnxRelu,
+        OnnxSigmoid,
+        OnnxSoftplus,
+        OnnxSub,
+        OnnxTanh,
+    )
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "skae.onnx needs skl2onnx, and onnxruntime to run the exported models: "
+        'pip install "skae[onnx]"'
+    ) from exc
+
+from onnx import TensorProto
+
+from ._activations import LEAKY_SLOPE
+from ._estimator import AutoencoderTransformer
+
+#: Values of the converter's ``"output"`` option; the first is the default.
+OUTPUTS = ("codes", "reconstruction", "score_samples")
+
+#: The alias under which skl2onnx knows the estimator.
+_ALIAS = "SkaeAutoencoderTransformer"
+
+
+def _export_layers(estimator):
+    """Read what the exported graph needs from a fitted estimator.
+
+    The only function here that looks inside the estimator: a change to the
+    estimator's fitted attributes needs a change here only.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer
+        A fitted estimator.
+
+    Returns
+    -------
+    layers : list of (ndarray, ndarray, str)
+        ``(W, b, activation)`` of every layer in order, encoder then decoder;
+        layer ``i`` computes ``activation(Z @ W + b)``. The code layer and the
+        output layer have activation ``"identity"``.
+    n_encoder_layers : int
+        Number of layers up to and including the code layer.
+    loss : str
+        The reconstruction loss (``"squared_error"`` or ``"binary_crossentropy"``).
+    """
+    activation = getattr(estimator, "_activation", estimator.activation)
+    loss = getattr(estimator, "_loss", estimator.loss)
+    n_encoder_layers = estimator._n_encoder_layers
+    n_layers = len(estimator.coefs_)
+    linear = {n_encoder_layers - 1, n_layers - 1}
+    layers = [
+        (W, b, "identity" if i in linear else activation)
+        for i, (W, b) in enumerate(zip(estimator.coefs_, estimator.intercepts_, strict=True))
+    ]
+    return layers, n_encoder_layers, loss
+
+
+def _leaky_relu(A, dtype, opv):
+    """``max(a, 0.01 a)``.
+
+    In float64 from Max and Mul: the LeakyRelu operator holds its slope as a
+    float32 attribute, and ONNX Runtime has no float64 kernel for it.
+    """
+    if dtype == np.float64:
+        return OnnxMax(A, OnnxMul(A, _scalar(LEAKY_SLOPE, dtype), op_version=opv), op_version=opv)
+    return OnnxLeakyRelu(A, alpha=LEAKY_SLOPE, op_version=opv)
+
+
+def _elu(A, dtype, opv):
+    """``a`` for ``a > 0`` else ``exp(a) - 1``.
+
+    In float64 as ``max(a, 0) + (exp(min(a, 0)) - 1)`` (exact for ``a > 0``):
+    ONNX Runtime has no float64 kernel for Elu.
+    """
+    if dtype == np.float64:
+        zero, one = _scalar(0.0, dtype), _scalar(1.0, dtype)
+        negative = OnnxSub(
+            OnnxExp(OnnxMin(A, zero, op_version=opv), op_version=opv), one, op_version=opv
+        )
+        return OnnxAdd(OnnxMax(A, zero, op_version=opv), negative, op_version=opv)
+    return OnnxElu(A, alpha=1.0, op_version=opv)
+
+
+def _softplus(A, dtype, opv):
+    """``log(1 + exp(a))``, without overflow.
+
+    In float64 as ``max(a, 0) + log(1 + exp(-|a|))``: ONNX Runtime has no float64
+    kernel for Softplus.
+    """
+    if dtype == np.float64:
+        zero, one = _scalar(0.0, dtype), _scalar(1.0, dtype)
+        tail = OnnxLog(
+            OnnxAdd(
+                one,
+                OnnxExp(OnnxNeg(OnnxAbs(A, op_version=opv), op_version=opv), op_version=opv),
+                op_version=opv,
+            ),
+            op_version=opv,
+        )
+        return OnnxAdd(OnnxMax(A, zero, op_version=opv), tail, op_version=opv)
+    return OnnxSoftplus(A, op_version=opv)
+
+
+def _scalar(value, dtype):
+    return np.array([value], dtype=dtype)
+
+
+#: activation name -> function (node, numpy dtype, opset) -> node
+_ACTIVATION_NODES = {
+    "identity": lambda A, dtype, opv: A,
+    "relu": lambda A, dtype, opv: OnnxRelu(A, op_version=opv),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "softplus": _softplus,
+    "tanh": lambda A, dtype, opv: OnnxTanh(A, op_version=opv),
+    "logistic": lambda A, dtype, opv: OnnxSigmoid(A, op_version=opv),
+}
+
+
+def _sample_error_node(R, X, loss, dtype, opv):
+    """Per-element error whose row mean is the per-sample reconstruction error."""
+    if loss == "squared_error":
+        D = OnnxSub(R, X, op_version=opv)
+        return OnnxMul(D, D, op_version=opv)
+    if loss == "binary_crossentropy":
+        # softplus(R) - X R: the cross-entropy of expit(R), from the logits.
+        return OnnxSub(_softplus(R, dtype, opv), OnnxMul(X, R, op_version=opv), op_version=opv)
+    raise NotImplementedError(f"No ONNX export for loss={loss!r}.")
+
+
+def _output_option(operator):
+    options = operator.scope_inst.get_options(operator.raw_operator, {"output": OUTPUTS[0]})
+    return options["output"]
+
+
+def _tensor_type(input_type):
+    return DoubleTensorType if isinstance(input_type, DoubleTensorType) else FloatTensorType
+
+
+def _shape_calculator(operator):
+    """Declare the output's type and shape (skl2onnx shape calculator)."""
+    layers, n_encoder_layers, _ = _export_layers(operator.raw_operator)
+    input_type = operator.inputs[0].type
+    n_samples = input_type.shape[0] if input_type.shape else None
+    output = _output_option(operator)
+    if output == "codes":
+        shape = [n_samples, layers[n_encoder_layers - 1][0].shape[1]]
+    elif output == "reconstruction":
+        shape = [n_samples, layers[-1][0].shape[1]]
+    else:
+        shape = [n_samples]
+    operator.outputs[0].type = _tensor_type(input_type)(shape)
+
+
+def _converter(scope, operator, container):
+    """Add the autoencoder's graph to the ONNX model (skl2onnx converter)."""
+    estimator = operator.raw_operator
+    opv = container.target_opset
+    output = container.get_options(estimator, {"output": OUTPUTS[0]})["output"]
+    layers, n_encoder_layers, loss = _export_layers(estimator)
+
+    X = operator.inputs[0]
+    if isinstance(X.type, DoubleTensorType):
+        dtype = np.float64
+    else:
+        dtype = np.float32
+        if not isinstance(X.type, FloatTensorType):  # integers, for instance
+            X = OnnxCast(X, to=TensorProto.FLOAT, op_version=opv)
+
+    Z = X
+    for W, b, activation in layers[: n_encoder_layers if output == "codes" else None]:
+        A = OnnxAdd(
+            OnnxMatMul(Z, W.astype(dtype), op_version=opv), b.astype(dtype), op_version=opv
+        )
+        Z = _ACTIVATION_NODES[activation](A, dtype, opv)
+
+    if output == "reconstruction" and loss == "binary_crossentropy":
+        Z = OnnxSigmoid(Z, op_version=opv)
+    elif output == "score_samples":
+        errors = _sample_error_node(Z, X, loss, dtype, opv)
+        Z = OnnxNeg(
+            OnnxReduceMeanApi18(errors, axes=[1], keepdims=0, op_version=opv), op_version=opv
+        )
+    OnnxIdentity(Z, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _register():
+    update_registered_converter(
+        AutoencoderTransformer,
+        _ALIAS,
+        _shape_calculator,
+        _converter,
+        overwrite=True,
+        options={"output": list(OUTPUTS)},
+    )
+
+
+_register()

@@ -1,0 +1,289 @@
+"""ONNX export: onnxruntime's outputs against skae's own, for every layer and loss.
+
+Needs the ``onnx`` extra (skl2onnx, onnxruntime); skipped without it.
+"""
+
+import importlib
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from skae import AutoencoderTransformer
+from skae._activations import ACTIVATIONS
+from skae._losses import LOSSES
+
+skl2onnx = pytest.importorskip("skl2onnx", reason="the onnx extra (skl2onnx) is not installed")
+ort = pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
+
+import skae.onnx  # noqa: E402  (registers the converter; needs skl2onnx)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+OUTPUTS = skae.onnx.OUTPUTS
+#: max abs error allowed, relative to max(1, max |expected|)
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+N_FEATURES = 8
+
+
+def make_data(n, seed):
+    """Points near a curved 3-d sheet in 8-d, plus a few far-off rows (large activations)."""
+    rng = np.random.RandomState(seed)
+    latent = rng.normal(size=(n, 3))
+    X = np.tanh(latent @ rng.normal(size=(3, N_FEATURES))) + 0.05 * rng.normal(size=(n, 8))
+    X[:5] *= 20
+    return X
+
+
+X_TRAIN = make_data(200, seed=0)
+X_TEST = make_data(60, seed=1)
+
+
+def fit_pipeline(activation="relu", loss="squared_error", **params):
+    scaler = MinMaxScaler() if loss == "binary_crossentropy" else StandardScaler()
+    ae = AutoencoderTransformer(
+        3,
+        hidden_layer_sizes=params.pop("hidden_layer_sizes", (12, 6)),
+        activation=activation,
+        loss=loss,
+        max_iter=5,
+        random_state=0,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # MinMaxScaler maps the training data into [0, 1]; no cross-entropy warning
+        return make_pipeline(scaler, ae).fit(X_TRAIN)
+
+
+_PIPELINES = {}
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    """Fitted pipelines by (activation, loss), each fitted once for the module."""
+
+    def get(activation, loss):
+        key = (activation, loss)
+        if key not in _PIPELINES:
+            _PIPELINES[key] = fit_pipeline(activation, loss)
+        return _PIPELINES[key]
+
+    return get
+
+
+def expected_output(ae, X, output):
+    """What skae computes for ``output`` (``ae`` an estimator or a pipeline)."""
+    if output == "codes":
+        return ae.transform(X)
+    if output == "reconstruction":
+        # the reconstruction of what the autoencoder sees (after any scaler)
+        codes = ae.transform(X)
+        last = ae[-1] if hasattr(ae, "steps") else ae
+        return last.inverse_transform(codes)
+    return ae.score_samples(X)
+
+
+def run_onnx(model, X, options=None, **kwargs):
+    onx = skl2onnx.to_onnx(model, X[:1], options=options, **kwargs)
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: X})
+
+
+def export_output(model, X, output):
+    options = {AutoencoderTransformer: {"output": output}}
+    (result,) = run_onnx(model, X, options=options)
+    return result
+
+
+def max_scaled_error(got, expected):
+    scale = max(1.0, float(np.abs(expected).max()))
+    return float(np.abs(got.astype(np.float64) - expected).max()) / scale
+
+
+def assert_close_to_scale(got, expected, dtype):
+    assert got.shape == expected.shape
+    assert got.dtype == dtype
+    error = max_scaled_error(got, expected)
+    assert error <= RTOL[dtype], f"max abs error {error:.3g} x scale > {RTOL[dtype]:g} x scale"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("bare", [False, True], ids=["pipeline", "bare"])
+def test_onnxruntime_matches_skae(pipelines, activation, loss, output, dtype, bare):
+    pipe = pipelines(activation, loss)
+    model, X = (pipe[-1], pipe[0].transform(X_TEST)) if bare else (pipe, X_TEST)
+    X = X.astype(dtype)
+    expected = expected_output(model, X, output)
+    got = export_output(model, X, output)
+    assert_close_to_scale(got, expected.astype(np.float64), dtype)
+    # not vacuous: the outputs vary
+    assert np.ptp(expected) > 1e-3
+
+
+def test_default_output_is_the_codes(pipelines):
+    pipe = pipelines("tanh", "squared_error")
+    X = X_TEST.astype(np.float32)
+    (codes,) = run_onnx(pipe, X)
+    assert codes.shape == (X.shape[0], 3)
+    assert_close_to_scale(codes, pipe.transform(X).astype(np.float64), np.float32)
+
+
+def test_score_samples_keeps_the_methods_sign(pipelines):
+    """Higher is more normal: the exported score is minus the reconstruction error."""
+    pipe = pipelines("relu", "squared_error")
+    X = X_TEST.astype(np.float32)
+    scores = export_output(pipe, X, "score_samples")
+    assert (scores < 0).all()
+    # the far-off rows score lowest
+    assert set(np.argsort(scores)[:5]) == set(range(5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize(
+    "layers",
+    [
+        {"hidden_layer_sizes": (16,), "decoder_layer_sizes": (4, 8, 16)},
+        {"hidden_layer_sizes": (10, 8, 6, 4), "decoder_layer_sizes": 5},
+        {"hidden_layer_sizes": ()},
+    ],
+    ids=["deep-decoder", "deep-encoder", "linear"],
+)
+def test_asymmetric_networks(layers, output, dtype):
+    pipe = fit_pipeline("elu", **dict(layers))
+    decoder = layers.get("decoder_layer_sizes", layers["hidden_layer_sizes"])
+    n_decoder = 1 if isinstance(decoder, int) else len(decoder)
+    assert len(pipe[-1].coefs_) == len(layers["hidden_layer_sizes"]) + n_decoder + 2
+    X = X_TEST.astype(dtype)
+    got = export_output(pipe, X, output)
+    assert_close_to_scale(got, expected_output(pipe, X, output).astype(np.float64), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_model_fitted_in_float32(dtype):
+    scaler = StandardScaler().fit(X_TRAIN)
+    X_fit = scaler.transform(X_TRAIN).astype(np.float32)
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(12,), activation="softplus", max_iter=5)
+    ae.set_params(random_state=0).fit(X_fit)
+    assert ae.coefs_[0].dtype == np.float32
+    X = scaler.transform(X_TEST).astype(dtype)
+    for output in OUTPUTS:
+        got = export_output(ae, X, output)
+        assert_close_to_scale(got, expected_output(ae, X, output).astype(np.float64), dtype)
+
+
+def test_sparse_fit_dense_export():
+    """ONNX tensors are dense: a model fitted on sparse data runs on the dense rows."""
+    rng = np.random.RandomState(0)
+    X = sp.random(150, N_FEATURES, density=0.3, format="csr", random_state=rng)
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
+    dense = X.toarray().astype(np.float32)
+    for output in OUTPUTS:
+        got = export_output(ae, dense, output)
+        expected = expected_output(ae, X.astype(np.float32), output)
+        assert_close_to_scale(got, expected.astype(np.float64), np.float32)
+
+
+def test_integer_input_is_cast_to_float32():
+    X = np.random.RandomState(0).randint(0, 5, size=(50, 4))
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
+    (codes,) = run_onnx(ae, X.astype(np.int64))
+    assert_close_to_scale(codes, ae.transform(X), np.float32)
+
+
+def test_codes_feed_a_downstream_classifier(pipelines):
+    base = pipelines("relu", "squared_error")
+    y = (X_TRAIN[:, 0] > np.median(X_TRAIN[:, 0])).astype(int)
+    pipe = make_pipeline(*[step for _, step in base.steps], LogisticRegression())
+    pipe.steps[-1][1].fit(base.transform(X_TRAIN), y)
+    X = X_TEST.astype(np.float32)
+    labels, proba = run_onnx(pipe, X, options={LogisticRegression: {"zipmap": False}})
+    assert_array_equal(labels, pipe.predict(X))
+    assert_close_to_scale(proba, pipe.predict_proba(X), np.float32)
+
+
+def test_option_per_instance_and_bad_value(pipelines):
+    pipe = pipelines("tanh", "squared_error")
+    X = X_TEST.astype(np.float32)
+    (reconstruction,) = run_onnx(pipe, X, options={id(pipe[-1]): {"output": "reconstruction"}})
+    assert reconstruction.shape == X.shape
+    with pytest.raises(ValueError, match="option 'output'"):
+        skl2onnx.to_onnx(pipe, X[:1], options={AutoencoderTransformer: {"output": "error"}})
+
+
+def test_export_does_not_change_the_estimator(pipelines):
+    ae = pipelines("logistic", "binary_crossentropy")[-1]
+    before = [w.copy() for w in ae.coefs_ + ae.intercepts_]
+    params = ae.get_params()
+    skl2onnx.to_onnx(ae, X_TEST[:1])
+    assert ae.get_params() == params
+    for a, b in zip(before, ae.coefs_ + ae.intercepts_, strict=True):
+        assert_array_equal(a, b)
+
+
+def test_registration_is_idempotent(pipelines):
+    pipe = pipelines("leaky_relu", "squared_error")
+    X = X_TEST.astype(np.float32)
+    first = export_output(pipe, X, "score_samples")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        importlib.import_module("skae.onnx")
+        importlib.reload(skae.onnx)
+        skae.onnx._register()
+    assert skl2onnx.get_model_alias(AutoencoderTransformer) == skae.onnx._ALIAS
+    assert_array_equal(export_output(pipe, X, "score_samples"), first)
+
+
+def test_missing_skl2onnx_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)
+    monkeypatch.delitem(sys.modules, "skae.onnx")
+    with pytest.raises(ImportError, match=r'pip install "skae\[onnx\]"'):
+        importlib.import_module("skae.onnx")
+
+
+def _python_blocks(rst):
+    """The ``.. code-block:: python`` bodies of an rst text, dedented, in order."""
+    blocks, lines, i = [], rst.splitlines(), 0
+    while i < len(lines):
+        i += 1
+        if lines[i - 1].strip() != ".. code-block:: python":
+            continue
+        body = []
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(" ")):
+            body.append(lines[i])
+            i += 1
+        blocks.append(textwrap.dedent("\n".join(body)))
+    return blocks
+
+
+def test_deploying_page_examples_run(tmp_path, monkeypatch, capsys):
+    """The ONNX and skops code of docs/deploying.rst runs and prints what it says."""
+    pytest.importorskip("skops.io", reason="skops is not installed")
+    page = Path(__file__).resolve().parents[1] / "docs" / "deploying.rst"
+    before_dask = page.read_text().split("\nDask\n====\n")[0]
+    blocks = _python_blocks(before_dask)
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    error, untrusted = capsys.readouterr().out.splitlines()
+    assert float(error) < 1e-5
+    assert untrusted == "['skae._estimator.AutoencoderTransformer']"
+    assert (tmp_path / "autoencoder.onnx").stat().st_size > 0
+    session = ort.InferenceSession(namespace["scores_onx"].SerializeToString())
+    (scores,) = session.run(None, {"X": namespace["X32"]})
+    assert_close_to_scale(scores, namespace["pipe"].score_samples(namespace["X32"]), np.float32)
