@@ -133,8 +133,7 @@ def _export_layers(estimator):
     loss : str
         The reconstruction loss (``"squared_error"`` or ``"binary_crossentropy"``).
     """
-    activation = getattr(estimator, "_activation", estimator.activation)
-    loss = getattr(estimator, "_loss", estimator.loss)
+    activation, loss = estimator._activation, estimator._loss  # as fitted, not as set now
     n_encoder_layers = estimator._n_encoder_layers
     n_layers = len(estimator.coefs_)
     linear = {n_encoder_layers - 1, n_layers - 1}

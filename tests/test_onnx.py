@@ -20,7 +20,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from skae import AutoencoderTransformer
 from skae._activations import ACTIVATIONS
-from skae._losses import LOSSES
+from skae._objectives import LOSSES
 
 skl2onnx = pytest.importorskip("skl2onnx", reason="the onnx extra (skl2onnx) is not installed")
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra (onnxruntime) is not installed")
@@ -167,6 +167,20 @@ def test_asymmetric_networks(layers, output, dtype):
     decoder = layers.get("decoder_layer_sizes", layers["hidden_layer_sizes"])
     n_decoder = 1 if isinstance(decoder, int) else len(decoder)
     assert len(pipe[-1].coefs_) == len(layers["hidden_layer_sizes"]) + n_decoder + 2
+    X = X_TEST.astype(dtype)
+    got = export_output(pipe, X, output)
+    assert_close_to_scale(got, expected_output(pipe, X, output).astype(np.float64), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_variants_export_like_the_plain_network(output, dtype):
+    """Tied weights export as the transposed matrices they are; training-only options
+    (noise, penalties) change nothing at inference."""
+    pipe = fit_pipeline(
+        "tanh", tied_weights=True, noise="masking", sparsity=1e-3, contraction=1e-2
+    )
+    assert np.shares_memory(pipe[-1].coefs_[-1], pipe[-1].coefs_[0])
     X = X_TEST.astype(dtype)
     got = export_output(pipe, X, output)
     assert_close_to_scale(got, expected_output(pipe, X, output).astype(np.float64), dtype)
