@@ -205,17 +205,6 @@ class _BaseAutoencoder(BaseEstimator):
             X = X.tocsr()  # row gathers need CSR; this copies the sparse structure only
         sample_weight = self._check_sample_weight(sample_weight, X)
         self._check_noise()
-        if self.loss == "binary_crossentropy":
-            values = X.data if sp.issparse(X) else X
-            if values.size and (values.min() < 0 or values.max() > 1):
-                warnings.warn(
-                    'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
-                    f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
-                    "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
-                    'MinMaxScaler) or use loss="squared_error".',
-                    UserWarning,
-                    stacklevel=6,
-                )
         layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
         spec = {
             "layer_sizes": layer_sizes,
@@ -230,6 +219,17 @@ class _BaseAutoencoder(BaseEstimator):
                 "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
                 f"(got {self.decoder_layer_sizes!r})."
             )
+        if self.loss == "binary_crossentropy":
+            values = X.data if sp.issparse(X) else X
+            if values.size and (values.min() < 0 or values.max() > 1):
+                warnings.warn(
+                    'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
+                    f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
+                    "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
+                    'MinMaxScaler) or use loss="squared_error".',
+                    UserWarning,
+                    stacklevel=6,
+                )
 
         n_iter = self.n_iter_ if continuing else 0
         streams = _random_streams(self.random_state, n_iter)

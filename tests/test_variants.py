@@ -1,0 +1,261 @@
+"""The variants of AutoencoderTransformer: denoising, sparse codes, contraction, tied weights."""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skae import AutoencoderTransformer
+from skae._data import BatchSource, Corruption
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def small(**params):
+    defaults = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    return AutoencoderTransformer(**{**defaults, **params})
+
+
+# -- corruption ----------------------------------------------------------------------------
+@pytest.fixture
+def clean():
+    return np.random.RandomState(0).normal(size=(4000, 5))
+
+
+def test_gaussian_noise_has_the_requested_standard_deviation(clean):
+    before = clean.copy()
+    noisy = Corruption("gaussian", 0.3, np.random.default_rng(0))(clean)
+    assert_array_equal(clean, before)  # the clean rows are never written
+    assert_allclose(np.std(noisy - clean), 0.3, rtol=0.02)
+    assert abs(np.mean(noisy - clean)) < 0.01
+
+
+def test_masking_zeroes_the_requested_fraction(clean):
+    noisy = Corruption("masking", 0.25, np.random.default_rng(0))(clean)
+    changed = noisy != clean
+    assert_allclose(changed.mean(), 0.25, atol=0.01)
+    assert np.all(noisy[changed] == 0)
+
+
+def test_salt_and_pepper_uses_each_features_extremes(clean):
+    low, high = clean.min(axis=0), clean.max(axis=0)
+    noisy = Corruption("salt_and_pepper", 0.2, np.random.default_rng(0), low, high)(clean)
+    changed = noisy != clean
+    assert_allclose(changed.mean(), 0.2, atol=0.01)
+    rows, cols = np.nonzero(changed)
+    values = noisy[rows, cols]
+    assert np.all((values == low[cols]) | (values == high[cols]))
+    # Salt and pepper in equal measure.
+    assert_allclose(np.mean(values == high[cols]), 0.5, atol=0.03)
+
+
+def test_corruption_is_drawn_afresh_for_every_minibatch(clean):
+    corrupt = Corruption("masking", 0.5, np.random.default_rng(0))
+    first = corrupt(clean[:100]).copy()
+    second = corrupt(clean[:100])
+    assert not np.array_equal(first, second)
+
+
+def test_batch_source_targets_are_clean_and_inputs_corrupted(clean):
+    corrupt = Corruption("gaussian", 0.5, np.random.default_rng(1))
+    source = BatchSource(clean, np.arange(1000), None, 128, corruption=corrupt)
+    seen = []
+    for inputs, targets, weights in source.epoch(np.random.default_rng(0)):
+        assert weights is None
+        assert not np.array_equal(inputs, targets)
+        assert_allclose(np.std(inputs - targets), 0.5, rtol=0.1)
+        seen.append(targets.copy())
+    # The targets are the training rows themselves, each once per epoch.
+    assert_array_equal(np.sort(np.vstack(seen), axis=0), np.sort(clean[:1000], axis=0))
+
+
+def test_sample_weights_are_normalised_over_the_training_set(clean):
+    weights = np.random.RandomState(0).uniform(size=clean.shape[0])
+    rows = np.arange(0, 4000, 2)
+    source = BatchSource(clean, rows, weights, 100, shuffle=False)
+    batches = [w for _, _, w in source.epoch(np.random.default_rng(0))]
+    assert_allclose(np.concatenate(batches).mean(), 1.0)
+    assert_allclose(np.concatenate(batches), weights[rows] / weights[rows].mean())
+
+
+# -- denoising -----------------------------------------------------------------------------
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
+def test_noise_is_used_only_while_training(blobs, noise):
+    ae = small(noise=noise, noise_level=0.3).fit(blobs)
+    codes = ae.transform(blobs)
+    # Deterministic, and exactly the encoder applied to the clean rows.
+    assert_array_equal(ae.transform(blobs), codes)
+    assert_array_equal(ae.score_samples(blobs), ae.score_samples(blobs))
+    hidden = np.maximum(blobs @ ae.coefs_[0] + ae.intercepts_[0], 0)
+    assert_allclose(codes, hidden @ ae.coefs_[1] + ae.intercepts_[1], rtol=1e-10)
+    rec = ae.inverse_transform(codes)
+    assert_allclose(ae.score_samples(blobs), -((rec - blobs) ** 2).mean(axis=1), rtol=1e-10)
+
+
+def test_noise_changes_training(blobs):
+    plain = small().fit(blobs)
+    noisy = small(noise="gaussian", noise_level=0.5).fit(blobs)
+    assert not np.array_equal(plain._params, noisy._params)
+    # noise_level=0 is no corruption at all.
+    silent = small(noise="gaussian", noise_level=0.0).fit(blobs)
+    assert_allclose(silent._params, plain._params, rtol=1e-12)
+
+
+def test_denoising_reconstructs_clean_rows_from_corrupted_ones_better(digits, seed):
+    X = digits[0]
+    train, test = X[:1400], X[1400:]
+    corrupted = Corruption("masking", 0.3, np.random.default_rng(seed))(test).copy()
+    params = dict(n_components=16, hidden_layer_sizes=(64,), max_iter=150, random_state=seed)
+    plain = AutoencoderTransformer(**params).fit(train)
+    dae = AutoencoderTransformer(noise="masking", noise_level=0.3, **params).fit(train)
+
+    def error(model):
+        return np.mean((model.inverse_transform(model.transform(corrupted)) - test) ** 2)
+
+    assert error(dae) < 0.98 * error(plain)
+
+
+def test_noise_level_must_be_a_fraction_for_masking(blobs):
+    for noise in ("masking", "salt_and_pepper"):
+        with pytest.raises(ValueError, match=r"noise_level .* must be in \[0, 1\], got 1.5"):
+            small(noise=noise, noise_level=1.5).fit(blobs)
+    small(noise="gaussian", noise_level=1.5, max_iter=2).fit(blobs)  # a standard deviation
+
+
+def test_noise_on_sparse_input_matches_dense(blobs):
+    X = np.where(np.abs(blobs) < 0.3, 0.0, blobs)
+    params = dict(noise="salt_and_pepper", noise_level=0.2, max_iter=5)
+    dense = small(**params).fit(X)
+    sparse = small(**params).fit(sp.csr_matrix(X))
+    assert_array_equal(dense._params, sparse._params)
+
+
+# -- penalties -----------------------------------------------------------------------------
+def test_sparsity_makes_codes_sparser(digits, seed):
+    X = digits[0][:600]
+    params = dict(n_components=16, hidden_layer_sizes=(32,), max_iter=60, random_state=seed)
+    plain = AutoencoderTransformer(**params).fit(X)
+    sparse = AutoencoderTransformer(sparsity=0.2, **params).fit(X)
+
+    def l1_over_l2(codes):
+        return np.mean(np.abs(codes).sum(axis=1) / np.linalg.norm(codes, axis=1))
+
+    assert l1_over_l2(sparse.transform(X)) < 0.8 * l1_over_l2(plain.transform(X))
+
+
+def jacobian_norm(ae, X, h=1e-5):
+    total = np.zeros(X.shape[0])
+    for j in range(X.shape[1]):
+        e = np.zeros(X.shape[1])
+        e[j] = h
+        total += (((ae.transform(X + e) - ae.transform(X - e)) / (2 * h)) ** 2).sum(axis=1)
+    return total.mean()
+
+
+def test_contraction_lowers_the_encoders_jacobian(blobs, seed):
+    params = dict(n_components=2, hidden_layer_sizes=(16,), activation="tanh", max_iter=100)
+    plain = AutoencoderTransformer(random_state=seed, **params).fit(blobs)
+    contractive = AutoencoderTransformer(contraction=0.1, random_state=seed, **params).fit(blobs)
+    assert jacobian_norm(contractive, blobs) < 0.7 * jacobian_norm(plain, blobs)
+
+
+# -- tied weights --------------------------------------------------------------------------
+def test_tied_weights_halve_the_weights_and_share_memory(blobs):
+    ae = small(hidden_layer_sizes=(8, 4), tied_weights=True).fit(blobs)
+    untied = small(hidden_layer_sizes=(8, 4)).fit(blobs)
+    n_weights = sum(W.size for W in untied.coefs_)
+    assert ae._params.size == untied._params.size - n_weights // 2
+    assert [W.shape for W in ae.coefs_] == [W.shape for W in untied.coefs_]
+    L = len(ae.coefs_)
+    for k in range(L // 2, L):
+        assert_array_equal(ae.coefs_[k], ae.coefs_[L - 1 - k].T)
+        assert np.shares_memory(ae.coefs_[k], ae._params)
+    # Biases are the decoder's own.
+    assert not any(np.shares_memory(b, c) for b in ae.intercepts_ for c in ae.coefs_)
+    # After a pickle round trip the decoder matrices are views of the encoder's again,
+    # and the live model keeps its own.
+    loaded = pickle.loads(pickle.dumps(ae))
+    assert np.shares_memory(loaded.coefs_[-1], loaded.coefs_[0])
+    assert np.shares_memory(ae.coefs_[-1], ae._params)
+    assert_array_equal(loaded.transform(blobs), ae.transform(blobs))
+    assert_array_equal(copy.deepcopy(ae).transform(blobs), ae.transform(blobs))
+
+
+def test_tied_weights_need_a_mirrored_decoder(blobs):
+    ae = small(decoder_layer_sizes=(5,), tied_weights=True)
+    with pytest.raises(ValueError, match="tied_weights=True needs a mirrored decoder"):
+        ae.fit(blobs)
+    assert not hasattr(ae, "coefs_")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"tied_weights": True}, {"activation": "tanh"}, {"loss": "binary_crossentropy"}],
+    ids=["tied_weights", "activation", "loss"],
+)
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_continuing_refuses_another_network(blobs, change, how):
+    ae = small(max_iter=3).fit(blobs)
+    before = pickle.dumps(ae)
+    codes = ae.transform(blobs)
+    ae.set_params(**change)
+    key = next(iter(change))
+    with pytest.raises(ValueError, match=f"{key}.*cannot change the architecture"):
+        if how == "warm_start":
+            ae.set_params(warm_start=True).fit(blobs)
+        else:
+            ae.partial_fit(blobs)
+    # The fitted model is untouched and still uses what it was fitted with.
+    ae.set_params(warm_start=False, **{key: small().get_params()[key]})
+    assert pickle.dumps(ae) == before
+    assert_array_equal(ae.transform(blobs), codes)
+
+
+def test_fitted_model_ignores_later_parameter_changes(blobs):
+    ae = small(max_iter=3).fit(blobs)
+    codes, scores = ae.transform(blobs), ae.score_samples(blobs)
+    ae.set_params(activation="tanh", loss="binary_crossentropy", tied_weights=True)
+    assert_array_equal(ae.transform(blobs), codes)
+    assert_array_equal(ae.score_samples(blobs), scores)
+
+
+# -- together ------------------------------------------------------------------------------
+ALL_ON = dict(
+    hidden_layer_sizes=(8, 4),
+    activation="softplus",
+    noise="masking",
+    noise_level=0.2,
+    sparsity=1e-3,
+    contraction=1e-2,
+    tied_weights=True,
+    early_stopping=True,
+)
+
+
+def test_options_combine_and_reproduce(blobs, seed):
+    a = small(random_state=seed, **ALL_ON).fit(blobs)
+    b = small(random_state=seed, **ALL_ON).fit(blobs)
+    assert_array_equal(a._params, b._params)
+    assert a.loss_curve_ == b.loss_curve_
+    assert np.all(np.isfinite(a._params)) and np.isfinite(a.score(blobs))
+    assert a.loss_curve_[-1] < a.loss_curve_[0]
+    w = np.random.RandomState(seed).uniform(size=blobs.shape[0])
+    c = small(random_state=seed, **ALL_ON).fit(blobs, sample_weight=w)
+    assert np.isfinite(c.score(blobs, sample_weight=w))
+
+
+def test_variants_in_float32(blobs):
+    ae = small(**ALL_ON).fit(blobs.astype(np.float32))
+    assert ae._params.dtype == np.float32
+    assert ae.transform(blobs.astype(np.float32)).dtype == np.float32
+
+
+def test_variant_divergence_is_reported(blobs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="diverged"):
+            small(contraction=1.0, noise="gaussian", max_iter=5).fit(blobs * 1e200)
