@@ -148,21 +148,28 @@ class BatchSource:
         self.batch_size = min(int(batch_size), self.n_rows)
         self.shuffle = shuffle
         self.corruption = corruption
+        self.set_weights(weights)
+        self.starts = range(0, self.n_rows, self.batch_size)
+        self.epoch_copy = copies_per_epoch(X, self.n_rows)
+        if self.epoch_copy:
+            self._shuffled = np.empty((self.n_rows, X.shape[1]), dtype=X.dtype)
+            self._shuffled_weights = np.empty(self.n_rows, X.dtype)
+        else:
+            self._gathered = {}
+        self._copied = False
+
+    def set_weights(self, weights):
+        """Use per-row ``weights`` (all rows, or None) from the next epoch on.
+
+        They are normalised to average 1 over the training rows.
+        """
         if weights is not None:
-            weights = np.asarray(weights, dtype=X.dtype)
-            total = float(weights[rows].sum())
+            weights = np.asarray(weights, dtype=self.X.dtype)
+            total = float(weights[self.rows].sum())
             if not total > 0:
                 raise ValueError("The training samples' sample_weight sums to zero.")
             weights = weights * (self.n_rows / total)
         self.weights = weights
-        self.starts = range(0, self.n_rows, self.batch_size)
-        self.epoch_copy = copies_per_epoch(X, self.n_rows)
-        d = X.shape[1]
-        if self.epoch_copy:
-            self._shuffled = np.empty((self.n_rows, d), dtype=X.dtype)
-            self._shuffled_weights = None if weights is None else np.empty(self.n_rows, X.dtype)
-        else:
-            self._gathered = {}
         self._copied = False
 
     def _gather_buffer(self, size):

@@ -9,6 +9,7 @@ parameter vector and what the network was fitted with) and chunked inference.
 import sys
 import warnings
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -146,16 +147,36 @@ class _BaseAutoencoder(BaseEstimator):
             return None
         return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
 
-    # -- fitting ----------------------------------------------------------------------------
-    def _architecture(self, n_features):
-        encoder = _layer_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
-        if self.decoder_layer_sizes is None:
-            decoder = encoder[::-1]
-        else:
-            decoder = _layer_tuple(self.decoder_layer_sizes, "decoder_layer_sizes")
-        sizes = (n_features, *encoder, self.n_components, *decoder, n_features)
-        return sizes, len(encoder) + 1
+    # -- what a subclass defines -------------------------------------------------------------
+    def _spec(self, n_features):
+        """What the model is, as a dict: compared when continuing, stored as ``_<key>``."""
+        raise NotImplementedError
 
+    def _build_model(self, spec, dtype, params=None):
+        """The model for ``spec``: has ``params``, ``grad`` and ``initialize(rng)``."""
+        raise NotImplementedError
+
+    def _build_objective(self, model, streams):
+        """The training objective of ``model`` (see :mod:`skae._objectives`)."""
+        raise NotImplementedError
+
+    def _model_attributes(self, spec, params):
+        """The fitted attributes of a model of ``spec`` whose parameters are ``params``."""
+        raise NotImplementedError
+
+    def _restore_views(self):
+        """Rebuild the fitted attributes that are views into ``_params`` (after loading)."""
+        raise NotImplementedError
+
+    def _training_monitors(self, context):
+        """Extra monitors of the loop (:mod:`skae._training`); none by default.
+
+        ``context`` has ``X``, ``sample_weight``, ``train_rows``, ``source``,
+        ``objective`` and ``streams``.
+        """
+        return []
+
+    # -- fitting ----------------------------------------------------------------------------
     def _fit(self, X, sample_weight, incremental):
         saved_state = dict(self.__dict__)
         try:
@@ -167,31 +188,46 @@ class _BaseAutoencoder(BaseEstimator):
             raise
 
     def _check_continuation(self, spec, incremental):
-        """Refuse to continue a fit with a network other than the fitted one."""
+        """Refuse to continue a fit with a model other than the fitted one."""
         how = "partial_fit" if incremental else "warm_start"
-        fitted = self._fitted_spec()
         for key, value in spec.items():
-            if value != fitted[key]:
+            fitted = getattr(self, f"_{key}")
+            if value != fitted:
                 what = "layer sizes" if key == "layer_sizes" else key
                 raise ValueError(
                     f"The network's {what} {value!r} differ from the fitted "
-                    f"{fitted[key]!r}; {how} cannot change the architecture. Refit "
+                    f"{fitted!r}; {how} cannot change the architecture. Refit "
                     "with warm_start=False (or a new estimator for partial_fit)."
                 )
 
-    def _fitted_spec(self):
-        return {
-            "layer_sizes": self._layer_sizes,
-            "activation": self._activation,
-            "loss": self._loss,
-            "tied_weights": self._tied_weights,
-        }
-
-    def _check_noise(self):
-        if self.noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
+    def _corruption(self, X, train_rows, rng):
+        """The input corruption of a denoising fit, or None."""
+        noise = getattr(self, "noise", None)
+        if noise is None:
+            return None
+        if noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
             raise ValueError(
-                f"noise_level is the fraction of entries corrupted by noise={self.noise!r} "
+                f"noise_level is the fraction of entries corrupted by noise={noise!r} "
                 f"and must be in [0, 1], got {self.noise_level}."
+            )
+        low = high = None
+        if noise == "salt_and_pepper":
+            low, high = feature_range(X, train_rows)
+        return Corruption(noise, self.noise_level, rng, low, high)
+
+    def _warn_about_range(self, X):
+        """Binary cross-entropy on data outside [0, 1] trains, but warns."""
+        if getattr(self, "loss", None) != "binary_crossentropy":
+            return
+        values = X.data if sp.issparse(X) else X
+        if values.size and (values.min() < 0 or values.max() > 1):
+            warnings.warn(
+                'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
+                f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
+                "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
+                'MinMaxScaler) or use loss="squared_error".',
+                UserWarning,
+                stacklevel=7,
             )
 
     def _fit_unsafe(self, X, sample_weight, incremental):
@@ -204,47 +240,18 @@ class _BaseAutoencoder(BaseEstimator):
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # row gathers need CSR; this copies the sparse structure only
         sample_weight = self._check_sample_weight(sample_weight, X)
-        self._check_noise()
-        layer_sizes, n_encoder_layers = self._architecture(X.shape[1])
-        spec = {
-            "layer_sizes": layer_sizes,
-            "activation": self.activation,
-            "loss": self.loss,
-            "tied_weights": bool(self.tied_weights),
-        }
+        spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)
-        if self.tied_weights and self.decoder_layer_sizes is not None:
-            raise ValueError(
-                "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
-                f"(got {self.decoder_layer_sizes!r})."
-            )
-        if self.loss == "binary_crossentropy":
-            values = X.data if sp.issparse(X) else X
-            if values.size and (values.min() < 0 or values.max() > 1):
-                warnings.warn(
-                    'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
-                    f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
-                    "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
-                    'MinMaxScaler) or use loss="squared_error".',
-                    UserWarning,
-                    stacklevel=6,
-                )
+        self._warn_about_range(X)
 
         n_iter = self.n_iter_ if continuing else 0
         streams = _random_streams(self.random_state, n_iter)
-        network = Network(
-            layer_sizes,
-            n_encoder_layers,
-            self.activation,
-            tied=self.tied_weights,
-            dtype=X.dtype,
-            params=self._params.copy() if continuing else None,
-        )
+        model = self._build_model(spec, X.dtype, self._params.copy() if continuing else None)
         if not continuing:
-            network.initialize(streams["init"])
+            model.initialize(streams["init"])
         optimizer = Adam(
-            network.params,
+            model.params,
             learning_rate=self.learning_rate_init,
             beta_1=self.beta_1,
             beta_2=self.beta_2,
@@ -265,29 +272,32 @@ class _BaseAutoencoder(BaseEstimator):
             batch_size = _auto_batch_size(n_train)
         else:
             batch_size = min(self.batch_size, n_train)
-        corruption = None
-        if self.noise is not None:
-            low = high = None
-            if self.noise == "salt_and_pepper":
-                low, high = feature_range(X, train_rows)
-            corruption = Corruption(self.noise, self.noise_level, streams["noise"], low, high)
         source = BatchSource(
-            X, train_rows, sample_weight, batch_size, shuffle=self.shuffle, corruption=corruption
+            X,
+            train_rows,
+            sample_weight,
+            batch_size,
+            shuffle=self.shuffle,
+            corruption=self._corruption(X, train_rows, streams["noise"]),
         )
-        objective = Objective(
-            network,
-            self.loss,
-            alpha=self.alpha,
-            sparsity=self.sparsity,
-            contraction=self.contraction,
-            rng=streams["noise"],
-        )
+        objective = self._build_objective(model, streams)
         validate = None
         if validation_rows is not None:
             validate = _validation_loss(objective, X, validation_rows, sample_weight)
         monitors = [print_epoch] if self.verbose else []
+        context = SimpleNamespace(
+            X=X,
+            sample_weight=sample_weight,
+            train_rows=train_rows,
+            source=source,
+            objective=objective,
+            streams=streams,
+        )
+        monitors += self._training_monitors(context)
         callback = epoch_monitor(
-            self, lambda n: _snapshot(network, n_encoder_layers, spec, n), n_iter
+            self,
+            lambda n: {**self._model_attributes(spec, model.params.copy()), "n_iter_": n},
+            n_iter,
         )
         if callback is not None:
             monitors.append(callback)
@@ -320,7 +330,7 @@ class _BaseAutoencoder(BaseEstimator):
             best_validation_loss = float(result.best_validation_loss)
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
-        self._set_fitted(network, n_encoder_layers, spec)
+        self.__dict__.update(self._model_attributes(spec, model.params))
         self._optimizer_state = optimizer.state()
         self._validation_seed = validation_seed
         self.n_iter_ = n_iter + result.n_epochs
@@ -351,38 +361,6 @@ class _BaseAutoencoder(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_params")
 
-    def _set_fitted(self, network, n_encoder_layers, spec):
-        self._params = network.params
-        self._layer_sizes = spec["layer_sizes"]
-        self._n_encoder_layers = n_encoder_layers
-        self._activation = spec["activation"]
-        self._loss = spec["loss"]
-        self._tied_weights = spec["tied_weights"]
-        self._set_views()
-
-    def _network(self, params=None):
-        return Network(
-            self._layer_sizes,
-            self._n_encoder_layers,
-            self._activation,
-            tied=self._tied_weights,
-            dtype=self._params.dtype,
-            params=self._params if params is None else params,
-        )
-
-    def _objective(self, network=None):
-        return Objective(self._network() if network is None else network, self._loss)
-
-    def _set_views(self):
-        network = self._network()
-        self.coefs_ = network.coefs
-        self.intercepts_ = network.intercepts
-
-    @property
-    def _n_features_out(self):
-        """Number of output features of :meth:`transform`."""
-        return self._layer_sizes[self._n_encoder_layers]
-
     def __getstate__(self):
         # BaseEstimator.__getstate__ returns the live __dict__ for classes outside
         # sklearn: copy it before editing, or pickling would damage the model.
@@ -409,7 +387,7 @@ class _BaseAutoencoder(BaseEstimator):
             )
         super().__setstate__(state)
         if "_params" in state:
-            self._set_views()
+            self._restore_views()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -441,30 +419,6 @@ class _BaseAutoencoder(BaseEstimator):
         return errors
 
 
-def _snapshot(network, n_encoder_layers, spec, n_iter):
-    """Fitted attributes as of now, parameters copied: what a callback may score."""
-    params = network.params.copy()
-    copy = Network(
-        network.layer_sizes,
-        n_encoder_layers,
-        network.activation,
-        tied=network.tied,
-        dtype=network.dtype,
-        params=params,
-    )
-    return {
-        "_params": params,
-        "_layer_sizes": spec["layer_sizes"],
-        "_n_encoder_layers": n_encoder_layers,
-        "_activation": spec["activation"],
-        "_loss": spec["loss"],
-        "_tied_weights": spec["tied_weights"],
-        "coefs_": copy.coefs,
-        "intercepts_": copy.intercepts,
-        "n_iter_": n_iter,
-    }
-
-
 def _validation_loss(objective, X, rows, sample_weight):
     """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``."""
     weights = None if sample_weight is None else sample_weight[rows]
@@ -485,8 +439,86 @@ def _validation_loss(objective, X, rows, sample_weight):
     return validate
 
 
+class _DenseAutoencoder(_BaseAutoencoder):
+    """The plain network of the family: encoder, linear code layer, decoder.
+
+    Shared by the estimators whose model is one :class:`~skae._model.Network`
+    trained on an :class:`~skae._objectives.Objective` (the transformer, and the
+    estimators built on it).
+    """
+
+    def _architecture(self, n_features):
+        encoder = _layer_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if self.decoder_layer_sizes is None:
+            decoder = encoder[::-1]
+        else:
+            decoder = _layer_tuple(self.decoder_layer_sizes, "decoder_layer_sizes")
+        sizes = (n_features, *encoder, self.n_components, *decoder, n_features)
+        return sizes, len(encoder) + 1
+
+    def _spec(self, n_features):
+        layer_sizes, n_encoder_layers = self._architecture(n_features)
+        if self.tied_weights and self.decoder_layer_sizes is not None:
+            raise ValueError(
+                "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
+                f"(got {self.decoder_layer_sizes!r})."
+            )
+        return {
+            "layer_sizes": layer_sizes,
+            "n_encoder_layers": n_encoder_layers,
+            "activation": self.activation,
+            "loss": self.loss,
+            "tied_weights": bool(self.tied_weights),
+        }
+
+    def _build_model(self, spec, dtype, params=None):
+        return Network(
+            spec["layer_sizes"],
+            spec["n_encoder_layers"],
+            spec["activation"],
+            tied=spec["tied_weights"],
+            dtype=dtype,
+            params=params,
+        )
+
+    def _build_objective(self, model, streams):
+        return Objective(
+            model,
+            self.loss,
+            alpha=self.alpha,
+            sparsity=self.sparsity,
+            contraction=self.contraction,
+            rng=streams["noise"],
+        )
+
+    def _model_attributes(self, spec, params):
+        network = self._build_model(spec, params.dtype, params)
+        attributes = {f"_{key}": value for key, value in spec.items()}
+        attributes.update(_params=params, coefs_=network.coefs, intercepts_=network.intercepts)
+        return attributes
+
+    def _restore_views(self):
+        network = self._network()
+        self.coefs_, self.intercepts_ = network.coefs, network.intercepts
+
+    def _network(self):
+        spec = {
+            key: getattr(self, f"_{key}")
+            for key in ("layer_sizes", "n_encoder_layers", "activation", "tied_weights")
+        }
+        return self._build_model({**spec, "loss": None}, self._params.dtype, self._params)
+
+    def _objective(self):
+        return Objective(self._network(), self._loss)
+
+    @property
+    def _n_features_out(self):
+        """Number of output features of :meth:`transform`."""
+        return self._layer_sizes[self._n_encoder_layers]
+
+
 class AutoencoderTransformer(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseAutoencoder
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DenseAutoencoder
 ):
     """Autoencoder for nonlinear dimensionality reduction.
 
