@@ -543,7 +543,9 @@ class AutoencoderTransformer(
         return self._layer_sizes[self._n_encoder_layers]
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # BaseEstimator returns the live __dict__ itself for classes outside sklearn:
+        # copy it, so that saving never edits the model being saved.
+        state = dict(super().__getstate__())
         for name in _VIEW_ATTRIBUTES:
             state.pop(name, None)
         from . import __version__
