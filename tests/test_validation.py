@@ -203,6 +203,43 @@ def test_layouts_work_and_are_not_written(X, kind):
         assert_array_equal(np.asarray(data), np.asarray(before))
 
 
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csr_array"])
+def test_noncanonical_sparse_input_is_not_written(fmt):
+    # Every entry stored twice, columns in decreasing order within each row.
+    rng = np.random.default_rng(0)
+    n, d = 60, N_FEATURES
+    indices = np.concatenate(
+        [np.repeat(np.sort(rng.choice(d, 3, replace=False))[::-1], 2) for _ in range(n)]
+    )
+    data = rng.normal(size=indices.size)
+    indptr = np.arange(0, indices.size + 1, 6)
+    Xs = getattr(sp, fmt)((data, indices, indptr), shape=(n, d))
+    assert not Xs.has_canonical_format
+    dense = Xs.toarray()
+    before = Xs.indices.copy(), Xs.data.copy(), Xs.indptr.copy()
+
+    def unchanged():
+        assert_array_equal(Xs.indices, before[0])
+        assert_array_equal(Xs.data, before[1])
+        assert_array_equal(Xs.indptr, before[2])
+
+    params = dict(n_components=2, max_iter=3, random_state=0, early_stopping=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(**params).fit(Xs)
+        unchanged()
+        ref = AutoencoderTransformer(**params).fit(dense)
+    # The same split and training as on the dense equivalent.
+    assert_allclose(ae.validation_loss_curve_, ref.validation_loss_curve_, rtol=1e-10)
+    assert_allclose(ae.transform(Xs), ref.transform(dense), rtol=1e-10, atol=1e-12)
+    unchanged()
+    ae.score(Xs)
+    ae.score_samples(Xs)
+    unchanged()
+    ae.partial_fit(Xs)
+    unchanged()
+
+
 def test_memmap_input(tmp_path, X):
     path = tmp_path / "X.dat"
     mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
