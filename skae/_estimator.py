@@ -49,6 +49,35 @@ def _layer_tuple(value, name):
     return tuple(int(s) for s in sizes)
 
 
+#: Names of the independent random streams of a fit; see :func:`_random_streams`.
+_STREAMS = ("init", "shuffle", "split", "noise")
+
+
+def _random_streams(random_state, n_iter):
+    """Independent generators for one fit, children of one ``numpy.random.SeedSequence``.
+
+    ``"init"`` draws the initial weights, ``"shuffle"`` the epoch orders, ``"split"``
+    the validation seed and ``"noise"`` is for variants that corrupt their inputs.
+    An int ``random_state`` gives the same streams for the same ``n_iter`` (the
+    number of epochs already run), so that a continued fit (``warm_start``,
+    ``partial_fit``) draws fresh streams and the same history reproduces bitwise.
+    None draws fresh entropy from the OS; a ``RandomState`` instance is consumed,
+    as scikit-learn estimators consume them.
+    """
+    if random_state is None:
+        root = np.random.SeedSequence()
+    elif isinstance(random_state, Integral):
+        root = np.random.SeedSequence(int(random_state), spawn_key=(int(n_iter),))
+    else:
+        entropy = check_random_state(random_state).randint(0, 2**32, size=4, dtype=np.uint64)
+        root = np.random.SeedSequence([int(e) for e in entropy])
+    children = root.spawn(len(_STREAMS))
+    return {
+        name: np.random.Generator(np.random.PCG64(child))
+        for name, child in zip(_STREAMS, children, strict=True)
+    }
+
+
 def _auto_batch_size(n_samples):
     """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on."""
     return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
@@ -115,8 +144,12 @@ class AutoencoderTransformer(
         Whether to shuffle the training data at every epoch.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, the shuffling and the validation split.
-        An int gives bitwise-identical results across calls.
+        Seeds the weight initialisation, the shuffling and the validation split,
+        each drawn from its own child of one :class:`numpy.random.SeedSequence`.
+        An int gives bitwise-identical results across calls with the same
+        history of fits; a continued fit (``warm_start``, :meth:`partial_fit`)
+        derives its streams from the seed and ``n_iter_``, so it draws anew.
+        A ``RandomState`` instance is consumed; None uses fresh OS entropy.
         See :term:`Glossary <random_state>`.
 
     tol : float, default=1e-4
@@ -135,12 +168,16 @@ class AutoencoderTransformer(
         Hold out ``validation_fraction`` of the samples, monitor their
         reconstruction loss to decide when to stop, and restore the weights of
         the epoch with the best validation loss. The validation samples are
-        chosen by row content, so duplicated rows fall on the same side. Not used
-        by :meth:`partial_fit`.
+        chosen by row content, so duplicated rows fall on the same side; with
+        ``warm_start``, later fits hold out the same rows (by content) as the
+        first fit that used early stopping. Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation.
-        Only used when ``early_stopping=True``.
+        Groups of identical rows are held out whole, so the held-out share is
+        at most ``validation_fraction`` and short of it by less than the weight
+        of the lightest group left in training (if no group is light enough,
+        the lightest one is held out). Only used when ``early_stopping=True``.
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).
@@ -165,8 +202,10 @@ class AutoencoderTransformer(
         Bias vectors, in the same order as ``coefs_``.
 
     n_iter_ : int
-        Number of epochs run (accumulated over ``warm_start`` fits and
-        :meth:`partial_fit` calls).
+        Number of iterations: :meth:`fit` epochs plus :meth:`partial_fit` calls,
+        accumulated over ``warm_start`` fits. Each :meth:`partial_fit` call is
+        one pass over the data it is given, whatever its size, and counts one
+        (as in :class:`~sklearn.neural_network.MLPRegressor`).
 
     t_ : int
         Number of training samples seen (accumulated likewise).
@@ -176,18 +215,26 @@ class AutoencoderTransformer(
         last epoch.
 
     loss_curve_ : list of float
-        Training objective of every epoch.
+        Training objective of every iteration (``n_iter_`` entries).
 
     best_loss_ : float
         Smallest entry of ``loss_curve_``.
 
     validation_loss_curve_ : list of float or None
-        Mean reconstruction loss of the validation samples after every epoch;
-        None without ``early_stopping``.
+        (Weighted) mean reconstruction loss of the validation samples after
+        every iteration: ``n_iter_`` entries, NaN for iterations without
+        validation (:meth:`partial_fit` calls, ``warm_start`` fits without
+        ``early_stopping``, epochs before it was switched on). ``warm_start``
+        fits and :meth:`partial_fit` append to it. None if no epoch had
+        validation.
 
     best_validation_loss_ : float or None
-        Smallest entry of ``validation_loss_curve_``; None without
-        ``early_stopping``.
+        Validation loss of the weights held after the last fit with
+        ``early_stopping`` (that fit restores its best epoch, so this is the
+        smallest entry of ``validation_loss_curve_`` among that fit's epochs).
+        Kept by later :meth:`partial_fit` calls and ``warm_start`` fits without
+        ``early_stopping``, although they change the weights. None if no fit
+        used ``early_stopping``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -351,6 +398,9 @@ class AutoencoderTransformer(
 
         The first call initialises the network. ``early_stopping`` and
         ``max_iter`` are not used; the optimizer state carries over between calls.
+        Each call is one pass over the ``X`` it is given and adds one to
+        ``n_iter_``, whatever the size of ``X``: four calls on the four quarters
+        of a data set are one pass over it and count four.
 
         Parameters
         ----------
@@ -424,12 +474,7 @@ class AutoencoderTransformer(
             )
 
         n_iter = self.n_iter_ if continuing else 0
-        if isinstance(self.random_state, Integral):
-            # Same int seed, same results; later epochs of incremental fits draw anew.
-            rng = np.random.RandomState((self.random_state + 7919 * n_iter) % 2**32)
-        else:
-            rng = check_random_state(self.random_state)
-        split_seed = rng.randint(2**31 - 1)
+        streams = _random_streams(self.random_state, n_iter)
 
         network = Network(
             layer_sizes,
@@ -440,7 +485,7 @@ class AutoencoderTransformer(
             params=self._params.copy() if continuing else None,
         )
         if not continuing:
-            network.initialize(rng)
+            network.initialize(streams["init"])
         optimizer = Adam(
             network.params,
             learning_rate=self.learning_rate_init,
@@ -451,9 +496,14 @@ class AutoencoderTransformer(
         )
 
         train_rows = validation_rows = None
+        # Drawn by the first fit that holds rows out, then kept: continued fits
+        # validate on the same rows (by content).
+        validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         if self.early_stopping and not incremental:
+            if validation_seed is None:
+                validation_seed = int(streams["split"].integers(2**63))
             train_rows, validation_rows = validation_split(
-                X, sample_weight, self.validation_fraction, split_seed
+                X, sample_weight, self.validation_fraction, validation_seed
             )
         n_train = X.shape[0] if train_rows is None else train_rows.size
         if self.batch_size == "auto":
@@ -475,7 +525,7 @@ class AutoencoderTransformer(
             batch_size=batch_size,
             max_epochs=1 if incremental else self.max_iter,
             shuffle=self.shuffle,
-            random_state=rng,
+            random_state=streams["shuffle"],
             alpha=self.alpha,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
@@ -495,12 +545,19 @@ class AutoencoderTransformer(
         self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
         self.loss_ = self.loss_curve_[-1]
         self.best_loss_ = float(min(self.loss_curve_))
-        if validation_rows is None:
-            self.validation_loss_curve_ = None
+        # One validation entry per epoch, NaN for epochs without validation.
+        curve = self.validation_loss_curve_ if continuing else None
+        if not continuing:
             self.best_validation_loss_ = None
-        else:
-            self.validation_loss_curve_ = result.validation_loss_curve
+        if validation_rows is not None:
+            curve = ([np.nan] * n_iter if curve is None else list(curve)) + list(
+                result.validation_loss_curve
+            )
             self.best_validation_loss_ = float(result.best_validation_loss)
+        elif curve is not None:
+            curve = list(curve) + [np.nan] * result.n_epochs
+        self.validation_loss_curve_ = curve
+        self._validation_seed = validation_seed
 
         if result.interrupted:
             warnings.warn(

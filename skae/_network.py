@@ -177,7 +177,7 @@ class Network:
     def initialize(self, random_state):
         """Draw weights (He-uniform before ReLU-like units, else Glorot-uniform).
 
-        Biases start at zero. ``random_state`` is a ``numpy.random.RandomState``.
+        Biases start at zero. ``random_state`` is a ``numpy.random.Generator``.
         """
         for W, act in zip(self.coefs, self.layer_activations, strict=True):
             fan_in, fan_out = W.shape

@@ -257,7 +257,8 @@ def train(
     batch_size, max_epochs : int
     shuffle : bool
         Shuffle the training rows at every epoch.
-    random_state : numpy.random.RandomState
+    random_state : numpy.random.Generator
+        Draws the epochs' orders.
     alpha, tol, n_iter_no_change :
         L2 penalty and the stopping rule (see the module docstring).
     first_epoch : int

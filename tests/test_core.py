@@ -52,7 +52,7 @@ def test_gradient_matches_finite_differences(arch, activation, loss, alpha, weig
     sizes, n_enc = ARCHITECTURES[arch]
     rng = np.random.RandomState(zlib.crc32(f"{arch}-{activation}-{loss}".encode()))
     network = Network(sizes, n_enc, activation, loss)
-    network.initialize(rng)
+    network.initialize(np.random.default_rng(rng.randint(2**31)))
     # Non-zero biases keep pre-activations away from ReLU's kink at exactly 0.
     for b in network.intercepts:
         b[...] = rng.normal(scale=0.3, size=b.shape)
@@ -69,7 +69,7 @@ def test_gradient_matches_finite_differences(arch, activation, loss, alpha, weig
 def test_objective_is_weighted_mean_error_plus_penalty():
     rng = np.random.RandomState(0)
     network = Network((4, 3, 4), 1, "tanh", "squared_error")
-    network.initialize(rng)
+    network.initialize(np.random.default_rng(0))
     X = rng.normal(size=(9, 4))
     sw = rng.uniform(size=9)
     per_sample = network.sample_errors(X)

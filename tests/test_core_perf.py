@@ -18,7 +18,7 @@ ARCHITECTURES = [((5, 7, 3, 6, 5), 2), ((4, 2, 4), 1), ((6, 8, 5, 2, 3, 6), 3)]
 def make_network(sizes, n_encoder, activation, loss, dtype, seed):
     rng = np.random.RandomState(seed)
     network = Network(sizes, n_encoder, activation, loss, dtype=dtype)
-    network.initialize(rng)
+    network.initialize(np.random.default_rng(seed))
     network.params += 0.1 * rng.standard_normal(network.params.size).astype(dtype)
     return network
 
@@ -99,7 +99,7 @@ def test_relu_derivative_zeroes_exactly_the_inactive_units():
 def run_train(X, dtype, sample_weight, shuffle, batch_size, monkeypatch, copy_limit):
     monkeypatch.setattr(training_module, "EPOCH_COPY_MAX_BYTES", copy_limit)
     network = Network((X.shape[1], 9, 3, 9, X.shape[1]), 2, "relu", "squared_error", dtype=dtype)
-    network.initialize(np.random.RandomState(0))
+    network.initialize(np.random.default_rng(0))
     optimizer = Adam(network.params)
     result = train(
         network,
@@ -109,7 +109,7 @@ def run_train(X, dtype, sample_weight, shuffle, batch_size, monkeypatch, copy_li
         batch_size=batch_size,
         max_epochs=3,
         shuffle=shuffle,
-        random_state=np.random.RandomState(5),
+        random_state=np.random.default_rng(5),
     )
     return network.params.copy(), result.loss_curve
 
