@@ -259,10 +259,16 @@ class AutoencoderTransformer(
     ReLU-like units are drawn He-uniform, the others Glorot-uniform; biases
     start at zero.
 
-    The per-sample error is the mean over features of the squared error (or of
-    the binary cross-entropy); the training objective is its sample-weighted
-    mean over a minibatch plus ``alpha / 2 · ‖W‖²``. Adam updates the weights
-    with ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²`` and
+    The per-sample error ``e`` is the mean over features of the squared error
+    (or of the binary cross-entropy); the training objective is its
+    sample-weighted mean over the training samples, ``Σ w e / Σ w``, plus
+    ``alpha / 2 · ‖W‖²``. The sample weights are scaled to average 1 over the
+    training samples, and a minibatch of ``n`` rows minimises ``Σ w e / n``
+    plus the L2 term: an unbiased estimate of the objective, 0 plus the L2
+    term for a minibatch of zero weights. ``loss_curve_`` records the mean of
+    an epoch's minibatch losses (weighted by their sizes), which is the
+    objective evaluated along the epoch. Adam updates the weights with
+    ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²`` and
     ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``. ``max_iter`` counts epochs,
     not updates.
 

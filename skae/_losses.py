@@ -11,12 +11,17 @@ says how ``R`` becomes a reconstruction ``X_hat`` and how far that is from ``X``
     ``-mean_j [X_ij log X_hat_ij + (1 - X_ij) log(1 - X_hat_ij)]`` and is computed
     from the logits without ever taking ``log(0)``.
 
-The minibatch objective is the weighted mean ``L = sum_i w_i e_i / sum_i w_i``
-(``w_i = 1`` without sample weights). ``loss_gradient`` returns ``L`` and
-overwrites ``R`` with ``dL/dR``:
+The minibatch objective over the ``n`` rows of a batch is
+``L = sum_i w_i e_i / n`` (``w_i = 1`` without sample weights). The training
+loop scales the weights to average 1 over the whole training set, so ``L`` is an
+unbiased estimate of the weighted objective ``sum w e / sum w`` over the training
+set, and a batch of zero weights gives 0, not 0/0. ``loss_gradient`` returns
+``L`` and overwrites ``R`` with ``dL/dR``:
 
-* squared error: ``dL/dR_ij = 2 w_i (R_ij - X_ij) / (d sum w)``;
-* cross-entropy: ``dL/dR_ij = w_i (expit(R_ij) - X_ij) / (d sum w)``.
+* squared error: ``dL/dR_ij = 2 w_i (R_ij - X_ij) / (n d)``;
+* cross-entropy: ``dL/dR_ij = w_i (expit(R_ij) - X_ij) / (n d)``.
+
+:func:`weighted_mean` (validation loss, ``score``) is the exact weighted mean.
 """
 
 import numpy as np
@@ -30,14 +35,17 @@ def weighted_mean(per_sample, sample_weight=None):
     return float(np.dot(sample_weight, per_sample) / sample_weight.sum())
 
 
+def _batch_mean(per_sample, sample_weight):
+    """``sum_i w_i e_i / n``: the batch's estimate of the weighted objective."""
+    return float(np.dot(sample_weight, per_sample)) / per_sample.shape[0]
+
+
 def _scale_gradient(G, sample_weight, factor=1.0):
-    """Turn per-element residuals into ``factor`` times the gradient of the weighted mean."""
+    """Turn per-element residuals into ``factor`` times the gradient of the batch loss."""
     n, d = G.shape
-    if sample_weight is None:
-        G *= factor / (n * d)
-    else:
+    if sample_weight is not None:
         np.multiply(G, sample_weight[:, None], out=G)
-        G *= factor / (d * sample_weight.sum())
+    G *= factor / (n * d)
 
 
 def squared_error_gradient(R, X, sample_weight, work):
@@ -50,7 +58,7 @@ def squared_error_gradient(R, X, sample_weight, work):
         flat = R.reshape(-1)
         loss = float(np.dot(flat, flat)) / R.size
     else:
-        loss = weighted_mean(np.einsum("ij,ij->i", R, R) / R.shape[1], sample_weight)
+        loss = _batch_mean(np.einsum("ij,ij->i", R, R) / R.shape[1], sample_weight)
     _scale_gradient(R, sample_weight, factor=2.0)
     return loss
 
@@ -68,7 +76,7 @@ def binary_crossentropy_gradient(R, X, sample_weight, work):
         loss = (float(work.sum()) - float(np.vdot(X, R))) / R.size
     else:
         per_sample = (work.sum(axis=1) - np.einsum("ij,ij->i", X, R)) / R.shape[1]
-        loss = weighted_mean(per_sample, sample_weight)
+        loss = _batch_mean(per_sample, sample_weight)
     expit(R, out=R)
     R -= X
     _scale_gradient(R, sample_weight)

@@ -252,6 +252,9 @@ def train(
         Never modified, never copied whole: minibatches are gathered into a
         reused buffer.
     sample_weight : ndarray of shape (n_samples,) or None
+        Positive sum over ``train_rows``; not modified. Training uses it scaled
+        to average 1 over ``train_rows`` (see :mod:`skae._losses`); the
+        validation loss is the exact weighted mean over ``validation_rows``.
     train_rows, validation_rows : ndarray of int or None
         Rows to train on (all when None) and to monitor (none when None).
     batch_size, max_epochs : int
@@ -278,6 +281,12 @@ def train(
     if train_rows is None:
         train_rows = np.arange(X.shape[0])
     n_train = train_rows.size
+    if sample_weight is not None:
+        # Scaled to average 1 over the training rows: a minibatch's loss
+        # sum(w e) / batch_rows then estimates the weighted objective sum(w e) / sum(w)
+        # without bias, and an epoch's mean of them is that objective.
+        weight_sum = float(np.sum(sample_weight[train_rows], dtype=np.float64))
+        sample_weight = sample_weight * (n_train / weight_sum)
     batch_size = min(batch_size, n_train)
     starts = range(0, n_train, batch_size)
     ws = network.workspace(batch_size)

@@ -66,16 +66,24 @@ def test_gradient_matches_finite_differences(arch, activation, loss, alpha, weig
     assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
 
 
-def test_objective_is_weighted_mean_error_plus_penalty():
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_batch_objective_is_weighted_error_sum_over_rows_plus_penalty(loss):
+    # sum_i w_i e_i / n: the training loop scales w to average 1 over the
+    # training set, so this estimates the weighted mean without a 0/0.
     rng = np.random.RandomState(0)
-    network = Network((4, 3, 4), 1, "tanh", "squared_error")
+    network = Network((4, 3, 4), 1, "tanh", loss)
     network.initialize(np.random.default_rng(0))
-    X = rng.normal(size=(9, 4))
+    X = rng.uniform(size=(9, 4))
     sw = rng.uniform(size=9)
     per_sample = network.sample_errors(X)
     W = network.params[: network.n_weights]
-    expected = np.average(per_sample, weights=sw) + 0.5 * 0.2 * W @ W
-    assert_allclose(objective(network, X, sw, 0.2), expected, rtol=1e-12)
+    penalty = 0.5 * 0.2 * W @ W
+    assert_allclose(objective(network, X, sw, 0.2), sw @ per_sample / 9 + penalty, rtol=1e-12)
+    assert_allclose(objective(network, X, None, 0.2), per_sample.mean() + penalty, rtol=1e-12)
+    zero = objective(network, X, np.zeros(9), 0.2)
+    assert_allclose(zero, penalty, rtol=1e-12)
+    assert_allclose(network.grad[: network.n_weights], 0.2 * W, rtol=1e-12)
+    assert not network.grad[network.n_weights :].any()
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

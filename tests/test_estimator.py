@@ -368,6 +368,39 @@ def test_sample_weight_zero_equals_dropping(blobs):
     assert_allclose(weighted.transform(blobs), dropped.transform(blobs), rtol=1e-9)
 
 
+def test_sparse_positive_weights_with_shuffled_minibatches():
+    # Most minibatches hold no positive weight at all.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    w = np.zeros(2000)
+    w[rng.choice(2000, 20, replace=False)] = rng.uniform(0.5, 2.0, size=20)
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=5, batch_size=32)
+    ae.fit(X, sample_weight=w)
+    assert np.isfinite(ae._params).all()
+    assert np.isfinite(ae.loss_curve_).all()
+    assert np.isfinite(ae.transform(X)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loss_curve_is_the_weighted_objective(blobs, seed, dtype, monkeypatch):
+    # Without updates, one epoch of shuffled minibatches evaluates the initial
+    # model on every training row once: its loss_curve_ entry must be the
+    # weighted mean error of that model, plus the L2 term.
+    from skae._optim import Adam
+
+    monkeypatch.setattr(Adam, "step", lambda self, grad: None)
+    X = blobs.astype(dtype)
+    w = np.random.default_rng(seed).uniform(0, 3, size=X.shape[0])
+    w[::4] = 0
+    alpha = 0.01
+    ae = AutoencoderTransformer(2, random_state=seed, max_iter=1, batch_size=16, alpha=alpha)
+    ae.fit(X, sample_weight=w)
+    errors = -ae.score_samples(X.astype(np.float64))  # the initial model, unchanged
+    penalty = 0.5 * alpha * sum(np.sum(W.astype(np.float64) ** 2) for W in ae.coefs_)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_allclose(ae.loss_curve_[0], np.average(errors, weights=w) + penalty, rtol=rtol)
+
+
 def test_sample_weight_changes_fit(blobs):
     w = np.ones(blobs.shape[0])
     w[:10] = 50
