@@ -153,6 +153,8 @@ class _EpochTasks:
             "_params": params,
             "_layer_sizes": network.layer_sizes,
             "_n_encoder_layers": network.n_encoder_layers,
+            "_activation": network.activation,
+            "_loss": network.loss,
             "coefs_": copy.coefs,
             "intercepts_": copy.intercepts,
             "n_iter_": self._n_iter,

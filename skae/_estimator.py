@@ -162,7 +162,9 @@ class AutoencoderTransformer(
 
     warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights and optimizer
-        state instead of starting afresh. The network's shape must not change.
+        state instead of starting afresh. The network's shape, ``activation``
+        and ``loss`` must not change (nor for :meth:`partial_fit`). A fitted
+        model always uses the ``activation`` and ``loss`` it was fitted with.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples, monitor their
@@ -460,6 +462,15 @@ class AutoencoderTransformer(
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
+        method = "partial_fit" if incremental else "warm_start"
+        if continuing:
+            for name, fitted in (("activation", self._activation), ("loss", self._loss)):
+                if getattr(self, name) != fitted:
+                    raise ValueError(
+                        f"The {name} {getattr(self, name)!r} differs from the fitted "
+                        f"{fitted!r}; {method} cannot change it. Refit with "
+                        "warm_start=False."
+                    )
         if self.loss == "binary_crossentropy":
             values = X.data if sp.issparse(X) else X
             if values.size and (values.min() < 0 or values.max() > 1):
@@ -475,8 +486,8 @@ class AutoencoderTransformer(
         if continuing and layer_sizes != self._layer_sizes:
             raise ValueError(
                 f"The network's layer sizes {layer_sizes} differ from the fitted ones "
-                f"{self._layer_sizes}; {'partial_fit' if incremental else 'warm_start'} "
-                "cannot change the architecture. Refit with warm_start=False."
+                f"{self._layer_sizes}; {method} cannot change the architecture. Refit "
+                "with warm_start=False."
             )
 
         n_iter = self.n_iter_ if continuing else 0
@@ -543,6 +554,8 @@ class AutoencoderTransformer(
         # Commit the fitted state all at once.
         self._layer_sizes = layer_sizes
         self._n_encoder_layers = n_encoder_layers
+        self._activation = self.activation
+        self._loss = self.loss
         self._params = network.params
         self._optimizer_state = optimizer.state()
         self._set_views()
@@ -586,11 +599,12 @@ class AutoencoderTransformer(
         return hasattr(self, "_params")
 
     def _network(self):
+        # What the network was fitted with, whatever set_params did since.
         return Network(
             self._layer_sizes,
             self._n_encoder_layers,
-            self.activation,
-            self.loss,
+            self._activation,
+            self._loss,
             dtype=self._params.dtype,
             params=self._params,
         )

@@ -1,5 +1,6 @@
 """Behaviour of AutoencoderTransformer as a user calls it."""
 
+import pickle
 import re
 import warnings
 
@@ -248,6 +249,37 @@ def test_warm_start_refuses_architecture_change(blobs):
     with pytest.raises(ValueError, match="cannot change the architecture"):
         ae.set_params(hidden_layer_sizes=(5,)).fit(blobs)
     assert_array_equal(ae._params, params)
+
+
+def test_fitted_model_ignores_later_set_params(blobs):
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), random_state=0, max_iter=5)
+    ae.fit(blobs)
+    codes, scores = ae.transform(blobs), ae.score_samples(blobs)
+    decoded = ae.inverse_transform(codes)
+    ae.set_params(activation="tanh", loss="binary_crossentropy")
+    assert_array_equal(ae.transform(blobs), codes)
+    assert_array_equal(ae.score_samples(blobs), scores)
+    assert_array_equal(ae.inverse_transform(codes), decoded)
+    # Saved and loaded, it still uses what it was fitted with.
+    loaded = pickle.loads(pickle.dumps(ae))
+    assert_array_equal(loaded.transform(blobs), codes)
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("name, value", [("activation", "tanh"), ("loss", "binary_crossentropy")])
+def test_continuing_refuses_another_activation_or_loss(blobs, method, name, value):
+    X = (blobs - blobs.min()) / (blobs.max() - blobs.min())  # in [0, 1] for either loss
+    ae = AutoencoderTransformer(2, max_iter=2, random_state=0, warm_start=True).fit(X)
+    before = pickle.dumps(ae)
+    old = ae.get_params()[name]
+    ae.set_params(**{name: value})
+    message = (
+        f"The {name} {value!r} differs from the fitted {old!r}; "
+        f"{method} cannot change it. Refit with warm_start=False."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ae.fit(X) if method == "warm_start" else ae.partial_fit(X)
+    assert pickle.dumps(ae.set_params(**{name: old})) == before
 
 
 def test_partial_fit_lowers_loss(blobs):
