@@ -78,6 +78,38 @@ def _random_streams(random_state, n_iter):
     }
 
 
+#: Words of the errors NumPy, pandas and scikit-learn raise for input that is not numbers.
+_CONVERSION_ERRORS = (
+    "could not convert",
+    "cannot cast",
+    "argument must be a string or a real number",
+    "unable to convert",
+    "invalid literal",
+)
+
+
+def _non_numeric_columns(X):
+    """Names of the columns of data frame ``X`` that are not numbers (none for arrays)."""
+    if isinstance(X, np.ndarray) or sp.issparse(X) or not hasattr(X, "columns"):
+        return []
+    is_pandas = type(X).__module__.startswith("pandas")
+    if is_pandas:
+        from pandas.api.types import is_numeric_dtype
+    names = []
+    for name in X.columns:
+        if is_pandas:
+            numeric = is_numeric_dtype(X[name].dtype)
+        else:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+                numeric = True
+            except (TypeError, ValueError):
+                numeric = False
+        if not numeric:
+            names.append(name)
+    return names
+
+
 def _auto_batch_size(n_samples):
     """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on."""
     return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
@@ -449,11 +481,9 @@ class AutoencoderTransformer(
 
     def _fit_unsafe(self, X, sample_weight, incremental):
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
-        X = validate_data(
-            self,
+        X = self._validate_X(
             X,
             reset=not continuing,
-            accept_sparse=["csr", "csc"],
             dtype=self._params.dtype if continuing else [np.float64, np.float32],
         )
         if sp.issparse(X) and X.format != "csr":
@@ -662,11 +692,45 @@ class AutoencoderTransformer(
         n_rows = get_chunk_n_rows(row_bytes, max_n_rows=n_samples, working_memory=working_memory)
         return gen_batches(n_samples, n_rows)
 
+    def _validate_X(self, X, *, reset, dtype):
+        """``validate_data`` for every method that takes data, with errors that say what to do.
+
+        NaN gets advice for a Pipeline instead of scikit-learn's supervised-learning
+        hint; text or other non-numeric data (naming the columns of a data frame)
+        gets advice to encode it. Other errors pass unchanged.
+        """
+        name = type(self).__name__
+        try:
+            return validate_data(self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            message = str(exc)
+            if message.startswith("Input X contains NaN"):
+                raise ValueError(
+                    f"Input X contains NaN. {name} does not accept missing values yet: "
+                    "impute them first in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
+                    f"StandardScaler(), {name}())."
+                ) from exc
+            if not any(words in message.lower() for words in _CONVERSION_ERRORS):
+                raise
+            advice = (
+                f"{name} needs numbers; encode categorical columns first, e.g. with "
+                "OneHotEncoder in a ColumnTransformer: make_pipeline(make_column_transformer("
+                "(OneHotEncoder(), categorical_columns), remainder=StandardScaler()), "
+                f"{name}())."
+            )
+            columns = _non_numeric_columns(X)
+            if columns:
+                label = "Column {} of X is" if len(columns) == 1 else "Columns {} of X are"
+                raise ValueError(
+                    f"{label.format([str(c) for c in columns])} non-numeric: {advice}"
+                ) from exc
+            # Keep the exception's type: scikit-learn's checks expect a TypeError
+            # for objects that are neither numbers nor strings.
+            raise type(exc)(f"Input X contains non-numeric data ({message}): {advice}") from exc
+
     def _validate_input(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
-        )
+        return self._validate_X(X, reset=False, dtype=[np.float64, np.float32])
 
     def transform(self, X):
         """Encode ``X`` into codes of width ``n_components``.
