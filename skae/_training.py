@@ -249,8 +249,10 @@ def train(
     optimizer : Adam
         Updates ``network.params``.
     X : ndarray, memmap or sparse matrix of shape (n_samples, n_features)
-        Never modified, never copied whole: minibatches are gathered into a
-        reused buffer.
+        Never modified. Dense in-memory data of up to ``EPOCH_COPY_MAX_BYTES``
+        (64 MiB) of training rows are shuffled into one reused buffer each
+        epoch; memory maps, larger and sparse data are gathered batch by batch
+        into a reused buffer and never copied whole.
     sample_weight : ndarray of shape (n_samples,) or None
         Positive sum over ``train_rows``; not modified. Training uses it scaled
         to average 1 over ``train_rows`` (see :mod:`skae._losses`); the
