@@ -1,4 +1,4 @@
-"""Bad input gets scikit-learn's clear errors; odd but valid input works and is never written."""
+"""Bad input gets clear errors that say what to do; odd but valid input works, never written."""
 
 import re
 import warnings
