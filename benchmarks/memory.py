@@ -14,9 +14,11 @@ size (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``'s
 The baseline is the resident size after the imports, before the data exist; data
 are generated in small chunks so that making them does not set the peak.
 
-The fit must not copy the data per epoch nor upcast it to float64: the peak during
-fit should stay below the baseline plus the input's size plus 25%, plus the
-model's and the minibatch buffers (a few MB here).
+The fit must not upcast the data to float64, nor copy more than 64 MiB of it per
+epoch (in-memory arrays up to that size are shuffled into one reused buffer of
+their size; larger arrays and memory maps are gathered batch by batch): for
+larger inputs, the peak during fit should stay below the baseline plus the
+input's size plus 25%, plus the model's and the minibatch buffers (a few MB here).
 
 Usage::
 

@@ -202,63 +202,120 @@ class BatchSource:
                 targets = gather_rows(X, rows, self._gather_buffer(rows.size))
                 w = None if weights is None else weights[rows]
                 yield (targets if corrupt is None else corrupt(targets)), targets, w
-def _mix64(h):
-    """SplitMix64 finaliser: spreads the bits of uint64 hashes (wrapping arithmetic)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
+def _mix64(h, tmp):
+    """SplitMix64 finaliser, in place: spreads the bits of uint64 words (wrapping).
+
+    ``tmp`` is scratch of ``h``'s shape.
+    """
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(h, np.uint64(shift), out=tmp)
+        h ^= tmp
+        h *= np.uint64(multiplier)
+    np.right_shift(h, np.uint64(31), out=tmp)
+    h ^= tmp
+    return h
+
+
+def _entry_hashes(values, salts, zero_hashes):
+    """Per-entry contribution ``mix64(bits(x) ^ salt_j) - mix64(salt_j)`` (uint64, wrapping).
+
+    ``values`` (float32 or float64, any shape ending in the columns of ``salts``) is
+    not modified; ``-0.0`` counts as ``0.0``, whose contribution is exactly zero.
+    """
+    values = np.add(values, 0.0, dtype=values.dtype)  # a copy, with -0.0 turned into 0.0
+    if values.dtype == np.float32:
+        h = values.view(np.uint32).astype(np.uint64)
+    else:
+        h = values.view(np.uint64)
+    del values
+    h ^= salts
+    _mix64(h, np.empty_like(h))
+    h -= zero_hashes
+    return h
 
 
 def row_keys(X, seed, chunk_size=8192):
     """A number in [0, 1) per row that depends only on the row's values and ``seed``.
 
     Equal rows get equal keys, whatever their position or how often they occur.
+    Each entry ``x`` of column ``j`` contributes ``mix64(bits(x) XOR salt_j) -
+    mix64(salt_j)`` (uint64, wrapping), with per-column salts drawn from ``seed``
+    and ``mix64`` the SplitMix64 finaliser; a row's hash is the mixed sum of its
+    entries' contributions. Zeros (and ``-0.0``) contribute exactly nothing, so a
+    sparse row sums its stored entries only and gets the key of its dense
+    equivalent. float32 data hash their 32-bit words, anything else as float64.
+    ``X`` is never modified.
     """
     n, d = X.shape
-    multipliers = np.random.RandomState(seed).randint(1, 2**62, size=d).astype(np.uint64)
-    multipliers |= np.uint64(1)
-    word = np.uint64 if X.dtype.itemsize == 8 else np.uint32
+    salts = np.random.default_rng(seed).integers(0, 2**64, size=d + 1, dtype=np.uint64)
+    final_salt, salts = salts[-1], salts[:-1]
+    zero_hashes = _mix64(salts.copy(), np.empty_like(salts))
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
     hashes = np.empty(n, dtype=np.uint64)
     if sp.issparse(X):
         X = sp.csr_array(X)
-        X.sum_duplicates()
-        bits = X.data.view(word).astype(np.uint64) * multipliers[X.indices]
-        cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(bits, dtype=np.uint64)])
+        if not X.has_canonical_format:
+            X = X.copy()  # summing duplicate entries must not edit the caller's matrix
+            X.sum_duplicates()
+        entries = _entry_hashes(
+            np.asarray(X.data, dtype=dtype), salts[X.indices], zero_hashes[X.indices]
+        )
+        cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(entries, dtype=np.uint64)])
         hashes[:] = cumulative[X.indptr[1:]] - cumulative[X.indptr[:-1]]
     else:
         for start in range(0, n, chunk_size):
-            chunk = np.ascontiguousarray(X[start : start + chunk_size])
-            bits = chunk.view(word).astype(np.uint64)
-            bits *= multipliers
-            hashes[start : start + chunk_size] = bits.sum(axis=1, dtype=np.uint64)
-    hashes = _mix64(hashes ^ np.uint64(seed))
+            chunk = np.asarray(X[start : start + chunk_size], dtype=dtype)
+            entries = _entry_hashes(chunk, salts, zero_hashes)
+            hashes[start : start + chunk_size] = entries.sum(axis=1, dtype=np.uint64)
+            del entries  # before the next chunk's are made: two chunks' worth at most
+    hashes ^= final_salt
+    _mix64(hashes, np.empty_like(hashes))
     return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def validation_split(X, sample_weight, fraction, seed):
     """Split row indices into (train, validation) by row content.
 
-    Rows are ordered by :func:`row_keys`; the validation set is the smallest prefix
-    holding at least ``fraction`` of the total sample weight. Duplicated rows
-    therefore land on the same side, and a sample weight of ``k`` splits exactly as
-    ``k`` repeated rows would.
+    Identical rows (equal :func:`row_keys`) form a group, so duplicated rows land on
+    the same side. Groups are visited in key order, and a group joins the
+    validation set whenever it keeps the held-out weight at most ``fraction`` of the
+    total sample weight; groups of zero weight stay in training. If no group fits,
+    the lightest one is held out. The held-out weight is then at most the target
+    (up to rounding), and short of it by less than the weight of the lightest
+    positive-weight group left in training. A sample weight of ``k`` splits exactly
+    as ``k`` repeated rows would.
     """
     n = X.shape[0]
     keys = row_keys(X, seed)
-    order = np.argsort(keys, kind="stable")
+    unique_keys, group = np.unique(keys, return_inverse=True)
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    cumulative = np.cumsum(weight[order])
-    cut = min(int(np.searchsorted(cumulative, fraction * cumulative[-1])), n - 1)
-    is_validation = keys <= keys[order[cut]]
+    group_weight = np.bincount(group, weights=weight, minlength=unique_keys.size)
+    limit = fraction * group_weight.sum() * (1 + 1e-12)
+    held = np.zeros(unique_keys.size, dtype=bool)
+    # The longest prefix that fits whole, then a greedy pass over the other groups,
+    # until the room left is smaller than every positive weight still to come.
+    positive = group_weight > 0
+    cumulative = np.cumsum(group_weight)
+    start = int(np.searchsorted(cumulative, limit, side="right"))
+    held[:start] = positive[:start]
+    room = limit - (cumulative[start - 1] if start else 0.0)
+    lightest_after = np.minimum.accumulate(np.where(positive, group_weight, np.inf)[::-1])[::-1]
+    for g in range(start, unique_keys.size):
+        if room < lightest_after[g]:
+            break
+        w = group_weight[g]
+        if 0 < w <= room:
+            held[g] = True
+            room -= w
+    if not held.any() and positive.any():
+        held[np.argmin(np.where(positive, group_weight, np.inf))] = True
+    is_validation = held[group]
     train = np.flatnonzero(~is_validation)
     validation = np.flatnonzero(is_validation)
     if train.size == 0 or weight[train].sum() <= 0:
         raise ValueError(
             "early_stopping=True needs at least two distinct samples with positive "
             f"weight, to hold some out for validation; got n_samples = {n} with "
-            f"{np.unique(keys).size} distinct. Use more data or early_stopping=False."
+            f"{unique_keys.size} distinct. Use more data or early_stopping=False."
         )
     return train, validation
-

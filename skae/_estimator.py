@@ -6,7 +6,6 @@ either succeeds or leaves the estimator as it was, the fitted state (one flat
 parameter vector and what the network was fitted with) and chunked inference.
 """
 
-import sys
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -91,16 +90,35 @@ def _random_streams(random_state, n_iter):
     }
 
 
+_CONVERSION_ERRORS = (
+    "could not convert",
+    "cannot cast",
+    "argument must be a string or a real number",
+    "unable to convert",
+    "invalid literal",
+)
+
+
 def _non_numeric_columns(X):
-    """Names of a pandas DataFrame's non-numeric columns (empty for anything else)."""
-    pd = sys.modules.get("pandas")
-    if pd is None or not isinstance(X, pd.DataFrame):
+    """Names of the columns of data frame ``X`` that are not numbers (none for arrays)."""
+    if isinstance(X, np.ndarray) or sp.issparse(X) or not hasattr(X, "columns"):
         return []
-    return [
-        str(name)
-        for name, dtype in X.dtypes.items()
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
-    ]
+    is_pandas = type(X).__module__.startswith("pandas")
+    if is_pandas:
+        from pandas.api.types import is_numeric_dtype
+    names = []
+    for name in X.columns:
+        if is_pandas:
+            numeric = is_numeric_dtype(X[name].dtype)
+        else:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+                numeric = True
+            except (TypeError, ValueError):
+                numeric = False
+        if not numeric:
+            names.append(name)
+    return names
 
 
 class _BaseAutoencoder(BaseEstimator):
@@ -113,34 +131,42 @@ class _BaseAutoencoder(BaseEstimator):
 
     # -- input validation -------------------------------------------------------------------
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
-        """``validate_data`` with errors that say what to do in a Pipeline."""
+        """``validate_data`` for every method that takes data, with errors that say what to do.
+
+        NaN gets advice for a Pipeline instead of scikit-learn's supervised-learning
+        hint; text or other non-numeric data (naming the columns of a data frame)
+        gets advice to encode it. Other errors pass unchanged.
+        """
         name = type(self).__name__
         try:
             return validate_data(
                 self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=list(dtype)
             )
-        except (ValueError, TypeError) as exc:
+        except (TypeError, ValueError) as exc:
             message = str(exc)
             if message.startswith("Input X contains NaN"):
                 raise ValueError(
-                    f"Input X contains NaN. {name} does not accept missing values: impute "
-                    "them first, in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
+                    f"Input X contains NaN. {name} does not accept missing values yet: "
+                    "impute them first in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
                     f"StandardScaler(), {name}())."
                 ) from exc
+            if not any(words in message.lower() for words in _CONVERSION_ERRORS):
+                raise
+            advice = (
+                f"{name} needs numbers; encode categorical columns first, e.g. with "
+                "OneHotEncoder in a ColumnTransformer: make_pipeline(make_column_transformer("
+                "(OneHotEncoder(), categorical_columns), remainder=StandardScaler()), "
+                f"{name}())."
+            )
             columns = _non_numeric_columns(X)
-            if columns or any(
-                s in message for s in ("could not convert", "Cannot cast", "argument must be")
-            ):
-                which = f"X has non-numeric columns {columns}" if columns else (
-                    "X has non-numeric values"
-                )
-                raise type(exc)(
-                    f"{which}, but {name} needs numbers. Encode categorical columns "
-                    "first, e.g. with OneHotEncoder in a ColumnTransformer: "
-                    "make_column_transformer((OneHotEncoder(), categorical_columns), "
-                    f"remainder=StandardScaler()). ({message})"
+            if columns:
+                label = "Column {} of X is" if len(columns) == 1 else "Columns {} of X are"
+                raise ValueError(
+                    f"{label.format([str(c) for c in columns])} non-numeric: {advice}"
                 ) from exc
-            raise
+            # Keep the exception's type: scikit-learn's checks expect a TypeError
+            # for objects that are neither numbers nor strings.
+            raise type(exc)(f"Input X contains non-numeric data ({message}): {advice}") from exc
 
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -192,13 +218,18 @@ class _BaseAutoencoder(BaseEstimator):
         how = "partial_fit" if incremental else "warm_start"
         for key, value in spec.items():
             fitted = getattr(self, f"_{key}")
-            if value != fitted:
-                what = "layer sizes" if key == "layer_sizes" else key
+            if value == fitted:
+                continue
+            if key == "layer_sizes":
                 raise ValueError(
-                    f"The network's {what} {value!r} differ from the fitted "
-                    f"{fitted!r}; {how} cannot change the architecture. Refit "
-                    "with warm_start=False (or a new estimator for partial_fit)."
+                    f"The network's layer sizes {value} differ from the fitted ones "
+                    f"{fitted}; {how} cannot change the architecture. Refit with "
+                    "warm_start=False."
                 )
+            raise ValueError(
+                f"The {key} {value!r} differs from the fitted {fitted!r}; {how} cannot "
+                "change it. Refit with warm_start=False."
+            )
 
     def _corruption(self, X, train_rows, rng):
         """The input corruption of a denoising fit, or None."""

@@ -281,9 +281,9 @@ class LossCurveDisplay:
         Training loss of every epoch, such as ``loss_curve_``.
 
     validation_loss_curve : array-like of shape (n_validation_epochs,), default=None
-        Validation loss of every epoch, such as ``validation_loss_curve_``.
-        When shorter than ``loss_curve`` (after a ``warm_start`` fit, say), it
-        is aligned with the last epochs.
+        Validation loss of every epoch, such as ``validation_loss_curve_``;
+        NaN entries (epochs without validation) are drawn as gaps. When shorter
+        than ``loss_curve``, it is aligned with the last epochs.
 
     name : str, default=None
         Title of the axes. None gives no title.
@@ -392,7 +392,7 @@ class LossCurveDisplay:
             (validation_line,) = ax.plot(
                 validation_epochs, validation, **{"label": "validation loss", **kwargs}
             )
-            best_epoch = validation_epochs[np.argmin(validation)]
+            best_epoch = validation_epochs[np.nanargmin(validation)]
             best_line = ax.axvline(
                 best_epoch,
                 color="0.5",

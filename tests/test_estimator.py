@@ -1,5 +1,6 @@
 """Behaviour of AutoencoderTransformer as a user calls it."""
 
+import pickle
 import re
 import warnings
 
@@ -68,16 +69,16 @@ def test_bad_layer_sizes(blobs, sizes):
         AutoencoderTransformer(hidden_layer_sizes=sizes).fit(blobs)
 
 
-def test_beats_pca_on_digits():
+def test_beats_pca_on_digits(seed):
     """The README's claim: defaults beat PCA(2) on held-out digits, both metrics."""
     from sklearn.datasets import load_digits
 
     X, _ = load_digits(return_X_y=True)
-    X_train, X_test = train_test_split(X, random_state=0)
+    X_train, X_test = train_test_split(X, random_state=seed)
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     pca = PCA(2).fit(X_train)
-    ae = AutoencoderTransformer(2, random_state=0).fit(X_train)
+    ae = AutoencoderTransformer(2, random_state=seed).fit(X_train)
     pca_mse = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
     ae_mse = -ae.score(X_test)
     assert_allclose(ae_mse, np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2))
@@ -104,10 +105,100 @@ def test_early_stopping_restores_best_weights(digits, seed):
     assert ae.best_validation_loss_ == min(curve)
     # Recompute the held-out loss of the returned model on the same split.
     train_rows, val_rows = validation_split(X, None, 0.2, ae._validation_seed)
-    assert abs(val_rows.size / X.shape[0] - 0.2) < 0.05
+    assert 0.19 <= val_rows.size / X.shape[0] <= 0.2
     assert_allclose(-ae.score(X[val_rows]), ae.best_validation_loss_, rtol=1e-10)
-    if np.argmin(curve) != len(curve) - 1:
-        assert -ae.score(X[val_rows]) < curve[-1]
+    assert -ae.score(X[val_rows]) <= curve[-1]
+
+
+def _held_out_loss(ae, X):
+    _, val_rows = validation_split(X, None, ae.validation_fraction, ae._validation_seed)
+    return val_rows, -ae.score(X[val_rows])
+
+
+def test_warm_start_keeps_the_validation_split(digits, seed):
+    X = digits[0][:400]
+    ae = AutoencoderTransformer(
+        2,
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        max_iter=5,
+        warm_start=True,
+        random_state=seed,
+    ).fit(X)
+    val_first, loss_first = _held_out_loss(ae, X)
+    assert_allclose(loss_first, ae.best_validation_loss_, rtol=1e-10)
+    seed_first = ae._validation_seed
+    ae.fit(X)
+    assert ae._validation_seed == seed_first
+    val_second, loss_second = _held_out_loss(ae, X)
+    assert_array_equal(val_second, val_first)
+    assert_allclose(loss_second, ae.best_validation_loss_, rtol=1e-10)
+    # The same rows by content, wherever they are: shuffle the data and go on.
+    order = np.random.default_rng(seed).permutation(X.shape[0])
+    ae.fit(X[order])
+    val_third, loss_third = _held_out_loss(ae, X)
+    assert_array_equal(val_third, val_first)
+    assert_allclose(loss_third, ae.best_validation_loss_, rtol=1e-10)
+    assert len(ae.validation_loss_curve_) == len(ae.loss_curve_) == ae.n_iter_ == 15
+
+
+def test_curves_follow_n_iter_across_fits(blobs):
+    params = dict(n_components=2, max_iter=4, random_state=0, tol=0.0, n_iter_no_change=99)
+    ae = AutoencoderTransformer(**params, warm_start=True).fit(blobs)
+    assert ae.validation_loss_curve_ is None and ae.best_validation_loss_ is None
+    ae.partial_fit(blobs)
+    assert ae.validation_loss_curve_ is None and ae._validation_seed is None
+    # Early stopping switched on in a warm start: the earlier epochs had no validation.
+    ae.set_params(early_stopping=True).fit(blobs)
+    curve = ae.validation_loss_curve_
+    assert len(curve) == len(ae.loss_curve_) == ae.n_iter_ == 9
+    assert np.isnan(curve[:5]).all() and np.isfinite(curve[5:]).all()
+    best = ae.best_validation_loss_
+    assert best == min(curve[5:])
+    validation_seed = ae._validation_seed
+    # partial_fit appends a NaN and keeps the validation attributes.
+    ae.partial_fit(blobs)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_ == 10
+    assert_array_equal(ae.validation_loss_curve_[:9], curve)
+    assert np.isnan(ae.validation_loss_curve_[-1])
+    assert ae.best_validation_loss_ == best and ae._validation_seed == validation_seed
+    # A warm start without early stopping appends NaNs, one per epoch.
+    ae.set_params(early_stopping=False).fit(blobs)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_ == 14
+    assert np.isnan(ae.validation_loss_curve_[-4:]).all()
+    assert ae.best_validation_loss_ == best and ae._validation_seed == validation_seed
+    # A fit from scratch forgets it all.
+    ae.set_params(warm_start=False).fit(blobs)
+    assert ae.validation_loss_curve_ is None and ae.best_validation_loss_ is None
+    assert ae.n_iter_ == len(ae.loss_curve_) == 4
+
+
+def test_warm_start_history_is_bitwise_reproducible(blobs, seed):
+    def history():
+        ae = AutoencoderTransformer(
+            2, random_state=seed, max_iter=3, warm_start=True, early_stopping=True
+        )
+        ae.fit(blobs).fit(blobs)
+        ae.partial_fit(blobs[:50])
+        return ae
+
+    a, b = history(), history()
+    assert_array_equal(a._params, b._params)
+    assert a.loss_curve_ == b.loss_curve_
+    assert_array_equal(a.validation_loss_curve_, b.validation_loss_curve_)
+
+
+def test_random_state_instance_and_none(blobs):
+    def fit(random_state):
+        return AutoencoderTransformer(2, random_state=random_state, max_iter=2).fit(blobs)
+
+    # An instance is consumed: a second fit with it draws anew ...
+    rng = np.random.RandomState(0)
+    first, second = fit(rng), fit(rng)
+    assert not np.array_equal(first._params, second._params)
+    # ... and an instance in the same state gives the same model.
+    assert_array_equal(fit(np.random.RandomState(0))._params, first._params)
+    assert not np.array_equal(fit(None)._params, fit(None)._params)
 
 
 def test_validation_split_keeps_duplicates_together(blobs):
@@ -160,6 +251,37 @@ def test_warm_start_refuses_architecture_change(blobs):
     assert_array_equal(ae._params, params)
 
 
+def test_fitted_model_ignores_later_set_params(blobs):
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), random_state=0, max_iter=5)
+    ae.fit(blobs)
+    codes, scores = ae.transform(blobs), ae.score_samples(blobs)
+    decoded = ae.inverse_transform(codes)
+    ae.set_params(activation="tanh", loss="binary_crossentropy")
+    assert_array_equal(ae.transform(blobs), codes)
+    assert_array_equal(ae.score_samples(blobs), scores)
+    assert_array_equal(ae.inverse_transform(codes), decoded)
+    # Saved and loaded, it still uses what it was fitted with.
+    loaded = pickle.loads(pickle.dumps(ae))
+    assert_array_equal(loaded.transform(blobs), codes)
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("name, value", [("activation", "tanh"), ("loss", "binary_crossentropy")])
+def test_continuing_refuses_another_activation_or_loss(blobs, method, name, value):
+    X = (blobs - blobs.min()) / (blobs.max() - blobs.min())  # in [0, 1] for either loss
+    ae = AutoencoderTransformer(2, max_iter=2, random_state=0, warm_start=True).fit(X)
+    before = pickle.dumps(ae)
+    old = ae.get_params()[name]
+    ae.set_params(**{name: value})
+    message = (
+        f"The {name} {value!r} differs from the fitted {old!r}; "
+        f"{method} cannot change it. Refit with warm_start=False."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ae.fit(X) if method == "warm_start" else ae.partial_fit(X)
+    assert pickle.dumps(ae.set_params(**{name: old})) == before
+
+
 def test_partial_fit_lowers_loss(blobs):
     ae = AutoencoderTransformer(2, random_state=0)
     scores = []
@@ -171,14 +293,28 @@ def test_partial_fit_lowers_loss(blobs):
     assert np.mean(np.diff(scores) > 0) > 0.6
 
 
-def test_partial_fit_in_batches_matches_data_stream(blobs):
-    ae = AutoencoderTransformer(2, random_state=0)
-    before = None
+def test_partial_fit_in_batches_matches_data_stream(blobs, seed):
+    # Four chunks through partial_fit are one pass over the stream: the same
+    # updates as one epoch of fit with minibatches of one chunk, in order.
+    params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False)
+    streamed = AutoencoderTransformer(**params)
     for chunk in np.array_split(blobs, 4):
-        ae.partial_fit(chunk)
-        before = ae.score(blobs) if before is None else before
-    assert ae.n_iter_ == 4
-    assert ae.score(blobs) > before
+        streamed.partial_fit(chunk)
+    epoch = AutoencoderTransformer(**params, max_iter=1).fit(blobs)
+    assert_allclose(streamed._params, epoch._params, rtol=1e-12, atol=1e-15)
+    assert streamed.n_iter_ == 4 and epoch.n_iter_ == 1
+    assert streamed.t_ == epoch.t_ == blobs.shape[0]
+    assert len(streamed.loss_curve_) == 4
+    assert_allclose(np.mean(streamed.loss_curve_), epoch.loss_curve_[0], rtol=1e-12)
+    # And it learns: the held-out score rises well above that after one call.
+    X_train, X_test = blobs[:90], blobs[90:]
+    ae = AutoencoderTransformer(2, random_state=seed, batch_size=30, shuffle=False)
+    first = ae.partial_fit(X_train[:30]).score(X_test)
+    for _ in range(10):
+        for chunk in np.array_split(X_train, 3):
+            ae.partial_fit(chunk)
+    assert ae.n_iter_ == 31
+    assert ae.score(X_test) > first + 0.1 * abs(first)
 
 
 def test_partial_fit_rejects_other_feature_count(blobs):
@@ -262,6 +398,39 @@ def test_sample_weight_zero_equals_dropping(blobs):
     weighted = AutoencoderTransformer(**params).fit(blobs, sample_weight=w)
     dropped = AutoencoderTransformer(**params).fit(blobs[w > 0])
     assert_allclose(weighted.transform(blobs), dropped.transform(blobs), rtol=1e-9)
+
+
+def test_sparse_positive_weights_with_shuffled_minibatches():
+    # Most minibatches hold no positive weight at all.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    w = np.zeros(2000)
+    w[rng.choice(2000, 20, replace=False)] = rng.uniform(0.5, 2.0, size=20)
+    ae = AutoencoderTransformer(2, random_state=0, max_iter=5, batch_size=32)
+    ae.fit(X, sample_weight=w)
+    assert np.isfinite(ae._params).all()
+    assert np.isfinite(ae.loss_curve_).all()
+    assert np.isfinite(ae.transform(X)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loss_curve_is_the_weighted_objective(blobs, seed, dtype, monkeypatch):
+    # Without updates, one epoch of shuffled minibatches evaluates the initial
+    # model on every training row once: its loss_curve_ entry must be the
+    # weighted mean error of that model, plus the L2 term.
+    from skae._optim import Adam
+
+    monkeypatch.setattr(Adam, "step", lambda self, grad: None)
+    X = blobs.astype(dtype)
+    w = np.random.default_rng(seed).uniform(0, 3, size=X.shape[0])
+    w[::4] = 0
+    alpha = 0.01
+    ae = AutoencoderTransformer(2, random_state=seed, max_iter=1, batch_size=16, alpha=alpha)
+    ae.fit(X, sample_weight=w)
+    errors = -ae.score_samples(X.astype(np.float64))  # the initial model, unchanged
+    penalty = 0.5 * alpha * sum(np.sum(W.astype(np.float64) ** 2) for W in ae.coefs_)
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_allclose(ae.loss_curve_[0], np.average(errors, weights=w) + penalty, rtol=rtol)
 
 
 def test_sample_weight_changes_fit(blobs):

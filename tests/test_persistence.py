@@ -1,5 +1,6 @@
 """Saving and loading fitted models: pickle, joblib, skops."""
 
+import copy
 import io
 import pickle
 import warnings
@@ -53,6 +54,40 @@ def test_roundtrip_is_bitwise_identical_and_trains_on(fitted, blobs, roundtrip):
     fitted_copy.partial_fit(blobs)
     assert_array_equal(loaded._params, fitted_copy._params)
     assert loaded.n_iter_ == fitted.n_iter_ + 1
+
+
+def _dump_pickle(ae, tmp_path):
+    return pickle.loads(pickle.dumps(ae))
+
+
+def _dump_joblib(ae, tmp_path):
+    path = tmp_path / "ae.joblib"
+    joblib.dump(ae, path)
+    return joblib.load(path)
+
+
+def _deepcopy(ae, tmp_path):
+    return copy.deepcopy(ae)
+
+
+@pytest.mark.parametrize("save", [_dump_pickle, _dump_joblib, _deepcopy])
+def test_saving_leaves_the_original_intact(fitted, blobs, tmp_path, save):
+    before = _outputs(fitted, blobs)
+    params = fitted._params.copy()
+    saved = save(fitted, tmp_path)
+    # The original keeps its fitted attributes, still views into its own buffer.
+    for ae in (fitted, saved):
+        assert len(ae.coefs_) == len(ae.intercepts_) == 6
+        assert all(np.shares_memory(w, ae._params) for w in ae.coefs_ + ae.intercepts_)
+        for a, b in zip(before, _outputs(ae, blobs), strict=True):
+            assert_array_equal(a, b)
+    assert_array_equal(fitted._params, params)
+    # The copy owns its weights: training it leaves the original alone.
+    assert not np.shares_memory(saved._params, fitted._params)
+    saved.partial_fit(blobs)
+    assert_array_equal(fitted._params, params)
+    fitted.partial_fit(blobs)
+    assert_array_equal(fitted._params, saved._params)
 
 
 def test_unfitted_roundtrip():

@@ -162,6 +162,18 @@ def test_loss_curve_from_pipeline(pipe):
     assert labels[:2] == ["training loss", "validation loss"]
 
 
+def test_loss_curve_with_epochs_without_validation(clusters):
+    X, _ = clusters
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=3, warm_start=True)
+    ae.fit(X).set_params(early_stopping=True).fit(X)
+    disp = LossCurveDisplay.from_estimator(ae)
+    validation = ae.validation_loss_curve_
+    assert np.isnan(validation[:3]).all()
+    best = np.nanargmin(validation) + 1
+    assert best > 3
+    assert_allclose(disp.best_line_.get_xdata(), [best, best])
+
+
 def test_loss_curve_without_validation(clusters):
     X, _ = clusters
     ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X)

@@ -99,20 +99,56 @@ def test_speed_main_writes_json(speed, tmp_path, monkeypatch, capsys):
     assert "| seed-256 (batch" in capsys.readouterr().out
 
 
-def test_speed_floor_counts_every_batch(speed):
-    run = speed.make_floor(tiny(speed, n_samples=70, batch_size=32), np.float32)
-    assert run(1) >= 0.0
+def test_speed_floor_counts_every_batch(speed, monkeypatch):
+    config = tiny(speed, n_samples=70, batch_size=32)
+    run = speed.make_floor(config, np.float32)
+    products = []
+    matmul = np.matmul
+
+    def counting(a, b, out):
+        products.append((a.shape, b.shape))
+        return matmul(a, b, out=out)
+
+    monkeypatch.setattr(np, "matmul", counting)
+    run(2)
+    # Each epoch: every batch (32, 32, then the last 6 rows), each with a forward
+    # product per layer, then a weight gradient per layer and a delta product per
+    # layer but the first.
+    s = config.layer_sizes
+    expected = []
+    for rows in [32, 32, 6] * 2:
+        expected += [((rows, s[i]), (s[i], s[i + 1])) for i in range(len(s) - 1)]
+        for i in range(len(s) - 2, -1, -1):
+            expected.append(((s[i], rows), (rows, s[i + 1])))
+            if i > 0:
+                expected.append(((rows, s[i + 1]), (s[i + 1], s[i])))
+    assert products == expected
 
 
 def test_memory_script_small(tmp_path, capsys):
     memory = load("memory")
     out = tmp_path / "memory.json"
+    # 50,000 × 100 float32: 19 MiB, well above the allocator's noise of a few MiB.
     memory.main(
-        ["--n-samples", "3000", "--epochs", "1", "--scales", "1000", "3000", "--json", str(out)]
+        ["--n-samples", "50000", "--epochs", "1", "--scales", "1000", "50000", "--json", str(out)]
     )
     data = json.loads(out.read_text())
     assert [r["kind"] for r in data["runs"]] == ["array", "memmap"]
-    assert [r["n_samples"] for r in data["scale"]] == [1000, 3000]
+    assert [r["n_samples"] for r in data["scale"]] == [1000, 50000]
+    input_mb = 50000 * 100 * 4 / 2**20
+    limits = {
+        # The input itself, plus the per-epoch shuffle buffer of in-memory data.
+        "array": (input_mb, 2.5 * input_mb + 8),
+        # Touched pages of the file count as resident; nothing is copied whole.
+        "memmap": (0.5 * input_mb, 1.5 * input_mb + 8),
+    }
     for run in data["runs"]:
-        assert run["after_fit_mb"] >= run["baseline_mb"] > 0
-        assert np.isfinite(run["final_loss"])
+        assert run["input_mb"] == input_mb
+        assert run["model_mb"] > 0
+        low, high = limits[run["kind"]]
+        fit_peak = run["after_fit_mb"] - run["baseline_mb"]
+        assert low <= fit_peak <= high, (run["kind"], fit_peak, input_mb)
+        assert run["after_transform_mb"] >= run["after_fit_mb"]
+        for key in ("fit_seconds_per_epoch", "transform_seconds", "final_loss"):
+            assert np.isfinite(run[key]) and run[key] > 0, key
+    assert "| memmap | 50,000 × 100 |" in data["markdown"]

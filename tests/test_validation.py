@@ -1,4 +1,4 @@
-"""Bad input gets scikit-learn's clear errors; odd but valid input works and is never written."""
+"""Bad input gets clear errors that say what to do; odd but valid input works, never written."""
 
 import re
 import warnings
@@ -37,8 +37,16 @@ def _with(value, row=1, col=2):
     return make
 
 
+NAN_MESSAGE = (
+    r"^Input X contains NaN\. AutoencoderTransformer does not accept missing values yet: "
+    r"impute them first in a Pipeline, e\.g\. make_pipeline\(SimpleImputer\(\), "
+    r"StandardScaler\(\), AutoencoderTransformer\(\)\)\.$"
+)
+NON_NUMERIC = "non-numeric.*encode categorical columns first.*OneHotEncoder in a ColumnTransformer"
+
 BAD_INPUTS = [
-    ("NaN", _with(np.nan), ValueError, "Input X contains NaN"),
+    ("NaN", _with(np.nan), ValueError, NAN_MESSAGE),
+    ("NaN in sparse", lambda X: sp.csr_matrix(_with(np.nan)(X)), ValueError, NAN_MESSAGE),
     ("inf", _with(np.inf), ValueError, "Input X contains infinity"),
     ("-inf", _with(-np.inf), ValueError, "Input X contains infinity"),
     ("empty", lambda X: X[:0], ValueError, "0 sample"),
@@ -46,8 +54,9 @@ BAD_INPUTS = [
     ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
     ("3-D", lambda X: X[:, :, None], ValueError, "Found array with dim 3"),
     ("complex", lambda X: X + 1j, ValueError, "Complex data not supported"),
-    ("a word", lambda X: [["a"] * X.shape[1]] + X.tolist(), ValueError, "could not convert"),
-    ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, "convert"),
+    ("a word", lambda X: [["a"] * X.shape[1]] + X.tolist(), ValueError, NON_NUMERIC),
+    ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, NON_NUMERIC),
+    ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, NON_NUMERIC),
     ("scalar", lambda X: 3.0, ValueError, "Expected 2D array, got scalar array"),
 ]
 
@@ -61,6 +70,41 @@ def test_bad_X(X, fitted, method, make, exc, match):
     target = AutoencoderTransformer() if method in ("fit", "partial_fit") else fitted
     with pytest.raises(exc, match=match):
         getattr(target, method)(bad)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_dataframe_with_text_columns_names_them(X, method):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=list("abcde"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = AutoencoderTransformer(2, max_iter=2).fit(df)
+    bad = df.copy()
+    bad["b"] = pd.Series(["red", "blue"] * 20, dtype="str")
+    bad["d"] = pd.Series(["x", 1.5] * 20, dtype=object)
+    target = AutoencoderTransformer() if method == "fit" else fitted
+    message = (
+        "Columns ['b', 'd'] of X are non-numeric: AutoencoderTransformer needs numbers; "
+        "encode categorical columns first, e.g. with OneHotEncoder in a ColumnTransformer"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        getattr(target, method)(bad)
+    assert info.value.__cause__ is not None  # the original error is chained
+
+
+def test_polars_text_column_is_named(X):
+    pl = pytest.importorskip("polars")
+    df = pl.DataFrame({"a": X[:, 0], "colour": ["red", "blue"] * 20, "c": X[:, 2]})
+    with pytest.raises(ValueError, match=re.escape("Column ['colour'] of X is non-numeric")):
+        AutoencoderTransformer().fit(df)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_nan_message_does_not_suggest_supervised_models(X, fitted, method):
+    target = AutoencoderTransformer() if method == "fit" else fitted
+    with pytest.raises(ValueError, match=NAN_MESSAGE) as info:
+        getattr(target, method)(_with(np.nan)(X))
+    assert "HistGradientBoosting" not in str(info.value)
 
 
 @pytest.mark.parametrize("method", ["transform", "score", "score_samples", "partial_fit"])
@@ -85,12 +129,13 @@ def test_bad_codes_for_inverse_transform(X, fitted, make, match):
         fitted.inverse_transform(make(fitted.transform(X)))
 
 
-@pytest.mark.parametrize("method", METHODS + ["inverse_transform"])
+@pytest.mark.parametrize(
+    "method", ["transform", "inverse_transform", "score", "score_samples", "get_feature_names_out"]
+)
 def test_not_fitted(X, method):
-    if method in ("fit", "partial_fit"):
-        return
+    args = () if method == "get_feature_names_out" else (X,)
     with pytest.raises(NotFittedError, match="not fitted yet"):
-        getattr(AutoencoderTransformer(), method)(X)
+        getattr(AutoencoderTransformer(), method)(*args)
 
 
 def test_renamed_dataframe_columns(X):
@@ -200,6 +245,43 @@ def test_layouts_work_and_are_not_written(X, kind):
         assert_array_equal(data.toarray(), before.toarray())
     else:
         assert_array_equal(np.asarray(data), np.asarray(before))
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csr_array"])
+def test_noncanonical_sparse_input_is_not_written(fmt):
+    # Every entry stored twice, columns in decreasing order within each row.
+    rng = np.random.default_rng(0)
+    n, d = 60, N_FEATURES
+    indices = np.concatenate(
+        [np.repeat(np.sort(rng.choice(d, 3, replace=False))[::-1], 2) for _ in range(n)]
+    )
+    data = rng.normal(size=indices.size)
+    indptr = np.arange(0, indices.size + 1, 6)
+    Xs = getattr(sp, fmt)((data, indices, indptr), shape=(n, d))
+    assert not Xs.has_canonical_format
+    dense = Xs.toarray()
+    before = Xs.indices.copy(), Xs.data.copy(), Xs.indptr.copy()
+
+    def unchanged():
+        assert_array_equal(Xs.indices, before[0])
+        assert_array_equal(Xs.data, before[1])
+        assert_array_equal(Xs.indptr, before[2])
+
+    params = dict(n_components=2, max_iter=3, random_state=0, early_stopping=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = AutoencoderTransformer(**params).fit(Xs)
+        unchanged()
+        ref = AutoencoderTransformer(**params).fit(dense)
+    # The same split and training as on the dense equivalent.
+    assert_allclose(ae.validation_loss_curve_, ref.validation_loss_curve_, rtol=1e-10)
+    assert_allclose(ae.transform(Xs), ref.transform(dense), rtol=1e-10, atol=1e-12)
+    unchanged()
+    ae.score(Xs)
+    ae.score_samples(Xs)
+    unchanged()
+    ae.partial_fit(Xs)
+    unchanged()
 
 
 def test_memmap_input(tmp_path, X):
