@@ -1,8 +1,9 @@
 """One model-agnostic training loop and its policies.
 
 The loop draws minibatches from a :class:`~skae._data.BatchSource`, asks an
-objective for the minibatch loss and gradient (``objective.loss_gradient(inputs,
-targets, weights)`` filling ``objective.network.grad``) and steps an optimizer.
+objective for the minibatch loss and gradient (``objective.loss_gradient(*batch)``
+with ``batch = (inputs, targets, weights, ...)`` as the source yields it, filling
+``objective.network.grad``) and steps an optimizer.
 It knows nothing of layers, losses or penalties. One place decides what happens
 when training goes wrong or ends:
 
@@ -87,8 +88,7 @@ def train(
     Parameters
     ----------
     objective : Objective
-        ``loss_gradient(inputs, targets, weights) -> float`` fills
-        ``objective.network.grad``.
+        ``loss_gradient(*batch) -> float`` fills ``objective.network.grad``.
     optimizer : Adam
         Updates ``objective.network.params`` with ``step(grad)``.
     source : BatchSource
@@ -124,12 +124,12 @@ def train(
             for epoch in range(first_epoch, first_epoch + max_epochs):
                 tic = time.perf_counter()
                 total = 0.0
-                for batch, (inputs, targets, weights) in enumerate(source.epoch(rng), 1):
-                    loss = loss_gradient(inputs, targets, weights)
+                for number, batch in enumerate(source.epoch(rng), 1):
+                    loss = loss_gradient(*batch)
                     if not isfinite(loss):
-                        raise diverged(epoch, batch, loss, optimizer.learning_rate)
+                        raise diverged(epoch, number, loss, optimizer.learning_rate)
                     step(grad)
-                    total += loss * targets.shape[0]
+                    total += loss * batch[1].shape[0]
                 if not np.isfinite(params).all():
                     raise diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
                 loss = total / n_rows
