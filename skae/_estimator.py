@@ -6,6 +6,7 @@ either succeeds or leaves the estimator as it was, the fitted state (one flat
 parameter vector and what the network was fitted with) and chunked inference.
 """
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -29,13 +30,14 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import threadpool_limits
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task
 from ._data import NOISES, BatchSource, Corruption, feature_range, gather_rows, validation_split
 from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
-from ._optim import Adam
+from ._optim import SCHEDULES, Adam, Schedule
 from ._training import print_epoch, train
 
 #: Upper bound (MiB) on the temporaries of transform, inverse_transform and score.
@@ -46,6 +48,11 @@ _VIEW_ATTRIBUTES = ("coefs_", "intercepts_")
 
 #: Rows per chunk when computing the validation loss.
 _VALIDATION_CHUNK = 4096
+
+#: Below this many multiply-adds in a minibatch's largest matrix product, a fit runs
+#: on one BLAS thread: small products gain nothing from more threads, and lose a lot
+#: when another process holds a core.
+_MULTITHREAD_MIN_MACS = 2**24
 
 #: The independent random streams of a fit, in the order they are spawned.
 _STREAMS = ("init", "shuffle", "split", "noise")
@@ -66,6 +73,26 @@ def _layer_tuple(value, name):
 def _auto_batch_size(n_samples):
     """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on."""
     return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
+
+
+#: ``alpha="auto"`` is this over the number of training rows (1.5e-3 at 426 rows).
+_AUTO_ALPHA_SCALE = 0.64
+
+
+def _resolve_alpha(alpha, n_train):
+    """The L2 weight of a fit on ``n_train`` rows."""
+    return _AUTO_ALPHA_SCALE / n_train if alpha == "auto" else float(alpha)
+
+
+def _blas_threads(model, batch_size):
+    """One BLAS thread for networks whose products are small; else leave them be.
+
+    Never raises the caller's limit: a context that only ever lowers it to 1.
+    """
+    shapes = getattr(model, "shapes", None)
+    if shapes and batch_size * max(a * b for a, b in shapes) >= _MULTITHREAD_MIN_MACS:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _random_streams(random_state, n_iter):
@@ -182,8 +209,8 @@ class _BaseAutoencoder(BaseEstimator):
         """The model for ``spec``: has ``params``, ``grad`` and ``initialize(rng)``."""
         raise NotImplementedError
 
-    def _build_objective(self, model, streams):
-        """The training objective of ``model`` (see :mod:`skae._objectives`)."""
+    def _build_objective(self, model, streams, n_train):
+        """The objective of ``model`` on ``n_train`` rows (or weight): see skae._objectives."""
         raise NotImplementedError
 
     def _model_attributes(self, spec, params):
@@ -311,7 +338,9 @@ class _BaseAutoencoder(BaseEstimator):
             shuffle=self.shuffle,
             corruption=self._corruption(X, train_rows, streams["noise"]),
         )
-        objective = self._build_objective(model, streams)
+        # The size of the training set, in rows or (with sample weights) in weight.
+        size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
+        objective = self._build_objective(model, streams, size)
         validate = None
         if validation_rows is not None:
             validate = _validation_loss(objective, X, validation_rows, sample_weight)
@@ -332,18 +361,23 @@ class _BaseAutoencoder(BaseEstimator):
         )
         if callback is not None:
             monitors.append(callback)
-        result = train(
-            objective,
-            optimizer,
-            source,
-            rng=streams["shuffle"],
-            max_epochs=1 if incremental else self.max_iter,
-            validate=validate,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            first_epoch=n_iter + 1,
-            monitors=monitors,
-        )
+        max_epochs = 1 if incremental else self.max_iter
+        schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
+        with _blas_threads(model, source.batch_size):
+            result = train(
+                objective,
+                optimizer,
+                source,
+                rng=streams["shuffle"],
+                max_epochs=max_epochs,
+                validate=validate,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                schedule=schedule,
+                first_epoch=n_iter + 1,
+                monitors=monitors,
+            )
+        optimizer.learning_rate = self.learning_rate_init  # the saved state is the rate-free part
 
         # Commit the fitted state all at once.
         previous_curve = self.validation_loss_curve_ if continuing else None
@@ -512,11 +546,11 @@ class _DenseAutoencoder(_BaseAutoencoder):
             params=params,
         )
 
-    def _build_objective(self, model, streams):
+    def _build_objective(self, model, streams, n_train):
         return Objective(
             model,
             self.loss,
-            alpha=self.alpha,
+            alpha=_resolve_alpha(self.alpha, n_train),
             sparsity=self.sparsity,
             contraction=self.contraction,
             rng=streams["noise"],
@@ -591,11 +625,16 @@ class AutoencoderTransformer(
         (fitting on anything else warns): the output layer then produces logits
         and reconstructions are their logistic sigmoid.
 
-    alpha : float, default=1.5e-3
+    alpha : float or "auto", default="auto"
         L2 penalty: ``alpha / 2`` times the squared norm of all weight matrices
         is added to the mean reconstruction loss (biases are not penalised; a
-        tied matrix counts once). The default keeps datasets of a few hundred
-        rows from overfitting; lower it for large datasets.
+        tied matrix counts once). ``"auto"`` uses ``0.64 / n_samples`` (the
+        training rows of the fit, or of the :meth:`partial_fit` call; with
+        ``sample_weight``, their total weight): the same
+        penalty relative to the *summed* loss whatever the data's size, as a
+        fixed prior on the weights would be. It is 1.5e-3 at 426 rows, enough to
+        keep a few hundred rows from overfitting, and lets large datasets be fit
+        precisely.
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corrupt the training inputs, afresh for every minibatch, and train the
@@ -639,10 +678,21 @@ class AutoencoderTransformer(
         more above, and batches of 32 below. Larger than the number of
         (training) samples means full batch.
 
-    learning_rate_init : float, default=2e-3
-        Adam's step size.
+    learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
+        Learning-rate schedule. ``"constant"``: ``learning_rate_init``
+        throughout, and training stops at the first plateau of the loss (see
+        ``tol``). ``"adaptive"``: at each plateau the rate is divided by 5, and
+        training stops at the plateau that would take it below
+        ``learning_rate_init / 1000``. ``"cosine"``: the rate decays from
+        ``learning_rate_init`` to a thousandth of it along half a cosine over
+        ``max_iter`` epochs; a plateau still stops training early. Each
+        :meth:`fit` starts the schedule afresh; :meth:`partial_fit` uses
+        ``learning_rate_init``.
 
-    max_iter : int, default=300
+    learning_rate_init : float, default=2e-3
+        Adam's (initial) step size.
+
+    max_iter : int, default=1000
         Maximum number of epochs (passes over the training data).
 
     shuffle : bool, default=True
@@ -654,10 +704,11 @@ class AutoencoderTransformer(
         :class:`numpy.random.SeedSequence`). An int gives bitwise-identical
         results across calls. See :term:`Glossary <random_state>`.
 
-    tol : float, default=1e-4
-        Training stops when the monitored loss (validation loss with
-        ``early_stopping``, else training loss) has not improved by at least
-        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    tol : float, default=1e-3
+        Relative tolerance of a plateau: the monitored loss (validation loss
+        with ``early_stopping``, else training loss) has not improved on its
+        best by at least ``tol`` times that best for ``n_iter_no_change``
+        consecutive epochs. What a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.
@@ -689,8 +740,8 @@ class AutoencoderTransformer(
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
 
-    n_iter_no_change : int, default=20
-        Number of epochs without improvement by ``tol`` before stopping.
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` that make a plateau.
 
     Attributes
     ----------
@@ -816,13 +867,14 @@ class AutoencoderTransformer(
         "decoder_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "loss": [StrOptions(set(LOSSES))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "noise": [StrOptions(set(NOISES)), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "sparsity": [Interval(Real, 0, None, closed="left")],
         "contraction": [Interval(Real, 0, None, closed="left")],
         "tied_weights": ["boolean"],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -846,18 +898,19 @@ class AutoencoderTransformer(
         decoder_layer_sizes=None,
         activation="relu",
         loss="squared_error",
-        alpha=1.5e-3,
+        alpha="auto",
         noise=None,
         noise_level=0.1,
         sparsity=0.0,
         contraction=0.0,
         tied_weights=False,
         batch_size="auto",
+        learning_rate="adaptive",
         learning_rate_init=2e-3,
-        max_iter=300,
+        max_iter=1000,
         shuffle=True,
         random_state=None,
-        tol=1e-4,
+        tol=1e-3,
         verbose=False,
         warm_start=False,
         early_stopping=False,
@@ -865,7 +918,7 @@ class AutoencoderTransformer(
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -879,6 +932,7 @@ class AutoencoderTransformer(
         self.contraction = contraction
         self.tied_weights = tied_weights
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle

@@ -85,3 +85,67 @@ class Adam:
     def state(self):
         """Copy of the optimizer state, as plain arrays and numbers."""
         return {"m": self.m.copy(), "v": self.v.copy(), "t": self.t}
+
+
+#: Learning-rate schedules, by the user's names.
+SCHEDULES = ("constant", "adaptive", "cosine")
+
+
+class Schedule:
+    """The learning rate over one fit, and what a plateau of the loss means.
+
+    ``"constant"``
+        ``lr = learning_rate_init`` throughout; a plateau ends training.
+    ``"adaptive"``
+        Reduce on plateau: each plateau (``n_iter_no_change`` epochs without
+        improvement) divides the rate by ``1 / factor``; training ends at the
+        plateau where the rate would fall below ``min_ratio · learning_rate_init``.
+    ``"cosine"``
+        ``lr_e = lr_min + (lr_0 - lr_min) · (1 + cos(π e / E)) / 2`` at epoch
+        ``e = 0, …, E-1`` of a fit with ``E = max_epochs`` epochs, with
+        ``lr_min = min_ratio · lr_0``; a plateau ends training, and so does the
+        end of the schedule.
+
+    Parameters
+    ----------
+    kind : {"constant", "adaptive", "cosine"}
+    optimizer : Adam
+        Its ``learning_rate`` is set by :meth:`start_epoch` and :meth:`plateau`.
+    max_epochs : int
+    factor : float, default=0.2
+    min_ratio : float, default=1e-3
+    """
+
+    def __init__(self, kind, optimizer, max_epochs, *, factor=0.2, min_ratio=1e-3):
+        if kind not in SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {kind!r}")
+        self.kind = kind
+        self.optimizer = optimizer
+        self.initial = float(optimizer.learning_rate)
+        self.max_epochs = int(max_epochs)
+        self.factor = float(factor)
+        self.min_ratio = float(min_ratio)
+        self._epoch = 0
+
+    @property
+    def completes(self):
+        """Whether running all ``max_epochs`` epochs is itself the end of training."""
+        return self.kind == "cosine"
+
+    def start_epoch(self):
+        """Set the rate of the next epoch."""
+        if self.kind == "cosine":
+            low = self.min_ratio * self.initial
+            phase = math.pi * self._epoch / self.max_epochs
+            self.optimizer.learning_rate = low + (self.initial - low) * 0.5 * (1 + math.cos(phase))
+        self._epoch += 1
+
+    def plateau(self):
+        """The loss stopped improving: lower the rate and return True, or return False (stop)."""
+        if self.kind != "adaptive":
+            return False
+        lowered = self.optimizer.learning_rate * self.factor
+        if lowered < self.min_ratio * self.initial * (1 - 1e-12):
+            return False
+        self.optimizer.learning_rate = lowered
+        return True

@@ -15,10 +15,14 @@ when training goes wrong or ends:
 * **KeyboardInterrupt**: stop, roll back to the best parameters seen (with a
   validation set) or to the end of the last complete epoch, and report
   ``interrupted=True``. If no epoch completed, the interrupt propagates;
-* **stopping**: after ``n_iter_no_change`` consecutive epochs whose monitored loss
-  (the validation loss with a validation set, else the training loss) did not
-  improve on the best by at least ``tol``. With a validation set the best
-  parameters are restored at the end.
+* **stopping**: a *plateau* is ``n_iter_no_change`` consecutive epochs whose
+  monitored loss (the validation loss with a validation set, else the training
+  loss) did not improve on the best by at least ``tol · |best|`` (a relative
+  tolerance). At a plateau the learning-rate schedule
+  (:class:`~skae._optim.Schedule`) either lowers the rate, and training goes
+  on, or says stop: training has *converged*. A schedule that runs its course
+  (cosine) converges too. With a validation set the best parameters are
+  restored at the end.
 
 *Monitors* watch the loop: after every epoch each is called as
 ``monitor(epoch, loss, validation_loss, seconds)`` and training stops when one
@@ -80,6 +84,7 @@ def train(
     validate=None,
     tol=1e-4,
     n_iter_no_change=10,
+    schedule=None,
     first_epoch=1,
     monitors=(),
 ):
@@ -99,7 +104,9 @@ def train(
     validate : callable or None
         ``validate() -> float``: the validation loss of the current parameters.
     tol, n_iter_no_change : float, int
-        The stopping rule (module docstring).
+        The stopping rule (module docstring); ``tol`` is relative.
+    schedule : Schedule or None
+        The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
         Number of the first epoch, for messages and monitors.
     monitors : sequence of callables
@@ -123,6 +130,8 @@ def train(
         try:
             for epoch in range(first_epoch, first_epoch + max_epochs):
                 tic = time.perf_counter()
+                if schedule is not None:
+                    schedule.start_epoch()
                 total = 0.0
                 for number, batch in enumerate(source.epoch(rng), 1):
                     loss = loss_gradient(*batch)
@@ -150,14 +159,19 @@ def train(
                     val_loss = None
                     monitored, best = loss, best_loss
                     checkpoint = (params.copy(), optimizer.state())
-                no_improvement = no_improvement + 1 if monitored > best - tol else 0
+                improved = best == np.inf or monitored < best - tol * abs(best)
+                no_improvement = 0 if improved else no_improvement + 1
                 seconds = time.perf_counter() - tic
                 if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                     result.stopped_by_monitor = True
                     break
                 if no_improvement >= n_iter_no_change:
-                    result.converged = True
-                    break
+                    no_improvement = 0
+                    if schedule is None or not schedule.plateau():
+                        result.converged = True
+                        break
+            else:
+                result.converged = schedule is not None and schedule.completes
         except KeyboardInterrupt:
             if result.n_epochs == 0:
                 raise

@@ -96,7 +96,8 @@ def test_epochs_are_subtasks_of_fit(X):
 def test_convergence_closes_the_begun_epoch(X):
     """Stopping on the loss leaves one epoch begun but not run; it still gets its end."""
     rec = Recorder()
-    ae = small(max_iter=200, tol=1e3, n_iter_no_change=2).set_callbacks(rec)
+    ae = small(max_iter=200, tol=1e3, n_iter_no_change=2, learning_rate="constant")
+    ae.set_callbacks(rec)
     ae.fit(X)
     assert ae.n_iter_ == 3  # the first epoch improves on nothing, then two don't
     begins, ends = rec.named("begin"), rec.named("end")

@@ -227,14 +227,15 @@ def test_early_stopping_needs_distinct_samples():
 
 
 def test_warm_start_continues(blobs):
-    first = AutoencoderTransformer(2, max_iter=20, random_state=0).fit(blobs)
+    # A fixed penalty: what is tested is the continuation, not the penalty's size.
+    first = AutoencoderTransformer(2, max_iter=20, alpha=1e-3, random_state=0).fit(blobs)
     params = first._params.copy()
     first.set_params(warm_start=True, max_iter=5).fit(blobs)
     assert first.n_iter_ == 25 and len(first.loss_curve_) == 25
     assert first.t_ == 25 * blobs.shape[0]
     # Continued from the previous weights: starts where the first run ended, far
     # below where a fresh start begins.
-    fresh = AutoencoderTransformer(2, max_iter=5, random_state=0).fit(blobs)
+    fresh = AutoencoderTransformer(2, max_iter=5, alpha=1e-3, random_state=0).fit(blobs)
     assert first.loss_curve_[20] < 0.5 * fresh.loss_curve_[0]
     assert not np.array_equal(first._params, params)
     # warm_start=False starts afresh.
@@ -296,7 +297,8 @@ def test_partial_fit_lowers_loss(blobs):
 def test_partial_fit_in_batches_matches_data_stream(blobs, seed):
     # Four chunks through partial_fit are one pass over the stream: the same
     # updates as one epoch of fit with minibatches of one chunk, in order.
-    params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False)
+    # alpha="auto" follows the rows of each call: fix it to compare the updates.
+    params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False, alpha=1e-3)
     streamed = AutoencoderTransformer(**params)
     for chunk in np.array_split(blobs, 4):
         streamed.partial_fit(chunk)
@@ -437,8 +439,11 @@ def test_sample_weight_changes_fit(blobs):
     w = np.ones(blobs.shape[0])
     w[:10] = 50
     # One component cannot reconstruct everything: the weights decide what is kept.
-    a = AutoencoderTransformer(1, random_state=0, max_iter=30).fit(blobs)
-    b = AutoencoderTransformer(1, random_state=0, max_iter=30).fit(blobs, sample_weight=w)
+    # The same penalty for both (alpha="auto" counts the weight), so that only the
+    # weights differ.
+    params = dict(random_state=0, max_iter=30, alpha=1.5e-3)
+    a = AutoencoderTransformer(1, **params).fit(blobs)
+    b = AutoencoderTransformer(1, **params).fit(blobs, sample_weight=w)
     # The heavily weighted rows are reconstructed better.
     assert b.score(blobs[:10]) > a.score(blobs[:10])
 

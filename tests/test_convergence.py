@@ -1,0 +1,221 @@
+"""Training that converges: learning-rate schedules, the relative tolerance, BLAS threads."""
+
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import skae._estimator as estimator_module
+from skae import AutoencoderTransformer
+from skae._optim import Adam, Schedule
+from skae._training import train
+
+
+def schedule(kind, max_epochs=10, lr=0.1):
+    return Schedule(kind, Adam(np.zeros(3), learning_rate=lr), max_epochs)
+
+
+def rates(s, n):
+    out = []
+    for _ in range(n):
+        s.start_epoch()
+        out.append(s.optimizer.learning_rate)
+    return out
+
+
+def test_cosine_follows_half_a_cosine_down_to_a_thousandth():
+    s = schedule("cosine", max_epochs=10)
+    low = 1e-4
+    expected = [low + (0.1 - low) * 0.5 * (1 + math.cos(math.pi * e / 10)) for e in range(10)]
+    assert_allclose(rates(s, 10), expected, rtol=1e-12)
+    assert s.completes and not s.plateau()
+
+
+def test_adaptive_divides_by_five_until_a_thousandth():
+    s = schedule("adaptive")
+    assert rates(s, 3) == [0.1] * 3  # constant between plateaus
+    seen = []
+    while s.plateau():
+        seen.append(s.optimizer.learning_rate)
+    assert_allclose(seen, [0.02, 0.004, 0.0008, 0.00016])  # the next, 3.2e-5, is below 1e-4
+    assert not s.completes
+
+
+def test_constant_stops_at_the_first_plateau():
+    s = schedule("constant")
+    assert rates(s, 4) == [0.1] * 4
+    assert not s.plateau() and not s.completes
+
+
+def test_unknown_schedule():
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        schedule("warm")
+
+
+def fit_counting_rates(X, **params):
+    """Fit and record the learning rate of every Adam step."""
+    seen = []
+    original = Adam.step
+
+    def step(self, grad):
+        seen.append(self.learning_rate)
+        original(self, grad)
+
+    Adam.step = step
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ae = AutoencoderTransformer(**params).fit(X)
+    finally:
+        Adam.step = original
+    return ae, seen, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs):
+    ae, seen, warned = fit_counting_rates(
+        blobs, n_components=2, hidden_layer_sizes=(8,), random_state=0, n_iter_no_change=3
+    )
+    assert not warned and ae.n_iter_ < ae.max_iter
+    distinct = sorted(set(seen), reverse=True)
+    assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(len(distinct)))
+    assert len(distinct) == 5  # 2e-3 down to 3.2e-6, then the next plateau stops
+    # The saved optimizer state does not carry the lowered rate into the next fit.
+    ae.set_params(warm_start=True, max_iter=1, learning_rate="constant")
+    _, seen, _ = fit_counting_rates(blobs, **ae.get_params())
+    assert set(seen) == {2e-3}
+
+
+def test_cosine_fit_reaching_max_iter_has_converged(blobs):
+    ae, seen, warned = fit_counting_rates(
+        blobs, n_components=2, hidden_layer_sizes=(8,), random_state=0, max_iter=15,
+        learning_rate="cosine", n_iter_no_change=1000,
+    )
+    assert ae.n_iter_ == 15 and not warned
+    assert seen[0] == 2e-3 and seen[-1] < 0.05 * 2e-3
+
+
+def test_constant_rate_reaching_max_iter_warns(blobs):
+    _, seen, warned = fit_counting_rates(
+        blobs, n_components=2, max_iter=5, learning_rate="constant", random_state=0
+    )
+    assert set(seen) == {2e-3} and len(warned) == 1
+
+
+class ScriptedObjective:
+    """An objective whose epoch losses are given: the loop sees nothing else."""
+
+    def __init__(self, losses):
+        self.losses = iter(losses)
+        self.network = SimpleNamespace(params=np.zeros(2), grad=np.zeros(2))
+
+    def loss_gradient(self, inputs, targets, weights):
+        return next(self.losses)
+
+
+class OneBatch:
+    n_rows = 1
+
+    def epoch(self, rng):
+        yield np.zeros((1, 1)), np.zeros((1, 1)), None
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_tolerance_is_relative_to_the_best_loss(scale):
+    # Each epoch improves by 0.5 % of the loss: below a tol of 1 %, so the first
+    # n_iter_no_change epochs after the first make a plateau, at any scale.
+    losses = scale * 0.995 ** np.arange(100)
+    objective = ScriptedObjective(losses)
+    result = train(objective, Adam(objective.network.params), OneBatch(),
+                   rng=np.random.default_rng(0), max_epochs=100, tol=1e-2, n_iter_no_change=4)
+    assert result.converged and result.n_epochs == 5
+    # Improvements of 2 % clear the same tolerance: no plateau.
+    objective = ScriptedObjective(scale * 0.98 ** np.arange(100))
+    result = train(objective, Adam(objective.network.params), OneBatch(),
+                   rng=np.random.default_rng(0), max_epochs=100, tol=1e-2, n_iter_no_change=4)
+    assert not result.converged and result.n_epochs == 100
+
+
+BUNDLED = {
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+}
+
+
+@pytest.mark.parametrize("name", list(BUNDLED))
+def test_defaults_converge_without_warning_on_bundled_data(name, seed):
+    X = StandardScaler().fit_transform(BUNDLED[name](return_X_y=True)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ae = AutoencoderTransformer(random_state=seed).fit(X)
+    assert ae.n_iter_ < ae.max_iter
+
+
+def test_grid_search_at_the_defaults_is_silent():
+    X = load_wine(return_X_y=True)[0]
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(random_state=0))
+    grid = {"autoencodertransformer__n_components": [2, 4],
+            "autoencodertransformer__hidden_layer_sizes": [(32,), (64, 32)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        GridSearchCV(pipe, grid, cv=2).fit(X)
+
+
+def test_auto_alpha_scales_with_the_training_size():
+    assert_allclose(estimator_module._resolve_alpha("auto", 426), 1.5e-3, rtol=2e-3)
+    assert estimator_module._resolve_alpha("auto", 2000) == 0.64 / 2000
+    assert estimator_module._resolve_alpha(0.01, 2000) == 0.01
+
+
+def test_auto_alpha_counts_weight_as_rows(blobs):
+    """A weight of 2 is two rows, for the penalty too: the full-batch fits agree."""
+    params = dict(n_components=2, hidden_layer_sizes=(6,), random_state=0, max_iter=5,
+                  batch_size=10_000, shuffle=False)
+    weighted = AutoencoderTransformer(**params).fit(blobs, sample_weight=np.full(120, 2.0))
+    repeated = AutoencoderTransformer(**params).fit(np.repeat(blobs, 2, axis=0))
+    assert_allclose(weighted._params, repeated._params, rtol=1e-9, atol=1e-12)
+
+
+def blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def record_threads(monkeypatch):
+    seen = []
+    original = Adam.step
+
+    def step(self, grad):
+        seen.append(tuple(blas_threads()))
+        original(self, grad)
+
+    monkeypatch.setattr(Adam, "step", step)
+    return seen
+
+
+def test_small_networks_train_on_one_blas_thread(blobs, monkeypatch):
+    seen = record_threads(monkeypatch)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        AutoencoderTransformer(2, max_iter=2, random_state=0).fit(blobs)
+        assert blas_threads() == before  # the caller's setting is restored
+    assert seen and all(set(threads) == {1} for threads in seen)
+
+
+def test_large_products_keep_the_callers_threads(monkeypatch):
+    X = np.random.RandomState(0).normal(size=(512, 300))
+    monkeypatch.setattr(estimator_module, "_MULTITHREAD_MIN_MACS", 1)
+    seen = record_threads(monkeypatch)
+    with threadpool_limits(limits=2, user_api="blas"):
+        expected = tuple(blas_threads())
+        AutoencoderTransformer(2, hidden_layer_sizes=(16,), max_iter=1).fit(X)
+    assert seen and set(seen) == {expected}
