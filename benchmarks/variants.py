@@ -431,47 +431,62 @@ def _paired(records, key, model, baseline):
     return [(values[model][s], values[baseline][s]) for s in seeds]
 
 
+def _effect_metric(params):
+    """What a variant is meant to change: ``(record key, label, whether lower is the aim)``."""
+    if params.get("noise") == "masking":
+        return "mse_masked", "MSE from masked", True
+    if params.get("noise") == "gaussian":
+        return "mse_gaussian", "MSE from Gaussian", True
+    if params.get("sparsity"):
+        return "hoyer", "Hoyer sparsity", False
+    if params.get("contraction"):
+        return "jacobian", "‖J‖²_F", True
+    if params.get("tied_weights"):
+        return "weights_stored", "weights stored", True
+    return None
+
+
+def _ratio(value):
+    """Two decimals, or two significant digits below 0.1."""
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+
+
+def _ratios(records, key, model, baseline):
+    """Per-seed ratios of ``model``'s metric to ``baseline``'s: a text and the ratios."""
+    ratios = [a / b for a, b in _paired(records, key, model, baseline)]
+    if not ratios:
+        return "", ratios
+    text = f"{_ratio(np.mean(ratios))}x"
+    if len(ratios) > 1:
+        text += f" ({_ratio(min(ratios))} to {_ratio(max(ratios))})"
+    return text, ratios
+
+
 def effects(records):
-    """One line per variant: the effect against its baseline, seed by seed, and its cost."""
+    """One line per variant: its effect against its table's baseline, and its cost.
 
-    def line(model, baseline, key, what, better):
-        pairs = _paired(records, key, model, baseline)
-        if not pairs:
-            return None
-        wins = sum(better(a, b) for a, b in pairs)
-        ratio = np.mean([a / b for a, b in pairs])
-        cost = _paired(records, "mse", model, baseline)
-        cost_ratio = np.mean([a / b for a, b in cost]) if cost else np.nan
-        return (
-            f"`{model}`: {what} {ratio:.2f}x the {baseline} model's, "
-            f"{'better' if wins == len(pairs) else 'better only'} on {wins} of {len(pairs)} "
-            f"seed(s); clean MSE {cost_ratio:.2f}x."
-        )
-
-    lower, higher = (lambda a, b: a < b), (lambda a, b: a > b)
-    candidates = []
+    Both are per-seed ratios of the two models' values (mean, then range), the
+    cost in clean held-out MSE.
+    """
+    lines = []
     for section in SECTIONS:
         for model in section.models:
-            if model in (section.baseline, IDENTITY):
+            metric = _effect_metric(MODELS.get(model, {}))
+            if model == section.baseline or metric is None:
                 continue
-            params = MODELS.get(model, {})
-            if params.get("noise") == "masking":
-                candidates.append(
-                    (model, section.baseline, "mse_masked", "MSE from masked", lower)
-                )
-            elif params.get("noise") == "gaussian":
-                candidates.append(
-                    (model, section.baseline, "mse_gaussian", "MSE from Gaussian", lower)
-                )
-            elif "sparsity" in params:
-                candidates.append((model, section.baseline, "hoyer", "Hoyer sparsity", higher))
-            elif "contraction" in params:
-                candidates.append((model, section.baseline, "jacobian", "‖J‖²_F", lower))
-            elif params.get("tied_weights"):
-                candidates.append(
-                    (model, section.baseline, "weights_stored", "weights stored", lower)
-                )
-    return [text for c in candidates if (text := line(*c)) is not None]
+            key, label, aim_lower = metric
+            effect, ratios = _ratios(records, key, model, section.baseline)
+            if not ratios:
+                continue
+            n_aimed = sum((r < 1) if aim_lower else (r > 1) for r in ratios)
+            cost, cost_ratios = _ratios(records, "mse", model, section.baseline)
+            n_higher = sum(r > 1 for r in cost_ratios)
+            lines.append(
+                f"`{model}`: {label} {effect} the `{section.baseline}` model's, "
+                f"{'lower' if aim_lower else 'higher'} on {n_aimed} of {len(ratios)} seed(s); "
+                f"clean MSE {cost}, higher on {n_higher} of {len(cost_ratios)}."
+            )
+    return lines
 
 
 def machine_info():
