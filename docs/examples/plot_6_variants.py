@@ -96,3 +96,10 @@ for ax_row, (label, images) in zip(axes, rows.items(), strict=True):
         ax.set(xticks=[], yticks=[])
     ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center")
 plt.show()
+
+# %%
+# The denoising model redraws more of the strokes that the masking broke,
+# where the plain model keeps more of the grey of the wiped-out pixels; it pays
+# for it on clean digits, where it no longer copies every pixel it is given. Over five splits
+# (:doc:`/variants`), its error from masked digits is 0.92× the plain model's,
+# lower on every split, and its error from clean digits 1.51×.
