@@ -35,7 +35,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -45,7 +44,6 @@ from functools import partial
 from itertools import product
 
 import numpy as np
-import sklearn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_breast_cancer, load_digits, make_s_curve, make_swiss_roll
 from sklearn.decomposition import PCA, KernelPCA
@@ -58,9 +56,12 @@ from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 from sklearn.utils import check_random_state, resample
 from sklearn.utils.validation import check_array, check_is_fitted
 
-import skae
 from skae import AutoencoderTransformer
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
+
+# The module the benchmark scripts share, found also when a script is loaded by path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine_info  # noqa: E402
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -702,35 +703,6 @@ def plot_embeddings(embeddings, path):
                 ylim=(low[1] - margin[1], high[1] + margin[1]),
             )
     fig.savefig(path, dpi=120)
-
-
-def machine_info():
-    """What the timings were measured on."""
-    from threadpoolctl import threadpool_info
-
-    torch = sys.modules.get("torch")  # only when the PyTorch reference imported it
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "skae": skae.__version__,
-        "torch": getattr(torch, "__version__", None),
-        "thread_pools": [
-            {k: pool[k] for k in ("user_api", "internal_api", "num_threads")}
-            for pool in threadpool_info()
-        ],
-    }
 
 
 # -- command line ----------------------------------------------------------------------------

@@ -41,22 +41,23 @@ Progress goes to stderr, the tables (Markdown) to stdout.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import skae
 from skae import AutoencoderTransformer
+
+# The module the benchmark scripts share, found also when a script is loaded by path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine_info  # noqa: E402
 
 TEST_SIZE = 0.25
 
@@ -487,31 +488,6 @@ def effects(records):
                 f"clean MSE {cost}, higher on {n_higher} of {len(cost_ratios)}."
             )
     return lines
-
-
-def machine_info():
-    """What the timings were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "skae": skae.__version__,
-        "thread_pools": [
-            {k: pool[k] for k in ("user_api", "internal_api", "num_threads")}
-            for pool in threadpool_info()
-        ],
-    }
 
 
 # -- command line ----------------------------------------------------------------------------
