@@ -315,7 +315,8 @@ def validation_split(X, sample_weight, fraction, seed):
     if train.size == 0 or weight[train].sum() <= 0:
         raise ValueError(
             "early_stopping=True needs at least two distinct samples with positive "
-            f"weight, to hold some out for validation; got n_samples = {n} with "
-            f"{unique_keys.size} distinct. Use more data or early_stopping=False."
+            f"weight, to hold some out for validation; got n_samples = {n}, of which "
+            f"{int(np.count_nonzero(positive))} distinct with positive weight. Use more "
+            "data or early_stopping=False."
         )
     return train, validation

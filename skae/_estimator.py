@@ -7,6 +7,7 @@ parameter vector and what the network was fitted with) and chunked inference.
 """
 
 import contextlib
+import functools
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -30,7 +31,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task
@@ -84,6 +85,12 @@ def _resolve_alpha(alpha, n_train):
     return _AUTO_ALPHA_SCALE / n_train if alpha == "auto" else float(alpha)
 
 
+@functools.cache
+def _thread_controller():
+    """One controller of the loaded thread pools: making one scans the libraries (ms)."""
+    return ThreadpoolController()
+
+
 def _blas_threads(model, batch_size):
     """One BLAS thread for networks whose products are small; else leave them be.
 
@@ -92,7 +99,7 @@ def _blas_threads(model, batch_size):
     shapes = getattr(model, "shapes", None)
     if shapes and batch_size * max(a * b for a, b in shapes) >= _MULTITHREAD_MIN_MACS:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _thread_controller().limit(limits=1, user_api="blas")
 
 
 def _random_streams(random_state, n_iter):
@@ -243,6 +250,11 @@ class _BaseAutoencoder(BaseEstimator):
     def _check_continuation(self, spec, incremental):
         """Refuse to continue a fit with a model other than the fitted one."""
         how = "partial_fit" if incremental else "warm_start"
+        remedy = (
+            "Call fit, or partial_fit on a new estimator, to train another."
+            if incremental
+            else "Refit with warm_start=False."
+        )
         for key, value in spec.items():
             fitted = getattr(self, f"_{key}")
             if value == fitted:
@@ -250,12 +262,11 @@ class _BaseAutoencoder(BaseEstimator):
             if key == "layer_sizes":
                 raise ValueError(
                     f"The network's layer sizes {value} differ from the fitted ones "
-                    f"{fitted}; {how} cannot change the architecture. Refit with "
-                    "warm_start=False."
+                    f"{fitted}; {how} cannot change the architecture. {remedy}"
                 )
             raise ValueError(
                 f"The {key} {value!r} differs from the fitted {fitted!r}; {how} cannot "
-                "change it. Refit with warm_start=False."
+                f"change it. {remedy}"
             )
 
     def _corruption(self, X, train_rows, rng):
@@ -296,7 +307,7 @@ class _BaseAutoencoder(BaseEstimator):
             dtype=(self._params.dtype,) if continuing else (np.float64, np.float32),
         )
         if sp.issparse(X) and X.format != "csr":
-            X = X.tocsr()  # row gathers need CSR; this copies the sparse structure only
+            X = X.tocsr()  # row gathers need CSR (a converted copy; the caller's is kept)
         sample_weight = self._check_sample_weight(sample_weight, X)
         spec = self._spec(X.shape[1])
         if continuing:
@@ -630,11 +641,13 @@ class AutoencoderTransformer(
         is added to the mean reconstruction loss (biases are not penalised; a
         tied matrix counts once). ``"auto"`` uses ``0.64 / n_samples`` (the
         training rows of the fit, or of the :meth:`partial_fit` call; with
-        ``sample_weight``, their total weight): the same
+        ``sample_weight``, their total weight, so that a weight of k counts as k
+        rows and rescaling all the weights rescales the penalty): the same
         penalty relative to the *summed* loss whatever the data's size, as a
         fixed prior on the weights would be. It is 1.5e-3 at 426 rows, enough to
         keep a few hundred rows from overfitting, and lets large datasets be fit
-        precisely.
+        precisely. For :meth:`partial_fit` on small chunks, set a number: the
+        penalty of each call would otherwise follow the chunk's size.
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corrupt the training inputs, afresh for every minibatch, and train the
@@ -728,8 +741,10 @@ class AutoencoderTransformer(
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:
-        at most this share, and short of it by less than the weight of one
-        group of identical rows. Only used when ``early_stopping=True``.
+        whole groups of identical rows are held out while they fit in this
+        share, so the share held out falls short of it by less than the weight
+        of one group; when no group fits (tiny data), the lightest one is held
+        out. Only used when ``early_stopping=True``.
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).

@@ -56,10 +56,14 @@ class TrainingResult:
 
 
 def diverged(epoch, batch, loss, learning_rate):
-    """The error raised when training diverges, with what to do about it."""
+    """The error raised when training diverges, with what to do about it.
+
+    ``loss`` is the non-finite value, or a string saying what became non-finite.
+    """
     where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
+    what = f"the {loss}" if isinstance(loss, str) else f"the loss became {loss}"
     return DivergenceError(
-        f"Training diverged at {where}: the loss became {loss}. The inputs may be "
+        f"Training diverged at {where}: {what}. The inputs may be "
         "badly scaled (standardize them, e.g. with sklearn.preprocessing."
         "StandardScaler in a Pipeline) or the learning rate too large (lower "
         f"learning_rate_init, currently {learning_rate})."
@@ -140,23 +144,25 @@ def train(
                     step(grad)
                     total += loss * batch[1].shape[0]
                 if not np.isfinite(params).all():
-                    raise diverged(epoch, None, "non-finite weights", optimizer.learning_rate)
+                    raise diverged(
+                        epoch, None, "weights became non-finite", optimizer.learning_rate
+                    )
                 loss = total / n_rows
+                # Validated before it counts: an interrupt here drops the whole epoch.
+                val_loss = validate() if has_validation else None
+                if has_validation and not isfinite(val_loss):
+                    raise diverged(epoch, None, val_loss, optimizer.learning_rate)
                 result.loss_curve.append(loss)
                 result.n_epochs += 1
                 result.n_samples_seen += n_rows
                 best_loss, result.best_loss = result.best_loss, min(result.best_loss, loss)
                 if has_validation:
-                    val_loss = validate()
-                    if not isfinite(val_loss):
-                        raise diverged(epoch, None, val_loss, optimizer.learning_rate)
                     result.validation_loss_curve.append(val_loss)
                     monitored, best = val_loss, result.best_validation_loss
                     if val_loss < best:
                         result.best_validation_loss = val_loss
                         np.copyto(best_params, params)
                 else:
-                    val_loss = None
                     monitored, best = loss, best_loss
                     checkpoint = (params.copy(), optimizer.state())
                 improved = best == np.inf or monitored < best - tol * abs(best)

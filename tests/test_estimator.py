@@ -274,10 +274,13 @@ def test_continuing_refuses_another_activation_or_loss(blobs, method, name, valu
     before = pickle.dumps(ae)
     old = ae.get_params()[name]
     ae.set_params(**{name: value})
-    message = (
-        f"The {name} {value!r} differs from the fitted {old!r}; "
-        f"{method} cannot change it. Refit with warm_start=False."
+    remedy = (
+        "Refit with warm_start=False."
+        if method == "warm_start"
+        else "Call fit, or partial_fit on a new estimator, to train another."
     )
+    message = f"The {name} {value!r} differs from the fitted {old!r}; {method} cannot change it. "
+    message += remedy
     with pytest.raises(ValueError, match=re.escape(message)):
         ae.fit(X) if method == "warm_start" else ae.partial_fit(X)
     assert pickle.dumps(ae.set_params(**{name: old})) == before

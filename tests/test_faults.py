@@ -166,3 +166,59 @@ def test_all_rows_equal_reconstructs_the_row(seed):
     )
     ae.fit(X)
     assert -ae.score(X) < 1e-8
+
+
+def interrupt_validation_at(monkeypatch, epoch):
+    """Raise KeyboardInterrupt inside the validation pass of epoch ``epoch``."""
+    import skae._estimator as estimator_module
+
+    original = estimator_module._validation_loss
+
+    def wrapped(*args):
+        validate = original(*args)
+        calls = {"n": 0}
+
+        def interrupted():
+            calls["n"] += 1
+            if calls["n"] == epoch:
+                raise KeyboardInterrupt
+            return validate()
+
+        return interrupted
+
+    monkeypatch.setattr(estimator_module, "_validation_loss", wrapped)
+
+
+def test_interrupt_during_validation_drops_that_epoch(blobs, monkeypatch):
+    params = dict(n_components=2, batch_size=40, early_stopping=True, random_state=0)
+    reference = AutoencoderTransformer(max_iter=1, **params).fit(blobs)
+    interrupt_validation_at(monkeypatch, 2)
+    ae = AutoencoderTransformer(max_iter=50, **params)
+    with pytest.warns(UserWarning, match="interrupted after 1 complete epoch"):
+        ae.fit(blobs)
+    assert ae.n_iter_ == len(ae.loss_curve_) == len(ae.validation_loss_curve_) == 1
+    assert ae.best_validation_loss_ == reference.best_validation_loss_
+    assert_array_equal(ae._params, reference._params)
+
+
+def test_interrupt_during_the_first_validation_leaves_estimator_unfitted(blobs, monkeypatch):
+    interrupt_validation_at(monkeypatch, 1)
+    ae = AutoencoderTransformer(2, batch_size=40, early_stopping=True, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        ae.fit(blobs)
+    assert not hasattr(ae, "_params")
+
+
+def test_early_stopping_error_counts_samples_with_positive_weight():
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    weights = np.r_[1.0, np.zeros(99)]
+    with pytest.raises(ValueError, match="of which 1 distinct with positive weight"):
+        AutoencoderTransformer(early_stopping=True).fit(X, sample_weight=weights)
+
+
+def test_divergence_of_the_weights_is_worded_as_such():
+    from skae._training import diverged
+
+    weights = diverged(3, None, "weights became non-finite", 1e-3)
+    assert "the weights became non-finite." in str(weights)
+    assert "the loss became nan." in str(diverged(3, 2, float("nan"), 1e-3))
