@@ -24,7 +24,7 @@ its goal against it (:data:`TORCH_GOALS`).
 
 Usage::
 
-    python benchmarks/compare.py --quick                 # about a minute
+    python benchmarks/compare.py --quick                 # a minute or two
     python benchmarks/compare.py --json results.json --plot embeddings.png
     python benchmarks/compare.py --datasets breast_cancer --seeds 1 --torch
 
@@ -709,7 +709,7 @@ def plot_embeddings(embeddings, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="one seed and no grid search: about a minute"
+        "--quick", action="store_true", help="one seed and no grid search: a minute or two"
     )
     parser.add_argument("--seeds", type=int, help="number of seeds (default 5; 1 with --quick)")
     parser.add_argument(
