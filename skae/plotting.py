@@ -392,14 +392,20 @@ class LossCurveDisplay:
             (validation_line,) = ax.plot(
                 validation_epochs, validation, **{"label": "validation loss", **kwargs}
             )
-            best_epoch = validation_epochs[np.nanargmin(validation)]
-            best_line = ax.axvline(
-                best_epoch,
-                color="0.5",
-                linestyle=":",
-                linewidth=1,
-                label=f"best validation epoch ({best_epoch})",
-            )
+            # The kept weights are those of the best epoch of the last fit that
+            # validated: the trailing run of validated epochs. A curve that ends
+            # without validation kept its last epoch's weights: nothing to mark.
+            unvalidated = np.flatnonzero(np.isnan(validation))
+            start = unvalidated[-1] + 1 if unvalidated.size else 0
+            if start < validation.size:
+                best_epoch = validation_epochs[start + np.argmin(validation[start:])]
+                best_line = ax.axvline(
+                    best_epoch,
+                    color="0.5",
+                    linestyle=":",
+                    linewidth=1,
+                    label=f"best validation epoch ({best_epoch})",
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend()

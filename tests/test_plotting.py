@@ -174,6 +174,20 @@ def test_loss_curve_with_epochs_without_validation(clusters):
     assert_allclose(disp.best_line_.get_xdata(), [best, best])
 
 
+def test_loss_curve_marks_only_the_weights_kept(clusters):
+    X, _ = clusters
+    params = dict(n_components=2, hidden_layer_sizes=(8,), warm_start=True, random_state=0)
+    ae = AutoencoderTransformer(max_iter=6, early_stopping=True, **params).fit(X)
+    # A later fit without validation keeps its last epoch's weights: no marker.
+    ae.set_params(early_stopping=False, max_iter=4).fit(X)
+    assert LossCurveDisplay.from_estimator(ae).best_line_ is None
+    # A later early-stopped fit: the marker is its best epoch, not an earlier fit's.
+    ae.set_params(early_stopping=True, max_iter=5).fit(X)
+    validation = np.asarray(ae.validation_loss_curve_)
+    best = 11 + int(np.argmin(validation[10:]))
+    assert_allclose(LossCurveDisplay.from_estimator(ae).best_line_.get_xdata(), [best, best])
+
+
 def test_loss_curve_without_validation(clusters):
     X, _ = clusters
     ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X)
