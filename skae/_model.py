@@ -44,9 +44,9 @@ class Workspace:
     def __init__(self, layer_sizes, batch_size, dtype):
         self.batch_size = batch_size
         sizes = list(layer_sizes)
-        self.inputs = np.empty((batch_size, sizes[0]), dtype=dtype)
         hidden = [np.empty((batch_size, s), dtype=dtype) for s in sizes[1:-1]]
-        self.activations = [self.inputs, *hidden, np.empty((batch_size, sizes[-1]), dtype)]
+        # The minibatch itself is bound before each pass (no copy): see bind_inputs.
+        self.activations = [None, *hidden, np.empty((batch_size, sizes[-1]), dtype)]
         self.deltas = [np.empty_like(h) for h in hidden]
         self.zeros = [np.zeros_like(h) for h in hidden]
         self.masks = [np.empty(h.shape, dtype=bool) for h in hidden]

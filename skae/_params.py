@@ -10,8 +10,6 @@ another (:meth:`Layout.tie`): it then takes no room of its own and its view is
 
 import math
 
-import numpy as np
-
 
 class Layout:
     """Named blocks of one flat vector.
@@ -69,7 +67,3 @@ def uniform_init(rng, W, *, he):
     bound = math.sqrt(6.0 / fan_in) if he else math.sqrt(6.0 / (fan_in + fan_out))
     W[...] = rng.uniform(-bound, bound, size=W.shape)
 
-
-def zeros(layout, dtype):
-    """A flat vector of zeros for ``layout``."""
-    return np.zeros(layout.size, dtype=dtype)
