@@ -1,7 +1,13 @@
 """skae: scikit-learn-native autoencoders in plain NumPy."""
 
 from ._estimator import AutoencoderTransformer, InconsistentVersionWarning
+from ._vae import VariationalAutoencoder
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoencoderTransformer", "InconsistentVersionWarning", "__version__"]
+__all__ = [
+    "AutoencoderTransformer",
+    "InconsistentVersionWarning",
+    "VariationalAutoencoder",
+    "__version__",
+]

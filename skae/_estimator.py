@@ -232,7 +232,8 @@ class _BaseAutoencoder(BaseEstimator):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
 
         ``context`` has ``X``, ``sample_weight``, ``train_rows``, ``source``,
-        ``objective`` and ``streams``.
+        ``objective``, ``streams`` and ``n_iter`` (the epochs run before this
+        call: the first epoch of the call is number ``n_iter + 1``).
         """
         return []
 
@@ -363,6 +364,7 @@ class _BaseAutoencoder(BaseEstimator):
             source=source,
             objective=objective,
             streams=streams,
+            n_iter=n_iter,
         )
         monitors += self._training_monitors(context)
         callback = epoch_monitor(

@@ -76,11 +76,14 @@ class Network:
     dtype : numpy dtype, default=float64
     params : ndarray or None
         Flat parameters to use (not copied). Zeros when None.
+    grad : ndarray or None
+        Flat gradient buffer to use (not copied), e.g. a view of a larger
+        model's gradient. A new buffer of zeros when None.
     """
 
     def __init__(
         self, layer_sizes, n_encoder_layers, activation, *, tied=False, dtype=np.float64,
-        params=None,
+        params=None, grad=None,
     ):
         self.layer_sizes = tuple(int(s) for s in layer_sizes)
         self.n_encoder_layers = int(n_encoder_layers)
@@ -115,7 +118,14 @@ class Network:
                 f"got {params.shape} and {params.dtype}."
             )
         self.params = params
-        self.grad = np.zeros_like(params)
+        if grad is None:
+            grad = np.zeros_like(params)
+        elif grad.shape != params.shape or grad.dtype != self.dtype:
+            raise ValueError(
+                f"grad must have shape ({self.layout.size},) and dtype {self.dtype}, "
+                f"got {grad.shape} and {grad.dtype}."
+            )
+        self.grad = grad
         views, grads = self.layout.views(params), self.layout.views(self.grad)
         self.coefs = [views[f"W{i}"] for i in range(L)]
         self.intercepts = [views[f"b{i}"] for i in range(L)]
@@ -247,6 +257,15 @@ class Network:
                 if extra is not None:
                     out += extra
             delta = out
+
+    def input_gradient(self, ws, out):
+        """Write ``∂J/∂Z_0 = δ_0 W_0ᵀ`` into ``out``, after :meth:`backward` on ``ws``.
+
+        For a network fed by another one (a decoder fed by sampled codes):
+        :meth:`backward` itself never forms the gradient with respect to its input.
+        """
+        delta = ws.activations[-1] if self.n_layers == 1 else ws.deltas[0]
+        return np.matmul(delta, self.coefs[0].T, out=out)
 
     # -- inference (allocates its outputs) --------------------------------------------------
     def _propagate(self, Z, start, stop):

@@ -17,6 +17,12 @@ computes from a (dense) batch ``X`` of shape ``(n_samples, n_features)``:
     ``score_samples(X)``, of shape ``(n_samples,)``: *minus* the per-sample
     reconstruction error, as the method returns it (higher is more normal).
 
+A :class:`~skae.VariationalAutoencoder` exports the same way, with the
+outputs ``"codes"`` (its ``transform``: the posterior mean ``μ``) and
+``"reconstruction"`` (the decoder's mean at ``μ``, i.e.
+``inverse_transform(transform(X))``); its ``score_samples``, a bound that
+averages over random posterior draws, is not exported.
+
 Pass it as skl2onnx passes any converter option, per class
 (``options={AutoencoderTransformer: {"output": "reconstruction"}}``) or per
 instance (``options={id(ae): {...}}``).
@@ -103,12 +109,20 @@ from onnx import TensorProto
 
 from ._activations import LEAKY_SLOPE
 from ._estimator import AutoencoderTransformer
+from ._vae import VariationalAutoencoder
 
 #: Values of the converter's ``"output"`` option; the first is the default.
 OUTPUTS = ("codes", "reconstruction", "score_samples")
 
 #: The alias under which skl2onnx knows the estimator.
 _ALIAS = "SkaeAutoencoderTransformer"
+
+#: The outputs of a :class:`~skae.VariationalAutoencoder` (its score is not a
+#: reconstruction error, and its bound needs random draws: not exported).
+VARIATIONAL_OUTPUTS = OUTPUTS[:2]
+
+#: The alias under which skl2onnx knows the variational autoencoder.
+_VARIATIONAL_ALIAS = "SkaeVariationalAutoencoder"
 
 
 def _export_layers(estimator):
@@ -134,6 +148,8 @@ def _export_layers(estimator):
         The reconstruction loss (``"squared_error"`` or ``"binary_crossentropy"``).
     """
     activation, loss = estimator._activation, estimator._loss  # as fitted, not as set now
+    if isinstance(estimator, VariationalAutoencoder):
+        return _variational_layers(estimator, activation, loss)
     n_encoder_layers = estimator._n_encoder_layers
     n_layers = len(estimator.coefs_)
     linear = {n_encoder_layers - 1, n_layers - 1}
@@ -142,6 +158,27 @@ def _export_layers(estimator):
         for i, (W, b) in enumerate(zip(estimator.coefs_, estimator.intercepts_, strict=True))
     ]
     return layers, n_encoder_layers, loss
+
+
+def _variational_layers(estimator, activation, loss):
+    """:func:`_export_layers` of a VariationalAutoencoder: the posterior mean's path.
+
+    The encoder's last layer keeps only its ``μ`` columns (the log-variance head
+    is not exported), so ``"codes"`` is ``transform`` (the posterior mean) and
+    ``"reconstruction"`` the decoder's mean at it.
+    """
+    k = estimator._n_features_out
+    encoder = list(zip(estimator.encoder_coefs_, estimator.encoder_intercepts_, strict=True))
+    decoder = list(zip(estimator.decoder_coefs_, estimator.decoder_intercepts_, strict=True))
+    W, b = encoder[-1]
+    encoder[-1] = (W[:, :k], b[:k])
+    layers = []
+    for part in (encoder, decoder):
+        layers += [
+            (W, b, "identity" if i == len(part) - 1 else activation)
+            for i, (W, b) in enumerate(part)
+        ]
+    return layers, len(encoder), loss
 
 
 def _leaky_relu(A, dtype, opv):
@@ -281,6 +318,14 @@ def _register():
         _converter,
         overwrite=True,
         options={"output": list(OUTPUTS)},
+    )
+    update_registered_converter(
+        VariationalAutoencoder,
+        _VARIATIONAL_ALIAS,
+        _shape_calculator,
+        _converter,
+        overwrite=True,
+        options={"output": list(VARIATIONAL_OUTPUTS)},
     )
 
 
