@@ -1,0 +1,56 @@
+"""benchmarks/likelihood.py runs end to end on tiny settings (its numbers are not tested)."""
+
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "likelihood.py"
+TINY = {"hidden_layer_sizes": (8,), "kl_warmup": 2, "early_stopping": True,
+        "n_iter_no_change": 2, "max_iter": 3}
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("likelihood", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_tiny_benchmark(bench, tmp_path, capsys):
+    use_torch = bench.torch_missing() is None
+    log = io.StringIO()
+    records = bench.run(["s_curve"], [0, 1], TINY, n_samples=3, use_torch=use_torch, log=log)
+    assert len(records) == 2 and log.getvalue().count("\n") == 2
+    for r in records:
+        assert np.isfinite([r["pca"], r["skae"], r["skae_elbo"]]).all()
+        assert r["skae"] >= r["skae_elbo"] - 1.0  # the bound is near or above the ELBO
+        assert ("torch_elbo" in r) == use_torch
+    table = bench.format_table(records)
+    assert table.count("\n") == 2 and "s_curve" in table
+    lines = bench.goals(records)
+    assert len(lines) == 1 and "skae − PCA" in lines[0]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"records": records}))
+    bench.main(["--load", str(path)])
+    assert "s_curve" in capsys.readouterr().out
+
+
+def test_torch_weights_evaluate_as_skae_would(bench):
+    """The PyTorch VAE's weights, moved into skae's model, give the same ELBO as PyTorch."""
+    torch = pytest.importorskip("torch")
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    ref = bench.TorchVAE(2, hidden_layer_sizes=(5,), kl_warmup=0, max_iter=2,
+                         n_iter_no_change=5).fit(X)
+    eps = np.random.default_rng(1).standard_normal((60, 2))
+    with torch.no_grad():
+        expected = ref._losses(torch, torch.from_numpy(X), torch.from_numpy(eps).float(), 1.0)
+    from skae._variational import VariationalObjective
+
+    nll, kl = VariationalObjective(ref.model()).elbo_terms(X.astype(np.float64), eps)
+    np.testing.assert_allclose(nll + kl, expected.numpy(), rtol=1e-4)
