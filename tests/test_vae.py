@@ -356,3 +356,38 @@ def test_convergence_warning_and_names(blobs):
     assert list(vae.get_feature_names_out()) == [
         "variationalautoencoder0", "variationalautoencoder1"
     ]
+
+
+def test_callbacks_see_each_epoch_and_can_stop(blobs):
+    from skae._callbacks import HAS_CALLBACKS
+
+    if not HAS_CALLBACKS:
+        pytest.skip("this scikit-learn has no callback API (sklearn.callback)")
+
+    class Recorder:
+        def __init__(self):
+            self.snapshots = []
+
+        def setup(self, estimator, context):
+            pass
+
+        def teardown(self, estimator, context):
+            pass
+
+        def on_fit_task_begin(self, estimator, context, **kwargs):
+            pass
+
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kwargs):
+            if context.task_name == "epoch" and fitted_estimator is not None:
+                self.snapshots.append(fitted_estimator)
+                return len(self.snapshots) >= 3
+            return False
+
+    rec = Recorder()
+    vae = small(max_iter=50).set_callbacks(rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        vae.fit(blobs)
+    assert vae.n_iter_ == 3 and [s.n_iter_ for s in rec.snapshots] == [1, 2, 3]
+    assert_array_equal(rec.snapshots[-1].score_samples(blobs), vae.score_samples(blobs))
+    assert rec.snapshots[0].noise_variance_ is not None
