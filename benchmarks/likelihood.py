@@ -215,7 +215,7 @@ class TorchVAE:
                 val = self._losses(torch, X_val, eps_val, self.beta).mean().item()
             if not np.isfinite(val):
                 raise FloatingPointError(f"PyTorch VAE diverged at epoch {epoch}")
-            no_improvement = no_improvement + 1 if val > best - self.tol else 0
+            no_improvement = no_improvement + 1 if val >= best - self.tol * abs(best) else 0
             if val < best:
                 best = val
                 best_state = [p.detach().clone() for p in params]

@@ -17,6 +17,7 @@ from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._estimator import _BaseAutoencoder, _layer_tuple
 from ._objectives import weighted_mean
+from ._optim import SCHEDULES
 from ._variational import LIKELIHOODS, VariationalModel, VariationalObjective
 
 #: Fitted attributes that are views into ``_params`` and rebuilt after unpickling.
@@ -107,8 +108,16 @@ class VariationalAutoencoder(
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` as in :class:`AutoencoderTransformer`.
 
+    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
+        Learning-rate schedule, as in :class:`AutoencoderTransformer`:
+        ``"constant"`` stops at the first plateau of the monitored loss,
+        ``"adaptive"`` divides the rate by 5 at each plateau and stops below
+        ``learning_rate_init / 1000``, ``"cosine"`` decays it along half a
+        cosine over ``max_iter`` epochs. :meth:`partial_fit` uses
+        ``learning_rate_init``.
+
     learning_rate_init : float, default=2e-3
-        Adam's step size.
+        Adam's (initial) step size.
 
     max_iter : int, default=300
         Maximum number of epochs (passes over the training data).
@@ -123,9 +132,11 @@ class VariationalAutoencoder(
         <random_state>`.
 
     tol : float, default=1e-4
-        Training stops when the monitored loss (validation loss with
-        ``early_stopping``, else training loss) has not improved by at least
-        ``tol`` for ``n_iter_no_change`` consecutive epochs.
+        Relative tolerance of a plateau: the monitored loss (validation loss
+        with ``early_stopping``, else training loss) has not improved on its
+        best by at least ``tol`` times the best's magnitude for
+        ``n_iter_no_change`` consecutive epochs. What a plateau does depends
+        on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.
@@ -155,7 +166,7 @@ class VariationalAutoencoder(
         Adam's numerical-stability term.
 
     n_iter_no_change : int, default=20
-        Number of epochs without improvement by ``tol`` before stopping.
+        Number of epochs without improvement by ``tol`` that make a plateau.
 
     Attributes
     ----------
@@ -294,6 +305,7 @@ class VariationalAutoencoder(
         "min_noise_variance": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -323,6 +335,7 @@ class VariationalAutoencoder(
         min_noise_variance=1e-6,
         n_importance_samples=10,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=2e-3,
         max_iter=300,
         shuffle=True,
@@ -348,6 +361,7 @@ class VariationalAutoencoder(
         self.min_noise_variance = min_noise_variance
         self.n_importance_samples = n_importance_samples
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle
@@ -391,7 +405,7 @@ class VariationalAutoencoder(
             params=params,
         )
 
-    def _build_objective(self, model, streams):
+    def _build_objective(self, model, streams, n_train):
         return VariationalObjective(
             model,
             beta=self.beta,

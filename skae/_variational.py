@@ -169,6 +169,8 @@ class VariationalModel:
         )
         self.log_noise_variance = views.get("log_noise_variance")
         self.log_noise_variance_grad = grads.get("log_noise_variance")
+        #: The weight matrices' shapes, both networks (what sets a fit's BLAS threads).
+        self.shapes = self.encoder.shapes + self.decoder.shapes
 
     def initialize(self, rng):
         """Draw both networks' weights (see :meth:`Network.initialize`); ``ρ = 0``."""
@@ -219,9 +221,10 @@ class _Buffers:
         k, d, dtype = model.n_components, model.n_features, model.dtype
         self.enc = model.encoder.workspace(b)
         self.dec = model.decoder.workspace(b)
-        self.s, self.sigma, self.eps, self.gz, self.tmp = (
-            np.empty((b, k), dtype) for _ in range(5)
+        self.z, self.s, self.sigma, self.eps, self.gz, self.tmp = (
+            np.empty((b, k), dtype) for _ in range(6)
         )
+        self.dec.bind_inputs(self.z)  # the codes are the decoder's minibatch
         self.inside = np.empty((b, k), dtype=bool)
         self.scale = np.empty(b, dtype)
         self.rows = np.empty(b, dtype)
@@ -281,7 +284,7 @@ class VariationalObjective:
         np.multiply(s, 0.5, out=sigma)
         np.exp(sigma, out=sigma)
         self.rng.standard_normal(out=eps, dtype=model.dtype)
-        z = buf.dec.activations[0]
+        z = buf.z
         np.multiply(sigma, eps, out=z)
         z += mu
 

@@ -230,7 +230,7 @@ def test_input_gradient_matches_finite_differences():
             return 0.5 * ((network.raw_output(Z) - target) ** 2).sum()
 
         ws = network.workspace(4)
-        ws.activations[0][...] = Z
+        ws.bind_inputs(Z)
         network.forward(ws)
         ws.activations[-1] -= target
         network.backward(ws)
