@@ -228,6 +228,14 @@ class _BaseAutoencoder(BaseEstimator):
         """Rebuild the fitted attributes that are views into ``_params`` (after loading)."""
         raise NotImplementedError
 
+    def _finish_fit(self, X, sample_weight):
+        """Set the fitted attributes that need the fitted model and the training data.
+
+        Called at the end of a successful fit with the validated ``X`` and
+        ``sample_weight``, inside the fit that succeeds or leaves the estimator as
+        it was; nothing by default.
+        """
+
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
 
@@ -418,6 +426,7 @@ class _BaseAutoencoder(BaseEstimator):
         self.best_loss_ = float(min(self.loss_curve_))
         self.validation_loss_curve_ = validation_curve
         self.best_validation_loss_ = best_validation_loss
+        self._finish_fit(X, sample_weight)
 
         if result.interrupted:
             warnings.warn(
@@ -497,22 +506,28 @@ class _BaseAutoencoder(BaseEstimator):
         return errors
 
 
+def _row_errors(objective, X, rows, buffers):
+    """Per-sample reconstruction errors of ``rows`` of ``X`` (dense, memmap or CSR).
+
+    Rows are gathered in chunks into the reused arrays of ``buffers`` (a dict).
+    """
+    errors = np.empty(rows.size, dtype=np.float64)
+    for start in range(0, rows.size, _VALIDATION_CHUNK):
+        chunk = rows[start : start + _VALIDATION_CHUNK]
+        buf = buffers.get(chunk.size)
+        if buf is None:
+            buf = buffers[chunk.size] = np.empty((chunk.size, X.shape[1]), dtype=X.dtype)
+        errors[start : start + chunk.size] = objective.sample_errors(gather_rows(X, chunk, buf))
+    return errors
+
+
 def _validation_loss(objective, X, rows, sample_weight):
     """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``."""
     weights = None if sample_weight is None else sample_weight[rows]
     buffers = {}
 
     def validate():
-        errors = np.empty(rows.size, dtype=np.float64)
-        for start in range(0, rows.size, _VALIDATION_CHUNK):
-            chunk = rows[start : start + _VALIDATION_CHUNK]
-            buf = buffers.get(chunk.size)
-            if buf is None:
-                buf = buffers[chunk.size] = np.empty((chunk.size, X.shape[1]), dtype=X.dtype)
-            errors[start : start + chunk.size] = objective.sample_errors(
-                gather_rows(X, chunk, buf)
-            )
-        return weighted_mean(errors, weights)
+        return weighted_mean(_row_errors(objective, X, rows, buffers), weights)
 
     return validate
 

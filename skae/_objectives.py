@@ -70,6 +70,14 @@ def squared_error_samples(R, T):
     return np.einsum("ij,ij->i", D, D) / R.shape[1]
 
 
+def squared_error_features(R, T):
+    """Per-sample, per-feature terms ``(R_ij - T_ij)² / d``: row sums are the per-sample error."""
+    D = R - T
+    D *= D
+    D /= R.shape[1]
+    return D
+
+
 def binary_crossentropy_gradient(R, T, weights, work):
     """Return the minibatch loss and overwrite the logits ``R`` with its gradient."""
     b, d = R.shape
@@ -90,6 +98,14 @@ def binary_crossentropy_samples(R, T):
     return (np.logaddexp(0, R) - T * R).mean(axis=1)
 
 
+def binary_crossentropy_features(R, T):
+    """Per-sample, per-feature terms ``(softplus(R_ij) - T_ij R_ij) / d``; rows sum to e_i."""
+    E = np.logaddexp(0, R)
+    E -= T * R
+    E /= R.shape[1]
+    return E
+
+
 def identity_output(R):
     """Reconstruction from a linear output layer."""
     return R
@@ -108,6 +124,13 @@ LOSSES = {
         binary_crossentropy_samples,
         logistic_output,
     ),
+}
+
+
+#: name -> per-sample, per-feature error terms (each row sums to the per-sample error)
+FEATURE_ERRORS = {
+    "squared_error": squared_error_features,
+    "binary_crossentropy": binary_crossentropy_features,
 }
 
 
@@ -261,3 +284,8 @@ class Objective:
         """Per-sample reconstruction error of dense ``X`` against ``targets`` (default ``X``)."""
         R = self.network.raw_output(X)
         return self.sample_errors_of_output(R, X if targets is None else targets)
+
+    def feature_errors(self, X, targets=None):
+        """Per-sample, per-feature error terms of dense ``X``; each row sums to its error."""
+        R = self.network.raw_output(X)
+        return FEATURE_ERRORS[self.loss](R, X if targets is None else targets)

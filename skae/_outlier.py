@@ -1,0 +1,541 @@
+"""Anomaly detection by reconstruction error, in scikit-learn's outlier-detector API.
+
+:class:`AutoencoderOutlierDetector` is the plain network of the family
+(:class:`~skae._estimator._DenseAutoencoder`) fitted by the shared fit flow; it
+adds the threshold (``offset_``), the decision and the robust training, which is
+a monitor of the loop (:class:`_Trimming`) that changes the batch source's
+per-row weights between epochs.
+"""
+
+from numbers import Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._callbacks import CallbackSupportMixin, fit_task
+from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _row_errors
+
+#: Tukey's fence, on the logarithm of the reconstruction errors, for ``contamination="auto"``.
+_FENCE = 1.5
+
+#: Relative tolerance for a quantile's target falling on a boundary of the cumulative weights.
+_BOUNDARY_RTOL = 1e-10
+
+
+def weighted_quantile(values, q, weights=None):
+    """The ``q``-quantile of ``values`` by the averaged inverted CDF, with weights.
+
+    The smallest value ``v`` whose cumulative weight reaches ``q`` times the total;
+    where it reaches it exactly, the mean of ``v`` and the next value up (numpy's
+    ``method="averaged_inverted_cdf"``). A weight of ``k`` counts as ``k``
+    repeated values, scaling all weights changes nothing, and zero-weight values
+    are ignored. With ``n`` equal weights and ``q·n`` an integer ``k``, exactly
+    ``k`` values lie strictly below the quantile (barring ties).
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    q : float in [0, 1]
+    weights : ndarray of shape (n,) or None
+        Non-negative, with a positive sum; None means all ones.
+
+    Returns
+    -------
+    quantile : float
+    """
+    order = np.argsort(values, kind="stable")
+    v = np.asarray(values, dtype=np.float64)[order]
+    if weights is None:
+        cumulative = np.arange(1, v.size + 1, dtype=np.float64)
+    else:
+        w = np.asarray(weights, dtype=np.float64)[order]
+        positive = w > 0
+        v, cumulative = v[positive], np.cumsum(w[positive])
+    target = q * cumulative[-1]
+    i = int(np.searchsorted(cumulative, target * (1 - _BOUNDARY_RTOL), side="left"))
+    i = min(i, v.size - 1)
+    if i + 1 < v.size and cumulative[i] <= target * (1 + _BOUNDARY_RTOL):
+        return float((v[i] + v[i + 1]) / 2)
+    return float(v[i])
+
+
+def fence_offset(scores, weights=None):
+    """Tukey's fence on the log errors, as a threshold on ``scores = -errors``.
+
+    ``-exp(Q3 + 1.5 (Q3 - Q1))`` with ``Q1``, ``Q3`` the weighted quartiles of
+    ``log(errors)`` (errors floored at the smallest positive float).
+    """
+    log_errors = np.log(np.maximum(-np.asarray(scores), np.finfo(np.float64).tiny))
+    q1 = weighted_quantile(log_errors, 0.25, weights)
+    q3 = weighted_quantile(log_errors, 0.75, weights)
+    return -float(np.exp(q3 + _FENCE * (q3 - q1)))
+
+
+class _Trimming:
+    """Monitor of robust training: rows reconstructed far worse than most get zero weight.
+
+    From epoch ``warmup`` on, after every epoch, the training rows whose score is
+    below both Tukey's fence (:func:`fence_offset`) and the weighted
+    ``fraction``-quantile of the training rows' scores get zero weight for the
+    next epoch (the user's sample weights of the others are kept).
+
+    Parameters
+    ----------
+    fraction : float
+        The most of the training weight to leave out, in (0, 0.5).
+    context : SimpleNamespace
+        The fit's context (see ``_BaseAutoencoder._training_monitors``).
+    warmup : int
+        Epochs of plain training before the first trimming.
+    """
+
+    def __init__(self, fraction, context, warmup):
+        self.fraction = fraction
+        self.context = context
+        self.warmup = warmup
+        self.n_epochs = 0
+        self.buffers = {}
+        rows, sample_weight = context.train_rows, context.sample_weight
+        n_samples = context.X.shape[0]
+        self.base = (
+            np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, float)
+        )
+        self.row_weights = self.base[rows]
+
+    def __call__(self, epoch, loss, validation_loss, seconds):
+        self.n_epochs += 1
+        if self.n_epochs < self.warmup:
+            return False
+        ctx = self.context
+        scores = -_row_errors(ctx.objective, ctx.X, ctx.train_rows, self.buffers)
+        weights = self.row_weights
+        threshold = min(
+            fence_offset(scores, weights), weighted_quantile(scores, self.fraction, weights)
+        )
+        keep = scores >= threshold
+        weights = self.base.copy()
+        weights[ctx.train_rows] *= keep
+        ctx.source.set_weights(weights)
+        return False
+
+
+class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoencoder):
+    """Unsupervised outlier detection by an autoencoder's reconstruction error.
+
+    An autoencoder (encoder, linear bottleneck of ``n_components``, decoder:
+    the network of :class:`AutoencoderTransformer`, with the same parameters) is
+    trained to reconstruct the training data. Samples it reconstructs badly are
+    unlike the data it learnt: :meth:`score_samples` is minus the per-sample
+    reconstruction error (higher is more normal) and :meth:`decision_function`
+    shifts it by the threshold ``offset_``, so that negative values flag
+    outliers, as for :class:`~sklearn.ensemble.IsolationForest`. Scale the
+    inputs first (e.g. with :class:`~sklearn.preprocessing.StandardScaler`).
+
+    Training is robust to anomalies inside the training data: epoch by epoch,
+    it ignores the ``trim_fraction`` of the rows that the current model
+    reconstructs worst, so that they are not learnt (see Notes).
+    :meth:`score_samples_per_feature` says which features make a row anomalous.
+
+    Parameters
+    ----------
+    n_components : int, default=4
+        Width of the code layer (the bottleneck). Smaller codes reconstruct
+        less of what is unusual; larger ones than
+        :class:`AutoencoderTransformer`'s default 2 reconstruct real data
+        better (the benchmark in the user guide chose 4).
+
+    contamination : "auto" or float, default="auto"
+        Expected share of outliers in the training data; sets the threshold
+        ``offset_`` (not the scores). A float in (0, 0.5]: the
+        ``contamination`` quantile of the training scores, so that that share
+        of the training data is predicted an outlier. ``"auto"``: Tukey's
+        fence on the logarithm of the training reconstruction errors (see
+        Notes).
+
+    trim_fraction : float, default=0.1
+        Robust training: after a warm-up of 10 epochs, the share of the
+        (sample-weighted) training rows with the largest reconstruction errors
+        under the current model gets zero weight in the next epoch (a trimmed
+        loss, recomputed after every epoch; see Notes). 0 trains on every row
+        as :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one
+        more forward pass over the training rows per epoch.
+
+    hidden_layer_sizes : array-like of int or int, default=(128, 64)
+        Widths of the encoder's hidden layers, from the input towards the code.
+
+    decoder_layer_sizes : array-like of int, int or None, default=None
+        Widths of the decoder's hidden layers; None mirrors the encoder.
+
+    activation : {"relu", "leaky_relu", "elu", "softplus", "tanh", "logistic", \
+"identity"}, default="relu"
+        Activation of the hidden layers; code and output layers are linear.
+
+    loss : {"squared_error", "binary_crossentropy"}, default="squared_error"
+        Reconstruction loss, hence the per-sample error of the score.
+
+    alpha : float, default=1.5e-3
+        L2 penalty: ``alpha / 2`` times the squared norm of the weight matrices.
+
+    noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
+        Corrupt the training inputs (a denoising autoencoder); scores never are.
+
+    noise_level : float, default=0.1
+        Standard deviation or fraction of corrupted entries of ``noise``.
+
+    sparsity : float, default=0.0
+        Weight of the L1 penalty on the codes.
+
+    contraction : float, default=0.0
+        Weight of the contractive penalty on the encoder's Jacobian.
+
+    tied_weights : bool, default=False
+        Decoder weights are the transposed encoder weights.
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size; ``"auto"`` is ``n_samples // 32`` clipped to [32, 128].
+
+    learning_rate_init : float, default=2e-3
+        Adam's step size.
+
+    max_iter : int, default=300
+        Maximum number of epochs.
+
+    shuffle : bool, default=True
+        Whether to shuffle the training data at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, shuffling, validation split and noise.
+
+    tol : float, default=1e-4
+        Improvement of the monitored loss that counts for stopping.
+
+    verbose : bool, default=False
+        Print one line per epoch.
+
+    warm_start : bool, default=False
+        Continue from the previous weights and optimizer state.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        reconstruction error stops improving, restoring the best weights.
+
+    validation_fraction : float, default=0.1
+        Share of the data held out with ``early_stopping``.
+
+    beta_1 : float, default=0.9
+        Adam's first-moment decay rate.
+
+    beta_2 : float, default=0.999
+        Adam's second-moment decay rate.
+
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+
+    n_iter_no_change : int, default=20
+        Epochs without improvement by ``tol`` before stopping.
+
+    The network and training parameters mean what they mean for
+    :class:`AutoencoderTransformer`, whose documentation has the details.
+
+    Attributes
+    ----------
+    offset_ : float
+        The threshold: ``decision_function = score_samples - offset_``.
+
+    coefs_ : list of ndarray
+        Weight matrices, encoder layers then decoder layers.
+
+    intercepts_ : list of ndarray
+        Bias vectors, in the same order.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    t_ : int
+        Number of training samples seen.
+
+    loss_ : float
+        Training objective of the last epoch (over the rows kept by the
+        trimming, with ``trim_fraction > 0``).
+
+    loss_curve_ : list of float
+        Training objective of every epoch.
+
+    best_loss_ : float
+        Smallest entry of ``loss_curve_``.
+
+    validation_loss_curve_ : list of float or None
+        Validation reconstruction loss after every epoch, with ``early_stopping``.
+
+    best_validation_loss_ : float or None
+        Validation loss of the kept weights, with ``early_stopping``.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when they are all strings.
+
+    See Also
+    --------
+    AutoencoderTransformer : The same network as a transformer.
+    sklearn.ensemble.IsolationForest : Outlier detection by random partitions.
+    sklearn.neighbors.LocalOutlierFactor : Outlier detection by local density.
+    sklearn.svm.OneClassSVM : Outlier detection by a kernel boundary.
+
+    Notes
+    -----
+    The score of a sample is minus its reconstruction error ``e``: the mean over
+    features of the squared error (or of the binary cross-entropy) between the
+    sample and its reconstruction, with no noise applied. Scores are
+    deterministic.
+
+    The threshold ``offset_`` is set on the training data ``X`` (all of it,
+    validation rows included), weighted by ``sample_weight``. For a float
+    ``contamination`` ``c`` it is the ``c``-quantile of the training scores
+    (the averaged inverted CDF, as scikit-learn's
+    :class:`~sklearn.ensemble.IsolationForest` takes a percentile of its scores),
+    so a share ``c`` of the training weight is predicted an outlier (exactly
+    when ``c · n_samples`` is a whole number and scores do not tie). For
+    ``"auto"`` it is Tukey's fence on the log errors, ``Q1`` and ``Q3`` being
+    the quartiles of ``log e`` over the training rows::
+
+        offset_ = -exp(Q3 + 1.5 · (Q3 - Q1))
+
+    so that a sample is an outlier when its error lies far in the right tail of
+    the training errors; how many training rows that is depends on the data.
+
+    Robust training (``trim_fraction = f > 0``): training starts as for the
+    transformer. After each epoch ``t ≥ 10``, the training rows' errors ``e_i``
+    under the current weights give the threshold ``τ_t``, the weighted
+    ``(1 - f)``-quantile of the ``e_i`` (averaged inverted CDF), and the next
+    epoch minimises the trimmed loss::
+
+        Σ_i w_i [e_i ≤ τ_t] e_i / Σ_i w_i [e_i ≤ τ_t]   (plus the penalties)
+
+    where ``w_i`` are the sample weights (1 without): the worst share ``f`` of
+    the training weight is left out. The rows left out are re-examined every
+    epoch and come back when the model reconstructs them well enough. The
+    validation rows of ``early_stopping`` are never trimmed. ``offset_`` is set
+    from the final model, on all rows.
+
+    References
+    ----------
+    .. [1] P. J. Rousseeuw, "Least median of squares regression", Journal of
+       the American Statistical Association 79 (388), 871-880, 1984 (trimmed
+       losses).
+    .. [2] C. Zhou and R. C. Paffenroth, "Anomaly detection with robust deep
+       autoencoders", KDD 2017.
+    .. [3] J. W. Tukey, "Exploratory Data Analysis", Addison-Wesley, 1977
+       (the fence).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skae import AutoencoderOutlierDetector
+    >>> X, y = load_digits(return_X_y=True)
+    >>> detector = make_pipeline(
+    ...     StandardScaler(),
+    ...     AutoencoderOutlierDetector(contamination=0.05, max_iter=20, random_state=0),
+    ... ).fit(X[y != 0])
+    >>> labels = detector.predict(X)
+    >>> round(float(np.mean(labels[y != 0] == -1)), 3)  # the contamination, in training
+    0.049
+    >>> from sklearn.metrics import roc_auc_score
+    >>> bool(roc_auc_score(y == 0, -detector.score_samples(X)) > 0.85)  # zeros, never seen
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **AutoencoderTransformer._parameter_constraints,
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
+    }
+
+    #: Epochs of plain training before robust training starts trimming.
+    _warmup = 10
+
+    def __init__(
+        self,
+        n_components=4,
+        *,
+        contamination="auto",
+        trim_fraction=0.1,
+        hidden_layer_sizes=(128, 64),
+        decoder_layer_sizes=None,
+        activation="relu",
+        loss="squared_error",
+        alpha=1.5e-3,
+        noise=None,
+        noise_level=0.1,
+        sparsity=0.0,
+        contraction=0.0,
+        tied_weights=False,
+        batch_size="auto",
+        learning_rate_init=2e-3,
+        max_iter=300,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=20,
+    ):
+        self.n_components = n_components
+        self.contamination = contamination
+        self.trim_fraction = trim_fraction
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.alpha = alpha
+        self.noise = noise
+        self.noise_level = noise_level
+        self.sparsity = sparsity
+        self.contraction = contraction
+        self.tied_weights = tied_weights
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+
+    # -- the threshold and the robust training ----------------------------------------------
+    def _offset(self, scores, weights=None):
+        """The threshold rule of ``contamination`` on training ``scores`` (see Notes)."""
+        if self.contamination == "auto":
+            return fence_offset(scores, weights)
+        return weighted_quantile(scores, self.contamination, weights)
+
+    def _training_monitors(self, context):
+        if not self.trim_fraction:
+            return []
+        return [_Trimming(self.trim_fraction, context, self._warmup)]
+
+    def _finish_fit(self, X, sample_weight):
+        self.offset_ = self._offset(-self._sample_errors(X), sample_weight)
+
+    # -- the public API ---------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_task
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the autoencoder to ``X`` and set the threshold ``offset_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, possibly with outliers in it.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the reconstruction loss and
+            in the threshold's quantiles.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, sample_weight, incremental=False)
+
+    def score_samples(self, X):
+        """Minus the reconstruction error of each sample; lower is more abnormal.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the mean over features of the squared error (or binary
+            cross-entropy) between each sample and its reconstruction, the
+            sum of the rows of :meth:`score_samples_per_feature`.
+        """
+        return -self._sample_errors(self._validate_input(X))
+
+    def decision_function(self, X):
+        """Shifted score: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Whether each sample is an inlier (+1) or an outlier (-1).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to classify.
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,)
+            -1 where :meth:`decision_function` is negative, +1 elsewhere.
+        """
+        decision = self.decision_function(X)
+        return np.where(decision < 0, -1, 1)
+
+    def score_samples_per_feature(self, X):
+        """Each feature's part of :meth:`score_samples`: which features are anomalous.
+
+        Entry ``(i, j)`` is minus feature ``j``'s term of sample ``i``'s
+        reconstruction error, ``-(x̂_ij - x_ij)² / n_features`` for the squared
+        error, so each row sums to the sample's score; the most negative
+        entries are the features reconstructed worst.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score. A pandas data frame gives a data frame with its
+            index and columns.
+
+        Returns
+        -------
+        contributions : ndarray or DataFrame of shape (n_samples, n_features)
+            Per-feature scores, float64.
+        """
+        frame = X if type(X).__module__.startswith("pandas") and hasattr(X, "columns") else None
+        X = self._validate_input(X)
+        objective = self._objective()
+        out = np.empty(X.shape, dtype=np.float64)
+        for rows in self._chunks(X.shape[0]):
+            chunk = X[rows]
+            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            np.negative(objective.feature_errors(chunk), out=out[rows])
+        if frame is not None:
+            import pandas as pd
+
+            return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+        return out
