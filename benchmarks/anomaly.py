@@ -246,9 +246,7 @@ def run(datasets, methods, seeds, settings=SETTINGS, cases=None, log=sys.stderr)
                                 "seed": seed,
                                 "method": method,
                                 "roc_auc": float(roc_auc_score(y_test, score)),
-                                "average_precision": float(
-                                    average_precision_score(y_test, score)
-                                ),
+                                "average_precision": float(average_precision_score(y_test, score)),
                                 "fit_time": fit_time,
                                 "n_train": len(X_train),
                             }
@@ -321,8 +319,7 @@ def format_times(records, datasets, methods):
             continue
         n_train = int(np.median([r["n_train"] for r in rows]))
         times = [
-            np.median([r["fit_time"] for r in rows if r["method"] == method])
-            for method in methods
+            np.median([r["fit_time"] for r in rows if r["method"] == method]) for method in methods
         ]
         lines.append(f"| {dataset} | {n_train} | " + " | ".join(f"{t:.2f}" for t in times) + " |")
     return "\n".join(lines)
@@ -413,15 +410,14 @@ def main(argv=None):
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     missing = None if args.no_pyod or args.only_skae else pyod_missing()
     notes = [missing] if missing else []
+    variants = dict(args.variant)
     methods = make_methods(args.variant, pyod=not (args.no_pyod or args.only_skae or missing))
     if args.only_skae:
-        methods = {k: v for k, v in methods.items() if k.startswith("skae") or k in dict(args.variant)}
+        methods = {k: v for k, v in methods.items() if k.startswith(SKAE) or k in variants}
     settings = {name: SETTINGS[name] for name in args.settings}
 
     tic = time.perf_counter()
-    records = run(
-        args.datasets, methods, seeds, settings, QUICK_CASES if args.quick else None
-    )
+    records = run(args.datasets, methods, seeds, settings, QUICK_CASES if args.quick else None)
     elapsed = time.perf_counter() - tic
     machine = machine_info()
     names = list(methods)

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
 # The checks fit random noise, which never converges, so every fit runs to
 # max_iter. 300 epochs bound their time; they also keep the sample-weight checks
@@ -26,6 +26,18 @@ CONFIGURATIONS = [
     AutoencoderTransformer(
         hidden_layer_sizes=(16, 8), activation="softplus", noise="gaussian", sparsity=1e-3,
         contraction=1e-2, tied_weights=True, early_stopping=True, **BUDGET,
+    ),
+    # The detector: contamination "auto" and a fraction, robust training on and off.
+    AutoencoderOutlierDetector(hidden_layer_sizes=(16,), max_iter=30),
+    AutoencoderOutlierDetector(
+        contamination=0.1, trim_fraction=0.0, hidden_layer_sizes=(16,), max_iter=30
+    ),
+    AutoencoderOutlierDetector(
+        contamination=0.25, early_stopping=True, hidden_layer_sizes=(16,), max_iter=30
+    ),
+    AutoencoderOutlierDetector(
+        contamination=0.1, noise="masking", trim_fraction=0.2, hidden_layer_sizes=(16,),
+        max_iter=30,
     ),
 ]
 

@@ -1,0 +1,64 @@
+"""benchmarks/anomaly.py runs end to end on small data (its numbers are not tested here)."""
+
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from skae import AutoencoderOutlierDetector
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "anomaly.py"
+
+
+@pytest.fixture(scope="module")
+def anomaly():
+    spec = importlib.util.spec_from_file_location("anomaly", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_split_protocol(anomaly):
+    (_, normal, anomalies), *_ = anomaly.load_wine_cases()
+    test_sets = []
+    for contamination in anomaly.SETTINGS.values():
+        X_train, X_test, y_test = anomaly.split(normal, anomalies, contamination, seed=0)
+        n_train = int(anomaly.TRAIN_SHARE * len(normal))
+        n_added = len(X_train) - n_train
+        assert n_added == anomaly._n_added(contamination, n_train)
+        if contamination:
+            assert abs(n_added / len(X_train) - contamination) < 1 / len(X_train)
+        assert np.abs(X_train.mean(axis=0)).max() < 1e-8  # scaled on the training part
+        assert 0 < y_test.sum() <= len(anomalies) // 2
+        test_sets.append(X_test)
+    # The same test rows in every setting.
+    assert {len(X) for X in test_sets} == {len(test_sets[0])}
+
+
+def test_tiny_benchmark(anomaly):
+    methods = {
+        anomaly.SKAE: lambda seed: anomaly._Detector(
+            AutoencoderOutlierDetector(hidden_layer_sizes=(8,), max_iter=5, random_state=seed)
+        ),
+        "IsolationForest": lambda seed: anomaly._Detector(
+            IsolationForest(n_estimators=10, random_state=seed)
+        ),
+        "PCA(2) residual": lambda seed: anomaly._PCAResidual(2),
+    }
+    settings = {"clean": 0.0, "10%": 0.1}
+    log = io.StringIO()
+    records = anomaly.run(["wine"], methods, [0, 1], settings, log=log)
+    assert len(records) == 3 * 2 * 2 * len(methods)  # classes x settings x seeds x methods
+    assert log.getvalue().count("\n") == 3 * 2 * 2
+    for record in records:
+        assert 0 <= record["roc_auc"] <= 1 and 0 < record["average_precision"] <= 1
+        assert record["fit_time"] >= 0
+    table = anomaly.format_table(records, "roc_auc", ["wine"], list(methods))
+    assert table.count("\n") == 2 + 2  # header, rule, two settings, the mean
+    assert "| wine | 10% |" in table
+    assert anomaly.format_times(records, ["wine"], list(methods)).count("| wine |") == 1
+    report = anomaly.goal_report(records)
+    assert report[0].startswith("mean ROC AUC: skae")
