@@ -33,6 +33,7 @@ Usage::
 
     python benchmarks/anomaly.py --quick          # one seed, a few held-out classes
     python benchmarks/anomaly.py                  # 3 seeds, everything
+    python benchmarks/anomaly.py --max-iter 100   # the same, skae with at most 100 epochs
     python benchmarks/anomaly.py --variant 'nc8={"n_components": 8}' --first-seed 100
 
 Progress goes to stderr, the tables to stdout. One BLAS thread (and one torch
@@ -194,18 +195,19 @@ def pyod_missing():
     return None
 
 
-def make_methods(variants=(), pyod=True):
+def make_methods(variants=(), pyod=True, skae_params=None):
+    """The methods; ``skae_params`` change skae's defaults in every skae variant."""
     n_components = AutoencoderOutlierDetector().n_components
-    methods = {
-        SKAE: lambda seed: _Detector(AutoencoderOutlierDetector(random_state=seed)),
-        SKAE_PLAIN: lambda seed: _Detector(
-            AutoencoderOutlierDetector(trim_fraction=0.0, random_state=seed)
-        ),
-    }
-    for name, params in variants:
-        methods[name] = lambda seed, params=params: _Detector(
-            AutoencoderOutlierDetector(random_state=seed, **params)
+    common = dict(skae_params or {})
+
+    def skae(**params):
+        return lambda seed: _Detector(
+            AutoencoderOutlierDetector(**{**common, **params, "random_state": seed})
         )
+
+    methods = {SKAE: skae(), SKAE_PLAIN: skae(trim_fraction=0.0)}
+    for name, params in variants:
+        methods[name] = skae(**params)
     methods.update(
         {
             "IsolationForest": lambda seed: _Detector(IsolationForest(random_state=seed)),
@@ -397,6 +399,9 @@ def main(argv=None):
         metavar='NAME={"param": value}',
         help="add skae with these parameters (JSON), repeatable",
     )
+    parser.add_argument(
+        "--max-iter", type=int, help="skae's max_iter (default: the detector's, 300)"
+    )
     parser.add_argument("--no-pyod", action="store_true", help="skip pyod's AutoEncoder")
     parser.add_argument(
         "--only-skae", action="store_true", help="only the skae variants (for tuning)"
@@ -411,7 +416,10 @@ def main(argv=None):
     missing = None if args.no_pyod or args.only_skae else pyod_missing()
     notes = [missing] if missing else []
     variants = dict(args.variant)
-    methods = make_methods(args.variant, pyod=not (args.no_pyod or args.only_skae or missing))
+    skae_params = {} if args.max_iter is None else {"max_iter": args.max_iter}
+    methods = make_methods(
+        args.variant, skae_params=skae_params, pyod=not (args.no_pyod or args.only_skae or missing)
+    )
     if args.only_skae:
         methods = {k: v for k, v in methods.items() if k.startswith(SKAE) or k in variants}
     settings = {name: SETTINGS[name] for name in args.settings}
