@@ -134,8 +134,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     inputs first (e.g. with :class:`~sklearn.preprocessing.StandardScaler`).
 
     Training is robust to anomalies inside the training data: epoch by epoch,
-    it ignores the ``trim_fraction`` of the rows that the current model
-    reconstructs worst, so that they are not learnt (see Notes).
+    it ignores the rows that the current model reconstructs far worse than the
+    others (at most ``trim_fraction`` of them), so that they are not learnt
+    (see Notes).
     :meth:`score_samples_per_feature` says which features make a row anomalous.
 
     Parameters
@@ -155,12 +156,13 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Notes).
 
     trim_fraction : float, default=0.1
-        Robust training: after a warm-up of 10 epochs, the share of the
-        (sample-weighted) training rows with the largest reconstruction errors
-        under the current model gets zero weight in the next epoch (a trimmed
-        loss, recomputed after every epoch; see Notes). 0 trains on every row
-        as :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one
-        more forward pass over the training rows per epoch.
+        Robust training: after a warm-up of 10 epochs, the training rows whose
+        reconstruction error under the current model lies beyond Tukey's fence
+        get zero weight in the next epoch, at most this share of the
+        (sample-weighted) training rows, the worst ones (a trimmed loss,
+        recomputed after every epoch; see Notes). 0 trains on every row as
+        :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one more
+        forward pass over the training rows per epoch.
 
     hidden_layer_sizes : array-like of int or int, default=(128, 64)
         Widths of the encoder's hidden layers, from the input towards the code.
@@ -309,14 +311,16 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     Robust training (``trim_fraction = f > 0``): training starts as for the
     transformer. After each epoch ``t ≥ 10``, the training rows' errors ``e_i``
-    under the current weights give the threshold ``τ_t``, the weighted
-    ``(1 - f)``-quantile of the ``e_i`` (averaged inverted CDF), and the next
-    epoch minimises the trimmed loss::
+    under the current weights give the threshold ``τ_t``, the larger of Tukey's
+    fence ``exp(Q3 + 1.5 · (Q3 - Q1))`` on their log errors and their weighted
+    ``(1 - f)``-quantile (averaged inverted CDF), and the next epoch minimises
+    the trimmed loss::
 
         Σ_i w_i [e_i ≤ τ_t] e_i / Σ_i w_i [e_i ≤ τ_t]   (plus the penalties)
 
-    where ``w_i`` are the sample weights (1 without): the worst share ``f`` of
-    the training weight is left out. The rows left out are re-examined every
+    where ``w_i`` are the sample weights (1 without): only rows far in the tail
+    of the errors are left out (few or none on clean data), and at most a share
+    ``f`` of the training weight. The rows left out are re-examined every
     epoch and come back when the model reconstructs them well enough. The
     validation rows of ``early_stopping`` are never trimmed. ``offset_`` is set
     from the final model, on all rows.
