@@ -177,8 +177,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     loss : {"squared_error", "binary_crossentropy"}, default="squared_error"
         Reconstruction loss, hence the per-sample error of the score.
 
-    alpha : float, default=1.5e-3
-        L2 penalty: ``alpha / 2`` times the squared norm of the weight matrices.
+    alpha : float or "auto", default="auto"
+        L2 penalty: ``alpha / 2`` times the squared norm of the weight matrices;
+        ``"auto"`` is ``0.64 / n_samples`` (the training rows' count or weight).
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corrupt the training inputs (a denoising autoencoder); scores never are.
@@ -198,10 +199,14 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` is ``n_samples // 32`` clipped to [32, 128].
 
-    learning_rate_init : float, default=2e-3
-        Adam's step size.
+    learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
+        Learning-rate schedule: ``"adaptive"`` divides the rate by 5 at each
+        plateau of the loss and stops below ``learning_rate_init / 1000``.
 
-    max_iter : int, default=300
+    learning_rate_init : float, default=2e-3
+        Adam's (initial) step size.
+
+    max_iter : int, default=1000
         Maximum number of epochs.
 
     shuffle : bool, default=True
@@ -210,8 +215,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, shuffling, validation split and noise.
 
-    tol : float, default=1e-4
-        Improvement of the monitored loss that counts for stopping.
+    tol : float, default=1e-3
+        Relative improvement of the monitored loss that counts (a plateau is
+        ``n_iter_no_change`` epochs without one).
 
     verbose : bool, default=False
         Print one line per epoch.
@@ -235,8 +241,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
 
-    n_iter_no_change : int, default=20
-        Epochs without improvement by ``tol`` before stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` that make a plateau.
 
     The network and training parameters mean what they mean for
     :class:`AutoencoderTransformer`, whose documentation has the details.
@@ -374,18 +380,19 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         decoder_layer_sizes=None,
         activation="relu",
         loss="squared_error",
-        alpha=1.5e-3,
+        alpha="auto",
         noise=None,
         noise_level=0.1,
         sparsity=0.0,
         contraction=0.0,
         tied_weights=False,
         batch_size="auto",
+        learning_rate="adaptive",
         learning_rate_init=2e-3,
-        max_iter=300,
+        max_iter=1000,
         shuffle=True,
         random_state=None,
-        tol=1e-4,
+        tol=1e-3,
         verbose=False,
         warm_start=False,
         early_stopping=False,
@@ -393,7 +400,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
     ):
         self.n_components = n_components
         self.contamination = contamination
@@ -409,6 +416,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         self.contraction = contraction
         self.tied_weights = tied_weights
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle
