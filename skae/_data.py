@@ -1,7 +1,9 @@
-"""Where minibatches come from: gathering, shuffling, corruption.
+"""Where minibatches come from: gathering, shuffling, corruption, missing entries.
 
 :class:`BatchSource` yields ``(inputs, targets, weights)`` for every minibatch
-of an epoch. ``targets`` are the training rows as given (dense, C-contiguous);
+of an epoch, and ``(inputs, targets, weights, mask)`` when it is given a
+:class:`MissingEntries` (data with missing values or categorical groups).
+``targets`` are the training rows as given (dense, C-contiguous);
 ``inputs`` are the same array, or a corrupted copy of it for a denoising
 autoencoder (:class:`Corruption`, drawn afresh for every minibatch);
 ``weights`` are the per-row weights normalised to average 1 over the training
@@ -12,6 +14,12 @@ per epoch into one reused buffer, whose contiguous slices are the minibatches:
 that copy is the only one made of the data. Memory maps, larger arrays and
 sparse matrices are gathered one minibatch at a time into a reused buffer and
 never copied whole. Both paths give bitwise-identical minibatches.
+
+Missing entries (NaN; for a categorical group, a NaN anywhere in it or an
+all-zero row) are set to 0 in the minibatch's copy (the user's data is never
+written), and ``mask`` says which entries are observed, scaled so that each
+minibatch's masked loss estimates the training set's without bias (see
+:class:`BatchSource`). Without a :class:`MissingEntries` nothing of this runs.
 """
 
 import mmap
@@ -56,15 +64,134 @@ def copies_per_epoch(X, n_rows):
 
 
 def feature_range(X, rows):
-    """Per-feature minimum and maximum over ``rows`` of ``X`` (dense or CSR), in chunks."""
+    """Per-feature minimum and maximum over ``rows`` of ``X`` (dense or CSR), in chunks.
+
+    NaN entries are ignored; a feature with no other value gets the range [0, 0].
+    """
     lo = np.full(X.shape[1], np.inf)
     hi = np.full(X.shape[1], -np.inf)
     for start in range(0, rows.size, 8192):
         chunk = X[rows[start : start + 8192]]
         chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
-        np.minimum(lo, chunk.min(axis=0), out=lo)
-        np.maximum(hi, chunk.max(axis=0), out=hi)
+        np.fmin(lo, np.fmin.reduce(chunk, axis=0), out=lo)
+        np.fmax(hi, np.fmax.reduce(chunk, axis=0), out=hi)
+    empty = ~np.isfinite(lo)
+    lo[empty] = hi[empty] = 0.0
     return lo.astype(X.dtype), hi.astype(X.dtype)
+
+
+def has_missing(X):
+    """Whether dense or sparse ``X`` (already checked for infinities) holds a NaN.
+
+    One pass: a finite sum proves there is none; otherwise the entries are checked.
+    """
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(values)):
+            return False
+    return bool(np.isnan(values).any())
+
+
+class MissingEntries:
+    """Which entries of a minibatch are observed; the others become 0.
+
+    A numeric column's entry is missing when it is NaN. A categorical group (a
+    block of one-hot columns, as ``OneHotEncoder`` writes one categorical
+    feature) is one variable: it is missing in a row as a whole when one of its
+    entries is NaN or all of them are 0 (an unknown category, as
+    ``handle_unknown="ignore"`` encodes it), and then all its entries are set
+    to 0 and marked missing. A row has ``n_variables`` variables: the numeric
+    columns and one per group.
+
+    Parameters
+    ----------
+    n_features : int
+    groups : sequence of sequences of int, default=()
+        Column indices of each categorical group (disjoint, validated by the caller).
+    as_input : bool, default=False
+        :meth:`network_inputs` appends the observed-entries mask to the inputs.
+    """
+
+    def __init__(self, n_features, groups=(), *, as_input=False):
+        self.n_features = int(n_features)
+        self.groups = [np.asarray(g, dtype=np.intp) for g in groups]
+        self.as_input = bool(as_input)
+        counted = np.ones(self.n_features, dtype=bool)
+        for g in self.groups:
+            counted[g[1:]] = False
+        #: One column per variable: the numeric columns and each group's first.
+        self._counted = np.flatnonzero(counted)
+        self.n_variables = self._counted.size
+
+    def fill(self, batch, observed):
+        """Set the missing entries of dense ``batch`` to 0, in place; write the mask.
+
+        ``observed`` (same shape, float) gets 1 for observed entries and 0 for
+        missing ones; the columns of a group share their group's value.
+        """
+        seen = np.isnan(batch)
+        np.copyto(batch, 0, where=seen)
+        np.logical_not(seen, out=seen)
+        for g in self.groups:
+            present = seen[:, g].all(axis=1)
+            present &= batch[:, g].any(axis=1)
+            seen[:, g] = present[:, None]
+            rows = np.flatnonzero(~present)
+            if rows.size:
+                batch[np.ix_(rows, g)] = 0
+        np.copyto(observed, seen)
+        return batch
+
+    def row_counts(self, observed):
+        """Number of observed variables of each row of a mask from :meth:`fill`."""
+        return np.count_nonzero(observed[:, self._counted], axis=1).astype(np.float64)
+
+    def network_inputs(self, filled, observed, dropped=None, out=None):
+        """What the network sees: ``filled``, or ``[filled, present]`` with ``as_input``.
+
+        ``present`` is 1 where an entry is observed (``observed`` nonzero) and not
+        zeroed by masking noise (``dropped``, boolean, or None).
+        """
+        if not self.as_input:
+            return filled
+        b, d = filled.shape
+        if out is None:
+            out = np.empty((b, 2 * d), dtype=filled.dtype)
+        out[:, :d] = filled
+        present = out[:, d:]
+        np.not_equal(observed, 0, out=present, casting="unsafe")
+        if dropped is not None:
+            present[dropped] = 0
+        return out
+
+    def check_one_hot(self, X):
+        """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row."""
+        for number, g in enumerate(self.groups):
+            for start in range(0, X.shape[0], 8192):
+                block = X[start : start + 8192, g]
+                block = block.toarray() if sp.issparse(block) else np.asarray(block)
+                observed = ~np.isnan(block).any(axis=1)
+                block = block[observed]
+                bad_value = ~((block == 0) | (block == 1))
+                if bad_value.any():
+                    row, col = np.argwhere(bad_value)[0]
+                    value = block[row, col]
+                else:
+                    sums = block.sum(axis=1)
+                    if not (sums > 1).any():
+                        continue
+                    value = None
+                raise ValueError(
+                    f"categorical_groups[{number}] (columns {g.tolist()}) is not one-hot: "
+                    + (
+                        f"it holds the value {float(value):g}; "
+                        if value is not None
+                        else "a row has more than one 1; "
+                    )
+                    + "a group's columns must be 0 or 1 with at most one 1 per row (all 0 "
+                    "or a NaN means the category is missing), as OneHotEncoder(drop=None) "
+                    "writes them."
+                )
 
 
 class Corruption:
@@ -93,6 +220,7 @@ class Corruption:
         self.rng = rng
         self.low, self.high = low, high
         self._buffers = {}
+        self.dropped = None  # the entries the last "masking" call zeroed
 
     def __call__(self, clean):
         """A corrupted copy of ``clean`` (a buffer reused for batches of the same shape)."""
@@ -115,6 +243,7 @@ class Corruption:
         if self.kind == "masking":
             np.less(u, level, out=mask)
             out[mask] = 0
+            self.dropped = mask  # read by MissingEntries.network_inputs
         else:
             np.less(u, level / 2, out=mask)
             np.copyto(out, self.low, where=mask)
@@ -139,10 +268,28 @@ class BatchSource:
     shuffle : bool
         Visit the rows in a new random order every epoch.
     corruption : Corruption or None
+    mask : MissingEntries or None
+        Given, every minibatch gets its missing entries set to 0 and a fourth
+        element, the observed-entries mask scaled by ``1/ρ``: ``M_ij / ρ``,
+        where ``M_ij`` is 1 for an observed entry and 0 for a missing one (a
+        group's columns share their group's value) and
+        ``ρ = Σ_i w_i m_i / (n · V)`` is the weighted share of observed
+        variables over the ``n`` training rows (``m_i`` observed variables in
+        row ``i``, ``V = mask.n_variables``, ``w_i`` the normalised row
+        weights). So ``1/(b V) Σ_i w_i Σ_v M_iv/ρ · ℓ_iv`` over a minibatch is
+        an unbiased estimate of ``Σ_i w_i Σ_v M_iv ℓ_iv / Σ_i w_i m_i`` over
+        the training set, whose denominator is a constant: a minibatch of
+        fully missing rows contributes 0, never 0/0. With ``mask.as_input``
+        the inputs are ``[filled inputs, present]`` (:meth:`MissingEntries.network_inputs`).
     """
 
-    def __init__(self, X, rows, weights, batch_size, *, shuffle=True, corruption=None):
+    def __init__(
+        self, X, rows, weights, batch_size, *, shuffle=True, corruption=None, mask=None
+    ):
         self.X = X
+        self.mask = mask
+        if mask is not None:
+            self._observed_counts = self._count_observed(rows)
         self.rows = rows
         self.n_rows = rows.size
         self.batch_size = min(int(batch_size), self.n_rows)
@@ -154,9 +301,24 @@ class BatchSource:
         if self.epoch_copy:
             self._shuffled = np.empty((self.n_rows, X.shape[1]), dtype=X.dtype)
             self._shuffled_weights = np.empty(self.n_rows, X.dtype)
+            if mask is not None:
+                self._shuffled_mask = np.empty_like(self._shuffled)
         else:
             self._gathered = {}
         self._copied = False
+        self._inputs = {}
+
+    def _count_observed(self, rows):
+        """Observed variables of each of ``rows`` (one pass, in chunks)."""
+        counts = np.empty(rows.size)
+        for start in range(0, rows.size, 8192):
+            chunk = rows[start : start + 8192]
+            block = np.empty((chunk.size, self.X.shape[1]), self.X.dtype)
+            gather_rows(self.X, chunk, block)
+            observed = np.empty_like(block)
+            self.mask.fill(block, observed)
+            counts[start : start + chunk.size] = self.mask.row_counts(observed)
+        return counts
 
     def set_weights(self, weights):
         """Use per-row ``weights`` (all rows, or None) from the next epoch on.
@@ -171,6 +333,18 @@ class BatchSource:
             weights = weights * (self.n_rows / total)
         self.weights = weights
         self._copied = False
+        if self.mask is not None:
+            counts = self._observed_counts
+            observed = float(
+                counts.sum() if weights is None else np.dot(weights[self.rows], counts)
+            )
+            if not observed > 0:
+                raise ValueError(
+                    "Every entry of the training data is missing (or has zero weight): "
+                    "there is nothing to learn from."
+                )
+            #: ``1/ρ``, the scale of the yielded mask.
+            self.mask_scale = self.n_rows * self.mask.n_variables / observed
 
     def _gather_buffer(self, size):
         buf = self._gathered.get(size)
@@ -181,8 +355,12 @@ class BatchSource:
     def epoch(self, rng):
         """Yield ``(inputs, targets, weights)`` for each minibatch of one epoch.
 
+        ``(inputs, targets, weights, mask)`` with a :class:`MissingEntries`.
         ``rng`` (a ``numpy.random.Generator``) draws the order when shuffling.
         """
+        if self.mask is not None:
+            yield from self._masked_epoch(rng)
+            return
         order = rng.permutation(self.rows) if self.shuffle else self.rows
         X, bs, weights, corrupt = self.X, self.batch_size, self.weights, self.corruption
         if self.epoch_copy:
@@ -202,6 +380,53 @@ class BatchSource:
                 targets = gather_rows(X, rows, self._gather_buffer(rows.size))
                 w = None if weights is None else weights[rows]
                 yield (targets if corrupt is None else corrupt(targets)), targets, w
+
+    def _masked_inputs(self, targets, mask):
+        """Corrupted (or not) inputs of one minibatch, with the mask appended if asked."""
+        corrupt = self.corruption
+        inputs = targets if corrupt is None else corrupt(targets)
+        if not self.mask.as_input:
+            return inputs
+        out = self._inputs.get(targets.shape[0])
+        if out is None:
+            out = self._inputs[targets.shape[0]] = np.empty(
+                (targets.shape[0], 2 * targets.shape[1]), dtype=targets.dtype
+            )
+        dropped = None if corrupt is None else corrupt.dropped
+        return self.mask.network_inputs(inputs, mask, dropped, out=out)
+
+    def _masked_epoch(self, rng):
+        """:meth:`epoch` for data with missing entries: fill them, yield the scaled mask."""
+        order = rng.permutation(self.rows) if self.shuffle else self.rows
+        X, bs, weights, scale = self.X, self.batch_size, self.weights, self.mask_scale
+        if self.epoch_copy:
+            shuffled, shuffled_weights = self._shuffled, self._shuffled_weights
+            shuffled_mask = self._shuffled_mask
+            if self.shuffle or not self._copied:
+                np.take(X, order, axis=0, out=shuffled, mode="clip")
+                self.mask.fill(shuffled, shuffled_mask)
+                shuffled_mask *= scale
+                if weights is not None:
+                    np.take(weights, order, out=shuffled_weights, mode="clip")
+                self._copied = True
+            for start in self.starts:
+                targets = shuffled[start : start + bs]
+                mask = shuffled_mask[start : start + bs]
+                w = None if weights is None else shuffled_weights[start : start + bs]
+                yield self._masked_inputs(targets, mask), targets, w, mask
+        else:
+            for start in self.starts:
+                rows = order[start : start + bs]
+                targets = gather_rows(X, rows, self._gather_buffer(rows.size))
+                mask = self._gathered.get(("mask", rows.size))
+                if mask is None:
+                    mask = self._gathered["mask", rows.size] = np.empty_like(targets)
+                self.mask.fill(targets, mask)
+                mask *= scale
+                w = None if weights is None else weights[rows]
+                yield self._masked_inputs(targets, mask), targets, w, mask
+
+
 def _mix64(h, tmp):
     """SplitMix64 finaliser, in place: spreads the bits of uint64 words (wrapping).
 

@@ -35,7 +35,17 @@ from threadpoolctl import ThreadpoolController
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task
-from ._data import NOISES, BatchSource, Corruption, feature_range, gather_rows, validation_split
+from ._categorical import check_categorical_groups
+from ._data import (
+    NOISES,
+    BatchSource,
+    Corruption,
+    MissingEntries,
+    feature_range,
+    gather_rows,
+    has_missing,
+    validation_split,
+)
 from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
@@ -167,14 +177,23 @@ class _BaseAutoencoder(BaseEstimator):
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
         """``validate_data`` for every method that takes data, with errors that say what to do.
 
-        NaN gets advice for a Pipeline instead of scikit-learn's supervised-learning
-        hint; text or other non-numeric data (naming the columns of a data frame)
-        gets advice to encode it. Other errors pass unchanged.
+        What is accepted follows the input tags: sparse matrices (``sparse``) and
+        NaN (``allow_nan``; infinities are refused either way). Where NaN is
+        refused it gets advice for a Pipeline instead of scikit-learn's
+        supervised-learning hint; text or other non-numeric data (naming the
+        columns of a data frame) gets advice to encode it. Other errors pass
+        unchanged.
         """
         name = type(self).__name__
+        input_tags = self.__sklearn_tags__().input_tags
         try:
             return validate_data(
-                self, X, reset=reset, accept_sparse=["csr", "csc"], dtype=list(dtype)
+                self,
+                X,
+                reset=reset,
+                accept_sparse=["csr", "csc"] if input_tags.sparse else False,
+                dtype=list(dtype),
+                ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
             )
         except (TypeError, ValueError) as exc:
             message = str(exc)
@@ -235,6 +254,27 @@ class _BaseAutoencoder(BaseEstimator):
         ``sample_weight``, inside the fit that succeeds or leaves the estimator as
         it was; nothing by default.
         """
+
+    def _training_data(self, X, continuing):
+        """The data the network trains on, from validated ``X``: ``X`` itself by default.
+
+        A subclass that preprocesses (the imputer standardizes) returns a new
+        array and keeps what it learned as fitted attributes; ``continuing``
+        says whether the fit continues from a fitted model. Never write ``X``.
+        """
+        return X
+
+    def _missing_entries(self, spec, X):
+        """How missing entries are handled for ``spec``: a MissingEntries, or None.
+
+        None (the plain path) unless ``X`` holds a NaN or ``spec`` has
+        categorical groups or appends the mask to the inputs.
+        """
+        groups = spec.get("categorical_groups", ())
+        as_input = spec.get("mask_as_input", False)
+        if not (groups or as_input or has_missing(X)):
+            return None
+        return MissingEntries(X.shape[1], groups, as_input=as_input)
 
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
@@ -298,6 +338,8 @@ class _BaseAutoencoder(BaseEstimator):
         if getattr(self, "loss", None) != "binary_crossentropy":
             return
         values = X.data if sp.issparse(X) else X
+        if has_missing(X):
+            values = values[~np.isnan(values)]
         if values.size and (values.min() < 0 or values.max() > 1):
             warnings.warn(
                 'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
@@ -318,10 +360,14 @@ class _BaseAutoencoder(BaseEstimator):
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # row gathers need CSR (a converted copy; the caller's is kept)
         sample_weight = self._check_sample_weight(sample_weight, X)
+        X = self._training_data(X, continuing)
         spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)
         self._warn_about_range(X)
+        missing = self._missing_entries(spec, X)
+        if missing is not None:
+            missing.check_one_hot(X)
 
         n_iter = self.n_iter_ if continuing else 0
         streams = _random_streams(self.random_state, n_iter)
@@ -357,13 +403,14 @@ class _BaseAutoencoder(BaseEstimator):
             batch_size,
             shuffle=self.shuffle,
             corruption=self._corruption(X, train_rows, streams["noise"]),
+            mask=missing,
         )
         # The size of the training set, in rows or (with sample weights) in weight.
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
         objective = self._build_objective(model, streams, size)
         validate = None
         if validation_rows is not None:
-            validate = _validation_loss(objective, X, validation_rows, sample_weight)
+            validate = _validation_loss(objective, X, validation_rows, sample_weight, missing)
         monitors = [print_epoch] if self.verbose else []
         context = SimpleNamespace(
             X=X,
@@ -495,15 +542,51 @@ class _BaseAutoencoder(BaseEstimator):
         X = self._check_X(X, reset=False)
         return X.tocsr() if sp.issparse(X) else X
 
-    def _sample_errors(self, X):
-        """Per-sample reconstruction error of validated ``X``, in chunks."""
+    def _inference_missing(self, X, *, scoring=False):
+        """The MissingEntries for inference on validated ``X``, or None (plain path).
+
+        Needed when ``X`` has a NaN, when the model takes the mask as inputs, and,
+        for ``scoring``, when it has categorical groups (an all-zero group is missing).
+        """
+        groups = getattr(self, "_categorical_groups", ())
+        as_input = getattr(self, "_mask_as_input", False)
+        if not ((scoring and groups) or as_input or has_missing(X)):
+            return None
+        return MissingEntries(X.shape[1], groups, as_input=as_input)
+
+    def _filled_chunk(self, X, rows, missing):
+        """Rows ``rows`` of ``X``, dense, missing entries 0: (network inputs, filled, mask)."""
+        chunk = X[rows]
+        chunk = chunk.toarray() if sp.issparse(chunk) else np.array(chunk)
+        observed = np.empty_like(chunk)
+        missing.fill(chunk, observed)
+        return missing.network_inputs(chunk, observed), chunk, observed
+
+    def _sample_errors(self, X, *, with_counts=False):
+        """Per-sample reconstruction error of validated ``X``, in chunks.
+
+        With missing entries (or categorical groups), the mean loss over each
+        row's observed variables: NaN for a row with none. ``with_counts`` also
+        returns the rows' numbers of observed variables (None on the plain path).
+        """
         objective = self._objective()
         errors = np.empty(X.shape[0], dtype=np.float64)
+        missing = self._inference_missing(X, scoring=True)
+        if missing is None:
+            for rows in self._chunks(X.shape[0]):
+                chunk = X[rows]
+                chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                errors[rows] = objective.sample_errors(chunk)
+            return (errors, None) if with_counts else errors
+        counts = np.empty(X.shape[0], dtype=np.float64)
         for rows in self._chunks(X.shape[0]):
-            chunk = X[rows]
-            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-            errors[rows] = objective.sample_errors(chunk)
-        return errors
+            inputs, chunk, observed = self._filled_chunk(X, rows, missing)
+            errors[rows] = objective.observed_errors(inputs, chunk, observed)
+            counts[rows] = missing.row_counts(observed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            errors /= counts
+        errors[counts == 0] = np.nan
+        return (errors, counts) if with_counts else errors
 
 
 def _row_errors(objective, X, rows, buffers):
@@ -521,13 +604,46 @@ def _row_errors(objective, X, rows, buffers):
     return errors
 
 
-def _validation_loss(objective, X, rows, sample_weight):
-    """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``."""
+def _validation_loss(objective, X, rows, sample_weight, missing=None):
+    """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``.
+
+    With missing entries, the validation rows' mean loss over observed variables,
+    ``Σ_i w_i Σ_v M_iv ℓ_iv / Σ_i w_i Σ_v M_iv``, as the training loss defines it.
+    """
     weights = None if sample_weight is None else sample_weight[rows]
+    if missing is not None:
+        return _masked_validation_loss(objective, X, rows, weights, missing)
     buffers = {}
 
     def validate():
         return weighted_mean(_row_errors(objective, X, rows, buffers), weights)
+
+    return validate
+
+
+def _masked_validation_loss(objective, X, rows, weights, missing):
+    """``validate()`` of :func:`_validation_loss` for data with missing entries."""
+    chunks = []
+    observed_weight = 0.0
+    for start in range(0, rows.size, _VALIDATION_CHUNK):
+        chunk = rows[start : start + _VALIDATION_CHUNK]
+        filled = gather_rows(X, chunk, np.empty((chunk.size, X.shape[1]), dtype=X.dtype))
+        observed = np.empty_like(filled)
+        missing.fill(filled, observed)
+        w = np.ones(chunk.size) if weights is None else weights[start : start + chunk.size]
+        observed_weight += float(np.dot(w, missing.row_counts(observed)))
+        chunks.append((missing.network_inputs(filled, observed), filled, observed, w))
+    if not observed_weight > 0:
+        raise ValueError(
+            "The rows held out for early stopping have no observed entries (or zero "
+            "weight): there is no validation loss. Use early_stopping=False or more data."
+        )
+
+    def validate():
+        total = 0.0
+        for inputs, filled, observed, w in chunks:
+            total += float(np.dot(w, objective.observed_errors(inputs, filled, observed)))
+        return total / observed_weight
 
     return validate
 
@@ -546,7 +662,8 @@ class _DenseAutoencoder(_BaseAutoencoder):
             decoder = encoder[::-1]
         else:
             decoder = _layer_tuple(self.decoder_layer_sizes, "decoder_layer_sizes")
-        sizes = (n_features, *encoder, self.n_components, *decoder, n_features)
+        n_inputs = 2 * n_features if getattr(self, "mask_as_input", False) else n_features
+        sizes = (n_inputs, *encoder, self.n_components, *decoder, n_features)
         return sizes, len(encoder) + 1
 
     def _spec(self, n_features):
@@ -556,12 +673,22 @@ class _DenseAutoencoder(_BaseAutoencoder):
                 "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
                 f"(got {self.decoder_layer_sizes!r})."
             )
+        mask_as_input = bool(getattr(self, "mask_as_input", False))
+        if self.tied_weights and mask_as_input:
+            raise ValueError(
+                "tied_weights=True cannot be combined with mask_as_input=True: the network "
+                "then has 2 * n_features inputs but n_features outputs."
+            )
         return {
             "layer_sizes": layer_sizes,
             "n_encoder_layers": n_encoder_layers,
             "activation": self.activation,
             "loss": self.loss,
             "tied_weights": bool(self.tied_weights),
+            "categorical_groups": check_categorical_groups(
+                getattr(self, "categorical_groups", None), n_features
+            ),
+            "mask_as_input": mask_as_input,
         }
 
     def _build_model(self, spec, dtype, params=None):
@@ -582,6 +709,13 @@ class _DenseAutoencoder(_BaseAutoencoder):
             sparsity=self.sparsity,
             contraction=self.contraction,
             rng=streams["noise"],
+            groups=self._spec_groups(model),
+        )
+
+    def _spec_groups(self, model):
+        """The categorical groups of the model being fitted (validated again, cheaply)."""
+        return check_categorical_groups(
+            getattr(self, "categorical_groups", None), model.layer_sizes[-1]
         )
 
     def _model_attributes(self, spec, params):
@@ -602,7 +736,9 @@ class _DenseAutoencoder(_BaseAutoencoder):
         return self._build_model({**spec, "loss": None}, self._params.dtype, self._params)
 
     def _objective(self):
-        return Objective(self._network(), self._loss)
+        return Objective(
+            self._network(), self._loss, groups=getattr(self, "_categorical_groups", ())
+        )
 
     @property
     def _n_features_out(self):
@@ -701,6 +837,24 @@ class AutoencoderTransformer(
         Needs a mirrored decoder (``decoder_layer_sizes=None``). ``coefs_``
         still lists every layer; the decoder's entries are transposed views of
         the encoder's.
+
+    categorical_groups : list of sequences of int or None, default=None
+        Column indices of one-hot blocks, one per categorical feature, as
+        :class:`~sklearn.preprocessing.OneHotEncoder` (``drop=None``) writes
+        them in a :class:`~sklearn.compose.ColumnTransformer`
+        (:func:`skae.categorical_groups_from` reads them from a fitted one).
+        Each group is reconstructed by a softmax over its columns and scored by
+        cross-entropy, counts as one variable, and is missing as a whole when
+        one of its entries is NaN or all are 0 (an unknown category from
+        ``handle_unknown="ignore"``). :meth:`inverse_transform` returns
+        one-hot rows (the most probable category) there. Groups must be
+        disjoint, in range and have at least two columns; their entries 0 or 1.
+
+    mask_as_input : bool, default=False
+        Append the observed-entries mask (1 observed, 0 missing) to the
+        network's inputs, so that it can tell a missing entry from an observed
+        0. The first layer then has ``2 * n_features`` inputs. Not with
+        ``tied_weights``.
 
     batch_size : int or "auto", default="auto"
         Minibatch size. ``"auto"`` uses ``n_samples // 32`` clipped to
@@ -839,6 +993,16 @@ class AutoencoderTransformer(
     ReLU-like units are drawn He-uniform, the others Glorot-uniform; biases
     start at zero.
 
+    Missing values (NaN) are accepted by :meth:`fit`, :meth:`partial_fit`,
+    :meth:`transform`, :meth:`score` and :meth:`score_samples`, dense or
+    sparse (a stored NaN is missing; an implicit zero is an observed 0). They
+    enter the network as 0, which on standardized data is the feature's mean
+    (optionally with the mask as inputs, ``mask_as_input``), and the loss
+    counts the observed entries only: ``Σ_i w_i Σ_j M_ij ℓ_ij / Σ_i w_i Σ_j
+    M_ij``, with ``M_ij`` 1 for an observed entry and 0 for a missing one; a
+    row with nothing observed contributes nothing. Infinite values are still
+    refused. See :ref:`missing`.
+
     The per-sample error is the mean over features of the squared error (or of
     the binary cross-entropy). The training objective is its sample-weighted
     mean plus the penalties: ``alpha / 2 · ‖W‖²``, ``sparsity`` times the mean
@@ -905,6 +1069,8 @@ class AutoencoderTransformer(
         "sparsity": [Interval(Real, 0, None, closed="left")],
         "contraction": [Interval(Real, 0, None, closed="left")],
         "tied_weights": ["boolean"],
+        "categorical_groups": [list, tuple, None],
+        "mask_as_input": ["boolean"],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -936,6 +1102,8 @@ class AutoencoderTransformer(
         sparsity=0.0,
         contraction=0.0,
         tied_weights=False,
+        categorical_groups=None,
+        mask_as_input=False,
         batch_size="auto",
         learning_rate="adaptive",
         learning_rate_init=2e-3,
@@ -963,6 +1131,8 @@ class AutoencoderTransformer(
         self.sparsity = sparsity
         self.contraction = contraction
         self.tied_weights = tied_weights
+        self.categorical_groups = categorical_groups
+        self.mask_as_input = mask_as_input
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -1033,6 +1203,7 @@ class AutoencoderTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = True
         return tags
 
     def transform(self, X):
@@ -1041,7 +1212,8 @@ class AutoencoderTransformer(
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to encode; processed in chunks so memory stays bounded.
+            Data to encode; processed in chunks so memory stays bounded. Missing
+            entries (NaN) enter the network as 0, as in training.
 
         Returns
         -------
@@ -1051,8 +1223,10 @@ class AutoencoderTransformer(
         X = self._validate_input(X)
         network = self._network()
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
+        missing = self._inference_missing(X)
         for rows in self._chunks(X.shape[0]):
-            codes[rows] = network.encode(X[rows])
+            inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
+            codes[rows] = network.encode(inputs)
         return codes
 
     def inverse_transform(self, X):
@@ -1066,7 +1240,9 @@ class AutoencoderTransformer(
         Returns
         -------
         X_original : ndarray of shape (n_samples, `n_features_in_`)
-            Reconstructions, of the same float dtype as ``X``.
+            Reconstructions, of the same float dtype as ``X``; with
+            ``categorical_groups``, one-hot rows of the most probable category
+            in each group.
         """
         check_is_fitted(self)
         X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
@@ -1098,7 +1274,10 @@ class AutoencoderTransformer(
         scores : ndarray of shape (n_samples,)
             Minus the mean over features of the squared error (or of the binary
             cross-entropy, with that ``loss``) between each sample and its
-            reconstruction.
+            reconstruction. With missing entries, the mean is over the sample's
+            observed entries only (a categorical group counting as one entry,
+            scored by its cross-entropy); a sample with no observed entry
+            scores NaN.
         """
         X = self._validate_input(X)
         scores = self._sample_errors(X)
@@ -1125,11 +1304,24 @@ class AutoencoderTransformer(
         Returns
         -------
         score : float
-            The (weighted) mean of :meth:`score_samples`.
+            The (weighted) mean of :meth:`score_samples`. With missing entries
+            (or categorical groups), each sample's weight is multiplied by its
+            number of observed entries, so that the score is minus the mean
+            loss over all observed entries, as training defines it; samples
+            with nothing observed count for nothing.
         """
-        scores = self.score_samples(X)
+        X = self._validate_input(X)
+        errors, counts = self._sample_errors(X, with_counts=True)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight, scores, dtype=np.float64, ensure_non_negative=True
+                sample_weight, errors, dtype=np.float64, ensure_non_negative=True
             )
-        return weighted_mean(scores, sample_weight)
+        if counts is None:
+            np.negative(errors, out=errors)
+            return weighted_mean(errors, sample_weight)
+        weights = counts if sample_weight is None else counts * sample_weight
+        if not weights.sum() > 0:
+            raise ValueError(
+                "X has no observed entries (with positive weight): there is nothing to score."
+            )
+        return -float(np.dot(weights, np.where(counts > 0, errors, 0.0)) / weights.sum())

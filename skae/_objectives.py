@@ -17,7 +17,31 @@ Reconstruction (``LOSSES``), with per-sample error ``e_i``:
     (the cross-entropy of ``expit(R)``, computed without ``log(0)``);
     ``∂/∂R_ij = w_i (expit(R_ij) - T_ij) / (b d)``. The reconstruction is ``expit(R)``.
 
-The minibatch loss is ``1/b Σ_i w_i e_i``. Penalties:
+The minibatch loss is ``1/b Σ_i w_i e_i``.
+
+Masked loss (data with missing entries or categorical groups). A row has ``V``
+*variables*: its numeric columns and one per categorical group ``G`` (a block of
+one-hot columns). ``loss_gradient`` is then given ``mask``, the observed-entries
+mask scaled by the training set's constant ``1/ρ`` (see
+:class:`~skae._data.BatchSource`): ``m_ij = M_ij/ρ`` with ``M_ij`` 1 for an
+observed entry, 0 for a missing one (targets are 0 there), the columns of a
+group sharing their group's value ``m_iG``. The reconstruction term is, per
+minibatch, ``1/(b V) · Σ_i w_i (Σ_{j numeric} m_ij ℓ_ij + Σ_G m_iG ℓ_iG)``, an
+unbiased estimate of ``Σ_i w_i Σ_v M_iv ℓ_iv / Σ_i w_i Σ_v M_iv`` over the
+training set (the mean loss over observed entries, weighted by the sample
+weights); a fully missing row contributes 0, and the denominator is a constant,
+never 0/0. Numeric entries, with ``s = w_i m_ij / (b V)``:
+
+* squared error ``ℓ_ij = (R_ij - T_ij)²``; ``∂/∂R_ij = 2 s (R_ij - T_ij)``;
+* binary cross-entropy ``ℓ_ij = softplus(R_ij) - T_ij R_ij``;
+  ``∂/∂R_ij = s (expit(R_ij) - T_ij)``.
+
+A categorical group ``G`` (softmax cross-entropy of its logits ``R_iG``, with
+``p = softmax(R_iG)``): ``ℓ_iG = logsumexp(R_iG) - Σ_{j∈G} T_ij R_ij`` (minus the
+log-probability of the observed category); ``∂/∂R_iG = w_i m_iG (p - T_iG) / (b V)``.
+Its reconstruction is the one-hot row of the most probable category. Without
+missing entries or groups (``mask`` None) the plain formulas above apply,
+computed by the same code as before masks existed. Penalties:
 
 L2 (``alpha``)
     ``α/2 ‖W‖²`` over the stored weight matrices (biases are not penalised; a
@@ -39,7 +63,7 @@ Contraction (``contraction``)
 """
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_softmax, logsumexp
 
 from ._activations import DERIVATIVES, SECOND_DERIVATIVES
 
@@ -70,14 +94,6 @@ def squared_error_samples(R, T):
     return np.einsum("ij,ij->i", D, D) / R.shape[1]
 
 
-def squared_error_features(R, T):
-    """Per-sample, per-feature terms ``(R_ij - T_ij)² / d``: row sums are the per-sample error."""
-    D = R - T
-    D *= D
-    D /= R.shape[1]
-    return D
-
-
 def binary_crossentropy_gradient(R, T, weights, work):
     """Return the minibatch loss and overwrite the logits ``R`` with its gradient."""
     b, d = R.shape
@@ -96,14 +112,6 @@ def binary_crossentropy_gradient(R, T, weights, work):
 def binary_crossentropy_samples(R, T):
     """Per-sample mean binary cross-entropy of the logits ``R`` (not modified)."""
     return (np.logaddexp(0, R) - T * R).mean(axis=1)
-
-
-def binary_crossentropy_features(R, T):
-    """Per-sample, per-feature terms ``(softplus(R_ij) - T_ij R_ij) / d``; rows sum to e_i."""
-    E = np.logaddexp(0, R)
-    E -= T * R
-    E /= R.shape[1]
-    return E
 
 
 def identity_output(R):
@@ -127,11 +135,71 @@ LOSSES = {
 }
 
 
-#: name -> per-sample, per-feature error terms (each row sums to the per-sample error)
-FEATURE_ERRORS = {
-    "squared_error": squared_error_features,
-    "binary_crossentropy": binary_crossentropy_features,
+def squared_error_entries(R, T):
+    """Per-entry squared error of the raw output ``R`` (not modified)."""
+    D = R - T
+    np.multiply(D, D, out=D)
+    return D
+
+
+def squared_error_masked_gradient(R, T, S, work):
+    """``Σ S ⊙ (R - T)²``; overwrite ``R`` with its gradient ``2 S ⊙ (R - T)``.
+
+    ``S`` holds the entries' scaled weights ``w_i m_ij / (b V)``.
+    """
+    np.subtract(R, T, out=R)
+    np.multiply(R, S, out=work)
+    loss = float(np.vdot(work, R))
+    np.multiply(work, 2.0, out=R)
+    return loss
+
+
+def binary_crossentropy_entries(R, T):
+    """Per-entry binary cross-entropy of the logits ``R`` (not modified)."""
+    return np.logaddexp(0, R) - T * R
+
+
+def binary_crossentropy_masked_gradient(R, T, S, work):
+    """``Σ S ⊙ (softplus(R) - T R)``; overwrite ``R`` with ``S ⊙ (expit(R) - T)``."""
+    np.logaddexp(0, R, out=work)
+    work -= T * R
+    loss = float(np.vdot(work, S))
+    expit(R, out=R)
+    R -= T
+    R *= S
+    return loss
+
+
+#: name -> (masked minibatch loss and gradient, per-entry error), for numeric columns.
+MASKED_LOSSES = {
+    "squared_error": (squared_error_masked_gradient, squared_error_entries),
+    "binary_crossentropy": (binary_crossentropy_masked_gradient, binary_crossentropy_entries),
 }
+
+#: name -> per-entry error terms (a new array); a row's mean is its per-sample error.
+FEATURE_ERRORS = {name: entries for name, (_, entries) in MASKED_LOSSES.items()}
+
+
+def group_crossentropy(Z, T):
+    """Softmax cross-entropy of each row of logits ``Z`` against one-hot ``T``."""
+    return logsumexp(Z, axis=1) - np.einsum("ij,ij->i", T, Z)
+
+
+def group_crossentropy_gradient(Z, T, s):
+    """``Σ_i s_i ℓ_i`` and its gradient ``s_i (softmax(Z_i) - T_i)`` (a new array)."""
+    log_p = log_softmax(Z, axis=1)
+    loss = -float(np.dot(s, np.einsum("ij,ij->i", T, log_p)))
+    np.exp(log_p, out=log_p)
+    log_p -= T
+    log_p *= s[:, None]
+    return loss, log_p
+
+
+def one_hot_argmax(Z):
+    """One-hot rows of the largest entry of each row of ``Z`` (the first, on ties)."""
+    out = np.zeros_like(Z)
+    out[np.arange(Z.shape[0]), np.argmax(Z, axis=1)] = 1
+    return out
 
 
 def weighted_mean(values, weights=None):
@@ -153,10 +221,27 @@ class Objective:
         Weights of the penalty terms (see the module docstring).
     rng : numpy.random.Generator or None
         Draws the contraction probes; needed only when ``contraction > 0``.
+    groups : sequence of sequences of int, default=()
+        Column indices of the categorical groups (one-hot blocks) of the output,
+        reconstructed by softmax cross-entropy; the other columns use ``loss``.
+        Needs the masked path: every minibatch then comes with a mask.
     """
 
-    def __init__(self, network, loss, *, alpha=0.0, sparsity=0.0, contraction=0.0, rng=None):
+    def __init__(
+        self, network, loss, *, alpha=0.0, sparsity=0.0, contraction=0.0, rng=None, groups=()
+    ):
         self.network = network
+        self.groups = [np.asarray(g, dtype=np.intp) for g in groups]
+        n_outputs = network.layer_sizes[-1]
+        self.n_variables = n_outputs - sum(g.size - 1 for g in self.groups)
+        if self.groups:
+            numeric = np.ones(n_outputs, dtype=bool)
+            for g in self.groups:
+                numeric[g] = False
+            self._numeric = numeric.astype(network.dtype)
+            self.output = self._output_with_groups
+        else:
+            self._numeric = None
         self.loss = loss
         self.alpha = float(alpha)
         self.sparsity = float(sparsity)
@@ -164,16 +249,22 @@ class Objective:
         if self.contraction and rng is None:
             raise ValueError("the contraction penalty needs a random generator")
         self.rng = rng
-        self._loss_gradient, self.sample_errors_of_output, self.output = LOSSES[loss]
+        self._loss_gradient, self.sample_errors_of_output, plain_output = LOSSES[loss]
+        self._masked_gradient, self._entry_errors = MASKED_LOSSES[loss]
+        self._plain_output = plain_output
+        if not self.groups:
+            self.output = plain_output
         self._code = network.n_encoder_layers - 1
 
     # -- the minibatch step -------------------------------------------------------------
-    def loss_gradient(self, inputs, targets, weights):
+    def loss_gradient(self, inputs, targets, weights, mask=None):
         """Objective on one minibatch; fills ``network.grad``.
 
         ``inputs`` and ``targets`` are C-contiguous ``(b, n_features)`` arrays
-        (the same array without corruption); ``weights`` are normalised per-row
-        weights or None.
+        (the same array without corruption; ``inputs`` are wider when the mask
+        is appended to them); ``weights`` are normalised per-row weights or
+        None; ``mask`` is None, or the scaled observed-entries mask of the
+        masked loss (module docstring), with the missing targets set to 0.
         """
         network = self.network
         ws = network.workspace(inputs.shape[0])
@@ -182,7 +273,10 @@ class Objective:
         extra = ws.extra.get(self)
         if extra is None:
             extra = ws.extra[self] = self._buffers(ws)
-        value = self._loss_gradient(ws.activations[-1], targets, weights, extra["work"])
+        if mask is None and self._numeric is None:
+            value = self._loss_gradient(ws.activations[-1], targets, weights, extra["work"])
+        else:
+            value = self._masked_reconstruction(ws.activations[-1], targets, weights, mask, extra)
         injections = None
         if self.sparsity:
             value += self._sparsity(ws, weights, extra)
@@ -198,6 +292,38 @@ class Objective:
             network.grad[network.weight_slice] += self.alpha * weights_flat
             value += 0.5 * self.alpha * float(np.dot(weights_flat, weights_flat))
         return value
+
+    def _masked_reconstruction(self, R, T, weights, mask, extra):
+        """The masked reconstruction term; overwrites ``R`` with its gradient."""
+        if mask is None:
+            raise ValueError("categorical groups need the masked loss: pass a mask")
+        b = R.shape[0]
+        S = extra.get("scaled_mask")
+        if S is None:
+            S = extra["scaled_mask"] = np.empty_like(R)
+        np.multiply(mask, 1.0 / (b * self.n_variables), out=S)
+        if weights is not None:
+            S *= weights[:, None]
+        value = 0.0
+        group_gradients = []
+        for g in self.groups:
+            s = S[:, g[0]]  # the group's weight w_i m_iG / (b V), shared by its columns
+            loss, grad = group_crossentropy_gradient(R[:, g], T[:, g], s)
+            value += loss
+            group_gradients.append(grad)
+        if self._numeric is not None:
+            S *= self._numeric
+        value += self._masked_gradient(R, T, S, extra["work"])
+        for g, grad in zip(self.groups, group_gradients, strict=True):
+            R[:, g] = grad
+        return value
+
+    def _output_with_groups(self, R):
+        """Reconstruction: the loss's for numeric columns, one-hot rows for each group."""
+        R = self._plain_output(R)
+        for g in self.groups:
+            R[:, g] = one_hot_argmax(R[:, g])
+        return R
 
     def _buffers(self, ws):
         net = self.network
@@ -286,6 +412,27 @@ class Objective:
         return self.sample_errors_of_output(R, X if targets is None else targets)
 
     def feature_errors(self, X, targets=None):
-        """Per-sample, per-feature error terms of dense ``X``; each row sums to its error."""
+        """Per-sample, per-feature error terms of dense ``X``: each row sums to its error."""
         R = self.network.raw_output(X)
-        return FEATURE_ERRORS[self.loss](R, X if targets is None else targets)
+        errors = FEATURE_ERRORS[self.loss](R, X if targets is None else targets)
+        errors /= R.shape[1]
+        return errors
+
+    def observed_errors(self, inputs, targets, observed):
+        """Per-row sum of the losses of the observed variables (allocates).
+
+        ``observed`` is the 0/1 mask of :meth:`~skae._data.MissingEntries.fill`
+        (a group's columns share its value) and ``targets`` are 0 where it is 0;
+        the per-row error over the observed entries is this sum divided by the
+        row's number of observed variables.
+        """
+        R = self.network.raw_output(inputs)
+        totals = np.zeros(R.shape[0])
+        for g in self.groups:
+            totals += observed[:, g[0]] * group_crossentropy(R[:, g], targets[:, g])
+        entries = self._entry_errors(R, targets)
+        entries *= observed
+        if self._numeric is not None:
+            entries *= self._numeric
+        totals += entries.sum(axis=1)
+        return totals

@@ -147,6 +147,12 @@ def _export_layers(estimator):
     loss : str
         The reconstruction loss (``"squared_error"`` or ``"binary_crossentropy"``).
     """
+    groups = getattr(estimator, "_categorical_groups", ())
+    if getattr(estimator, "_mask_as_input", False) or groups:
+        raise NotImplementedError(
+            "ONNX export of a model fitted with mask_as_input=True or categorical_groups "
+            "is not supported."
+        )
     activation, loss = estimator._activation, estimator._loss  # as fitted, not as set now
     if isinstance(estimator, VariationalAutoencoder):
         return _variational_layers(estimator, activation, loss)

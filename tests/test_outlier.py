@@ -75,7 +75,7 @@ def test_feature_errors_sum_to_the_sample_errors(loss):
     R, T = rng.normal(size=(9, 5)), rng.uniform(size=(9, 5))
     R_copy = R.copy()
     per_sample = LOSSES[loss][1](R, T)
-    assert_allclose(FEATURE_ERRORS[loss](R, T).sum(axis=1), per_sample)
+    assert_allclose(FEATURE_ERRORS[loss](R, T).mean(axis=1), per_sample)
     assert_array_equal(R, R_copy)  # the raw output is not modified
 
 

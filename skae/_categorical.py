@@ -1,0 +1,162 @@
+"""Categorical columns: one-hot groups, validated, or read from a fitted ColumnTransformer."""
+
+from numbers import Integral
+
+
+def check_categorical_groups(groups, n_features):
+    """Validate ``categorical_groups`` against ``n_features`` columns.
+
+    Parameters
+    ----------
+    groups : sequence of sequences of int or None
+        Column indices of each one-hot block.
+    n_features : int
+        Number of columns of the data.
+
+    Returns
+    -------
+    groups : tuple of tuple of int
+        The groups as tuples of Python ints (``()`` for None), in the order given.
+
+    Raises
+    ------
+    ValueError
+        If a group is not a sequence of integers, has fewer than two columns,
+        repeats a column, points outside ``[0, n_features)`` or shares a column
+        with another group.
+    """
+    if groups is None:
+        return ()
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__iter__"):
+        raise ValueError(
+            "categorical_groups must be a list of sequences of column indices, e.g. "
+            f"[[0, 1, 2], [5, 6]]; got {groups!r}."
+        )
+    checked = []
+    owner = {}
+    for number, group in enumerate(groups):
+        if isinstance(group, (str, bytes)) or not hasattr(group, "__iter__"):
+            raise ValueError(
+                f"categorical_groups[{number}] must be a sequence of column indices, "
+                f"got {group!r}."
+            )
+        columns = list(group)
+        for column in columns:
+            if not isinstance(column, Integral) or isinstance(column, bool):
+                raise ValueError(
+                    f"categorical_groups[{number}] must hold integer column indices, "
+                    f"got {column!r}."
+                )
+        columns = [int(c) for c in columns]
+        if len(columns) < 2:
+            raise ValueError(
+                f"categorical_groups[{number}] = {columns} has {len(columns)} column(s); a "
+                "one-hot group needs at least 2 (a single 0/1 column is a numeric feature)."
+            )
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"categorical_groups[{number}] = {columns} repeats a column.")
+        for column in columns:
+            if not 0 <= column < n_features:
+                raise ValueError(
+                    f"categorical_groups[{number}] refers to column {column}, but X has "
+                    f"{n_features} columns (indices 0 to {n_features - 1})."
+                )
+            if column in owner:
+                raise ValueError(
+                    f"Column {column} is in categorical_groups[{owner[column]}] and "
+                    f"categorical_groups[{number}]; the groups must be disjoint."
+                )
+            owner[column] = number
+        checked.append(tuple(columns))
+    return tuple(checked)
+
+
+def _one_hot_encoder(transformer):
+    """The OneHotEncoder of a ColumnTransformer entry (possibly a Pipeline's last step)."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if isinstance(transformer, Pipeline):
+        transformer = transformer.steps[-1][1]
+    return transformer if isinstance(transformer, OneHotEncoder) else None
+
+
+def categorical_groups_from(column_transformer):
+    """The one-hot groups of the output of a fitted ColumnTransformer.
+
+    Every :class:`~sklearn.preprocessing.OneHotEncoder` of the
+    :class:`~sklearn.compose.ColumnTransformer` (on its own, or as the last step
+    of a :class:`~sklearn.pipeline.Pipeline`) writes one block of columns per
+    input feature; this returns their column indices in the transformer's
+    output, ready for ``categorical_groups``. A feature with a single output
+    column (one category only) is a constant, not a group, and is left out.
+    Infrequent categories (``min_frequency``, ``max_categories``) make one more
+    column of their feature's block.
+
+    Parameters
+    ----------
+    column_transformer : ColumnTransformer
+        A fitted column transformer.
+
+    Returns
+    -------
+    groups : list of list of int
+        Column indices of each one-hot block of the output, in output order.
+
+    Raises
+    ------
+    ValueError
+        If the transformer is not fitted, or an encoder drops a category
+        (``drop`` other than None): a group then has no column for its first
+        category, so a missing category could not be told from it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.compose import make_column_transformer
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> from skae import categorical_groups_from
+    >>> X = np.array([[1.0, 0, 5], [2.0, 1, 6], [3.0, 2, 5]])
+    >>> ct = make_column_transformer((StandardScaler(), [0]), (OneHotEncoder(), [1, 2]))
+    >>> ct.fit_transform(X).shape
+    (3, 6)
+    >>> categorical_groups_from(ct)
+    [[1, 2, 3], [4, 5]]
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(column_transformer, ColumnTransformer):
+        raise ValueError(
+            "categorical_groups_from needs a fitted sklearn.compose.ColumnTransformer, "
+            f"got {type(column_transformer).__name__}."
+        )
+    check_is_fitted(column_transformer)
+    groups = []
+    for name, transformer, _ in column_transformer.transformers_:
+        encoder = _one_hot_encoder(transformer)
+        if encoder is None:
+            continue
+        if encoder.drop is not None:
+            raise ValueError(
+                f"The OneHotEncoder {name!r} has drop={encoder.drop!r}: a dropped category "
+                "has no column, so it could not be told from a missing one. Use "
+                "OneHotEncoder(drop=None) for categorical_groups."
+            )
+        block = column_transformer.output_indices_[name]
+        infrequent = getattr(encoder, "infrequent_categories_", None)
+        start = block.start
+        for i, categories in enumerate(encoder.categories_):
+            size = len(categories)
+            if infrequent is not None and infrequent[i] is not None:
+                size += 1 - len(infrequent[i])
+            if size >= 2:
+                groups.append(list(range(start, start + size)))
+            start += size
+        if start != block.stop:
+            raise ValueError(
+                f"The OneHotEncoder {name!r} writes columns {block.start} to {block.stop - 1} "
+                f"of the output, but its categories account for {start - block.start}: "
+                "cannot read its groups."
+            )
+    return groups

@@ -1,0 +1,451 @@
+"""AutoencoderImputer: missing values filled in from a masked autoencoder's reconstruction."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import TransformerMixin, _fit_context
+from sklearn.impute import MissingIndicator
+from sklearn.utils._missing import is_scalar_nan
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from ._activations import ACTIVATIONS
+from ._data import NOISES, MissingEntries
+from ._estimator import AutoencoderTransformer, _DenseAutoencoder
+
+
+class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
+    """Impute missing values with an autoencoder trained on the observed entries.
+
+    The network reconstructs every row from its observed entries: missing
+    inputs enter as 0 (the feature's mean, since the imputer standardizes
+    internally), the mask of observed entries is appended to the inputs
+    (``mask_as_input``), and the training loss counts the observed entries
+    only, so the holes never act as targets. :meth:`transform` returns ``X``
+    with every missing entry replaced by its reconstruction and every observed
+    entry exactly as given. Like :class:`~sklearn.impute.IterativeImputer` it
+    models each feature from all the others, but with one network for all
+    features, trained once.
+
+    Parameters
+    ----------
+    missing_values : int, float, str, np.nan or None, default=np.nan
+        The placeholder of a missing entry. With a number, entries equal to it
+        are missing and NaN is refused.
+
+    add_indicator : bool, default=False
+        Append a :class:`~sklearn.impute.MissingIndicator`'s output (one 0/1
+        column per feature that had missing values in :meth:`fit`) to the
+        imputed data, as scikit-learn's imputers do.
+
+    keep_empty_features : bool, default=False
+        Keep the features that had no observed value in :meth:`fit`, imputed
+        with 0; by default they are dropped from the output, as scikit-learn's
+        imputers drop them.
+
+    categorical_groups : list of sequences of int or None, default=None
+        Column indices of one-hot blocks, one per categorical feature, as
+        :class:`~sklearn.preprocessing.OneHotEncoder` (``drop=None``) writes
+        them (:func:`skae.categorical_groups_from` reads them from a fitted
+        :class:`~sklearn.compose.ColumnTransformer`). A group is missing as a
+        whole when one of its entries is missing or all are 0 (an unknown
+        category), is reconstructed by a softmax over its columns, trained by
+        cross-entropy, and imputed with the one-hot row of its most probable
+        category. Group columns are not standardized.
+
+    n_components : int, default=16
+        Width of the network's linear code layer.
+
+    hidden_layer_sizes : array-like of int or int, default=(128, 128)
+        Widths of the encoder's hidden layers.
+
+    decoder_layer_sizes : array-like of int, int or None, default=None
+        Widths of the decoder's hidden layers; None mirrors the encoder.
+
+    activation : {"relu", "leaky_relu", "elu", "softplus", "tanh", "logistic", \
+"identity"}, default="relu"
+        Activation of the hidden layers.
+
+    alpha : float, default=3e-4
+        L2 penalty on the weight matrices (``alpha / 2 · ‖W‖²``). Noisy real
+        tables gain from more (1e-3 on breast cancer), smooth low-noise data
+        from less (1e-4 on the synthetic manifolds); the default is between.
+
+    mask_as_input : bool, default=True
+        Append the observed-entries mask (1 observed, 0 missing or zeroed by
+        the masking noise) to the network's inputs, so that it can tell a
+        missing entry from an observed mean.
+
+    noise : {"gaussian", "masking", "salt_and_pepper"} or None, default="masking"
+        Corruption of the training inputs on top of the missing entries;
+        ``"masking"`` hides a further fraction ``noise_level`` of the entries,
+        which the network must then reconstruct (as it will the holes).
+
+    noise_level : float, default=0.25
+        Fraction of entries hidden (``"masking"``), or the noise's standard deviation.
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size, as in :class:`AutoencoderTransformer`.
+
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+
+    max_iter : int, default=500
+        Maximum number of epochs. Imputation needs a well converged network:
+        on smooth data the error keeps falling long after the training loss
+        seems flat.
+
+    shuffle : bool, default=True
+        Whether to shuffle the training data at every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, shuffling, validation split and noise.
+
+    tol : float, default=1e-4
+        Tolerance of the stopping rule.
+
+    verbose : bool, default=False
+        Print one line per epoch.
+
+    warm_start : bool, default=False
+        Continue from the previous fit (the standardization of the first fit is kept).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their loss
+        over observed entries stops improving.
+
+    validation_fraction : float, default=0.1
+        Share of the rows held out. Only used when ``early_stopping=True``.
+
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's parameters.
+
+    n_iter_no_change : int, default=50
+        Epochs without improvement by ``tol`` before stopping (more than the
+        transformer's 20: the masking noise makes the training loss noisy).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features_in_,)
+        Mean of each feature's observed entries in :meth:`fit` (0 for the
+        columns of categorical groups and for empty features).
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Standard deviation of each feature's observed entries (1 for group
+        columns, empty and constant features).
+
+    indicator_ : MissingIndicator or None
+        The indicator behind ``add_indicator``; None without it.
+
+    coefs_, intercepts_ : list of ndarray
+        The network's weight matrices and biases (the first layer has
+        ``2 * n_features_in_`` inputs with ``mask_as_input``).
+
+    n_iter_ : int
+        Number of epochs run.
+
+    loss_ : float
+        Training loss of the last epoch (mean squared error over the observed
+        entries, in standardized units, plus the penalty).
+
+    loss_curve_ : list of float
+        Training loss of every epoch.
+
+    validation_loss_curve_ : list of float or None
+        Validation loss of every epoch with ``early_stopping``, else None.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when all are strings.
+
+    See Also
+    --------
+    sklearn.impute.IterativeImputer : One regression per feature, round-robin.
+    sklearn.impute.KNNImputer : Imputation from the nearest neighbours.
+    sklearn.impute.SimpleImputer : Per-feature mean, median or most frequent value.
+    AutoencoderTransformer : The autoencoder itself, which also accepts missing values.
+
+    Notes
+    -----
+    The imputer standardizes internally: the network is trained on
+    ``(X - mean_) / scale_`` computed from the observed entries (group columns
+    excepted), so it belongs *before* any scaler in a pipeline, and its output
+    is in the input's units. Missing entries enter the network as 0 (the
+    mean), with the mask as further inputs. The training loss is the squared
+    error over observed entries, ``Σ_ij M_ij (R_ij - Z_ij)² / Σ_ij M_ij``
+    (cross-entropy for a categorical group, counting as one entry), estimated
+    without bias by every minibatch (see :ref:`missing`). Only missing entries
+    are written: an observed entry of the output is bitwise the input's,
+    except the columns of a categorical group that is missing as a whole,
+    which are all rewritten to a valid one-hot row.
+
+    With a constant learning rate the defaults reach a mean squared error of
+    about 0.31 on breast cancer with half of the entries missing at random
+    (standardized units; :ref:`missing` has the benchmark).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skae import AutoencoderImputer
+    >>> X, _ = load_diabetes(return_X_y=True)
+    >>> rng = np.random.RandomState(0)
+    >>> X_missing = np.where(rng.uniform(size=X.shape) < 0.2, np.nan, X)
+    >>> imputer = AutoencoderImputer(max_iter=20, random_state=0)
+    >>> X_filled = imputer.fit_transform(X_missing)
+    >>> bool(np.isnan(X_filled).any())
+    False
+    >>> observed = ~np.isnan(X_missing)
+    >>> bool((X_filled[observed] == X_missing[observed]).all())
+    True
+    """
+
+    # Fixed choices of the network, read by the shared fit flow; not parameters.
+    loss = "squared_error"
+    sparsity = 0.0
+    contraction = 0.0
+    tied_weights = False
+
+    _parameter_constraints: dict = {
+        "missing_values": [Real, Integral, str, None],
+        "add_indicator": ["boolean"],
+        "keep_empty_features": ["boolean"],
+        "categorical_groups": [list, tuple, None],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "decoder_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "mask_as_input": ["boolean"],
+        "noise": [StrOptions(set(NOISES)), None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        **{
+            key: AutoencoderTransformer._parameter_constraints[key]
+            for key in (
+                "batch_size",
+                "learning_rate_init",
+                "max_iter",
+                "shuffle",
+                "random_state",
+                "tol",
+                "verbose",
+                "warm_start",
+                "early_stopping",
+                "validation_fraction",
+                "beta_1",
+                "beta_2",
+                "epsilon",
+                "n_iter_no_change",
+            )
+        },
+    }
+
+    def __init__(
+        self,
+        *,
+        missing_values=np.nan,
+        add_indicator=False,
+        keep_empty_features=False,
+        categorical_groups=None,
+        n_components=16,
+        hidden_layer_sizes=(128, 128),
+        decoder_layer_sizes=None,
+        activation="relu",
+        alpha=3e-4,
+        mask_as_input=True,
+        noise="masking",
+        noise_level=0.25,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=500,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=50,
+    ):
+        self.missing_values = missing_values
+        self.add_indicator = add_indicator
+        self.keep_empty_features = keep_empty_features
+        self.categorical_groups = categorical_groups
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.decoder_layer_sizes = decoder_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.mask_as_input = mask_as_input
+        self.noise = noise
+        self.noise_level = noise_level
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = is_scalar_nan(self.missing_values)
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # -- validation and standardization -----------------------------------------------------
+    def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
+        try:
+            return super()._check_X(X, reset=reset, dtype=dtype)
+        except ValueError as exc:
+            if not str(exc).startswith("Input X contains NaN."):
+                raise
+            raise ValueError(
+                f"Input X contains NaN, but missing_values={self.missing_values!r}: NaN is "
+                "missing only with missing_values=np.nan (the default)."
+            ) from exc
+
+    def _missing_as_nan(self, X):
+        """A copy of validated ``X`` with the missing entries as NaN."""
+        Z = np.array(X, dtype=X.dtype, copy=True)
+        if not is_scalar_nan(self.missing_values):
+            Z[Z == self.missing_values] = np.nan
+        return Z
+
+    def _training_data(self, X, continuing):
+        """A standardized copy of ``X``, by its observed entries (kept when continuing)."""
+        Z = self._missing_as_nan(X)
+        if not continuing:
+            groups = self._spec_groups_of(X.shape[1])
+            observed = ~np.isnan(Z)
+            empty = ~observed.any(axis=0)
+            mean = np.zeros(X.shape[1])
+            scale = np.ones(X.shape[1])
+            numeric = ~empty
+            for g in groups:
+                numeric[list(g)] = False
+            if numeric.any():
+                values = Z[:, numeric].astype(np.float64)
+                mean[numeric] = np.nanmean(values, axis=0)
+                std = np.nanstd(values, axis=0)
+                scale[numeric] = np.where(std > 0, std, 1.0)
+            self.mean_, self.scale_ = mean, scale
+            self._empty_features = empty
+            self.indicator_ = (
+                MissingIndicator(missing_values=self.missing_values, error_on_new=False).fit(X)
+                if self.add_indicator
+                else None
+            )
+        Z -= self.mean_.astype(Z.dtype)
+        Z /= self.scale_.astype(Z.dtype)
+        return Z
+
+    def _spec_groups_of(self, n_features):
+        from ._categorical import check_categorical_groups
+
+        return check_categorical_groups(self.categorical_groups, n_features)
+
+    # -- public API -------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the imputer on ``X``, learning from its observed entries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing values (``missing_values``). Dense only; float32
+            input is trained in float32.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted imputer.
+        """
+        return self._fit(X, None, incremental=False)
+
+    def transform(self, X):
+        """Impute every missing entry of ``X`` from the network's reconstruction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing values.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features_out)
+            ``X`` (float, same dtype) with its missing entries filled in, every
+            observed entry unchanged (except in a categorical group missing as
+            a whole, rewritten to one-hot); without the empty features unless
+            ``keep_empty_features``; with the indicator columns appended if
+            ``add_indicator``.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        Z = self._training_data(X, continuing=True)
+        out = np.array(X, dtype=X.dtype, copy=True)
+        missing = MissingEntries(
+            X.shape[1], self._categorical_groups, as_input=self._mask_as_input
+        )
+        objective = self._objective()
+        mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
+        for rows in self._chunks(X.shape[0]):
+            chunk = Z[rows]
+            observed = np.empty_like(chunk)
+            missing.fill(chunk, observed)
+            holes = observed == 0
+            if not holes.any():
+                continue
+            raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
+            filled = objective.output(raw)
+            filled *= scale
+            filled += mean
+            block = out[rows]
+            block[holes] = filled[holes]
+        empty = self._empty_features
+        if self.keep_empty_features:
+            out[:, empty] = 0
+        elif empty.any():
+            out = out[:, ~empty]
+        if self.indicator_ is not None:
+            indicator = self.indicator_.transform(X).astype(out.dtype)
+            out = np.hstack([out, indicator])
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: the kept input features, then the indicator's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_`` or
+            ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The imputed features' names, then ``missingindicator_<name>`` for
+            each indicator column with ``add_indicator``.
+        """
+        check_is_fitted(self)
+        names = _check_feature_names_in(self, input_features)
+        kept = names if self.keep_empty_features else names[~self._empty_features]
+        if self.indicator_ is None:
+            return kept
+        return np.concatenate([kept, self.indicator_.get_feature_names_out(names)])

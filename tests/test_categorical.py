@@ -1,0 +1,174 @@
+"""Categorical groups: validation, the ColumnTransformer helper, softmax groups in use."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import make_column_transformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from skae import AutoencoderImputer, AutoencoderTransformer, categorical_groups_from
+from skae._categorical import check_categorical_groups
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def mixed(n=300, seed=0):
+    """Two numeric columns that decide a 3-category column (one-hot in columns 2-4)."""
+    rng = np.random.RandomState(seed)
+    latent = rng.normal(size=(n, 2))
+    category = (latent[:, 0] > 0.5).astype(int) + (latent[:, 0] > -0.5)
+    X = np.column_stack([latent, np.eye(3)[category], latent[:, 1] ** 2])
+    return X, [[2, 3, 4]], category
+
+
+BAD_GROUPS = [
+    ("out of range", [[0, 6]], "refers to column 6, but X has 6 columns"),
+    ("negative", [[-1, 0]], "refers to column -1"),
+    ("one column", [[0]], r"has 1 column\(s\); a one-hot group needs at least 2"),
+    ("overlap", [[0, 1], [1, 2]], r"Column 1 is in categorical_groups\[0\] and categorical"),
+    ("repeated", [[0, 0]], "repeats a column"),
+    ("not integers", [[0.5, 1]], "must hold integer column indices"),
+    ("booleans", [[True, False]], "must hold integer column indices"),
+    ("a string", "ab", "must be a list of sequences"),
+    ("a flat list", [0, 1], r"categorical_groups\[0\] must be a sequence"),
+]
+
+
+@pytest.mark.parametrize(
+    "groups, match", [b[1:] for b in BAD_GROUPS], ids=[b[0] for b in BAD_GROUPS]
+)
+def test_bad_groups(groups, match):
+    with pytest.raises(ValueError, match=match):
+        check_categorical_groups(groups, 6)
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, AutoencoderImputer])
+def test_bad_groups_in_the_estimators(cls):
+    X, _, _ = mixed()
+    with pytest.raises(ValueError, match="refers to column 9"):
+        cls(categorical_groups=[[2, 9]], max_iter=2).fit(X)
+
+
+@pytest.mark.parametrize(
+    "column, value, match",
+    [(2, 0.5, "holds the value 0.5"), (3, 1.0, "more than one 1")],
+)
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, AutoencoderImputer])
+def test_groups_must_be_one_hot(cls, column, value, match):
+    X, groups, _ = mixed()
+    X[0, column] = value
+    if value == 1.0:
+        X[0, 2:5] = [1, 1, 0]
+    with pytest.raises(ValueError, match=match):
+        cls(categorical_groups=groups, max_iter=2).fit(X)
+
+
+def test_groups_are_normalised():
+    assert check_categorical_groups(None, 3) == ()
+    assert check_categorical_groups([np.array([0, 2]), (1, 3)], 4) == ((0, 2), (1, 3))
+
+
+# -- categorical_groups_from ---------------------------------------------------------------
+def _raw(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    return np.column_stack(
+        [rng.normal(size=n), rng.randint(3, size=n), rng.normal(size=n), rng.randint(2, size=n)]
+    )
+
+
+def test_groups_from_a_column_transformer():
+    X = _raw()
+    ct = make_column_transformer(
+        (StandardScaler(), [0, 2]), (OneHotEncoder(sparse_output=False), [1, 3])
+    )
+    out = ct.fit_transform(X)
+    groups = categorical_groups_from(ct)
+    assert groups == [[2, 3, 4], [5, 6]]
+    assert_array_equal(out[:, groups[0]].sum(axis=1), 1)
+    assert_array_equal(np.argmax(out[:, groups[0]], axis=1), X[:, 1])
+
+
+def test_groups_from_an_encoder_in_a_pipeline_with_remainder():
+    X = _raw()
+    ct = make_column_transformer(
+        (make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder()), [3, 1]),
+        remainder="passthrough",
+    )
+    ct.fit(X)
+    assert categorical_groups_from(ct) == [[0, 1], [2, 3, 4]]
+
+
+def test_groups_from_an_encoder_with_infrequent_categories():
+    X = _raw(200)
+    X[:5, 1] = 7  # a rare category
+    ct = make_column_transformer(
+        (OneHotEncoder(min_frequency=10, sparse_output=False), [1]), remainder="passthrough"
+    )
+    out = ct.fit_transform(X)
+    groups = categorical_groups_from(ct)
+    assert groups == [[0, 1, 2, 3]]  # three frequent categories + "infrequent"
+    assert_array_equal(out[:, groups[0]].sum(axis=1), 1)
+
+
+def test_a_single_category_is_not_a_group():
+    X = _raw()
+    X[:, 3] = 1
+    ct = make_column_transformer((OneHotEncoder(), [3, 1])).fit(X)
+    assert categorical_groups_from(ct) == [[1, 2, 3]]
+
+
+def test_groups_from_refuses_dropped_categories_and_other_objects():
+    ct = make_column_transformer((OneHotEncoder(drop="first"), [1])).fit(_raw())
+    with pytest.raises(ValueError, match=r"drop='first'.*Use OneHotEncoder\(drop=None\)"):
+        categorical_groups_from(ct)
+    with pytest.raises(ValueError, match="needs a fitted sklearn.compose.ColumnTransformer"):
+        categorical_groups_from(OneHotEncoder())
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        categorical_groups_from(make_column_transformer((OneHotEncoder(), [1])))
+
+
+# -- the estimators with groups ------------------------------------------------------------
+def test_inverse_transform_returns_one_hot_rows():
+    X, groups, _ = mixed()
+    ae = AutoencoderTransformer(4, categorical_groups=groups, max_iter=50, random_state=0).fit(X)
+    rec = ae.inverse_transform(ae.transform(X))
+    block = rec[:, 2:5]
+    assert set(np.unique(block)) <= {0.0, 1.0}
+    assert_array_equal(block.sum(axis=1), 1)
+    # The numeric columns stay real-valued reconstructions.
+    assert len(np.unique(rec[:, 0])) > 10
+    assert ae._categorical_groups == ((2, 3, 4),)
+
+
+def test_an_all_zero_group_is_missing_like_a_nan_in_it():
+    X, groups, _ = mixed()
+    ae = AutoencoderTransformer(2, categorical_groups=groups, max_iter=5, random_state=0).fit(X)
+    unknown, with_nan = X[:5].copy(), X[:5].copy()
+    unknown[:, 2:5] = 0
+    with_nan[:, 3] = np.nan
+    assert_allclose(ae.score_samples(unknown), ae.score_samples(with_nan), rtol=1e-12)
+    assert_allclose(ae.transform(unknown), ae.transform(with_nan), rtol=1e-12)
+
+
+def test_score_samples_with_groups_is_the_mean_over_variables():
+    X, groups, category = mixed()
+    ae = AutoencoderTransformer(2, categorical_groups=groups, max_iter=5, random_state=0).fit(X)
+    raw = ae._network().raw_output(X)
+    logits = raw[:, 2:5]
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    crossentropy = -log_p[np.arange(len(X)), category]
+    squared = ((raw[:, [0, 1, 5]] - X[:, [0, 1, 5]]) ** 2).sum(axis=1)
+    assert_allclose(-ae.score_samples(X), (squared + crossentropy) / 4, rtol=1e-10)
+
+
+def test_groups_are_learned():
+    X, groups, category = mixed(600)
+    ae = AutoencoderTransformer(
+        4, categorical_groups=groups, hidden_layer_sizes=(32,), max_iter=150, random_state=0
+    ).fit(X)
+    rec = ae.inverse_transform(ae.transform(X))
+    assert np.mean(np.argmax(rec[:, 2:5], axis=1) == category) > 0.9

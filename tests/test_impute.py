@@ -1,0 +1,228 @@
+"""AutoencoderImputer: scikit-learn's imputer API, exact observed entries, quality, categories."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_breast_cancer
+from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skae import AutoencoderImputer
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def quick(**params):
+    defaults = dict(hidden_layer_sizes=(16,), n_components=4, max_iter=20, random_state=0)
+    return AutoencoderImputer(**{**defaults, **params})
+
+
+def with_holes(X, rate=0.2, seed=0):
+    rng = np.random.RandomState(seed)
+    return np.where(rng.uniform(size=X.shape) < rate, np.nan, X)
+
+
+@pytest.fixture
+def holes(blobs):
+    return with_holes(blobs)
+
+
+# -- scikit-learn's checks -----------------------------------------------------------------
+@parametrize_with_checks(
+    [
+        AutoencoderImputer(max_iter=60),  # the defaults, trained for fewer epochs
+        AutoencoderImputer(add_indicator=True, max_iter=50),
+        AutoencoderImputer(mask_as_input=False, noise=None, early_stopping=True, max_iter=50),
+        AutoencoderImputer(missing_values=-1, keep_empty_features=True, max_iter=50),
+    ],
+    xfail_strict=True,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# -- the imputer's contract ----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_observed_entries_are_exactly_unchanged_and_holes_filled(holes, dtype):
+    X = holes.astype(dtype)
+    before = X.copy()
+    out = quick().fit(X).transform(X)
+    observed = ~np.isnan(X)
+    assert out.dtype == dtype
+    assert_array_equal(out[observed], X[observed])  # bitwise
+    assert not np.isnan(out).any()
+    assert_array_equal(X, before)  # the caller's data, NaN included
+
+
+def test_a_numeric_placeholder(holes):
+    X = np.where(np.isnan(holes), -1.0, holes)
+    imputer = quick(missing_values=-1)
+    out = imputer.fit_transform(X)
+    nan_out = quick().fit_transform(holes)
+    assert_allclose(out, nan_out, rtol=1e-12)
+    assert_array_equal(out[X != -1], X[X != -1])
+    with pytest.raises(ValueError, match=r"contains NaN, but missing_values=-1"):
+        imputer.transform(holes)
+
+
+def test_fit_transform_is_fit_then_transform(holes):
+    assert_array_equal(quick().fit_transform(holes), quick().fit(holes).transform(holes))
+
+
+def test_complete_rows_are_returned_as_given(holes, blobs):
+    imputer = quick().fit(holes)
+    out = imputer.transform(blobs)
+    assert_array_equal(out, blobs)
+    assert not np.shares_memory(out, blobs)
+
+
+def test_every_hole_shape(blobs):
+    X = with_holes(blobs)
+    X[3] = np.nan  # an all-NaN row
+    X[np.arange(X.shape[0]), np.arange(X.shape[0]) % X.shape[1]] = np.nan  # a NaN in every row
+    out = quick().fit(X).transform(X)
+    assert np.isfinite(out).all()
+    assert_array_equal(out[~np.isnan(X)], X[~np.isnan(X)])
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_empty_features(holes, keep):
+    X = holes.copy()
+    X[:, 1] = np.nan
+    imputer = quick(keep_empty_features=keep).fit(X)
+    out = imputer.transform(X)
+    if keep:
+        assert out.shape == X.shape
+        assert_array_equal(out[:, 1], 0)
+        assert_array_equal(imputer.get_feature_names_out(), [f"x{i}" for i in range(6)])
+    else:
+        kept = quick(keep_empty_features=True).fit(X).transform(X)
+        assert out.shape == (X.shape[0], 5)
+        assert_array_equal(out, np.delete(kept, 1, axis=1))
+        assert_array_equal(imputer.get_feature_names_out(), ["x0", "x2", "x3", "x4", "x5"])
+
+
+def test_add_indicator_appends_the_missing_indicator(holes):
+    X = holes.copy()
+    X[:, 4] = np.nan_to_num(X[:, 4])  # a feature with no missing value gets no column
+    imputer = quick(add_indicator=True).fit(X)
+    out = imputer.transform(X)
+    indicator = MissingIndicator().fit(X)
+    assert out.shape == (X.shape[0], 6 + indicator.features_.size)
+    assert_array_equal(out[:, 6:], indicator.transform(X))
+    assert_array_equal(out[:, :6], quick().fit(X).transform(X))
+    names = imputer.get_feature_names_out()
+    assert list(names[6:]) == [f"missingindicator_x{i}" for i in indicator.features_]
+
+
+def test_feature_names_with_data_frames(holes):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(holes, columns=list("abcdef"))
+    imputer = quick(add_indicator=True).set_output(transform="pandas").fit(df)
+    out = imputer.transform(df)
+    assert list(out.columns) == list("abcdef") + [f"missingindicator_{c}" for c in "abcdef"]
+    assert list(quick().fit(df).get_feature_names_out()) == list("abcdef")
+
+
+def test_in_a_pipeline_before_an_estimator():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = with_holes(X[::2], rate=0.3)
+    y = y[::2]
+    pipe = make_pipeline(quick(), StandardScaler(), LogisticRegression(max_iter=500))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.mean() > 0.85
+
+
+def test_standardizes_internally(holes):
+    """Unscaled data: the same imputation, in the data's own units."""
+    scale = np.array([1e-3, 1.0, 1e3, 5.0, 1e4, 0.1])
+    offset = np.array([0.0, 100.0, -5e4, 3.0, 1e6, 0.0])
+    unscaled = holes * scale + offset
+    imputer = quick().fit(unscaled)
+    assert_allclose(imputer.mean_, np.nanmean(unscaled, axis=0), rtol=1e-12)
+    assert_allclose(imputer.scale_, np.nanstd(unscaled, axis=0), rtol=1e-12)
+    out = imputer.transform(unscaled)
+    reference = quick().fit(holes).transform(holes)
+    assert_allclose((out - offset) / scale, reference, rtol=1e-6, atol=1e-6)
+
+
+def test_beats_mean_and_knn_on_unscaled_real_data():
+    X, _ = load_breast_cancer(return_X_y=True)  # features from 1e-3 to 4e3
+    rng = np.random.RandomState(0)
+    hidden = rng.uniform(size=X.shape) < 0.2
+    masked = np.where(hidden, np.nan, X)
+    std = X.std(axis=0)
+
+    def error(imputer):
+        return np.mean(((imputer.fit_transform(masked) - X) / std)[hidden] ** 2)
+
+    ours = error(AutoencoderImputer(hidden_layer_sizes=(64, 64), max_iter=40, random_state=0))
+    assert ours < 0.5 * error(SimpleImputer())
+    assert ours < error(KNNImputer())
+
+
+def test_refuses_sparse_and_infinite_input(holes):
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        quick().fit(sp.csr_matrix(np.nan_to_num(holes)))
+    bad = holes.copy()
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        quick().fit(bad)
+    imputer = quick().fit(holes)
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        imputer.transform(bad)
+
+
+def test_pickle_round_trip(holes):
+    imputer = quick(add_indicator=True).fit(holes)
+    loaded = pickle.loads(pickle.dumps(imputer))
+    assert_array_equal(loaded.transform(holes), imputer.transform(holes))
+
+
+def test_warm_start_keeps_the_standardization(holes):
+    imputer = quick(warm_start=True, max_iter=3).fit(holes)
+    mean = imputer.mean_.copy()
+    imputer.fit(holes * 10)
+    assert_array_equal(imputer.mean_, mean)
+    assert imputer.n_iter_ == 6
+
+
+# -- categories ----------------------------------------------------------------------------
+def mixed(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    latent = rng.normal(size=(n, 2))
+    category = (latent[:, 0] > 0.5).astype(int) + (latent[:, 0] > -0.5)
+    X = np.column_stack(
+        [latent, np.eye(3)[category], latent[:, 1] ** 2, latent.sum(axis=1) * 3 + 10]
+    )
+    return X, [[2, 3, 4]], category
+
+
+def test_categories_are_imputed_with_valid_one_hot_rows():
+    X, groups, category = mixed()
+    rng = np.random.RandomState(1)
+    hidden_rows = rng.uniform(size=X.shape[0]) < 0.3
+    masked = X.copy()
+    masked[hidden_rows, 3] = np.nan  # one NaN hides the whole group
+    unknown = rng.uniform(size=X.shape[0]) < 0.1
+    masked[unknown & ~hidden_rows, 2:5] = 0  # handle_unknown="ignore": missing too
+    imputer = quick(categorical_groups=groups, hidden_layer_sizes=(32,), max_iter=60)
+    out = imputer.fit_transform(masked)
+    block = out[:, 2:5]
+    assert_array_equal(block.sum(axis=1), 1)
+    assert set(np.unique(block)) == {0.0, 1.0}
+    missing = hidden_rows | unknown
+    assert_array_equal(out[~missing], masked[~missing])  # observed rows untouched
+    ours = np.mean(np.argmax(block[missing], axis=1) == category[missing])
+    most_frequent = np.mean(category[missing] == np.bincount(category[~missing]).argmax())
+    assert ours > 0.8 and ours > most_frequent + 0.2
+    # Group columns are not standardized; the others are.
+    assert_array_equal(imputer.mean_[2:5], 0)
+    assert_array_equal(imputer.scale_[2:5], 1)
