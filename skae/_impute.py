@@ -4,7 +4,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
-from sklearn.impute import MissingIndicator
 from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
@@ -344,6 +343,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 scale[numeric] = np.where(std > 0, std, 1.0)
             self.mean_, self.scale_ = mean, scale
             self._empty_features = empty
+            from sklearn.impute import MissingIndicator  # on first use: imports are slow
+
             self.indicator_ = (
                 MissingIndicator(missing_values=self.missing_values, error_on_new=False).fit(X)
                 if self.add_indicator

@@ -70,9 +70,10 @@ def test_divergence_leaves_previous_model_intact(blobs, method):
     assert_array_equal(ae.transform(blobs), codes)
 
 
-def test_nan_under_assume_finite_is_caught(blobs):
+def test_infinity_under_assume_finite_is_caught(blobs):
+    # NaN is a missing value (tests/test_missing.py); an unchecked infinity diverges.
     X = blobs.copy()
-    X[3, 2] = np.nan
+    X[3, 2] = np.inf
     ae = AutoencoderTransformer(2, max_iter=3)
     with sklearn.config_context(assume_finite=True):
         with pytest.raises(ValueError, match="diverged at epoch 1"):

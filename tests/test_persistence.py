@@ -26,8 +26,14 @@ def fitted(blobs):
 
 
 def _outputs(ae, X):
+    """What a fitted model computes: its transform, and inverse and scores where it has them."""
     codes = ae.transform(X)
-    return codes, ae.inverse_transform(codes), ae.score_samples(X)
+    outputs = [codes]
+    if hasattr(ae, "inverse_transform"):
+        outputs.append(ae.inverse_transform(codes))
+    if hasattr(ae, "score_samples"):
+        outputs.append(ae.score_samples(X))
+    return outputs
 
 
 def _roundtrip_pickle(ae):
