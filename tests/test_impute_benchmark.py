@@ -1,0 +1,48 @@
+"""benchmarks/impute.py runs end to end on small data (its numbers and timings are not tested)."""
+
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "impute.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("impute_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_small_benchmark(bench):
+    all_methods = bench.make_methods({"hidden_layer_sizes": (8,), "max_iter": 3})
+    methods = {k: all_methods[k] for k in ("skae", "mean", "KNN")}
+    datasets = [bench.DATASETS["iris"], bench.DATASETS["mixed_wine"]]
+    log = io.StringIO()
+    records = bench.run(datasets, methods, [0.2], [0, 1], log=log)
+    # mixed tables add "most frequent"
+    assert len(records) == 2 * 3 + 2 * 4
+    assert log.getvalue().count("\n") == 4
+    for record in records:
+        assert record["mse"] >= 0 and record["fit_time"] >= 0
+        assert ("accuracy" in record) == (record["dataset"] == "mixed_wine")
+    mean = [r["mse"] for r in records if r["method"] == "mean" and r["dataset"] == "iris"]
+    assert 0.5 < np.mean(mean) < 1.5  # mean imputation scores about 1 in standardized units
+    table = bench.format_table(records)
+    assert "**mixed_wine**" in table and "accuracy 20%" in table
+    assert any("category accuracy" in sentence for _, sentence in bench.goals(records))
+
+
+def test_mixed_table_groups_and_masks(bench):
+    table, groups, n_numeric = bench.mixed_table(bench.DATASETS["mixed_wine"])
+    assert n_numeric == 9 and len(groups) == 5  # four binned columns and the cultivar
+    for g in groups:
+        np.testing.assert_array_equal(table[:, g].sum(axis=1), 1)
+    hidden = bench.mask_variables(table.shape, 0.3, groups, np.random.RandomState(0))
+    for g in groups:
+        assert (hidden[:, g] == hidden[:, [g[0]]]).all()  # a category is hidden whole
+    np.testing.assert_allclose(hidden[:, :n_numeric].mean(), 0.3, atol=0.03)
