@@ -83,9 +83,12 @@ def feature_range(X, rows):
 def has_missing(X):
     """Whether dense or sparse ``X`` (already checked for infinities) holds a NaN.
 
-    One pass: a finite sum proves there is none; otherwise the entries are checked.
+    Small arrays are checked entry by entry; larger ones in one pass without a
+    temporary: a finite sum proves there is no NaN, otherwise the entries are checked.
     """
     values = X.data if sp.issparse(X) else X
+    if values.size <= 65536:
+        return bool(np.isnan(values).any())
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.sum(values)):
             return False

@@ -83,8 +83,12 @@ def test_has_missing():
     assert not has_missing(X)
     X[1, 1] = np.nan
     assert has_missing(X) and has_missing(sp.csr_matrix(X))
-    huge = np.full((2, 2), np.finfo(np.float32).max, dtype=np.float32)  # the sum overflows
-    assert not has_missing(huge)
+    for n in (2, 300):  # checked entry by entry, and by the sum (which overflows here)
+        huge = np.full((n, n), np.finfo(np.float32).max, dtype=np.float32)
+        assert not has_missing(huge)
+        huge[-1, -1] = np.nan
+        assert has_missing(huge)
+    assert not has_missing(np.ones((300, 300))) and has_missing(sp.csr_matrix(huge))
 
 
 def test_fill_sets_missing_entries_to_zero_and_groups_as_a_whole():
