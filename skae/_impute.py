@@ -86,8 +86,13 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     batch_size : int or "auto", default="auto"
         Minibatch size, as in :class:`AutoencoderTransformer`.
 
+    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
+        Learning-rate schedule, as in :class:`AutoencoderTransformer`. The
+        masking noise keeps the training loss noisy, so a plateau is a weak
+        signal here: the default holds the rate and trains for long.
+
     learning_rate_init : float, default=1e-3
-        Adam's step size.
+        Adam's (initial) step size.
 
     max_iter : int, default=500
         Maximum number of epochs. Imputation needs a well converged network:
@@ -101,7 +106,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         Seeds the initialisation, shuffling, validation split and noise.
 
     tol : float, default=1e-4
-        Tolerance of the stopping rule.
+        Relative tolerance of the stopping rule: an improvement of the
+        monitored loss by less than ``tol`` times its best does not count.
 
     verbose : bool, default=False
         Print one line per epoch.
@@ -121,7 +127,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     n_iter_no_change : int, default=50
         Epochs without improvement by ``tol`` before stopping (more than the
-        transformer's 20: the masking noise makes the training loss noisy).
+        transformer's 10: the masking noise makes the training loss noisy).
 
     Attributes
     ----------
@@ -224,6 +230,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             key: AutoencoderTransformer._parameter_constraints[key]
             for key in (
                 "batch_size",
+                "learning_rate",
                 "learning_rate_init",
                 "max_iter",
                 "shuffle",
@@ -257,6 +264,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         noise="masking",
         noise_level=0.25,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
         max_iter=500,
         shuffle=True,
@@ -284,6 +292,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         self.noise = noise
         self.noise_level = noise_level
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle

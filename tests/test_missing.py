@@ -429,17 +429,21 @@ def test_a_failed_fit_with_nan_leaves_the_estimator_as_it_was(holes):
 
 
 def test_missing_entries_help_over_zeros(blobs):
-    """Masking the loss beats treating the holes as zeros."""
+    """Masking the loss beats treating the holes as zeros, once both have converged."""
     X = with_holes(blobs, rate=0.4, seed=3)
     hidden = np.isnan(X)
-    masked = small(max_iter=200, mask_as_input=True, noise="masking", noise_level=0.2).fit(X)
-    zeros = small(max_iter=200, noise="masking", noise_level=0.2).fit(np.nan_to_num(X))
-    err = {}
-    for name, ae in (("masked", masked), ("zeros", zeros)):
-        inputs = X if name == "masked" else np.nan_to_num(X)
-        rec = ae.inverse_transform(ae.transform(inputs))
-        err[name] = np.mean((rec[hidden] - blobs[hidden]) ** 2)
-    assert err["masked"] < err["zeros"]
+    # Measured (hidden entries' MSE, masked vs zeros): 0.236 vs 0.261, 0.167 vs 0.265,
+    # 0.167 vs 0.247 for seeds 0, 1, 2 (a few hundred epochs each).
+    for seed in range(3):
+        params = dict(max_iter=1000, noise="masking", noise_level=0.2, random_state=seed)
+        masked = small(mask_as_input=True, **params).fit(X)
+        zeros = small(**params).fit(np.nan_to_num(X))
+        err = {}
+        for name, ae in (("masked", masked), ("zeros", zeros)):
+            inputs = X if name == "masked" else np.nan_to_num(X)
+            rec = ae.inverse_transform(ae.transform(inputs))
+            err[name] = np.mean((rec[hidden] - blobs[hidden]) ** 2)
+        assert err["masked"] < err["zeros"], seed
 
 
 def test_binary_crossentropy_range_warning_ignores_nan():
