@@ -108,13 +108,13 @@ class VariationalAutoencoder(
     batch_size : int or "auto", default="auto"
         Minibatch size; ``"auto"`` as in :class:`AutoencoderTransformer`.
 
-    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
+    learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
         Learning-rate schedule, as in :class:`AutoencoderTransformer`:
-        ``"constant"`` stops at the first plateau of the monitored loss,
-        ``"adaptive"`` divides the rate by 5 at each plateau and stops below
-        ``learning_rate_init / 1000``, ``"cosine"`` decays it along half a
-        cosine over ``max_iter`` epochs. :meth:`partial_fit` uses
-        ``learning_rate_init``.
+        ``"adaptive"`` divides the rate by 5 at each plateau of the monitored
+        loss and stops below ``learning_rate_init / 1000`` (or at
+        ``max_iter``), ``"constant"`` stops at the first plateau,
+        ``"cosine"`` decays it along half a cosine over ``max_iter`` epochs.
+        :meth:`partial_fit` uses ``learning_rate_init``.
 
     learning_rate_init : float, default=2e-3
         Adam's (initial) step size.
@@ -335,7 +335,7 @@ class VariationalAutoencoder(
         min_noise_variance=1e-6,
         n_importance_samples=10,
         batch_size="auto",
-        learning_rate="constant",
+        learning_rate="adaptive",
         learning_rate_init=2e-3,
         max_iter=300,
         shuffle=True,

@@ -26,13 +26,16 @@ def fitted(blobs):
 
 
 def _outputs(ae, X):
-    """What a fitted model computes: its transform, and inverse and scores where it has them."""
-    codes = ae.transform(X)
-    outputs = [codes]
-    if hasattr(ae, "inverse_transform"):
-        outputs.append(ae.inverse_transform(codes))
-    if hasattr(ae, "score_samples"):
-        outputs.append(ae.score_samples(X))
+    """What a fitted model computes: transform, inverse, scores and predictions it has."""
+    outputs = []
+    if hasattr(ae, "transform"):
+        outputs.append(ae.transform(X))
+        if hasattr(ae, "inverse_transform"):
+            outputs.append(ae.inverse_transform(outputs[0]))
+    for method in ("score_samples", "decision_function", "predict"):
+        if hasattr(ae, method):
+            outputs.append(getattr(ae, method)(X))
+    assert outputs, f"{type(ae).__name__} computes nothing this test compares"
     return outputs
 
 
