@@ -622,9 +622,14 @@ def _validation_loss(objective, X, rows, sample_weight, missing=None):
 
 
 def _masked_validation_loss(objective, X, rows, weights, missing):
-    """``validate()`` of :func:`_validation_loss` for data with missing entries."""
+    """``validate()`` of :func:`_validation_loss` for data with missing entries.
+
+    The loss per observed variable, or per row for an objective whose
+    ``per_variable`` is False (the VAE's negative ELBO of the observed entries).
+    """
+    per_variable = getattr(objective, "per_variable", True)
     chunks = []
-    observed_weight = 0.0
+    observed_weight = denominator = 0.0
     for start in range(0, rows.size, _VALIDATION_CHUNK):
         chunk = rows[start : start + _VALIDATION_CHUNK]
         filled = gather_rows(X, chunk, np.empty((chunk.size, X.shape[1]), dtype=X.dtype))
@@ -632,6 +637,7 @@ def _masked_validation_loss(objective, X, rows, weights, missing):
         missing.fill(filled, observed)
         w = np.ones(chunk.size) if weights is None else weights[start : start + chunk.size]
         observed_weight += float(np.dot(w, missing.row_counts(observed)))
+        denominator = observed_weight if per_variable else denominator + float(w.sum())
         chunks.append((missing.network_inputs(filled, observed), filled, observed, w))
     if not observed_weight > 0:
         raise ValueError(
@@ -643,7 +649,7 @@ def _masked_validation_loss(objective, X, rows, weights, missing):
         total = 0.0
         for inputs, filled, observed, w in chunks:
             total += float(np.dot(w, objective.observed_errors(inputs, filled, observed)))
-        return total / observed_weight
+        return total / denominator
 
     return validate
 

@@ -49,6 +49,11 @@ class VariationalAutoencoder(
     :meth:`PCA.score_samples <sklearn.decomposition.PCA.score_samples>`.
     Scale the inputs first (e.g. with :class:`~sklearn.preprocessing.StandardScaler`).
 
+    Missing values (NaN) are allowed in every method that takes data: the
+    likelihood is that of each row's observed entries, missing inputs enter the
+    encoder as 0 (the mean, after standardizing), and :meth:`score_samples`
+    bounds ``log p(x_obs)`` (see :doc:`/missing`).
+
     Parameters
     ----------
     n_components : int, default=2
@@ -521,6 +526,7 @@ class VariationalAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = True
         return tags
 
     # -- inference --------------------------------------------------------------------------
@@ -539,9 +545,11 @@ class VariationalAutoencoder(
         """
         X = self._validate_input(X)
         model = self._model()
+        missing = self._inference_missing(X)
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):
-            codes[rows] = model.posterior(X[rows])[0]
+            inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
+            codes[rows] = model.posterior(inputs)[0]
         return codes
 
     def inverse_transform(self, X):
@@ -626,12 +634,16 @@ class VariationalAutoencoder(
         """
         X = self._validate_input(X)
         objective = VariationalObjective(self._model())
+        missing = self._inference_missing(X)
         scores = np.empty(X.shape[0], dtype=np.float64)
         for rows in self._chunks(X.shape[0]):
-            chunk = X[rows]
-            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            if missing is None:
+                chunk, observed = X[rows], None
+                chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            else:
+                _, chunk, observed = self._filled_chunk(X, rows, missing)
             scores[rows] = objective.log_likelihood_bound(
-                chunk, self.n_importance_samples, self._score_seed
+                chunk, self.n_importance_samples, self._score_seed, observed
             )
         return scores
 

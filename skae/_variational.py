@@ -53,6 +53,13 @@ Objective (the minibatch negative ELBO, nats per sample)
     records and its stopping rule watches) always weights the KL term by the
     target :attr:`VariationalObjective.beta`.
 
+Missing entries
+    With the 0/1 mask ``M`` of observed entries (missing inputs enter the
+    encoder as 0), the likelihood is that of the observed entries only,
+    ``n_i = Σ_j M_ij n_ij``, as in MIWAE (Mattei and Frellsen, 2019): the same
+    formulas with every per-entry term and its gradient multiplied by ``M_ij``,
+    so a row's bound is on ``log p(x_obs)``.
+
 Bound on log p(x) (:meth:`VariationalObjective.log_likelihood_bound`)
     With ``K`` draws ``z_s = μ + σ ⊙ ε_s`` and the importance weights
     ``log u_s = log p(x|z_s) + log p(z_s) - log q(z_s|x) = -n(x, z_s) -
@@ -197,14 +204,25 @@ class VariationalModel:
         R = self.decoder.raw_output(Z)
         return expit(R, out=R) if self.likelihood == "bernoulli" else R
 
-    def reconstruction_nll(self, R, X):
-        """``n(x, z) = -log p(x|z)`` per row, from the decoder's raw output ``R``."""
+    def reconstruction_nll(self, R, X, observed=None):
+        """``n(x, z) = -log p(x|z)`` per row, from the decoder's raw output ``R``.
+
+        With ``observed`` (the 0/1 mask of observed entries; ``X`` is 0 elsewhere),
+        ``-log p(x_obs|z)``: the observed entries' terms only.
+        """
         if self.likelihood == "bernoulli":
-            return (np.logaddexp(0, R) - X * R).sum(axis=1)
+            E = np.logaddexp(0, R) - X * R
+            if observed is not None:
+                E *= observed
+            return E.sum(axis=1)
         v = self.noise_variance()
         D = R - X
-        q = np.einsum("ij,ij,j->i", D, D, 1.0 / v)
-        return 0.5 * (self.n_features * _LOG_2PI + np.log(v).sum() + q)
+        D *= D
+        D *= 1.0 / v
+        D += _LOG_2PI + np.log(v)
+        if observed is not None:
+            D *= observed
+        return 0.5 * D.sum(axis=1)
 
     def sample_x(self, Z, rng):
         """Draws from ``p(x|z)`` for the codes ``Z`` (``rng``: a numpy Generator)."""
@@ -231,6 +249,7 @@ class _Buffers:
         self.kl = np.empty(b, dtype)
         self.column = np.empty((b, 1), dtype)
         self.work = np.empty((b, d), dtype)
+        self.observed = np.empty((b, d), dtype)
         self.features = np.empty(d, dtype)
 
 
@@ -261,8 +280,15 @@ class VariationalObjective:
         self.eval_seed = eval_seed
         self._buffers = {}
 
-    def loss_gradient(self, inputs, targets, weights):
-        """Negative ELBO of one minibatch; fills ``network.grad`` (module docstring)."""
+    #: The masked validation loss is per row (nats per sample), not per observed entry.
+    per_variable = False
+
+    def loss_gradient(self, inputs, targets, weights, mask=None):
+        """Negative ELBO of one minibatch; fills ``network.grad`` (module docstring).
+
+        ``mask`` is None, or nonzero exactly at the observed entries (the missing
+        ones are 0 in ``inputs`` and ``targets``).
+        """
         model = self.network
         encoder, decoder = model.encoder, model.decoder
         b, k = inputs.shape[0], model.n_components
@@ -290,10 +316,13 @@ class VariationalObjective:
 
         # Reconstruction: leaves c_i ∂n_i/∂R in R.
         R = decoder.forward(buf.dec)
+        observed = None
+        if mask is not None:
+            observed = np.not_equal(mask, 0, out=buf.observed, casting="unsafe")
         if model.likelihood == "gaussian":
-            nll = self._gaussian(R, targets, buf)
+            nll = self._gaussian(R, targets, buf, observed)
         else:
-            nll = self._bernoulli(R, targets, buf)
+            nll = self._bernoulli(R, targets, buf, observed)
 
         # KL_i = ½ Σ (μ² + σ² - 1 - s), before μ's buffer takes its gradient.
         np.multiply(sigma, sigma, out=tmp)  # σ²
@@ -329,8 +358,8 @@ class VariationalObjective:
                 value += 0.5 * self.alpha * float(np.dot(W, W))
         return value
 
-    def _gaussian(self, R, T, buf):
-        """Per-row ``n_i``; ``R ← c_i r / v``; fills ``∂J/∂ρ``."""
+    def _gaussian(self, R, T, buf, observed=None):
+        """Per-row ``n_i``; ``R ← c_i r / v``; fills ``∂J/∂ρ`` (masked by ``observed``)."""
         model = self.network
         rho, work, scale = model.log_noise_variance, buf.work, buf.scale
         e = np.exp(rho, out=buf.features)
@@ -339,12 +368,21 @@ class VariationalObjective:
         np.subtract(R, T, out=R)  # r
         np.multiply(R, R, out=work)
         work *= inv_v  # q
-        nll = np.sum(work, axis=1, out=buf.rows)
-        nll += model.n_features * _LOG_2PI + float(np.log(v).sum())
-        nll *= 0.5
         grad_rho = model.log_noise_variance_grad
-        np.matmul(scale, work, out=grad_rho)  # Σ c q
-        np.subtract(float(scale.sum()), grad_rho, out=grad_rho)
+        log_terms = _LOG_2PI + np.log(v)
+        if observed is None:
+            nll = np.sum(work, axis=1, out=buf.rows)
+            nll += float(log_terms.sum())
+            np.matmul(scale, work, out=grad_rho)  # Σ c q
+            np.subtract(float(scale.sum()), grad_rho, out=grad_rho)
+        else:
+            work *= observed
+            R *= observed
+            nll = np.sum(work, axis=1, out=buf.rows)
+            nll += observed @ log_terms
+            np.matmul(scale, work, out=grad_rho)  # Σ c M q
+            np.subtract(scale @ observed, grad_rho, out=grad_rho)  # Σ c M (1 - q)
+        nll *= 0.5
         grad_rho *= e
         grad_rho *= inv_v
         grad_rho *= 0.5
@@ -352,24 +390,31 @@ class VariationalObjective:
         R *= scale[:, None]
         return nll
 
-    def _bernoulli(self, R, T, buf):
-        """Per-row ``n_i``; ``R ← c_i (expit(R) - x)``."""
+    def _bernoulli(self, R, T, buf, observed=None):
+        """Per-row ``n_i``; ``R ← c_i (expit(R) - x)`` (masked by ``observed``)."""
         work = buf.work
         np.logaddexp(0, R, out=work)
         work -= T * R
+        if observed is not None:
+            work *= observed
         nll = np.sum(work, axis=1, out=buf.rows)
         expit(R, out=R)
         R -= T
         R *= buf.scale[:, None]
+        if observed is not None:
+            R *= observed
         return nll
 
     # -- evaluation (allocates) ---------------------------------------------------------------
-    def elbo_terms(self, X, eps):
-        """Per-row ``(n_i, KL_i)`` of dense ``X`` with the draws ``eps`` (``(n, k)``)."""
+    def elbo_terms(self, X, eps, observed=None):
+        """Per-row ``(n_i, KL_i)`` of dense ``X`` with the draws ``eps`` (``(n, k)``).
+
+        ``observed``: None, or the mask of observed entries (``X`` 0 elsewhere).
+        """
         model = self.network
         mu, s = model.posterior(X)
         z = mu + np.exp(0.5 * s) * eps
-        nll = model.reconstruction_nll(model.decoder.raw_output(z), X)
+        nll = model.reconstruction_nll(model.decoder.raw_output(z), X, observed)
         kl = 0.5 * (mu * mu + np.exp(s) - 1.0 - s).sum(axis=1)
         return nll, kl
 
@@ -380,15 +425,26 @@ class VariationalObjective:
         loss of a fit compares epochs on the same noise. ``targets`` is ignored
         (no corruption).
         """
-        eps = keyed_normals(row_hashes(X, self.eval_seed), 0, self.network.n_components)
-        nll, kl = self.elbo_terms(X, eps.astype(X.dtype, copy=False))
+        return self.observed_errors(X, X, None)
+
+    def observed_errors(self, inputs, targets, observed):
+        """Per-row negative ELBO of the observed entries, ``n_i(x_obs) + β KL_i``.
+
+        ``inputs`` and ``targets`` are the same rows, missing entries 0, and
+        ``observed`` their mask (None: all observed); keyed draws as in
+        :meth:`sample_errors`.
+        """
+        eps = keyed_normals(row_hashes(targets, self.eval_seed), 0, self.network.n_components)
+        nll, kl = self.elbo_terms(targets, eps.astype(targets.dtype, copy=False), observed)
         return nll + self.beta * kl
 
-    def log_likelihood_bound(self, X, n_samples, seed):
+    def log_likelihood_bound(self, X, n_samples, seed, observed=None):
         """Importance-weighted lower bound on ``log p(x)`` per row of dense ``X`` (nats).
 
         ``n_samples`` draws per row, keyed by the row's values and ``seed``;
-        ``n_samples = 1`` gives a one-draw estimate of the ELBO.
+        ``n_samples = 1`` gives a one-draw estimate of the ELBO. With
+        ``observed`` (the mask of observed entries, ``X`` 0 elsewhere), the
+        bound on ``log p(x_obs)``.
         """
         model = self.network
         hashes = row_hashes(X, seed)
@@ -399,7 +455,7 @@ class VariationalObjective:
         for draw in range(n_samples):
             eps = keyed_normals(hashes, draw, k, X.dtype)
             z = mu + sigma * eps
-            log_u = -model.reconstruction_nll(model.decoder.raw_output(z), X)
+            log_u = -model.reconstruction_nll(model.decoder.raw_output(z), X, observed)
             log_u -= 0.5 * (z * z - eps * eps - s).sum(axis=1)
             np.logaddexp(total, log_u, out=total)
         return total - math.log(n_samples)
