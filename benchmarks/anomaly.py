@@ -400,7 +400,7 @@ def main(argv=None):
         help="add skae with these parameters (JSON), repeatable",
     )
     parser.add_argument(
-        "--max-iter", type=int, help="skae's max_iter (default: the detector's, 300)"
+        "--max-iter", type=int, help="skae's max_iter (default: the detector's, 1000)"
     )
     parser.add_argument("--no-pyod", action="store_true", help="skip pyod's AutoEncoder")
     parser.add_argument(
