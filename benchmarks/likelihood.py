@@ -15,7 +15,8 @@ parts are scaled with it. Then, on the scaled held-out part:
   initial learning rate, Adam settings, KL warm-up, L2 penalty, epoch budget and
   stopping rule (early stopping on a 10 % validation split with the same patience
   and relative tolerance, best weights restored); it keeps its learning rate
-  constant, where skae's default schedule divides it by 5 at each plateau. Both models are evaluated by the same NumPy code
+  constant, where skae's default schedule divides it by 5 at each plateau. Both
+  models are evaluated by the same NumPy code
   (:class:`skae._variational.VariationalObjective` in float64), with the same
   posterior draws; both train in float32 on one thread.
 

@@ -8,10 +8,10 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
+from test_vae_core import make_data, make_model
 
 from skae import VariationalAutoencoder
 from skae._variational import VariationalObjective
-from test_vae_core import make_data, make_model
 
 N_ROWS, N_FEATURES = 6, 5
 
