@@ -86,15 +86,16 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     batch_size : int or "auto", default="auto"
         Minibatch size, as in :class:`AutoencoderTransformer`.
 
-    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
-        Learning-rate schedule, as in :class:`AutoencoderTransformer`. The
-        masking noise keeps the training loss noisy, so a plateau is a weak
-        signal here: the default holds the rate and trains for long.
+    learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
+        Learning-rate schedule, as in :class:`AutoencoderTransformer`:
+        ``"adaptive"`` divides the rate by 5 at each plateau of the loss (see
+        ``n_iter_no_change``) and stops below ``learning_rate_init / 1000`` or
+        at ``max_iter``.
 
     learning_rate_init : float, default=1e-3
         Adam's (initial) step size.
 
-    max_iter : int, default=500
+    max_iter : int, default=1000
         Maximum number of epochs. Imputation needs a well converged network:
         on smooth data the error keeps falling long after the training loss
         seems flat.
@@ -264,9 +265,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         noise="masking",
         noise_level=0.25,
         batch_size="auto",
-        learning_rate="constant",
+        learning_rate="adaptive",
         learning_rate_init=1e-3,
-        max_iter=500,
+        max_iter=1000,
         shuffle=True,
         random_state=None,
         tol=1e-4,
