@@ -371,6 +371,10 @@ def train(
     no_improvement = 0
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
+    # NumPy-backed namespaces (array-api-strict) warn on overflow; divergence is
+    # reported below instead, as by the NumPy engine.
+    errstate = np.errstate(all="ignore")
+    errstate.__enter__()
     try:
         for epoch in range(first_epoch, first_epoch + max_epochs):
             tic = time.perf_counter()
@@ -438,6 +442,8 @@ def train(
         if not has_validation:
             optimizer.params = checkpoint[0]
             optimizer.load_state(checkpoint[1])
+    finally:
+        errstate.__exit__(None, None, None)
     if has_validation:
         optimizer.params = best_params
     return result
