@@ -163,11 +163,12 @@ class ArrayNetwork:
             Z = self._forward[i](self.xp, Z @ coefs[i] + intercepts[i])
         return Z
 
-    def backward(self, coefs, Z, delta, injections=None):
+    def backward(self, coefs, Z, delta, injections=None, alpha=0.0):
         """The flat gradient, from the layer outputs ``Z`` and ``δ_{L-1} = ∂J/∂A_L``.
 
         ``injections`` maps a layer index to an array added to its ``δ`` (after the
-        activation's derivative), as in :meth:`skae._model.Network.backward`.
+        activation's derivative), as in :meth:`skae._model.Network.backward`;
+        ``alpha`` adds the L2 penalty's gradient ``α W`` to the stored matrices.
         """
         xp = self.xp
         grads = {}
@@ -184,6 +185,10 @@ class ArrayNetwork:
             delta = self._derivative[i - 1](xp, Z[i], delta @ coefs[i].T)
             if injections is not None and (i - 1) in injections:
                 delta = delta + injections[i - 1]
+        if alpha:
+            for i in range(self.n_layers):
+                if i not in self.tied_to:
+                    grads[f"W{i}"] = grads[f"W{i}"] + alpha * coefs[i]
         return xp.concat([xp.reshape(grads[name], (-1,)) for name in self._stored])
 
 
@@ -214,12 +219,10 @@ class ArrayObjective:
             b = codes.shape[0]
             value = value + self.sparsity * _row_sums(xp, xp.abs(codes), weights) / b
             injections = {self._code: _scale_rows(xp.sign(codes), weights, self.sparsity / b)}
-        grad = net.backward(coefs, Z, delta, injections)
+        grad = net.backward(coefs, Z, delta, injections, alpha=self.alpha)
         if self.alpha:
-            start, stop = net.weight_slice.start, net.weight_slice.stop
-            w = params[start:stop]
+            w = params[net.weight_slice.start : net.weight_slice.stop]
             value = value + 0.5 * self.alpha * xp.sum(w * w)
-            grad = xp.concat([grad[:start], grad[start:stop] + self.alpha * w, grad[stop:]])
         return value, grad
 
     def sample_errors(self, params, X):
