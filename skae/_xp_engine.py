@@ -271,6 +271,47 @@ class ArrayAdam:
         self.m, self.v, self.t = state["m"], state["v"], int(state["t"])
 
 
+class ArrayCorruption:
+    """The corruption of a denoising fit (:class:`skae._data.Corruption`) on the device.
+
+    The noise of a whole epoch is drawn by NumPy on the host in one call, which
+    gives the same numbers as the NumPy engine's draws minibatch by minibatch, and
+    is moved to the device once per epoch.
+
+    Parameters
+    ----------
+    xp, device : namespace and device of the data.
+    kind : {"gaussian", "masking", "salt_and_pepper"}
+    level : float
+    rng : numpy.random.Generator
+    low, high : arrays of shape (n_features,) on the device, or None
+        Feature minima and maxima, for ``"salt_and_pepper"``.
+    """
+
+    def __init__(self, xp, device, kind, level, rng, low=None, high=None):
+        self.xp, self.device = xp, device
+        self.kind, self.level, self.rng = kind, float(level), rng
+        self.low, self.high = low, high
+
+    def draw(self, shape, dtype):
+        """The noise of one epoch of ``shape`` (rows in minibatch order), on the device."""
+        if self.kind == "gaussian":
+            noise = self.rng.standard_normal(shape, dtype=dtype)
+        else:
+            noise = self.rng.random(shape, dtype=dtype)
+        return self.xp.asarray(noise, device=self.device)
+
+    def __call__(self, clean, u):
+        """``clean`` corrupted with its rows ``u`` of the epoch's noise."""
+        xp, level = self.xp, self.level
+        if self.kind == "gaussian":
+            return clean + u * level
+        if self.kind == "masking":
+            return xp.where(u < level, 0.0, clean)
+        out = xp.where(u < level / 2, self.low, clean)
+        return xp.where((u < level) & (u >= level / 2), self.high, out)
+
+
 class ArrayBatches:
     """The minibatches of one training set on the device, in the NumPy engine's order.
 
@@ -285,10 +326,16 @@ class ArrayBatches:
         as :class:`skae._data.BatchSource` does.
     batch_size : int
     shuffle : bool
+    corruption : ArrayCorruption or None
     """
 
-    def __init__(self, xp, device, X, rows, weights, batch_size, *, shuffle=True):
+    def __init__(
+        self, xp, device, X, rows, weights, batch_size, *, shuffle=True, corruption=None
+    ):
         import numpy as np
+
+        self.corruption = corruption
+        self.host_dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
 
         self.xp, self.device, self.X = xp, device, X
         self.rows = rows
@@ -315,11 +362,13 @@ class ArrayBatches:
             w = None if self.weights is None else xp.take(self.weights, index)
             self._fixed = (shuffled, w)
         shuffled, w = self._fixed
-        bs, n = self.batch_size, self.n_rows
+        bs, n, corrupt = self.batch_size, self.n_rows, self.corruption
+        noise = None if corrupt is None else corrupt.draw(tuple(shuffled.shape), self.host_dtype)
         for start in self.starts:
             stop = min(start + bs, n)  # the standard leaves out-of-bounds slices undefined
             targets = shuffled[start:stop, ...]
-            yield targets, targets, None if w is None else w[start:stop]
+            inputs = targets if corrupt is None else corrupt(targets, noise[start:stop, ...])
+            yield inputs, targets, None if w is None else w[start:stop]
 
 
 def validation_loss(objective, X_val, weights, chunk=8192):

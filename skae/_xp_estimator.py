@@ -22,7 +22,14 @@ from ._callbacks import epoch_monitor
 from ._data import validation_split
 from ._optim import Schedule
 from ._training import print_epoch
-from ._xp_engine import ArrayAdam, ArrayBatches, ArrayNetwork, ArrayObjective, train
+from ._xp_engine import (
+    ArrayAdam,
+    ArrayBatches,
+    ArrayCorruption,
+    ArrayNetwork,
+    ArrayObjective,
+    train,
+)
 from ._xp_engine import validation_loss as _validation_loss
 
 #: Rows per chunk of transform, inverse_transform and score_samples on a device.
@@ -39,12 +46,6 @@ class ArrayAPIMixin:
             return (
                 "the contractive penalty (contraction > 0) is not implemented for Array "
                 "API inputs yet: set contraction=0, or fit on a NumPy array (for a "
-                "PyTorch tensor: X.cpu().numpy())."
-            )
-        if getattr(self, "noise", None) is not None:
-            return (
-                f"noise={self.noise!r} (a denoising autoencoder) is not implemented for "
-                "Array API inputs yet: set noise=None, or fit on a NumPy array (for a "
                 "PyTorch tensor: X.cpu().numpy())."
             )
         return None
@@ -125,7 +126,14 @@ class ArrayAPIMixin:
         else:
             batch_size = min(self.batch_size, n_train)
         source = ArrayBatches(
-            xp, device, X, train_rows, sample_weight, batch_size, shuffle=self.shuffle
+            xp,
+            device,
+            X,
+            train_rows,
+            sample_weight,
+            batch_size,
+            shuffle=self.shuffle,
+            corruption=self._array_api_corruption(X, train_rows, streams["noise"], xp, device),
         )
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
         objective = ArrayObjective(
@@ -215,6 +223,22 @@ class ArrayAPIMixin:
                 stacklevel=6,
             )
         return self
+
+    def _array_api_corruption(self, X, train_rows, rng, xp, device):
+        """The input corruption of a denoising fit on the device, or None."""
+        noise = getattr(self, "noise", None)
+        if noise is None:
+            return None
+        if noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the fraction of entries corrupted by noise={noise!r} "
+                f"and must be in [0, 1], got {self.noise_level}."
+            )
+        low = high = None
+        if noise == "salt_and_pepper":
+            rows = xp.take(X, xp.asarray(train_rows, device=device), axis=0)
+            low, high = xp.min(rows, axis=0), xp.max(rows, axis=0)
+        return ArrayCorruption(xp, device, noise, self.noise_level, rng, low, high)
 
     # -- fitted state ----------------------------------------------------------------------
     def _array_api_attributes(self, spec, params):
