@@ -1046,6 +1046,8 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes, of the same float dtype as ``X`` (float64 for other input).
+            With ``array_api_dispatch`` on, an array of ``X``'s namespace and
+            device (:ref:`gpu`).
         """
         if self._array_api_input(X, "transform"):
             return self._array_api_transform(X)
@@ -1067,7 +1069,8 @@ class AutoencoderTransformer(
         Returns
         -------
         X_original : ndarray of shape (n_samples, `n_features_in_`)
-            Reconstructions, of the same float dtype as ``X``.
+            Reconstructions, of the same float dtype as ``X``; with
+            ``array_api_dispatch`` on, of its namespace and device too.
         """
         if self._array_api_input(X, "inverse_transform"):
             return self._array_api_inverse_transform(X)
@@ -1100,7 +1103,8 @@ class AutoencoderTransformer(
         scores : ndarray of shape (n_samples,)
             Minus the mean over features of the squared error (or of the binary
             cross-entropy, with that ``loss``) between each sample and its
-            reconstruction.
+            reconstruction; with ``array_api_dispatch`` on, an array of ``X``'s
+            namespace and device.
         """
         if self._array_api_input(X, "score_samples"):
             return self._array_api_score_samples(X)
