@@ -38,6 +38,9 @@ requires_torch = pytest.mark.skipif(
 )
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+HAS_CUDA = HAS_TORCH and __import__("torch").cuda.is_available()
+requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device (or no PyTorch)")
+
 STRICT_CPU = xps.Device("CPU_DEVICE")
 STRICT_DEVICE1 = xps.Device("device1")
 
@@ -56,6 +59,12 @@ def torch_array(X):
     return torch.asarray(X)
 
 
+def torch_cuda(X):
+    import torch
+
+    return torch.asarray(X, device="cuda")
+
+
 def to_numpy(a):
     if isinstance(a, np.ndarray):
         return a
@@ -69,6 +78,7 @@ BACKENDS = [
     pytest.param(strict, STRICT_CPU, id="strict-cpu"),
     pytest.param(lambda X: strict(X, STRICT_DEVICE1), STRICT_DEVICE1, id="strict-device1"),
     pytest.param(torch_array, "cpu", id="torch-cpu", marks=requires_torch),
+    pytest.param(torch_cuda, "cuda:0", id="torch-cuda", marks=requires_cuda),
 ]
 DTYPES = [np.float64, np.float32]
 
