@@ -921,6 +921,9 @@ class AutoencoderTransformer(
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
+    #: Runs on PyTorch, CuPy, ... inputs with array_api_dispatch on (skae._xp_estimator).
+    _array_api_path = True
+
     def __init__(
         self,
         n_components=2,

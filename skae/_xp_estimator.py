@@ -41,7 +41,18 @@ class ArrayAPIMixin:
 
     # -- what the path supports ----------------------------------------------------------
     def _array_api_problem(self):
-        """Why this configuration cannot run on the Array API path, or None."""
+        """Why this configuration cannot run on the Array API path, or None.
+
+        The path is opt-in per class (``_array_api_path = True`` in the class body,
+        not inherited), so that an estimator added to the family stays on NumPy
+        until its model runs on the device.
+        """
+        if not vars(type(self)).get("_array_api_path", False):
+            return (
+                f"{type(self).__name__} does not run on Array API inputs yet: pass a NumPy "
+                "array (for a PyTorch tensor: X.cpu().numpy()), or fit with "
+                "array_api_dispatch off."
+            )
         if getattr(self, "contraction", 0):
             return (
                 "the contractive penalty (contraction > 0) is not implemented for Array "

@@ -160,6 +160,21 @@ def test_unsupported_configurations_say_so_in_their_tags():
     ).array_api_support
 
 
+def test_the_path_is_opt_in_per_class(data):
+    """An estimator added to the family stays on NumPy until it declares the path."""
+
+    class Derived(AutoencoderTransformer):
+        pass
+
+    est = Derived(n_components=3, hidden_layer_sizes=(16,), max_iter=2)
+    assert not est.__sklearn_tags__().array_api_support
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="Derived does not run on Array API inputs"):
+            est.fit(strict(data))
+        est.fit(data)
+    assert isinstance(est._params, np.ndarray)
+
+
 # -- outputs: namespace, device, dtype ---------------------------------------------------
 
 
