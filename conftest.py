@@ -2,9 +2,10 @@
 
 import os
 
-# scikit-learn's array-API estimator check (NumPy namespace: dispatch enabled must
-# not change results) only runs when SciPy's array-API mode is on, and SciPy reads
-# the variable once, at import.
+# scikit-learn's array-API estimator checks (NumPy, array-api-strict and PyTorch
+# namespaces) and tests/test_array_api.py need SciPy's array-API mode, and SciPy
+# reads the variable once, at import: this file is loaded before any test module
+# imports SciPy (tests/test_array_api.py checks that it took effect).
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 # skae.onnx imports skl2onnx (the onnx extra) and its doctest runs onnxruntime.

@@ -50,6 +50,8 @@ from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
 from ._training import print_epoch, train
+from ._xp import check_same_namespace, is_array, namespace_and_device, to_numpy
+from ._xp_estimator import ArrayAPIMixin
 
 #: Upper bound (MiB) on the temporaries of transform, inverse_transform and score.
 _INFERENCE_MEMORY_MIB = 64
@@ -165,7 +167,7 @@ def _non_numeric_columns(X):
     return names
 
 
-class _BaseAutoencoder(BaseEstimator):
+class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     """What the family shares: validation, random streams, fitted state, inference.
 
     Subclasses define ``_parameter_constraints``, ``__init__`` and the public
@@ -351,7 +353,12 @@ class _BaseAutoencoder(BaseEstimator):
             )
 
     def _fit_unsafe(self, X, sample_weight, incremental):
+        xp, device = namespace_and_device(X)
+        if xp is not None:  # a PyTorch, CuPy, ... array with array_api_dispatch on
+            return self._fit_array_api(X, sample_weight, incremental, xp, device)
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
+        if continuing:
+            check_same_namespace(X, self, method="partial_fit" if incremental else "fit")
         X = self._check_X(
             X,
             reset=not continuing,
@@ -526,6 +533,7 @@ class _BaseAutoencoder(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = self._array_api_problem() is None
         return tags
 
     # -- inference --------------------------------------------------------------------------
@@ -731,14 +739,22 @@ class _DenseAutoencoder(_BaseAutoencoder):
         return attributes
 
     def _restore_views(self):
+        if not isinstance(self._params, np.ndarray):
+            spec = {"loss": self._loss, **self._network_spec()}
+            attributes = self._array_api_attributes(spec, self._params)
+            self.coefs_, self.intercepts_ = attributes["coefs_"], attributes["intercepts_"]
+            return
         network = self._network()
         self.coefs_, self.intercepts_ = network.coefs, network.intercepts
 
-    def _network(self):
-        spec = {
+    def _network_spec(self):
+        return {
             key: getattr(self, f"_{key}")
             for key in ("layer_sizes", "n_encoder_layers", "activation", "tied_weights")
         }
+
+    def _network(self):
+        spec = self._network_spec()
         return self._build_model({**spec, "loss": None}, self._params.dtype, self._params)
 
     def _objective(self):
@@ -1094,6 +1110,9 @@ class AutoencoderTransformer(
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
+    #: Runs on PyTorch, CuPy, ... inputs with array_api_dispatch on (skae._xp_estimator).
+    _array_api_path = True
+
     def __init__(
         self,
         n_components=2,
@@ -1225,7 +1244,11 @@ class AutoencoderTransformer(
         -------
         X_new : ndarray of shape (n_samples, n_components)
             The codes, of the same float dtype as ``X`` (float64 for other input).
+            With ``array_api_dispatch`` on, an array of ``X``'s namespace and
+            device (:ref:`gpu`).
         """
+        if self._array_api_input(X, "transform"):
+            return self._array_api_transform(X)
         X = self._validate_input(X)
         network = self._network()
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
@@ -1248,9 +1271,10 @@ class AutoencoderTransformer(
         X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructions, of the same float dtype as ``X``; with
             ``categorical_groups``, one-hot rows of the most probable category
-            in each group.
+            in each group; with ``array_api_dispatch`` on, of its namespace and device.
         """
-        check_is_fitted(self)
+        if self._array_api_input(X, "inverse_transform"):
+            return self._array_api_inverse_transform(X)
         X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
         n_components = self._n_features_out
         if X.shape[1] != n_components:
@@ -1283,8 +1307,11 @@ class AutoencoderTransformer(
             reconstruction. With missing entries, the mean is over the sample's
             observed entries only (a categorical group counting as one entry,
             scored by its cross-entropy); a sample with no observed entry
-            scores NaN.
+            scores NaN. With ``array_api_dispatch`` on, an array of ``X``'s
+            namespace and device.
         """
+        if self._array_api_input(X, "score_samples"):
+            return self._array_api_score_samples(X)
         X = self._validate_input(X)
         scores = self._sample_errors(X)
         np.negative(scores, out=scores)
@@ -1316,6 +1343,16 @@ class AutoencoderTransformer(
             loss over all observed entries, as training defines it; samples
             with nothing observed count for nothing.
         """
+        if self._array_api_input(X, "score"):
+            scores = to_numpy(self._array_api_score_samples(X))
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(
+                    to_numpy(sample_weight) if is_array(sample_weight) else sample_weight,
+                    scores,
+                    dtype=np.float64,
+                    ensure_non_negative=True,
+                )
+            return weighted_mean(scores, sample_weight)
         X = self._validate_input(X)
         errors, counts = self._sample_errors(X, with_counts=True)
         if sample_weight is not None:

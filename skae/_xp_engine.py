@@ -1,0 +1,501 @@
+"""The network, objective, Adam and training loop on any Array API namespace.
+
+The same maths as :mod:`skae._model`, :mod:`skae._objectives`, :mod:`skae._optim`
+and :mod:`skae._training`, written with standard functions only (``@``,
+``xp.where``, ``xp.tanh``, ...) and no ``out=``: every step makes new arrays
+instead of writing into preallocated ones, which is what an accelerator's
+caching allocator is good at. The flat parameter vector and its layout are
+those of the NumPy engine (:class:`~skae._model.Network` gives the layout),
+so a model fitted here is the model the NumPy engine would fit, up to
+floating-point roundoff, and its parameters move between engines unchanged.
+
+Random numbers (initialisation, the order of each epoch, the validation split)
+are drawn by NumPy on the host and moved to the device: the same seed gives the
+same model on every backend.
+
+The loop synchronises with the host once per epoch: the minibatch losses stay
+on the device and come back together with the finiteness of the parameters and
+the validation loss, in one transfer. A non-finite minibatch loss is still
+reported with its epoch and minibatch (:func:`~skae._training.diverged`); the
+parameters past it are discarded with the failed fit.
+"""
+
+import math
+import time
+
+from ._activations import LEAKY_SLOPE
+from ._training import TrainingResult, diverged
+
+
+def _softplus(xp, A):
+    """``log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|))``, without overflow."""
+    return xp.where(A < 0, 0.0, A) + xp.log1p(xp.exp(-xp.abs(A)))
+
+
+def _expit(xp, A):
+    """``1 / (1 + exp(-a))``: ``exp`` may overflow to inf, the result never to NaN."""
+    return 1.0 / (1.0 + xp.exp(-A))
+
+
+#: name -> f(xp, A): the activation, computed into a new array.
+ACTIVATIONS = {
+    "identity": lambda xp, A: A,
+    # where(a < 0, 0, a) rather than maximum(a, 0): NaN stays NaN, and not every
+    # namespace's maximum takes a Python scalar.
+    "relu": lambda xp, A: xp.where(A < 0, 0.0, A),
+    "leaky_relu": lambda xp, A: xp.maximum(A, LEAKY_SLOPE * A),
+    "elu": lambda xp, A: xp.where(A < 0, xp.expm1(A), A),
+    "softplus": _softplus,
+    "tanh": lambda xp, A: xp.tanh(A),
+    "logistic": _expit,
+}
+
+#: name -> f'(xp, Z, delta): ``delta ⊙ f'(a)`` in terms of the output ``Z = f(A)``.
+DERIVATIVES = {
+    "identity": lambda xp, Z, delta: delta,
+    "relu": lambda xp, Z, delta: xp.where(Z > 0, delta, 0.0),
+    "leaky_relu": lambda xp, Z, delta: xp.where(Z <= 0, delta * LEAKY_SLOPE, delta),
+    "elu": lambda xp, Z, delta: xp.where(Z < 0, delta * (Z + 1), delta),
+    "softplus": lambda xp, Z, delta: delta * -xp.expm1(-Z),
+    "tanh": lambda xp, Z, delta: delta * (1 - Z**2),
+    "logistic": lambda xp, Z, delta: (delta * Z) * (1 - Z),
+}
+
+
+def _row_sums(xp, E, weights):
+    """``Σ_ij E_ij`` or, with per-row weights, ``Σ_i w_i Σ_j E_ij`` (a 0-d array)."""
+    if weights is None:
+        return xp.sum(E)
+    return xp.sum(weights * xp.sum(E, axis=1))
+
+
+def _scale_rows(G, weights, factor):
+    """``factor · w_i · G_ij`` (``weights`` None means all ones)."""
+    if weights is not None:
+        G = G * weights[:, None]
+    return G * factor
+
+
+def squared_error_gradient(xp, R, T, weights):
+    """Minibatch loss (0-d array) and its gradient with respect to the raw output ``R``."""
+    b, d = R.shape
+    D = R - T
+    loss = _row_sums(xp, D * D, weights) / (b * d)
+    return loss, _scale_rows(D, weights, 2.0 / (b * d))
+
+
+def squared_error_samples(xp, R, T):
+    """Per-sample mean squared error."""
+    D = R - T
+    return xp.mean(D * D, axis=1)
+
+
+def binary_crossentropy_gradient(xp, R, T, weights):
+    """Minibatch loss (0-d array) and its gradient with respect to the logits ``R``."""
+    b, d = R.shape
+    loss = _row_sums(xp, _softplus(xp, R) - T * R, weights) / (b * d)
+    return loss, _scale_rows(_expit(xp, R) - T, weights, 1.0 / (b * d))
+
+
+def binary_crossentropy_samples(xp, R, T):
+    """Per-sample mean binary cross-entropy of the logits ``R``."""
+    return xp.mean(_softplus(xp, R) - T * R, axis=1)
+
+
+#: name -> (minibatch loss and gradient, per-sample error, raw output -> reconstruction)
+LOSSES = {
+    "squared_error": (squared_error_gradient, squared_error_samples, lambda xp, R: R),
+    "binary_crossentropy": (
+        binary_crossentropy_gradient,
+        binary_crossentropy_samples,
+        _expit,
+    ),
+}
+
+
+class ArrayNetwork:
+    """A :class:`~skae._model.Network`'s maths on arrays of namespace ``xp``.
+
+    Parameters
+    ----------
+    network : Network
+        The NumPy network whose layout, activations and ties are used (its own
+        parameters are not).
+    xp : namespace
+    """
+
+    def __init__(self, network, xp):
+        self.xp = xp
+        self.layout = network.layout
+        self.n_layers = network.n_layers
+        self.n_encoder_layers = network.n_encoder_layers
+        self.layer_activations = network.layer_activations
+        self.tied_to = dict(network.tied_to)
+        self.weight_slice = network.weight_slice
+        self._forward = [ACTIVATIONS[a] for a in self.layer_activations]
+        self._derivative = [DERIVATIVES[a] for a in self.layer_activations]
+        # The stored blocks in layout order, for concatenating the gradient.
+        self._stored = sorted(self.layout.slices, key=lambda n: self.layout.slices[n].start)
+
+    def views(self, params):
+        """``(coefs, intercepts)``: per-layer views of the flat ``params``."""
+        xp, layout = self.xp, self.layout
+        blocks = {
+            name: xp.reshape(params[s], layout.shapes[name]) for name, s in layout.slices.items()
+        }
+        for name, source in layout.ties.items():
+            blocks[name] = blocks[source].T
+        L = self.n_layers
+        return [blocks[f"W{i}"] for i in range(L)], [blocks[f"b{i}"] for i in range(L)]
+
+    def forward(self, coefs, intercepts, X):
+        """Layer outputs ``[Z_0 = X, Z_1, ..., Z_L]`` for the per-layer views of the parameters."""
+        xp = self.xp
+        Z = [X]
+        for i in range(self.n_layers):
+            Z.append(self._forward[i](xp, Z[-1] @ coefs[i] + intercepts[i]))
+        return Z
+
+    def propagate(self, params, Z, start, stop):
+        """The output of layers ``[start, stop)`` for the input ``Z`` of layer ``start``."""
+        coefs, intercepts = self.views(params)
+        for i in range(start, stop):
+            Z = self._forward[i](self.xp, Z @ coefs[i] + intercepts[i])
+        return Z
+
+    def backward(self, coefs, Z, delta, injections=None, alpha=0.0):
+        """The flat gradient, from the layer outputs ``Z`` and ``δ_{L-1} = ∂J/∂A_L``.
+
+        ``injections`` maps a layer index to an array added to its ``δ`` (after the
+        activation's derivative), as in :meth:`skae._model.Network.backward`;
+        ``alpha`` adds the L2 penalty's gradient ``α W`` to the stored matrices.
+        """
+        xp = self.xp
+        grads = {}
+        for i in reversed(range(self.n_layers)):
+            if i in self.tied_to:
+                # δᵀ Z, in the layout of the encoder matrix it shares
+                name, g = f"W{self.tied_to[i]}", delta.T @ Z[i]
+            else:
+                name, g = f"W{i}", Z[i].T @ delta
+            grads[name] = grads[name] + g if name in grads else g
+            grads[f"b{i}"] = xp.sum(delta, axis=0)
+            if i == 0:
+                break
+            delta = self._derivative[i - 1](xp, Z[i], delta @ coefs[i].T)
+            if injections is not None and (i - 1) in injections:
+                delta = delta + injections[i - 1]
+        if alpha:
+            for i in range(self.n_layers):
+                if i not in self.tied_to:
+                    grads[f"W{i}"] = grads[f"W{i}"] + alpha * coefs[i]
+        return xp.concat([xp.reshape(grads[name], (-1,)) for name in self._stored])
+
+
+class ArrayObjective:
+    """Minibatch objective and gradient of an :class:`ArrayNetwork`.
+
+    The reconstruction loss, the L2 penalty ``alpha`` and the sparse-code penalty
+    ``sparsity``, as in :class:`skae._objectives.Objective`.
+    """
+
+    def __init__(self, network, loss, *, alpha=0.0, sparsity=0.0):
+        self.network = network
+        self.xp = network.xp
+        self.alpha = float(alpha)
+        self.sparsity = float(sparsity)
+        self._loss_gradient, self._samples, self._output = LOSSES[loss]
+        self._code = network.n_encoder_layers - 1
+
+    def loss_gradient(self, params, inputs, targets, weights):
+        """``(loss, grad)``: the minibatch objective (0-d array) and its flat gradient."""
+        xp, net = self.xp, self.network
+        coefs, intercepts = net.views(params)
+        Z = net.forward(coefs, intercepts, inputs)
+        value, delta = self._loss_gradient(xp, Z[-1], targets, weights)
+        injections = None
+        if self.sparsity:
+            codes = Z[self._code + 1]
+            b = codes.shape[0]
+            value = value + self.sparsity * _row_sums(xp, xp.abs(codes), weights) / b
+            injections = {self._code: _scale_rows(xp.sign(codes), weights, self.sparsity / b)}
+        grad = net.backward(coefs, Z, delta, injections, alpha=self.alpha)
+        if self.alpha:
+            w = params[net.weight_slice.start : net.weight_slice.stop]
+            value = value + 0.5 * self.alpha * xp.sum(w * w)
+        return value, grad
+
+    def sample_errors(self, params, X):
+        """Per-sample reconstruction error of ``X``."""
+        net = self.network
+        R = net.propagate(params, X, 0, net.n_layers)
+        return self._samples(self.xp, R, X)
+
+    def output(self, R):
+        """The reconstruction from the raw output ``R``."""
+        return self._output(self.xp, R)
+
+
+class ArrayAdam:
+    """Adam over a flat parameter vector of namespace ``xp`` (see :mod:`skae._optim`).
+
+    ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``,
+    ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``, each step making new arrays.
+    """
+
+    def __init__(self, xp, params, learning_rate, beta_1, beta_2, epsilon, state=None):
+        self.xp = xp
+        self.params = params
+        self.learning_rate = learning_rate
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        if state is None:
+            self.m, self.v, self.t = xp.zeros_like(params), xp.zeros_like(params), 0
+        else:
+            self.m, self.v, self.t = state["m"], state["v"], int(state["t"])
+
+    def step(self, grad):
+        """One update of ``self.params`` with gradient ``grad``."""
+        b1, b2 = self.beta_1, self.beta_2
+        self.t += 1
+        lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+        self.m = self.m + (grad - self.m) * (1.0 - b1)
+        self.v = self.v + (grad * grad - self.v) * (1.0 - b2)
+        self.params = self.params - (self.m / (self.xp.sqrt(self.v) + self.epsilon)) * lr_t
+
+    def state(self):
+        """The optimizer state; its arrays are never modified in place, so not copied."""
+        return {"m": self.m, "v": self.v, "t": self.t}
+
+    def load_state(self, state):
+        """Resume from ``state``."""
+        self.m, self.v, self.t = state["m"], state["v"], int(state["t"])
+
+
+class ArrayCorruption:
+    """The corruption of a denoising fit (:class:`skae._data.Corruption`) on the device.
+
+    The noise of a whole epoch is drawn by NumPy on the host in one call, which
+    gives the same numbers as the NumPy engine's draws minibatch by minibatch, and
+    is moved to the device once per epoch.
+
+    Parameters
+    ----------
+    xp, device : namespace and device of the data.
+    kind : {"gaussian", "masking", "salt_and_pepper"}
+    level : float
+    rng : numpy.random.Generator
+    low, high : arrays of shape (n_features,) on the device, or None
+        Feature minima and maxima, for ``"salt_and_pepper"``.
+    """
+
+    def __init__(self, xp, device, kind, level, rng, low=None, high=None):
+        self.xp, self.device = xp, device
+        self.kind, self.level, self.rng = kind, float(level), rng
+        self.low, self.high = low, high
+
+    def draw(self, shape, dtype):
+        """The noise of one epoch of ``shape`` (rows in minibatch order), on the device."""
+        if self.kind == "gaussian":
+            noise = self.rng.standard_normal(shape, dtype=dtype)
+        else:
+            noise = self.rng.random(shape, dtype=dtype)
+        return self.xp.asarray(noise, device=self.device)
+
+    def __call__(self, clean, u):
+        """``clean`` corrupted with its rows ``u`` of the epoch's noise."""
+        xp, level = self.xp, self.level
+        if self.kind == "gaussian":
+            return clean + u * level
+        if self.kind == "masking":
+            return xp.where(u < level, 0.0, clean)
+        out = xp.where(u < level / 2, self.low, clean)
+        return xp.where((u < level) & (u >= level / 2), self.high, out)
+
+
+class ArrayBatches:
+    """The minibatches of one training set on the device, in the NumPy engine's order.
+
+    Parameters
+    ----------
+    xp, device : namespace and device of ``X``.
+    X : array of shape (n_samples, n_features)
+    rows : ndarray of int (NumPy)
+        The training rows.
+    weights : ndarray of shape (n_samples,) or None (NumPy)
+        Sample weights of all rows, normalised here to average 1 over ``rows``,
+        as :class:`skae._data.BatchSource` does.
+    batch_size : int
+    shuffle : bool
+    corruption : ArrayCorruption or None
+    """
+
+    def __init__(
+        self, xp, device, X, rows, weights, batch_size, *, shuffle=True, corruption=None
+    ):
+        import numpy as np
+
+        self.corruption = corruption
+        self.host_dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+
+        self.xp, self.device, self.X = xp, device, X
+        self.rows = rows
+        self.n_rows = rows.size
+        self.batch_size = min(int(batch_size), self.n_rows)
+        self.shuffle = shuffle
+        self.starts = range(0, self.n_rows, self.batch_size)
+        if weights is not None:
+            weights = np.asarray(weights)
+            total = float(weights[rows].sum())
+            if not total > 0:
+                raise ValueError("The training samples' sample_weight sums to zero.")
+            weights = xp.asarray(weights * (self.n_rows / total), device=device)
+        self.weights = weights
+        self._fixed = None
+
+    def epoch(self, rng):
+        """Yield ``(inputs, targets, weights)`` for each minibatch of one epoch."""
+        xp = self.xp
+        if self.shuffle or self._fixed is None:
+            order = rng.permutation(self.rows) if self.shuffle else self.rows
+            index = xp.asarray(order, device=self.device)
+            shuffled = xp.take(self.X, index, axis=0)
+            w = None if self.weights is None else xp.take(self.weights, index)
+            self._fixed = (shuffled, w)
+        shuffled, w = self._fixed
+        bs, n, corrupt = self.batch_size, self.n_rows, self.corruption
+        noise = None if corrupt is None else corrupt.draw(tuple(shuffled.shape), self.host_dtype)
+        for start in self.starts:
+            stop = min(start + bs, n)  # the standard leaves out-of-bounds slices undefined
+            targets = shuffled[start:stop, ...]
+            inputs = targets if corrupt is None else corrupt(targets, noise[start:stop, ...])
+            yield inputs, targets, None if w is None else w[start:stop]
+
+
+def validation_loss(objective, X_val, weights, chunk=8192):
+    """``validate(params)``: the (weighted) mean reconstruction error of ``X_val`` (0-d)."""
+    xp = objective.xp
+    n = X_val.shape[0]
+    total_weight = n if weights is None else xp.sum(weights)
+
+    def validate(params):
+        total = 0.0
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            errors = objective.sample_errors(params, X_val[start:stop, ...])
+            if weights is None:
+                total = total + xp.sum(errors)
+            else:
+                total = total + xp.sum(weights[start:stop] * errors)
+        return total / total_weight
+
+    return validate
+
+
+def train(
+    objective,
+    optimizer,
+    source,
+    *,
+    rng,
+    max_epochs,
+    to_host,
+    validate=None,
+    tol=1e-4,
+    n_iter_no_change=10,
+    schedule=None,
+    first_epoch=1,
+    monitors=(),
+):
+    """Train ``optimizer.params``, with the policies of :func:`skae._training.train`.
+
+    ``to_host(array) -> ndarray`` brings one array back to the host: it is called
+    once per epoch. ``validate(params)`` returns a 0-d array. On return
+    ``optimizer.params`` holds the parameters to keep (the best validated ones
+    with a validation set).
+    """
+    import numpy as np
+
+    xp = objective.xp
+    result = TrainingResult()
+    has_validation = validate is not None
+    best_params = optimizer.params if has_validation else None
+    checkpoint = None if has_validation else (optimizer.params, optimizer.state())
+    no_improvement = 0
+    n_rows = source.n_rows
+    loss_gradient, step = objective.loss_gradient, optimizer.step
+    # NumPy-backed namespaces (array-api-strict) warn on overflow; divergence is
+    # reported below instead, as by the NumPy engine.
+    errstate = np.errstate(all="ignore")
+    errstate.__enter__()
+    try:
+        for epoch in range(first_epoch, first_epoch + max_epochs):
+            tic = time.perf_counter()
+            if schedule is not None:
+                schedule.start_epoch()
+            losses, sizes = [], []
+            for inputs, targets, weights in source.epoch(rng):
+                loss, grad = loss_gradient(optimizer.params, inputs, targets, weights)
+                step(grad)
+                losses.append(loss)
+                sizes.append(targets.shape[0])
+            params = optimizer.params
+            tail = [xp.astype(xp.all(xp.isfinite(params)), losses[0].dtype)]
+            if has_validation:
+                tail.append(xp.astype(validate(params), losses[0].dtype))
+            # The epoch's one device-to-host transfer.
+            values = to_host(xp.stack(losses + tail)).astype(np.float64)
+            batch_losses = values[: len(losses)]
+            bad = np.flatnonzero(~np.isfinite(batch_losses))
+            if bad.size:
+                raise diverged(
+                    epoch, int(bad[0]) + 1, float(batch_losses[bad[0]]), optimizer.learning_rate
+                )
+            if not values[len(losses)]:
+                raise diverged(
+                    epoch, None, "weights became non-finite", optimizer.learning_rate
+                )
+            total = 0.0
+            for value, size in zip(batch_losses.tolist(), sizes, strict=True):
+                total += value * size
+            loss = total / n_rows
+            val_loss = float(values[-1]) if has_validation else None
+            if has_validation and not math.isfinite(val_loss):
+                raise diverged(epoch, None, val_loss, optimizer.learning_rate)
+            result.loss_curve.append(loss)
+            result.n_epochs += 1
+            result.n_samples_seen += n_rows
+            best_loss, result.best_loss = result.best_loss, min(result.best_loss, loss)
+            if has_validation:
+                result.validation_loss_curve.append(val_loss)
+                monitored, best = val_loss, result.best_validation_loss
+                if val_loss < best:
+                    result.best_validation_loss = val_loss
+                    best_params = params
+            else:
+                monitored, best = loss, best_loss
+                checkpoint = (params, optimizer.state())
+            improved = best == math.inf or monitored < best - tol * abs(best)
+            no_improvement = 0 if improved else no_improvement + 1
+            seconds = time.perf_counter() - tic
+            if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
+                result.stopped_by_monitor = True
+                break
+            if no_improvement >= n_iter_no_change:
+                no_improvement = 0
+                if schedule is None or not schedule.plateau():
+                    result.converged = True
+                    break
+        else:
+            result.converged = schedule is not None and schedule.completes
+    except KeyboardInterrupt:
+        if result.n_epochs == 0:
+            raise
+        result.interrupted = True
+        if not has_validation:
+            optimizer.params = checkpoint[0]
+            optimizer.load_state(checkpoint[1])
+    finally:
+        errstate.__exit__(None, None, None)
+    if has_validation:
+        optimizer.params = best_params
+    return result

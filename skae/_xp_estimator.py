@@ -1,0 +1,365 @@
+"""The estimators' Array API path: fit, inference and fitted state off NumPy.
+
+:class:`ArrayAPIMixin` gives :class:`~skae._estimator._BaseAutoencoder` what it
+needs when scikit-learn's dispatch is on and the input is a PyTorch tensor, a
+CuPy array or another non-NumPy Array API array (:mod:`skae._xp` decides). The
+fit follows the NumPy engine's step by step: the same validation, the same
+random streams drawn on the host (initialisation, epoch order, validation
+split), the same policies of the loop, the same fitted attributes, which then
+live in the input's namespace and on its device.
+"""
+
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from . import _xp
+from ._callbacks import epoch_monitor
+from ._data import validation_split
+from ._optim import Schedule
+from ._training import print_epoch
+from ._xp_engine import (
+    ArrayAdam,
+    ArrayBatches,
+    ArrayCorruption,
+    ArrayNetwork,
+    ArrayObjective,
+    train,
+)
+from ._xp_engine import validation_loss as _validation_loss
+
+#: Rows per chunk of transform, inverse_transform and score_samples on a device.
+_CHUNK_ROWS = 65536
+
+
+
+def _refuse_missing(X, xp):
+    """Missing values are the NumPy engine's: raise on a NaN in an Array API array."""
+    if bool(xp.any(xp.isnan(X))):
+        raise ValueError(
+            "X contains NaN. Missing values are handled by the NumPy engine only: pass "
+            "a NumPy array (for a PyTorch tensor: X.cpu().numpy()), or impute them first."
+        )
+
+class ArrayAPIMixin:
+    """The Array API path of the autoencoder estimators (see the module docstring)."""
+
+    # -- what the path supports ----------------------------------------------------------
+    def _array_api_problem(self):
+        """Why this configuration cannot run on the Array API path, or None.
+
+        The path is opt-in per class (``_array_api_path = True`` in the class body,
+        not inherited), so that an estimator added to the family stays on NumPy
+        until its model runs on the device.
+        """
+        if not vars(type(self)).get("_array_api_path", False):
+            return (
+                f"{type(self).__name__} does not run on Array API inputs yet: pass a NumPy "
+                "array (for a PyTorch tensor: X.cpu().numpy()), or fit with "
+                "array_api_dispatch off."
+            )
+        if getattr(self, "categorical_groups", None) or getattr(self, "mask_as_input", False):
+            return (
+                "categorical_groups and mask_as_input are not implemented for Array API "
+                "inputs yet: fit on a NumPy array (for a PyTorch tensor: X.cpu().numpy())."
+            )
+        if getattr(self, "contraction", 0):
+            return (
+                "the contractive penalty (contraction > 0) is not implemented for Array "
+                "API inputs yet: set contraction=0, or fit on a NumPy array (for a "
+                "PyTorch tensor: X.cpu().numpy())."
+            )
+        return None
+
+    def _array_api_input(self, X, method):
+        """Whether fitted-model method ``method`` takes the Array API path for ``X``.
+
+        Raises if ``X`` and the fitted parameters differ in namespace or device.
+        """
+        check_is_fitted(self)
+        _xp.check_same_namespace(X, self, method=method)
+        return _xp.array_namespace(self._params)[0] is not None
+
+    # -- fitting ---------------------------------------------------------------------------
+    def _fit_array_api(self, X, sample_weight, incremental, xp, device):
+        from ._estimator import _auto_batch_size, _random_streams, _resolve_alpha
+
+        name = type(self).__name__
+        method = "partial_fit" if incremental else "fit"
+        if _xp.is_sparse_tensor(X):
+            raise TypeError(
+                f"{name}.{method}() got a sparse {_xp.namespace_name(xp)} array. Sparse "
+                "input stays on the CPU: pass a scipy.sparse matrix (trained by the NumPy "
+                "engine) or a dense array of your namespace."
+            )
+        problem = self._array_api_problem()
+        if problem is not None:
+            raise ValueError(f"{name}.{method}(): {problem}")
+        continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
+        if continuing:
+            _xp.check_same_namespace(X, self, method=method)
+        X = self._check_X(
+            X,
+            reset=not continuing,
+            dtype=(self._params.dtype,) if continuing else (xp.float64, xp.float32),
+        )
+        _refuse_missing(X, xp)
+        if sample_weight is not None:
+            sample_weight = _xp.to_numpy(self._check_sample_weight(sample_weight, X))
+        host_dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        spec = self._spec(X.shape[1])
+        if continuing:
+            self._check_continuation(spec, incremental)
+        if getattr(self, "loss", None) == "binary_crossentropy" and X.shape[0]:
+            bounds = _xp.to_numpy(xp.stack([xp.min(X), xp.max(X)]))
+            self._warn_about_range(bounds)
+
+        n_iter = self.n_iter_ if continuing else 0
+        streams = _random_streams(self.random_state, n_iter)
+        host_model = self._build_model(spec, host_dtype)
+        network = ArrayNetwork(host_model, xp)
+        if continuing:
+            params = self._params
+        else:
+            host_model.initialize(streams["init"])
+            params = xp.asarray(host_model.params, device=device)
+        optimizer = ArrayAdam(
+            xp,
+            params,
+            self.learning_rate_init,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            state=self._optimizer_state if continuing else None,
+        )
+
+        validation_seed = getattr(self, "_validation_seed", None) if continuing else None
+        train_rows, validation_rows = np.arange(X.shape[0]), None
+        if self.early_stopping and not incremental:
+            if validation_seed is None:
+                validation_seed = int(streams["split"].integers(2**31 - 1))
+            # The split hashes row contents on the host: one copy of X there.
+            train_rows, validation_rows = validation_split(
+                _xp.to_numpy(X), sample_weight, self.validation_fraction, validation_seed
+            )
+        n_train = train_rows.size
+        if self.batch_size == "auto":
+            batch_size = _auto_batch_size(n_train)
+        else:
+            batch_size = min(self.batch_size, n_train)
+        source = ArrayBatches(
+            xp,
+            device,
+            X,
+            train_rows,
+            sample_weight,
+            batch_size,
+            shuffle=self.shuffle,
+            corruption=self._array_api_corruption(X, train_rows, streams["noise"], xp, device),
+        )
+        size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
+        objective = ArrayObjective(
+            network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
+        )
+        validate = None
+        if validation_rows is not None:
+            X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
+            w_val = None
+            if sample_weight is not None:
+                w_val = xp.asarray(sample_weight[validation_rows], device=device)
+            validate = _validation_loss(objective, X_val, w_val)
+        monitors = [print_epoch] if self.verbose else []
+        context = SimpleNamespace(
+            X=X,
+            sample_weight=sample_weight,
+            train_rows=train_rows,
+            source=source,
+            objective=objective,
+            streams=streams,
+        )
+        monitors += self._training_monitors(context)
+        callback = epoch_monitor(
+            self,
+            lambda n: {**self._array_api_attributes(spec, optimizer.params), "n_iter_": n},
+            n_iter,
+        )
+        if callback is not None:
+            monitors.append(callback)
+        max_epochs = 1 if incremental else self.max_iter
+        schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
+        result = train(
+            objective,
+            optimizer,
+            source,
+            rng=streams["shuffle"],
+            max_epochs=max_epochs,
+            to_host=_xp.to_numpy,
+            validate=validate,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            schedule=schedule,
+            first_epoch=n_iter + 1,
+            monitors=monitors,
+        )
+        optimizer.learning_rate = self.learning_rate_init
+
+        # Commit the fitted state all at once, as the NumPy engine's fit does.
+        previous_curve = self.validation_loss_curve_ if continuing else None
+        if validation_rows is not None:
+            new_entries = result.validation_loss_curve
+        else:
+            new_entries = [float("nan")] * result.n_epochs
+        if previous_curve is None and validation_rows is None:
+            validation_curve = None
+        elif previous_curve is None:
+            validation_curve = [float("nan")] * n_iter + new_entries
+        else:
+            validation_curve = list(previous_curve) + new_entries
+        if validation_rows is not None:
+            best_validation_loss = float(result.best_validation_loss)
+        else:
+            best_validation_loss = self.best_validation_loss_ if continuing else None
+        self.__dict__.update(self._array_api_attributes(spec, optimizer.params))
+        self._optimizer_state = optimizer.state()
+        self._validation_seed = validation_seed
+        self.n_iter_ = n_iter + result.n_epochs
+        self.t_ = (self.t_ if continuing else 0) + result.n_samples_seen
+        self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
+        self.loss_ = self.loss_curve_[-1]
+        self.best_loss_ = float(min(self.loss_curve_))
+        self.validation_loss_curve_ = validation_curve
+        self.best_validation_loss_ = best_validation_loss
+
+        if result.interrupted:
+            warnings.warn(
+                f"Training was interrupted after {result.n_epochs} complete epoch(s); "
+                "the model keeps the best weights seen so far.",
+                UserWarning,
+                stacklevel=6,
+            )
+        elif not (incremental or result.converged or result.stopped_by_monitor):
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=6,
+            )
+        return self
+
+    def _array_api_corruption(self, X, train_rows, rng, xp, device):
+        """The input corruption of a denoising fit on the device, or None."""
+        noise = getattr(self, "noise", None)
+        if noise is None:
+            return None
+        if noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the fraction of entries corrupted by noise={noise!r} "
+                f"and must be in [0, 1], got {self.noise_level}."
+            )
+        low = high = None
+        if noise == "salt_and_pepper":
+            rows = xp.take(X, xp.asarray(train_rows, device=device), axis=0)
+            low, high = xp.min(rows, axis=0), xp.max(rows, axis=0)
+        return ArrayCorruption(xp, device, noise, self.noise_level, rng, low, high)
+
+    # -- fitted state ----------------------------------------------------------------------
+    def _array_api_attributes(self, spec, params):
+        """The fitted attributes of a model of ``spec`` whose parameters are ``params``."""
+        xp, _ = _xp.array_namespace(params)
+        network = ArrayNetwork(self._build_model(spec, np.float64), xp)
+        coefs, intercepts = network.views(params)
+        attributes = {f"_{key}": value for key, value in spec.items()}
+        attributes.update(_params=params, coefs_=coefs, intercepts_=intercepts)
+        return attributes
+
+    def __sklearn_array_api_convert__(self, converter):
+        """A copy of this estimator with its arrays converted by ``converter``.
+
+        Called by scikit-learn's ``move_estimator_to``: ``coefs_`` and
+        ``intercepts_`` are views of one parameter vector, so they are rebuilt from
+        the converted vector instead of being converted one by one.
+        """
+        new = clone(self)
+        for key, value in vars(self).items():
+            if key not in ("coefs_", "intercepts_"):
+                setattr(new, key, _xp.convert_attributes(value, converter))
+        if "_params" in vars(new):
+            new._restore_views()
+        return new
+
+    # -- inference -------------------------------------------------------------------------
+    def _array_objective(self):
+        xp, _ = _xp.array_namespace(self._params)
+        spec = {
+            key: getattr(self, f"_{key}")
+            for key in ("layer_sizes", "n_encoder_layers", "activation", "tied_weights")
+        }
+        network = ArrayNetwork(self._build_model({**spec, "loss": None}, np.float64), xp)
+        return ArrayObjective(network, self._loss), xp
+
+    def _array_api_check_X(self, X):
+        xp, _ = _xp.array_namespace(X)
+        if _xp.is_sparse_tensor(X):
+            raise TypeError(
+                "Sparse input stays on the CPU: pass a scipy.sparse matrix to a model "
+                "fitted on NumPy data, or a dense array of the model's namespace."
+            )
+        X = self._check_X(X, reset=False, dtype=(xp.float64, xp.float32))
+        _refuse_missing(X, xp)
+        return X, xp
+
+    def _array_api_operands(self, xp, X):
+        """``X`` and the parameters in their common dtype (products need one dtype)."""
+        dtype = xp.result_type(X.dtype, self._params.dtype)
+        return xp.astype(X, dtype, copy=False), xp.astype(self._params, dtype, copy=False)
+
+    def _array_api_transform(self, X):
+        X, xp = self._array_api_check_X(X)
+        objective, _ = self._array_objective()
+        net, (Xc, params) = objective.network, self._array_api_operands(xp, X)
+        codes = _chunked(
+            xp, Xc, lambda Z: net.propagate(params, Z, 0, net.n_encoder_layers),
+            (self._n_features_out,),
+        )
+        return xp.astype(codes, X.dtype)
+
+    def _array_api_inverse_transform(self, X):
+        xp, _ = _xp.array_namespace(X)
+        X = check_array(X, dtype=[xp.float64, xp.float32], input_name="X")
+        n_components = self._n_features_out
+        if X.shape[1] != n_components:
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but {type(self).__name__}.inverse_transform "
+                f"expects codes of width n_components = {n_components}."
+            )
+        objective, _ = self._array_objective()
+        net, (Xc, params) = objective.network, self._array_api_operands(xp, X)
+        out = _chunked(
+            xp,
+            Xc,
+            lambda C: objective.output(
+                net.propagate(params, C, net.n_encoder_layers, net.n_layers)
+            ),
+            (self.n_features_in_,),
+        )
+        return xp.astype(out, X.dtype)
+
+    def _array_api_score_samples(self, X):
+        X, xp = self._array_api_check_X(X)
+        objective, _ = self._array_objective()
+        Xc, params = self._array_api_operands(xp, X)
+        errors = _chunked(xp, Xc, lambda Z: objective.sample_errors(params, Z), ())
+        return -xp.astype(errors, _xp.max_float_dtype(xp, X.device))
+
+
+def _chunked(xp, X, fn, tail_shape):
+    """``fn`` applied to chunks of ``_CHUNK_ROWS`` rows of ``X``, concatenated."""
+    n = X.shape[0]
+    if n == 0:
+        return xp.zeros((0, *tail_shape), dtype=X.dtype, device=X.device)
+    parts = [fn(X[s : min(s + _CHUNK_ROWS, n), ...]) for s in range(0, n, _CHUNK_ROWS)]
+    return parts[0] if len(parts) == 1 else xp.concat(parts)

@@ -1,0 +1,559 @@
+"""The Array API path: array-api-strict (both its devices) and PyTorch on the CPU.
+
+array-api-strict is in the test extra and imported unconditionally: these tests
+never skip for want of it. Its ``device1`` refuses hidden conversions to NumPy,
+so a fit there proves the path stays on its device. PyTorch tests skip, with the
+reason, when torch is absent.
+"""
+
+import os
+import pickle
+import warnings
+from importlib.util import find_spec
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._array_api import move_estimator_to
+from sklearn.utils.estimator_checks import (
+    check_array_api_input,
+    check_array_api_same_namespace,
+    estimator_checks_generator,
+)
+
+import skae._xp
+from skae import AutoencoderTransformer
+from skae._training import DivergenceError
+
+HAS_TORCH = find_spec("torch") is not None
+requires_torch = pytest.mark.skipif(
+    not HAS_TORCH,
+    reason="PyTorch is not installed (pip install torch==2.13.0; the CPU build is enough)",
+)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+HAS_CUDA = HAS_TORCH and __import__("torch").cuda.is_available()
+requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device (or no PyTorch)")
+
+STRICT_CPU = xps.Device("CPU_DEVICE")
+STRICT_DEVICE1 = xps.Device("device1")
+
+
+def strict(X, device=STRICT_CPU):
+    return xps.asarray(X, device=device)
+
+
+def strict_to_numpy(a):
+    return np.asarray(xps.asarray(a, device=STRICT_CPU))
+
+
+def torch_array(X):
+    import torch
+
+    return torch.asarray(X)
+
+
+def torch_cuda(X):
+    import torch
+
+    return torch.asarray(X, device="cuda")
+
+
+def to_numpy(a):
+    if isinstance(a, np.ndarray):
+        return a
+    if type(a).__module__.startswith("torch"):
+        return a.detach().cpu().numpy()
+    return strict_to_numpy(a)
+
+
+# (name, make array from NumPy, expected device name, marks)
+BACKENDS = [
+    pytest.param(strict, STRICT_CPU, id="strict-cpu"),
+    pytest.param(lambda X: strict(X, STRICT_DEVICE1), STRICT_DEVICE1, id="strict-device1"),
+    pytest.param(torch_array, "cpu", id="torch-cpu", marks=requires_torch),
+    pytest.param(torch_cuda, "cuda:0", id="torch-cuda", marks=requires_cuda),
+]
+DTYPES = [np.float64, np.float32]
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(200, 3))
+    X = np.tanh(latent @ rng.normal(size=(3, 10))) + 0.05 * rng.normal(size=(200, 10))
+    return X
+
+
+def small(**params):
+    base = dict(n_components=3, hidden_layer_sizes=(16,), batch_size=32, max_iter=6,
+                random_state=0)
+    return AutoencoderTransformer(**(base | params))
+
+
+def same_device(a, device):
+    return str(a.device) == str(device)
+
+
+def dtype_name(a):
+    return str(a.dtype).rsplit(".", 1)[-1]
+
+
+# -- the suite runs scikit-learn's array-API checks --------------------------------------
+
+
+def test_scipy_array_api_mode_is_on():
+    """SciPy read SCIPY_ARRAY_API=1 at import: conftest.py set it before SciPy was imported."""
+    from scipy._lib import _array_api
+
+    assert os.environ.get("SCIPY_ARRAY_API") == "1"
+    assert _array_api.SCIPY_ARRAY_API
+
+
+def test_array_api_checks_are_generated_and_not_skipped():
+    """Guard: the tag turns scikit-learn's array-API checks on, and they really run.
+
+    scikit-learn skips them silently when a namespace is missing or SCIPY_ARRAY_API is
+    unset; here a skip is a failure.
+    """
+    est = AutoencoderTransformer(max_iter=20)
+    assert est.__sklearn_tags__().array_api_support
+    names = set()
+    for _, check in estimator_checks_generator(est, legacy=True, mark=None):
+        keywords = getattr(check, "keywords", {})
+        func = getattr(check, "func", check)
+        if func is check_array_api_input:
+            names.add((keywords["array_namespace"], keywords.get("device_name")))
+    assert {("array_api_strict", "CPU_DEVICE"), ("array_api_strict", "device1")} <= names
+    assert ("torch", "cpu") in names
+    namespaces = [("array_api_strict", "CPU_DEVICE", "float64"),
+                  ("array_api_strict", "device1", "float32")]
+    if HAS_TORCH:
+        namespaces += [("torch", "cpu", "float64"), ("torch", "cpu", "float32")]
+    name = type(est).__name__
+    for namespace, device, dtype in namespaces:
+        try:
+            check_array_api_input(
+                name, est, array_namespace=namespace, device_name=device, dtype_name=dtype
+            )
+        except pytest.skip.Exception as exc:  # unittest.SkipTest is what sklearn raises
+            pytest.fail(f"the array-API check for {namespace} on {device} was skipped: {exc}")
+        except Exception as exc:
+            if type(exc).__name__ == "SkipTest":
+                pytest.fail(f"the array-API check for {namespace} on {device} was skipped: {exc}")
+            raise
+    check_array_api_same_namespace(name, est, array_namespace="array_api_strict")
+
+
+def test_unsupported_configurations_say_so_in_their_tags():
+    assert not AutoencoderTransformer(contraction=0.1).__sklearn_tags__().array_api_support
+    assert not AutoencoderTransformer(noise="masking", contraction=0.1).__sklearn_tags__(
+    ).array_api_support
+    assert AutoencoderTransformer(noise="masking").__sklearn_tags__().array_api_support
+    assert AutoencoderTransformer(tied_weights=True, sparsity=0.1).__sklearn_tags__(
+    ).array_api_support
+
+
+def test_the_path_is_opt_in_per_class(data):
+    """An estimator added to the family stays on NumPy until it declares the path."""
+
+    class Derived(AutoencoderTransformer):
+        pass
+
+    est = Derived(n_components=3, hidden_layer_sizes=(16,), max_iter=2)
+    assert not est.__sklearn_tags__().array_api_support
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="Derived does not run on Array API inputs"):
+            est.fit(strict(data))
+        est.fit(data)
+    assert isinstance(est._params, np.ndarray)
+
+
+# -- outputs: namespace, device, dtype ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize(("make", "device"), BACKENDS)
+def test_outputs_live_on_the_input_namespace_and_device(data, make, device, dtype):
+    X = data.astype(dtype)
+    Xa = make(X)
+    est = small()
+    with config_context(array_api_dispatch=True):
+        est.fit(Xa)
+        codes = est.transform(Xa)
+        rec = est.inverse_transform(codes)
+        scores = est.score_samples(Xa)
+        score = est.score(Xa)
+    reference = small().fit(X)
+    xp_module = type(Xa).__module__.split(".")[0]
+    for name, out, shape in [
+        ("_params", est._params, reference._params.shape),
+        ("codes", codes, (200, 3)),
+        ("reconstruction", rec, (200, 10)),
+        ("scores", scores, (200,)),
+        ("coefs_[0]", est.coefs_[0], (10, 16)),
+        ("intercepts_[-1]", est.intercepts_[-1], (10,)),
+        ("optimizer m", est._optimizer_state["m"], reference._params.shape),
+    ]:
+        assert type(out).__module__.split(".")[0] == xp_module, name
+        assert same_device(out, device), name
+        assert tuple(out.shape) == shape, name
+    for out in (est._params, codes, rec, est.coefs_[1]):
+        assert dtype_name(out) == np.dtype(dtype).name
+    assert dtype_name(scores) == "float64"  # as the NumPy engine's
+    assert isinstance(score, float)
+    tol = 1e-10 if dtype == np.float64 else 1e-3
+    assert_allclose(to_numpy(est._params), reference._params, rtol=tol, atol=tol)
+    assert_allclose(to_numpy(codes), reference.transform(X), rtol=tol, atol=tol)
+    assert_allclose(to_numpy(rec), reference.inverse_transform(reference.transform(X)),
+                    rtol=tol, atol=tol)
+    assert_allclose(to_numpy(scores), reference.score_samples(X), rtol=tol, atol=tol)
+    assert score == pytest.approx(reference.score(X), rel=tol)
+    assert est.n_iter_ == reference.n_iter_
+    assert_allclose(est.loss_curve_, reference.loss_curve_, rtol=tol)
+
+
+@pytest.mark.parametrize(("make", "device"), BACKENDS)
+def test_float32_model_on_float64_input(data, make, device):
+    """A model fitted in float32 transforms float64 input into float64 codes, as NumPy's."""
+    est = small()
+    with config_context(array_api_dispatch=True):
+        est.fit(make(data.astype(np.float32)))
+        codes = est.transform(make(data))
+    reference = small().fit(data.astype(np.float32))
+    assert dtype_name(codes) == "float64"
+    assert_allclose(to_numpy(codes), reference.transform(data), rtol=1e-3, atol=1e-3)
+
+
+# -- the NumPy engine is untouched -------------------------------------------------------
+
+NUMPY_CONFIGS = [
+    {},
+    {"early_stopping": True, "validation_fraction": 0.2},
+    {"activation": "tanh", "loss": "binary_crossentropy", "alpha": 1e-3},
+    {"noise": "masking", "contraction": 1e-2, "tied_weights": True},
+]
+
+
+@pytest.mark.parametrize("params", NUMPY_CONFIGS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_numpy_models_are_bitwise_identical_with_dispatch_on_or_off(data, params, sparse):
+    X = np.clip(data, 0, 1) if params.get("loss") else data
+    X = sp.csr_array(X) if sparse else X
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0])
+    off = small(**params).fit(X, sample_weight=sw)
+    with config_context(array_api_dispatch=True):
+        on = small(**params).fit(X, sample_weight=sw)
+        codes_on = on.transform(X)
+        score_on = on.score(X)
+    assert isinstance(on._params, np.ndarray)
+    assert_array_equal(on._params, off._params)
+    assert on.loss_curve_ == off.loss_curve_
+    assert_array_equal(codes_on, off.transform(X))
+    assert score_on == off.score(X)
+
+
+# -- same seed, same model ----------------------------------------------------------------
+
+AGREEMENT_CONFIGS = [
+    {},
+    {"activation": "tanh", "hidden_layer_sizes": (16, 8), "alpha": 1e-3},
+    {"activation": "logistic", "loss": "binary_crossentropy"},
+    {"activation": "elu", "tied_weights": True, "sparsity": 1e-2},
+    {"activation": "softplus", "learning_rate": "cosine", "decoder_layer_sizes": (12,)},
+    {"activation": "leaky_relu", "learning_rate": "constant", "early_stopping": True},
+    {"activation": "identity", "hidden_layer_sizes": (), "batch_size": 200},
+    {"shuffle": False, "sample_weight": True},
+    {"noise": "gaussian", "noise_level": 0.3},
+    {"noise": "masking", "noise_level": 0.3, "shuffle": False, "tied_weights": True},
+    {"noise": "salt_and_pepper", "early_stopping": True, "sample_weight": True},
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("params", AGREEMENT_CONFIGS)
+def test_torch_float64_reproduces_numpy(data, params):
+    """Initialisation, epoch order and split are drawn on the host: the same model to ~1e-10."""
+    params = dict(params)
+    sw = None
+    if params.pop("sample_weight", False):
+        sw = np.random.default_rng(2).uniform(0.0, 3.0, size=data.shape[0])
+    X = 1 / (1 + np.exp(-data)) if params.get("loss") else data
+    reference = small(max_iter=10, **params).fit(X, sample_weight=sw)
+    est = small(max_iter=10, **params)
+    with config_context(array_api_dispatch=True):
+        est.fit(torch_array(X), sample_weight=None if sw is None else torch_array(sw))
+    assert est.n_iter_ == reference.n_iter_ == 10
+    assert_allclose(est._params.numpy(), reference._params, rtol=0, atol=1e-10)
+    assert_allclose(est.loss_curve_, reference.loss_curve_, rtol=1e-10)
+    if reference.validation_loss_curve_ is not None:
+        assert_allclose(est.validation_loss_curve_, reference.validation_loss_curve_,
+                        rtol=1e-10)
+        assert est.best_validation_loss_ == pytest.approx(reference.best_validation_loss_)
+
+
+@requires_torch
+def test_continued_fits_reproduce_numpy(data):
+    """warm_start and partial_fit continue from the device's optimizer state."""
+    X = torch_array(data)
+    reference = small(warm_start=True).fit(data).fit(data)
+    ref_partial = small().partial_fit(data).partial_fit(data)
+    with config_context(array_api_dispatch=True):
+        est = small(warm_start=True).fit(X).fit(X)
+        partial = small().partial_fit(X).partial_fit(X)
+    assert_allclose(est._params.numpy(), reference._params, atol=1e-10)
+    assert_allclose(partial._params.numpy(), ref_partial._params, atol=1e-10)
+    assert est.n_iter_ == reference.n_iter_ and partial.n_iter_ == 2
+
+
+def test_early_stopping_on_the_second_device(data):
+    X = strict(data, STRICT_DEVICE1)
+    reference = small(early_stopping=True, max_iter=30).fit(data)
+    with config_context(array_api_dispatch=True):
+        est = small(early_stopping=True, max_iter=30).fit(X)
+    assert est.n_iter_ == reference.n_iter_
+    assert_allclose(strict_to_numpy(est._params), reference._params, atol=1e-10)
+    assert_allclose(est.validation_loss_curve_, reference.validation_loss_curve_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_denoising_on_the_second_device_reproduces_numpy(data, noise, dtype):
+    """The noise of an epoch is drawn on the host in one call: the NumPy engine's numbers."""
+    X = data.astype(dtype)
+    reference = small(noise=noise, noise_level=0.2).fit(X)
+    with config_context(array_api_dispatch=True):
+        est = small(noise=noise, noise_level=0.2).fit(strict(X, STRICT_DEVICE1))
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    assert_allclose(strict_to_numpy(est._params), reference._params, rtol=0, atol=tol)
+    clean = small().fit(X)
+    assert np.abs(clean._params - reference._params).max() > 100 * tol  # the noise counts
+
+
+# -- one synchronisation per epoch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_one_device_to_host_transfer_per_epoch(data, monkeypatch, early_stopping):
+    calls = []
+    original = skae._xp.to_numpy
+
+    def counting(array):
+        calls.append(tuple(array.shape))
+        return original(array)
+
+    monkeypatch.setattr(skae._xp, "to_numpy", counting)
+    est = small(max_iter=4, early_stopping=early_stopping)
+    with config_context(array_api_dispatch=True):
+        est.fit(strict(data, STRICT_DEVICE1))
+    n_batches = -(-(180 if early_stopping else 200) // 32)
+    per_epoch = [c for c in calls if c != data.shape]  # the split's one copy of X
+    assert len(per_epoch) == est.n_iter_ == 4
+    assert all(c == (n_batches + 1 + early_stopping,) for c in per_epoch)
+    assert len(calls) - len(per_epoch) == int(early_stopping)
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+# A NaN is a missing value, not a divergence: the NumPy engine trains on it and the
+# Array API path refuses it (test_missing_values_and_categories_stay_on_numpy).
+DIVERGING = {
+    "huge inputs": lambda X: X * 1e200,
+}
+
+
+@pytest.mark.parametrize("case", list(DIVERGING))
+@pytest.mark.parametrize("warm_start", [False, True])
+@pytest.mark.parametrize(("make", "device"), BACKENDS)
+def test_divergence_is_caught_and_the_model_kept(data, make, device, case, warm_start):
+    bad = DIVERGING[case](data)
+    with config_context(array_api_dispatch=True, assume_finite=True):
+        est = small(max_iter=2).fit(make(data))
+        before = to_numpy(est._params).copy()
+        attributes = dict(vars(est))
+        est.set_params(warm_start=warm_start)
+        with pytest.raises(DivergenceError, match=r"Training diverged at epoch \d+") as info:
+            est.fit(make(bad))
+    with config_context(assume_finite=True):
+        numpy_model = small(max_iter=2, warm_start=warm_start).fit(data)
+        with pytest.raises(DivergenceError) as numpy_info:
+            numpy_model.fit(bad)
+    # The same words, epoch and minibatch as the NumPy engine's.
+    assert str(info.value) == str(numpy_info.value)
+    assert ", batch " in str(info.value)
+    assert_array_equal(to_numpy(est._params), before)
+    assert vars(est).keys() == attributes.keys()
+    assert all(vars(est)[k] is v for k, v in attributes.items() if k != "warm_start")
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"contraction": 0.1}, "contractive penalty .* not implemented for Array API"),
+        ({"noise": "masking", "noise_level": 1.5}, "noise_level is the fraction"),
+    ],
+)
+def test_unsupported_configurations_raise_clear_errors(data, params, match):
+    est = small(**params)
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match=match):
+            est.fit(strict(data))
+    assert not hasattr(est, "_params")
+    if "contraction" in params:
+        with config_context(array_api_dispatch=True):
+            est.fit(data)  # NumPy input keeps working
+        assert isinstance(est._params, np.ndarray)
+
+
+@requires_torch
+def test_sparse_tensors_are_refused(data):
+    X = torch_array(data).to_sparse()
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(TypeError, match="Sparse input stays on the CPU"):
+            small().fit(X)
+
+
+@pytest.mark.parametrize("method", ["transform", "score_samples", "inverse_transform"])
+def test_mixing_namespaces_after_fit_raises(data, method):
+    Xs = strict(data, STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        on_device = small().fit(Xs)
+        on_host = small().fit(data)
+        arg = data if method != "inverse_transform" else on_host.transform(data)
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            getattr(on_device, method)(arg)
+        arg = Xs if method != "inverse_transform" else on_device.transform(Xs)
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            getattr(on_host, method)(arg)
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            on_device.transform(strict(data, STRICT_CPU))  # same namespace, other device
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            on_device.transform(sp.csr_array(data))
+    with pytest.raises(ValueError, match="fitted on array_api_strict arrays.*dispatch"):
+        getattr(on_device, method)(arg)
+
+
+def test_inputs_are_not_modified(data):
+    X = strict(data, STRICT_DEVICE1)
+    sw = strict(np.linspace(0.5, 2.0, data.shape[0]), STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        est = small(early_stopping=True).fit(X, sample_weight=sw)
+        codes = est.transform(X)
+        est.inverse_transform(codes)
+        est.score(X, sample_weight=sw)
+        codes_copy = strict_to_numpy(codes).copy()
+        est.inverse_transform(codes)
+    assert_array_equal(strict_to_numpy(X), data)
+    assert_array_equal(strict_to_numpy(sw), np.linspace(0.5, 2.0, data.shape[0]))
+    assert_array_equal(strict_to_numpy(codes), codes_copy)
+
+
+def test_a_failed_call_leaves_the_model_as_it_was(data):
+    X = strict(data, STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        est = small().fit(X)
+        state = dict(vars(est))
+        params = strict_to_numpy(est._params).copy()
+        with pytest.raises(ValueError):
+            est.transform(strict(data[:, :5], STRICT_DEVICE1))
+        est.set_params(warm_start=True)
+        with pytest.raises(ValueError, match="layer sizes"):
+            est.set_params(hidden_layer_sizes=(4,)).fit(X)
+        with pytest.raises(ValueError, match="must use the same namespace"):
+            est.set_params(hidden_layer_sizes=(16,)).fit(data)
+    assert vars(est).keys() - {"warm_start", "hidden_layer_sizes"} == state.keys() - {
+        "warm_start", "hidden_layer_sizes"
+    }
+    assert all(vars(est)[k] is v for k, v in state.items() if k.endswith("_") or
+               k.startswith("_"))
+    assert_array_equal(strict_to_numpy(est._params), params)
+
+
+# -- moving and saving -----------------------------------------------------------------------
+
+
+@requires_torch
+def test_move_estimator_to_numpy_and_back(data):
+    import torch
+    from sklearn.externals.array_api_compat import numpy as np_compat
+
+    with config_context(array_api_dispatch=True):
+        est = small(tied_weights=True).fit(torch_array(data))
+        on_host = move_estimator_to(est, np_compat, "cpu")
+        codes = est.transform(torch_array(data))
+        assert isinstance(on_host._params, np.ndarray)
+        # the views are rebuilt: they share the parameter vector, tied ones included
+        assert np.shares_memory(on_host.coefs_[0], on_host._params)
+        assert np.shares_memory(on_host.coefs_[-1], on_host.coefs_[0])
+        assert_allclose(on_host.transform(data), codes.numpy(), atol=1e-12)
+        back = move_estimator_to(on_host, get_torch_namespace(), "cpu")
+        assert isinstance(back._params, torch.Tensor)
+        assert isinstance(back._optimizer_state["m"], torch.Tensor)
+        assert back.coefs_[0].untyped_storage().data_ptr() == (
+            back._params.untyped_storage().data_ptr()
+        )
+        assert_allclose(back.transform(torch_array(data)).numpy(), codes.numpy(), atol=1e-12)
+    assert isinstance(est._params, torch.Tensor)  # the original is untouched
+
+
+def get_torch_namespace():
+    from sklearn.externals.array_api_compat import torch as torch_compat
+
+    return torch_compat
+
+
+@pytest.mark.parametrize(("make", "device"), BACKENDS)
+def test_pickle_round_trip(data, make, device):
+    X = make(data)
+    with config_context(array_api_dispatch=True):
+        est = small(tied_weights=True).fit(X)
+        codes = to_numpy(est.transform(X))
+        before = to_numpy(est._params).copy()
+        loaded = pickle.loads(pickle.dumps(est))
+        assert same_device(loaded._params, device)
+        assert same_device(loaded.coefs_[0], device)
+        assert_array_equal(to_numpy(loaded.transform(X)), codes)
+    assert_array_equal(to_numpy(est._params), before)
+    assert len(est.coefs_) == 4
+
+
+def test_verbose_and_callbacks_see_each_epoch(data, capsys):
+    with config_context(array_api_dispatch=True):
+        small(verbose=True, max_iter=3).fit(strict(data, STRICT_DEVICE1))
+    assert capsys.readouterr().out.count("Epoch ") == 3
+
+
+def test_no_warning_beyond_convergence(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with config_context(array_api_dispatch=True):
+            est = small().fit(strict(data, STRICT_DEVICE1))
+            est.score(strict(data, STRICT_DEVICE1))
+    assert sklearn.get_config()["array_api_dispatch"] is False
+    assert clone(est).get_params() == est.get_params()
+
+
+def test_missing_values_and_categories_stay_on_numpy():
+    torch = pytest.importorskip("torch")
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    holes = X.copy()
+    holes[3, 1] = np.nan
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="NaN"):
+            AutoencoderTransformer(max_iter=2).fit(torch.asarray(holes))
+        fitted = AutoencoderTransformer(max_iter=2, random_state=0).fit(torch.asarray(X))
+        params = fitted._params.clone()
+        for method in ("transform", "score_samples", "score"):
+            with pytest.raises(ValueError, match="NaN"):
+                getattr(fitted, method)(torch.asarray(holes))
+        assert torch.equal(fitted._params, params)
+        with pytest.raises(ValueError, match="categorical_groups"):
+            AutoencoderTransformer(max_iter=2, mask_as_input=True).fit(torch.asarray(X))

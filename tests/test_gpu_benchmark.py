@@ -1,0 +1,63 @@
+"""benchmarks/gpu.py runs end to end on tiny data, on PyTorch's CPU when there is no GPU.
+
+Only the structure of its records is tested, never the timings.
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_networks_are_the_ones_of_the_goal(gpu):
+    assert gpu.CONFIGS["mnist-like"].layer_sizes == (784, 512, 256, 32, 256, 512, 784)
+    assert gpu.CONFIGS["mnist-like"].n_samples == 60_000
+    assert gpu.CONFIGS["digits-like"].layer_sizes == (64, 128, 64, 2, 64, 128, 64)
+    for name, quick in gpu.QUICK.items():
+        assert quick.layer_sizes == gpu.CONFIGS[name].layer_sizes
+
+
+def test_tiny_run_on_the_cpu(gpu):
+    tiny = gpu.Config("tiny", 12, (8,), 2, 64, 16, 2)
+    lines = []
+    records = gpu.run([tiny], device="cpu", repeats=2, log=lines.append)
+    names = {r["contender"] for r in records}
+    assert {"skae-numpy-1t", "skae-numpy-all"} <= names
+    if gpu.torch is None:
+        assert any("PyTorch is not installed" in line for line in lines)
+    else:
+        assert {"skae-torch-cpu", "torch-loop-cpu"} <= names
+        ratios = gpu.ratios(records)["tiny"]
+        assert set(ratios) == {"skae-torch-cpu / skae-numpy-1t",
+                               "torch-loop-cpu / skae-torch-cpu"}
+        assert all(value > 0 for value in ratios.values())
+    if gpu.cupy is None:
+        assert any("CuPy is not installed" in line for line in lines)
+    for record in records:
+        assert record["config"] == "tiny" and record["shape"] == [64, 12]
+        assert len(record["seconds"]) == 2 and record["epochs_per_second"] > 0
+    json.dumps(records)
+
+
+def test_a_missing_cuda_device_is_skipped_with_a_message(gpu, monkeypatch):
+    if gpu.torch is None:
+        pytest.skip("PyTorch is not installed: the CUDA check needs it")
+    monkeypatch.setattr(gpu.torch.cuda, "is_available", lambda: False)
+    found, skipped = gpu.contenders("cuda")
+    assert set(found) == {"skae-numpy-1t", "skae-numpy-all"} | (
+        {"skae-cupy"} if "skae-cupy" in found else set()
+    )
+    assert any("no CUDA device" in message for message in skipped)
