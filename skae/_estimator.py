@@ -455,22 +455,43 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         optimizer.learning_rate = self.learning_rate_init  # the saved state is the rate-free part
 
         # Commit the fitted state all at once.
+        self._commit_fit(
+            self._model_attributes(spec, model.params),
+            optimizer,
+            result,
+            continuing=continuing,
+            n_iter=n_iter,
+            validated=validation_rows is not None,
+            validation_seed=validation_seed,
+        )
+        self._finish_fit(X, sample_weight)
+        self._warn_about_stop(result, incremental)
+        return self
+
+    def _commit_fit(
+        self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed
+    ):
+        """Set every fitted attribute of a fit that succeeded, at once (both engines).
+
+        ``attributes`` are the model's (:meth:`_model_attributes`); the curves of
+        a continued fit are appended to, with NaN for epochs without validation.
+        """
         previous_curve = self.validation_loss_curve_ if continuing else None
-        if validation_rows is not None:
+        if validated:
             new_entries = result.validation_loss_curve
         else:
             new_entries = [float("nan")] * result.n_epochs
-        if previous_curve is None and validation_rows is None:
+        if previous_curve is None and not validated:
             validation_curve = None
         elif previous_curve is None:
             validation_curve = [float("nan")] * n_iter + new_entries
         else:
             validation_curve = list(previous_curve) + new_entries
-        if validation_rows is not None:
+        if validated:
             best_validation_loss = float(result.best_validation_loss)
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
-        self.__dict__.update(self._model_attributes(spec, model.params))
+        self.__dict__.update(attributes)
         self._optimizer_state = optimizer.state()
         self._validation_seed = validation_seed
         self.n_iter_ = n_iter + result.n_epochs
@@ -480,23 +501,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         self.best_loss_ = float(min(self.loss_curve_))
         self.validation_loss_curve_ = validation_curve
         self.best_validation_loss_ = best_validation_loss
-        self._finish_fit(X, sample_weight)
 
+    def _warn_about_stop(self, result, incremental, stacklevel=7):
+        """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.
+
+        ``stacklevel`` points the warning at the caller of ``fit``.
+        """
         if result.interrupted:
             warnings.warn(
                 f"Training was interrupted after {result.n_epochs} complete epoch(s); "
                 "the model keeps the best weights seen so far.",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=stacklevel,
             )
         elif not (incremental or result.converged or result.stopped_by_monitor):
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
                 "and the optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=6,
+                stacklevel=stacklevel,
             )
-        return self
 
     # -- fitted state -----------------------------------------------------------------------
     def __sklearn_is_fitted__(self):

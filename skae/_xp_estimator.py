@@ -9,12 +9,10 @@ split), the same policies of the loop, the same fitted attributes, which then
 live in the input's namespace and on its device.
 """
 
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _xp
@@ -208,46 +206,16 @@ class ArrayAPIMixin:
         optimizer.learning_rate = self.learning_rate_init
 
         # Commit the fitted state all at once, as the NumPy engine's fit does.
-        previous_curve = self.validation_loss_curve_ if continuing else None
-        if validation_rows is not None:
-            new_entries = result.validation_loss_curve
-        else:
-            new_entries = [float("nan")] * result.n_epochs
-        if previous_curve is None and validation_rows is None:
-            validation_curve = None
-        elif previous_curve is None:
-            validation_curve = [float("nan")] * n_iter + new_entries
-        else:
-            validation_curve = list(previous_curve) + new_entries
-        if validation_rows is not None:
-            best_validation_loss = float(result.best_validation_loss)
-        else:
-            best_validation_loss = self.best_validation_loss_ if continuing else None
-        self.__dict__.update(self._array_api_attributes(spec, optimizer.params))
-        self._optimizer_state = optimizer.state()
-        self._validation_seed = validation_seed
-        self.n_iter_ = n_iter + result.n_epochs
-        self.t_ = (self.t_ if continuing else 0) + result.n_samples_seen
-        self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
-        self.loss_ = self.loss_curve_[-1]
-        self.best_loss_ = float(min(self.loss_curve_))
-        self.validation_loss_curve_ = validation_curve
-        self.best_validation_loss_ = best_validation_loss
-
-        if result.interrupted:
-            warnings.warn(
-                f"Training was interrupted after {result.n_epochs} complete epoch(s); "
-                "the model keeps the best weights seen so far.",
-                UserWarning,
-                stacklevel=6,
-            )
-        elif not (incremental or result.converged or result.stopped_by_monitor):
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=6,
-            )
+        self._commit_fit(
+            self._array_api_attributes(spec, optimizer.params),
+            optimizer,
+            result,
+            continuing=continuing,
+            n_iter=n_iter,
+            validated=validation_rows is not None,
+            validation_seed=validation_seed,
+        )
+        self._warn_about_stop(result, incremental, stacklevel=8)  # one frame deeper
         return self
 
     def _array_api_corruption(self, X, train_rows, rng, xp, device):

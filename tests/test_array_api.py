@@ -557,3 +557,12 @@ def test_missing_values_and_categories_stay_on_numpy():
         assert torch.equal(fitted._params, params)
         with pytest.raises(ValueError, match="categorical_groups"):
             AutoencoderTransformer(max_iter=2, mask_as_input=True).fit(torch.asarray(X))
+
+
+def test_convergence_warning_points_at_the_caller_on_both_engines(data):
+    with pytest.warns(ConvergenceWarning) as numpy_record:
+        small(max_iter=2).fit(data)
+    with config_context(array_api_dispatch=True):
+        with pytest.warns(ConvergenceWarning) as record:
+            small(max_iter=2).fit(xps.asarray(data))
+    assert numpy_record[0].filename == record[0].filename == __file__
