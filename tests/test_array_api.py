@@ -566,3 +566,16 @@ def test_convergence_warning_points_at_the_caller_on_both_engines(data):
         with pytest.warns(ConvergenceWarning) as record:
             small(max_iter=2).fit(xps.asarray(data))
     assert numpy_record[0].filename == record[0].filename == __file__
+
+
+@pytest.mark.parametrize("name", ["VariationalAutoencoder", "AutoencoderOutlierDetector",
+                                  "AutoencoderImputer"])
+def test_the_other_estimators_refuse_array_api_input_clearly(data, name):
+    import skae
+
+    est = getattr(skae, name)(max_iter=2)
+    assert not est.__sklearn_tags__().array_api_support
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
+            est.fit(xps.asarray(data))
+    assert not hasattr(est, "_params")
