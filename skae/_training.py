@@ -70,6 +70,32 @@ def diverged(epoch, batch, loss, learning_rate):
     )
 
 
+class PlateauRule:
+    """The stopping rule (module docstring), shared by the NumPy and Array API loops.
+
+    :meth:`observe` counts an epoch's monitored loss against the best before it;
+    :meth:`stops` then says whether that epoch ends training: at a plateau of
+    ``n_iter_no_change`` epochs without an improvement by ``tol · |best|``, the
+    schedule (if any) takes a step, and training ends when it has none left.
+    """
+
+    def __init__(self, tol, n_iter_no_change, schedule=None):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.schedule = schedule
+        self.no_improvement = 0
+
+    def observe(self, monitored, best):
+        improved = best == math.inf or monitored < best - self.tol * abs(best)
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+
+    def stops(self):
+        if self.no_improvement < self.n_iter_no_change:
+            return False
+        self.no_improvement = 0
+        return self.schedule is None or not self.schedule.plateau()
+
+
 def print_epoch(epoch, loss, validation_loss, seconds):
     """The ``verbose`` monitor: one line per epoch."""
     msg = f"Epoch {epoch}: loss = {loss:.6g}"
@@ -126,7 +152,7 @@ def train(
     has_validation = validate is not None
     best_params = params.copy() if has_validation else None
     checkpoint = None if has_validation else (params.copy(), optimizer.state())
-    no_improvement = 0
+    rule = PlateauRule(tol, n_iter_no_change, schedule)
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
@@ -165,17 +191,14 @@ def train(
                 else:
                     monitored, best = loss, best_loss
                     checkpoint = (params.copy(), optimizer.state())
-                improved = best == np.inf or monitored < best - tol * abs(best)
-                no_improvement = 0 if improved else no_improvement + 1
+                rule.observe(monitored, best)
                 seconds = time.perf_counter() - tic
                 if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                     result.stopped_by_monitor = True
                     break
-                if no_improvement >= n_iter_no_change:
-                    no_improvement = 0
-                    if schedule is None or not schedule.plateau():
-                        result.converged = True
-                        break
+                if rule.stops():
+                    result.converged = True
+                    break
             else:
                 result.converged = schedule is not None and schedule.completes
         except KeyboardInterrupt:

@@ -24,7 +24,7 @@ import math
 import time
 
 from ._activations import LEAKY_SLOPE
-from ._training import TrainingResult, diverged
+from ._training import PlateauRule, TrainingResult, diverged
 
 
 def _softplus(xp, A):
@@ -420,7 +420,7 @@ def train(
     has_validation = validate is not None
     best_params = optimizer.params if has_validation else None
     checkpoint = None if has_validation else (optimizer.params, optimizer.state())
-    no_improvement = 0
+    rule = PlateauRule(tol, n_iter_no_change, schedule)
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
     # NumPy-backed namespaces (array-api-strict) warn on overflow; divergence is
@@ -474,17 +474,14 @@ def train(
             else:
                 monitored, best = loss, best_loss
                 checkpoint = (params, optimizer.state())
-            improved = best == math.inf or monitored < best - tol * abs(best)
-            no_improvement = 0 if improved else no_improvement + 1
+            rule.observe(monitored, best)
             seconds = time.perf_counter() - tic
             if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                 result.stopped_by_monitor = True
                 break
-            if no_improvement >= n_iter_no_change:
-                no_improvement = 0
-                if schedule is None or not schedule.plateau():
-                    result.converged = True
-                    break
+            if rule.stops():
+                result.converged = True
+                break
         else:
             result.converged = schedule is not None and schedule.completes
     except KeyboardInterrupt:

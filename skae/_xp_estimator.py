@@ -178,6 +178,7 @@ class ArrayAPIMixin:
             source=source,
             objective=objective,
             streams=streams,
+            n_iter=n_iter,
         )
         monitors += self._training_monitors(context)
         callback = epoch_monitor(
