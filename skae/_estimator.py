@@ -8,6 +8,7 @@ parameter vector and what the network was fitted with) and chunked inference.
 
 import contextlib
 import functools
+import itertools
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -49,7 +50,7 @@ from ._data import (
 from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
-from ._training import print_epoch, train
+from ._training import best_start, print_epoch, train
 from ._xp import check_same_namespace, is_array, namespace_and_device, to_numpy
 from ._xp_estimator import ArrayAPIMixin
 
@@ -97,6 +98,35 @@ def _resolve_alpha(alpha, n_train):
     return _AUTO_ALPHA_SCALE / n_train if alpha == "auto" else float(alpha)
 
 
+#: With a validation set, ``alpha="auto"`` is this times the validation loss over the
+#: number of training rows (:class:`_ValidatedPenalty`).
+_AUTO_ALPHA_VALIDATED = 5.0
+
+#: Epochs each start of a fit with ``n_init > 1`` trains before the best goes on.
+_START_EPOCHS = 10
+
+
+class _ValidatedPenalty:
+    """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
+
+    After each epoch, ``α = c · L_val / n`` with ``L_val`` that epoch's validation
+    loss and ``n`` the size of the training set (the first epoch has the plain
+    ``"auto"`` weight, :func:`_resolve_alpha`): the penalty of a Gaussian prior on
+    the weights relative to a Gaussian likelihood whose noise variance is what
+    the network cannot yet explain on held-out rows. Data that the network
+    reconstructs closely are penalised little, noisy data, on which it would
+    overfit, more; and the penalty follows the data's units.
+    """
+
+    def __init__(self, objective, size):
+        self.objective = objective
+        self.scale = _AUTO_ALPHA_VALIDATED / size
+
+    def __call__(self, epoch, loss, validation_loss, seconds):
+        self.objective.alpha = self.scale * validation_loss
+        return False
+
+
 @functools.cache
 def _thread_controller():
     """One controller of the loaded thread pools: making one scans the libraries (ms)."""
@@ -114,7 +144,7 @@ def _blas_threads(model, batch_size):
     return _thread_controller().limit(limits=1, user_api="blas")
 
 
-def _random_streams(random_state, n_iter):
+def _random_streams(random_state, n_iter, n_starts=1):
     """Independent generators for one fit, as children of one ``SeedSequence``.
 
     An int seed gives the same streams for the same seed and the same number of
@@ -122,18 +152,29 @@ def _random_streams(random_state, n_iter):
     continued fit (warm start, ``partial_fit``) draws fresh numbers. A
     ``RandomState`` instance is consumed for the entropy, as scikit-learn does;
     None draws fresh entropy from the operating system.
+
+    Returns one dict of streams per start (``n_starts`` of them, see ``n_init``):
+    the first start's are those of a fit with a single start, the others come
+    from sibling seed sequences of the same entropy.
     """
     if random_state is None:
-        entropy = None
+        entropy = np.random.SeedSequence().entropy
     elif isinstance(random_state, Integral):
         entropy = int(random_state)
     else:
         entropy = [int(v) for v in random_state.randint(0, 2**32, size=4)]
-    root = np.random.SeedSequence(entropy, spawn_key=(int(n_iter),))
-    return {
-        name: np.random.default_rng(child)
-        for name, child in zip(_STREAMS, root.spawn(len(_STREAMS)), strict=True)
-    }
+    keys = [(int(n_iter),)] + [(int(n_iter), start) for start in range(1, n_starts)]
+    return [
+        {
+            name: np.random.default_rng(child)
+            for name, child in zip(
+                _STREAMS,
+                np.random.SeedSequence(entropy, spawn_key=key).spawn(len(_STREAMS)),
+                strict=True,
+            )
+        }
+        for key in keys
+    ]
 
 
 _CONVERSION_ERRORS = (
@@ -278,6 +319,24 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             return None
         return MissingEntries(X.shape[1], groups, as_input=as_input)
 
+    #: How :meth:`fit` draws the initial weights (:meth:`skae._model.Network.initialize`).
+    _init_scheme = "he"
+
+    def _n_starts(self):
+        """Number of random starts of a fresh fit (``n_init`` where an estimator has it)."""
+        return 1
+
+    def _start_epochs(self):
+        """Epochs each start trains before the best goes on."""
+        return _START_EPOCHS
+
+    def _penalty_monitor(self, objective, validated, size):
+        """The monitor that sets ``alpha="auto"`` from the validation loss, or None."""
+        alpha = getattr(self, "alpha", None)
+        if not validated or not (isinstance(alpha, str) and alpha == "auto"):
+            return None
+        return _ValidatedPenalty(objective, size)
+
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
 
@@ -377,18 +436,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             missing.check_one_hot(X)
 
         n_iter = self.n_iter_ if continuing else 0
-        streams = _random_streams(self.random_state, n_iter)
-        model = self._build_model(spec, X.dtype, self._params.copy() if continuing else None)
-        if not continuing:
-            model.initialize(streams["init"])
-        optimizer = Adam(
-            model.params,
-            learning_rate=self.learning_rate_init,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            state=self._optimizer_state if continuing else None,
-        )
+        n_starts = 1 if continuing or incremental else self._n_starts()
+        all_streams = _random_streams(self.random_state, n_iter, n_starts)
+        streams = all_streams[0]
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
@@ -414,44 +464,77 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         )
         # The size of the training set, in rows or (with sample weights) in weight.
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
-        objective = self._build_objective(model, streams, size)
-        validate = None
-        if validation_rows is not None:
-            validate = _validation_loss(objective, X, validation_rows, sample_weight, missing)
-        monitors = [print_epoch] if self.verbose else []
-        context = SimpleNamespace(
-            X=X,
-            sample_weight=sample_weight,
-            train_rows=train_rows,
-            source=source,
-            objective=objective,
-            streams=streams,
-            n_iter=n_iter,
-        )
-        monitors += self._training_monitors(context)
-        callback = epoch_monitor(
-            self,
-            lambda n: {**self._model_attributes(spec, model.params.copy()), "n_iter_": n},
-            n_iter,
-        )
-        if callback is not None:
-            monitors.append(callback)
         max_epochs = 1 if incremental else self.max_iter
-        schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
-        with _blas_threads(model, source.batch_size):
-            result = train(
-                objective,
-                optimizer,
-                source,
-                rng=streams["shuffle"],
-                max_epochs=max_epochs,
-                validate=validate,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                schedule=schedule,
-                first_epoch=n_iter + 1,
-                monitors=monitors,
+        own_monitors = [print_epoch] if self.verbose else []
+
+        def start(start_streams):
+            """A model, its optimizer and objective, ready to train from one start."""
+            model = self._build_model(
+                spec, X.dtype, self._params.copy() if continuing else None
             )
+            if not continuing:
+                model.initialize(start_streams["init"], self._init_scheme)
+            optimizer = Adam(
+                model.params,
+                learning_rate=self.learning_rate_init,
+                beta_1=self.beta_1,
+                beta_2=self.beta_2,
+                epsilon=self.epsilon,
+                state=self._optimizer_state if continuing else None,
+            )
+            objective = self._build_objective(model, start_streams, size)
+            validate = None
+            if validation_rows is not None:
+                validate = _validation_loss(objective, X, validation_rows, sample_weight, missing)
+            penalty = self._penalty_monitor(objective, validate is not None, size)
+            schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
+            monitors = own_monitors if penalty is None else [penalty, *own_monitors]
+
+            def run(epochs, **kwargs):
+                return train(
+                    objective,
+                    optimizer,
+                    source,
+                    rng=start_streams["shuffle"],
+                    max_epochs=epochs,
+                    validate=validate,
+                    tol=self.tol,
+                    n_iter_no_change=self.n_iter_no_change,
+                    schedule=schedule,
+                    **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
+                )
+
+            return SimpleNamespace(
+                model=model, optimizer=optimizer, objective=objective, monitors=monitors, run=run
+            )
+
+        def context(chosen):
+            return SimpleNamespace(
+                X=X,
+                sample_weight=sample_weight,
+                train_rows=train_rows,
+                source=source,
+                objective=chosen.objective,
+                streams=streams,
+                n_iter=n_iter,
+            )
+
+        def state(chosen):
+            return lambda n: {
+                **self._model_attributes(spec, chosen.model.params.copy()),
+                "n_iter_": n,
+            }
+
+        chosen, result = self._train_from_starts(
+            start,
+            all_streams,
+            max_epochs,
+            n_iter,
+            context,
+            state,
+            threads=lambda first: _blas_threads(first.model, source.batch_size),
+        )
+        model, optimizer = chosen.model, chosen.optimizer
         optimizer.learning_rate = self.learning_rate_init  # the saved state is the rate-free part
 
         # Commit the fitted state all at once.
@@ -467,6 +550,55 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         self._finish_fit(X, sample_weight)
         self._warn_about_stop(result, incremental)
         return self
+
+    def _train_from_starts(
+        self, start, all_streams, max_epochs, n_iter, context, state, threads=None
+    ):
+        """Train from the best of the random starts, then go on to the end (both engines).
+
+        ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``,
+        its ``monitors`` and ``objective``) initialised from one dict of
+        ``all_streams``; with more than one, each trains :meth:`_start_epochs`
+        epochs and the best goes on (:func:`~skae._training.best_start`).
+        ``context(candidate)`` is what :meth:`_training_monitors` gets,
+        ``state(candidate)`` the snapshot of the callbacks' monitor, ``threads``
+        (candidate) the context to train in. Returns the chosen candidate and
+        its :class:`~skae._training.TrainingResult`.
+        """
+        n_starts = len(all_streams)
+
+        def starts():
+            for k, start_streams in enumerate(all_streams, 1):
+                if self.verbose and n_starts > 1:
+                    print(f"Start {k} of {n_starts}:", flush=True)
+                yield start(start_streams)
+
+        candidates = starts()
+        first = next(candidates)
+        with contextlib.nullcontext() if threads is None else threads(first):
+            chosen, result = first, None
+            if n_starts > 1:
+                chosen, result = best_start(
+                    itertools.chain([first], candidates), min(self._start_epochs(), max_epochs)
+                )
+            done = 0 if result is None else result.n_epochs
+            if result is not None and (
+                result.converged
+                or result.interrupted
+                or result.stopped_by_monitor
+                or done >= max_epochs
+            ):
+                return chosen, result
+            if self.verbose and done:
+                print(f"Going on from the best start, {done} epochs in.", flush=True)
+            monitors = [*chosen.monitors, *self._training_monitors(context(chosen))]
+            callback = epoch_monitor(self, state(chosen), n_iter + done)
+            if callback is not None:
+                monitors.append(callback)
+            result = chosen.run(
+                max_epochs - done, first_epoch=n_iter + 1 + done, monitors=monitors, result=result
+            )
+        return chosen, result
 
     def _commit_fit(
         self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed
@@ -1132,10 +1264,13 @@ class AutoencoderTransformer(
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
     }
 
     #: Runs on PyTorch, CuPy, ... inputs with array_api_dispatch on (skae._xp_estimator).
     _array_api_path = True
+
+    _init_scheme = "fan_in"
 
     def __init__(
         self,
@@ -1168,6 +1303,7 @@ class AutoencoderTransformer(
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        n_init=1,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -1197,6 +1333,10 @@ class AutoencoderTransformer(
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.n_init = n_init
+
+    def _n_starts(self):
+        return self.n_init
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

@@ -28,7 +28,7 @@ planned once per workspace.
 import numpy as np
 
 from ._activations import ACTIVATIONS, DERIVATIVES, RELU_FAMILY
-from ._params import Layout, uniform_init
+from ._params import INITS, Layout, fan_in_init, uniform_init
 
 
 class Workspace:
@@ -153,17 +153,25 @@ class Network:
         """Number of stored weight parameters (tied matrices counted once)."""
         return self.weight_slice.stop - self.weight_slice.start
 
-    def initialize(self, rng):
-        """Draw weights (He-uniform before ReLU-like units, else Glorot-uniform).
+    def initialize(self, rng, scheme="he"):
+        """Draw the parameters; ``rng`` is a ``numpy.random.Generator``.
 
-        Tied decoder layers have no weights of their own; biases start at zero.
-        ``rng`` is a ``numpy.random.Generator``.
+        ``scheme="he"``: weights He-uniform before ReLU-like units, else
+        Glorot-uniform, biases zero. ``scheme="fan_in"``: weights and biases
+        ``U(±1/√fan_in)`` (:func:`~skae._params.fan_in_init`). Tied decoder
+        layers have no weights of their own (their biases are drawn likewise).
         """
-        for i, (W, act) in enumerate(zip(self.coefs, self.layer_activations, strict=True)):
-            if i not in self.tied_to:
-                uniform_init(rng, W, he=act in RELU_FAMILY)
-        for b in self.intercepts:
-            b[...] = 0.0
+        if scheme not in INITS:
+            raise ValueError(f"unknown initialisation {scheme!r}")
+        for i, (W, b, act) in enumerate(
+            zip(self.coefs, self.intercepts, self.layer_activations, strict=True)
+        ):
+            if scheme == "fan_in":
+                fan_in_init(rng, W, b, weights=i not in self.tied_to)
+            else:
+                if i not in self.tied_to:
+                    uniform_init(rng, W, he=act in RELU_FAMILY)
+                b[...] = 0.0
 
     def workspace(self, batch_size):
         """Buffers for minibatches of ``batch_size`` rows (one per size, cached)."""

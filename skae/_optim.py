@@ -129,8 +129,11 @@ class Schedule:
 
     @property
     def completes(self):
-        """Whether running all ``max_epochs`` epochs is itself the end of training."""
-        return self.kind == "cosine"
+        """Whether the schedule has run its course, which is itself the end of training.
+
+        True once a cosine schedule has set the rate of all its ``max_epochs`` epochs.
+        """
+        return self.kind == "cosine" and self._epoch >= self.max_epochs
 
     def start_epoch(self):
         """Set the rate of the next epoch."""

@@ -57,6 +57,10 @@ class Layout:
         return slice(slices[0].start, slices[-1].stop) if slices else slice(0, 0)
 
 
+#: Weight initialisations, by name (see :meth:`skae._model.Network.initialize`).
+INITS = ("he", "fan_in")
+
+
 def uniform_init(rng, W, *, he):
     """Fill ``W`` (fan_in, fan_out) in place: He-uniform if ``he`` else Glorot-uniform.
 
@@ -67,3 +71,20 @@ def uniform_init(rng, W, *, he):
     bound = math.sqrt(6.0 / fan_in) if he else math.sqrt(6.0 / (fan_in + fan_out))
     W[...] = rng.uniform(-bound, bound, size=W.shape)
 
+
+
+def fan_in_init(rng, W, b, *, weights=True):
+    """Fill ``W`` (fan_in, fan_out) and ``b`` (fan_out,) in place from ``U(±1/√fan_in)``.
+
+    With ``weights=False`` only ``b`` is drawn (a tied layer's weights are
+    another layer's).
+
+    PyTorch's default for linear layers. Its weights are smaller than He's (by
+    √6), and its random biases put the units' kinks at different places across
+    standardized data rather than all through the origin, which matters most for
+    inputs of few features.
+    """
+    bound = 1.0 / math.sqrt(W.shape[0])
+    if weights:
+        W[...] = rng.uniform(-bound, bound, size=W.shape)
+    b[...] = rng.uniform(-bound, bound, size=b.shape)

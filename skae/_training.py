@@ -24,6 +24,11 @@ when training goes wrong or ends:
   (cosine) converges too. With a validation set the best parameters are
   restored at the end.
 
+*Several starts* (:func:`best_start`): candidates from different random
+initialisations are each trained for a few epochs, and training goes on from the
+one whose monitored loss is lowest; the loss a few epochs in is a good guide to
+where a network will end, and a bad start is cheaper to drop than to train.
+
 *Monitors* watch the loop: after every epoch each is called as
 ``monitor(epoch, loss, validation_loss, seconds)`` and training stops when one
 returns True (verbose printing and scikit-learn's callbacks are monitors).
@@ -117,6 +122,7 @@ def train(
     schedule=None,
     first_epoch=1,
     monitors=(),
+    result=None,
 ):
     """Train ``objective.network`` in place.
 
@@ -141,12 +147,17 @@ def train(
         Number of the first epoch, for messages and monitors.
     monitors : sequence of callables
         See the module docstring.
+    result : TrainingResult or None
+        The result of an earlier call on the same network to go on from (its
+        curves are extended and its best losses carried over; the network then
+        holds the parameters that call kept). None starts afresh.
 
     Returns
     -------
     TrainingResult
+        ``result``, extended, when given.
     """
-    result = TrainingResult()
+    result = TrainingResult() if result is None else result
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
@@ -211,3 +222,35 @@ def train(
     if has_validation:
         np.copyto(params, best_params)
     return result
+
+
+def best_start(candidates, n_epochs):
+    """Train each candidate for ``n_epochs`` epochs; the one to go on with, and its result.
+
+    ``candidates`` yields objects with ``run(max_epochs) -> TrainingResult`` (a
+    fresh :func:`train` of their own network). The winner has the lowest best
+    monitored loss: the validation loss when there is a validation set, else
+    the training loss. An interrupt ends the contest among the candidates run
+    so far (it propagates if none completed an epoch) and marks the result
+    interrupted; a candidate that diverges raises, as training would.
+    """
+    best = best_result = None
+    best_score = math.inf
+    for candidate in candidates:
+        try:
+            result = candidate.run(n_epochs)
+        except KeyboardInterrupt:
+            if best is None:
+                raise
+            best_result.interrupted = True
+            break
+        if result.validation_loss_curve:
+            score = result.best_validation_loss
+        else:
+            score = result.best_loss
+        if best is None or score < best_score:
+            best, best_result, best_score = candidate, result, score
+        if result.interrupted:
+            best_result.interrupted = True
+            break
+    return best, best_result

@@ -179,10 +179,10 @@ class VariationalModel:
         #: The weight matrices' shapes, both networks (what sets a fit's BLAS threads).
         self.shapes = self.encoder.shapes + self.decoder.shapes
 
-    def initialize(self, rng):
+    def initialize(self, rng, scheme="he"):
         """Draw both networks' weights (see :meth:`Network.initialize`); ``ρ = 0``."""
-        self.encoder.initialize(rng)
-        self.decoder.initialize(rng)
+        self.encoder.initialize(rng, scheme)
+        self.decoder.initialize(rng, scheme)
         if self.log_noise_variance is not None:
             self.log_noise_variance[...] = 0.0
 

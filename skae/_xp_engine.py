@@ -405,18 +405,19 @@ def train(
     schedule=None,
     first_epoch=1,
     monitors=(),
+    result=None,
 ):
     """Train ``optimizer.params``, with the policies of :func:`skae._training.train`.
 
     ``to_host(array) -> ndarray`` brings one array back to the host: it is called
     once per epoch. ``validate(params)`` returns a 0-d array. On return
     ``optimizer.params`` holds the parameters to keep (the best validated ones
-    with a validation set).
+    with a validation set). ``result`` goes on from an earlier call, as there.
     """
     import numpy as np
 
     xp = objective.xp
-    result = TrainingResult()
+    result = TrainingResult() if result is None else result
     has_validation = validate is not None
     best_params = optimizer.params if has_validation else None
     checkpoint = None if has_validation else (optimizer.params, optimizer.state())

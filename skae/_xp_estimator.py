@@ -16,7 +16,6 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _xp
-from ._callbacks import epoch_monitor
 from ._data import validation_split
 from ._optim import Schedule
 from ._training import print_epoch
@@ -117,23 +116,9 @@ class ArrayAPIMixin:
             self._warn_about_range(bounds)
 
         n_iter = self.n_iter_ if continuing else 0
-        streams = _random_streams(self.random_state, n_iter)
-        host_model = self._build_model(spec, host_dtype)
-        network = ArrayNetwork(host_model, xp)
-        if continuing:
-            params = self._params
-        else:
-            host_model.initialize(streams["init"])
-            params = xp.asarray(host_model.params, device=device)
-        optimizer = ArrayAdam(
-            xp,
-            params,
-            self.learning_rate_init,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-            state=self._optimizer_state if continuing else None,
-        )
+        n_starts = 1 if continuing or incremental else self._n_starts()
+        all_streams = _random_streams(self.random_state, n_iter, n_starts)
+        streams = all_streams[0]
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
@@ -160,50 +145,80 @@ class ArrayAPIMixin:
             corruption=self._array_api_corruption(X, train_rows, streams["noise"], xp, device),
         )
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
-        objective = ArrayObjective(
-            network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
-        )
-        validate = None
+        X_val = w_val = None
         if validation_rows is not None:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
-            w_val = None
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
-            validate = _validation_loss(objective, X_val, w_val)
-        monitors = [print_epoch] if self.verbose else []
-        context = SimpleNamespace(
-            X=X,
-            sample_weight=sample_weight,
-            train_rows=train_rows,
-            source=source,
-            objective=objective,
-            streams=streams,
-            n_iter=n_iter,
-        )
-        monitors += self._training_monitors(context)
-        callback = epoch_monitor(
-            self,
-            lambda n: {**self._array_api_attributes(spec, optimizer.params), "n_iter_": n},
-            n_iter,
-        )
-        if callback is not None:
-            monitors.append(callback)
         max_epochs = 1 if incremental else self.max_iter
-        schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
-        result = train(
-            objective,
-            optimizer,
-            source,
-            rng=streams["shuffle"],
-            max_epochs=max_epochs,
-            to_host=_xp.to_numpy,
-            validate=validate,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            schedule=schedule,
-            first_epoch=n_iter + 1,
-            monitors=monitors,
+        own_monitors = [print_epoch] if self.verbose else []
+
+        def start(start_streams):
+            """A network on the device, its optimizer and objective, from one start."""
+            host_model = self._build_model(spec, host_dtype)
+            network = ArrayNetwork(host_model, xp)
+            if continuing:
+                params = self._params
+            else:
+                host_model.initialize(start_streams["init"], self._init_scheme)
+                params = xp.asarray(host_model.params, device=device)
+            optimizer = ArrayAdam(
+                xp,
+                params,
+                self.learning_rate_init,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
+                state=self._optimizer_state if continuing else None,
+            )
+            objective = ArrayObjective(
+                network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
+            )
+            validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
+            penalty = self._penalty_monitor(objective, validate is not None, size)
+            schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
+            monitors = own_monitors if penalty is None else [penalty, *own_monitors]
+
+            def run(epochs, **kwargs):
+                return train(
+                    objective,
+                    optimizer,
+                    source,
+                    rng=start_streams["shuffle"],
+                    max_epochs=epochs,
+                    to_host=_xp.to_numpy,
+                    validate=validate,
+                    tol=self.tol,
+                    n_iter_no_change=self.n_iter_no_change,
+                    schedule=schedule,
+                    **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
+                )
+
+            return SimpleNamespace(
+                optimizer=optimizer, objective=objective, monitors=monitors, run=run
+            )
+
+        def context(chosen):
+            return SimpleNamespace(
+                X=X,
+                sample_weight=sample_weight,
+                train_rows=train_rows,
+                source=source,
+                objective=chosen.objective,
+                streams=streams,
+                n_iter=n_iter,
+            )
+
+        def state(chosen):
+            return lambda n: {
+                **self._array_api_attributes(spec, chosen.optimizer.params),
+                "n_iter_": n,
+            }
+
+        chosen, result = self._train_from_starts(
+            start, all_streams, max_epochs, n_iter, context, state
         )
+        optimizer = chosen.optimizer
         optimizer.learning_rate = self.learning_rate_init
 
         # Commit the fitted state all at once, as the NumPy engine's fit does.
