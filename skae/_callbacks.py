@@ -34,7 +34,8 @@ except ImportError:  # scikit-learn < 1.9
 def fit_task(method):
     """Decorate ``fit`` or ``partial_fit`` to report the call as a root task.
 
-    ``fit`` has up to ``max_iter`` epoch subtasks, ``partial_fit`` one. Apply below
+    ``fit`` has an epoch subtask per epoch trained, up to ``max_iter`` plus those of
+    the random starts dropped (``n_init``), ``partial_fit`` one. Apply below
     ``_fit_context``, which validates the parameters first and tears the callbacks
     down at the end, also when fitting fails.
 
@@ -61,7 +62,7 @@ def fit_task(method):
 
     @functools.wraps(method)
     def wrapper(self, X, y=None, sample_weight=None):
-        n_epochs = 1 if task_name == "partial_fit" else self.max_iter
+        n_epochs = 1 if task_name == "partial_fit" else self._epoch_budget()
         context = self._init_callback_context(task_name=task_name, max_subtasks=n_epochs)
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         target = X if y is None else y

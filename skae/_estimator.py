@@ -105,6 +105,10 @@ _AUTO_ALPHA_VALIDATED = 5.0
 #: Epochs each start of a fit with ``n_init > 1`` trains before the best goes on.
 _START_EPOCHS = 10
 
+#: ``early_stopping="auto"`` holds rows out of data of at least this many rows (then at
+#: least 20 rows at the default ``validation_fraction``).
+_AUTO_EARLY_STOPPING_ROWS = 200
+
 
 class _ValidatedPenalty:
     """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
@@ -326,6 +330,23 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Number of random starts of a fresh fit (``n_init`` where an estimator has it)."""
         return 1
 
+    def _validates(self, n_samples):
+        """Whether a fit on ``n_samples`` rows holds some out (``early_stopping``).
+
+        ``"auto"`` holds rows out from :data:`_AUTO_EARLY_STOPPING_ROWS` rows on,
+        unless the objective trades reconstruction for something else (denoising,
+        sparse codes, contraction), which a validation loss of reconstruction
+        alone would end early.
+        """
+        if isinstance(self.early_stopping, str):
+            trades = (
+                getattr(self, "noise", None) is not None
+                or getattr(self, "sparsity", 0)
+                or getattr(self, "contraction", 0)
+            )
+            return n_samples >= _AUTO_EARLY_STOPPING_ROWS and not trades
+        return bool(self.early_stopping)
+
     def _start_epochs(self):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
@@ -442,7 +463,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
-        if self.early_stopping and not incremental:
+        if self._validates(X.shape[0]) and not incremental:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             train_rows, validation_rows = validation_split(
@@ -466,6 +487,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
+        validation_buffers = {}
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -485,10 +507,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             objective = self._build_objective(model, start_streams, size)
             validate = None
             if validation_rows is not None:
-                validate = _validation_loss(objective, X, validation_rows, sample_weight, missing)
+                validate = _validation_loss(
+                    objective, X, validation_rows, sample_weight, missing, validation_buffers
+                )
             penalty = self._penalty_monitor(objective, validate is not None, size)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
-            monitors = own_monitors if penalty is None else [penalty, *own_monitors]
+            monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
             def run(epochs, **kwargs):
                 return train(
@@ -556,49 +580,62 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     ):
         """Train from the best of the random starts, then go on to the end (both engines).
 
-        ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``,
-        its ``monitors`` and ``objective``) initialised from one dict of
-        ``all_streams``; with more than one, each trains :meth:`_start_epochs`
-        epochs and the best goes on (:func:`~skae._training.best_start`).
-        ``context(candidate)`` is what :meth:`_training_monitors` gets,
-        ``state(candidate)`` the snapshot of the callbacks' monitor, ``threads``
-        (candidate) the context to train in. Returns the chosen candidate and
-        its :class:`~skae._training.TrainingResult`.
+        ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``
+        and its list of ``monitors``, which ``run`` uses) initialised from one
+        dict of ``all_streams``; with more than one, each trains
+        :meth:`_start_epochs` epochs and the best goes on
+        (:func:`~skae._training.best_start`). Every epoch of every start is
+        reported to the monitors: ``verbose``, the subclass's
+        (:meth:`_training_monitors`, given ``context(candidate)``) and the
+        callbacks', whose snapshot is ``state(candidate)``. ``threads(candidate)``
+        is the context to train in. Returns the chosen candidate and its
+        :class:`~skae._training.TrainingResult`.
         """
         n_starts = len(all_streams)
+        current, callbacks = [], []
 
         def starts():
             for k, start_streams in enumerate(all_streams, 1):
                 if self.verbose and n_starts > 1:
                     print(f"Start {k} of {n_starts}:", flush=True)
-                yield start(start_streams)
+                candidate = start(start_streams)
+                candidate.monitors += self._training_monitors(context(candidate))
+                candidate.monitors += callbacks
+                current[:] = [candidate]
+                yield candidate
 
         candidates = starts()
         first = next(candidates)
+        # Made right before training, once a model exists to snapshot.
+        callback = epoch_monitor(self, lambda n: state(current[-1])(n), n_iter)
+        if callback is not None:
+            callbacks.append(callback)
+            first.monitors.append(callback)
         with contextlib.nullcontext() if threads is None else threads(first):
-            chosen, result = first, None
-            if n_starts > 1:
-                chosen, result = best_start(
-                    itertools.chain([first], candidates), min(self._start_epochs(), max_epochs)
-                )
-            done = 0 if result is None else result.n_epochs
-            if result is not None and (
+            if n_starts == 1:
+                return first, first.run(max_epochs)
+            chosen, result = best_start(
+                itertools.chain([first], candidates), min(self._start_epochs(), max_epochs)
+            )
+            done = result.n_epochs
+            if (
                 result.converged
                 or result.interrupted
                 or result.stopped_by_monitor
                 or done >= max_epochs
             ):
                 return chosen, result
-            if self.verbose and done:
-                print(f"Going on from the best start, {done} epochs in.", flush=True)
-            monitors = [*chosen.monitors, *self._training_monitors(context(chosen))]
-            callback = epoch_monitor(self, state(chosen), n_iter + done)
-            if callback is not None:
-                monitors.append(callback)
-            result = chosen.run(
-                max_epochs - done, first_epoch=n_iter + 1 + done, monitors=monitors, result=result
-            )
+            current[:] = [chosen]
+            if self.verbose:
+                print(f"Going on from the best start, {done} epochs in:", flush=True)
+            result = chosen.run(max_epochs - done, first_epoch=n_iter + 1 + done, result=result)
         return chosen, result
+
+    def _epoch_budget(self):
+        """Most epochs a :meth:`fit` trains, every start's included (the callbacks' count)."""
+        continuing = self.warm_start and self.__sklearn_is_fitted__()
+        n_starts = 1 if continuing else self._n_starts()
+        return self.max_iter + (n_starts - 1) * min(self._start_epochs(), self.max_iter)
 
     def _commit_fit(
         self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed
@@ -768,16 +805,18 @@ def _row_errors(objective, X, rows, buffers):
     return errors
 
 
-def _validation_loss(objective, X, rows, sample_weight, missing=None):
+def _validation_loss(objective, X, rows, sample_weight, missing=None, buffers=None):
     """``validate()`` for the loop: the weighted mean reconstruction error over ``rows``.
 
     With missing entries, the validation rows' mean loss over observed variables,
     ``Σ_i w_i Σ_v M_iv ℓ_iv / Σ_i w_i Σ_v M_iv``, as the training loss defines it.
+    ``buffers`` (a dict) holds the gathered rows' buffers; the random starts of a
+    fit share one.
     """
     weights = None if sample_weight is None else sample_weight[rows]
     if missing is not None:
         return _masked_validation_loss(objective, X, rows, weights, missing)
-    buffers = {}
+    buffers = {} if buffers is None else buffers
 
     def validate():
         return weighted_mean(_row_errors(objective, X, rows, buffers), weights)
@@ -970,15 +1009,19 @@ class AutoencoderTransformer(
     alpha : float or "auto", default="auto"
         L2 penalty: ``alpha / 2`` times the squared norm of all weight matrices
         is added to the mean reconstruction loss (biases are not penalised; a
-        tied matrix counts once). ``"auto"`` uses ``0.64 / n_samples`` (the
-        training rows of the fit, or of the :meth:`partial_fit` call; with
+        tied matrix counts once). ``"auto"`` follows the data: with rows held
+        out (``early_stopping``), after each epoch it is ``5 · L_val / n``,
+        with ``L_val`` that epoch's validation loss and ``n`` the training rows
+        (the penalty of a Gaussian prior on the weights when the noise variance
+        is what the network cannot yet reconstruct), so data the network
+        reconstructs closely are penalised little and noisy data, on which it
+        would overfit, more; before the first epoch, and in fits without
+        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows). ``n`` counts the
+        training rows of the fit or of the :meth:`partial_fit` call; with
         ``sample_weight``, their total weight, so that a weight of k counts as k
-        rows and rescaling all the weights rescales the penalty): the same
-        penalty relative to the *summed* loss whatever the data's size, as a
-        fixed prior on the weights would be. It is 1.5e-3 at 426 rows, enough to
-        keep a few hundred rows from overfitting, and lets large datasets be fit
-        precisely. For :meth:`partial_fit` on small chunks, set a number: the
-        penalty of each call would otherwise follow the chunk's size.
+        rows and rescaling all the weights rescales the penalty. For
+        :meth:`partial_fit` on small chunks, set a number: the penalty of each
+        call would otherwise follow the chunk's size.
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corrupt the training inputs, afresh for every minibatch, and train the
@@ -1080,20 +1123,25 @@ class AutoencoderTransformer(
         state instead of starting afresh. The network (layer sizes, activation,
         loss, tied weights) must not change.
 
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, monitor their
-        reconstruction loss to decide when to stop, and restore the weights of
-        the epoch with the best validation loss. The validation samples are
-        chosen by row content, so duplicated rows fall on the same side, and a
-        warm-start fit holds out the same rows again. Not used by
-        :meth:`partial_fit`.
+        reconstruction loss to decide when to stop (and, with ``alpha="auto"``,
+        to set the penalty), and restore the weights of the epoch with the best
+        validation loss. ``"auto"`` does so for data of at least 200 samples
+        (then at least 20 are held out), and trains on all the samples of
+        smaller data or when ``noise``, ``sparsity`` or ``contraction`` is set
+        (they trade reconstruction for something else, and a validation loss
+        of reconstruction alone would stop them early). The validation samples
+        are chosen by row content, so
+        duplicated rows fall on the same side, and a warm-start fit holds out
+        the same rows again. Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:
         whole groups of identical rows are held out while they fit in this
         share, so the share held out falls short of it by less than the weight
         of one group; when no group fits (tiny data), the lightest one is held
-        out. Only used when ``early_stopping=True``.
+        out. Only used when rows are held out (``early_stopping``).
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).
@@ -1104,8 +1152,20 @@ class AutoencoderTransformer(
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs without improvement by ``tol`` that make a plateau.
+
+    n_init : int, default=4
+        Number of random initialisations that compete at the start of a
+        :meth:`fit`: each trains for 10 epochs, and training goes on from the
+        one with the lowest monitored loss (validation loss with
+        ``early_stopping``, else training loss), the others being dropped. The
+        loss a few epochs in is a good guide to where a network will end, so
+        this avoids most of the poor local minima of a single start (folded
+        codes of a curved manifold, for instance) for the price of about
+        ``10 · (n_init - 1)`` epochs. The first start draws what a fit with
+        ``n_init=1`` draws. Not used by a warm-start fit or by
+        :meth:`partial_fit`, which go on from the fitted weights.
 
     Attributes
     ----------
@@ -1167,9 +1227,11 @@ class AutoencoderTransformer(
     -----
     The network is ``n_features → hidden_layer_sizes → n_components →
     decoder_layer_sizes → n_features``, fully connected, with ``activation``
-    on the hidden layers and linear code and output layers. Weights before
-    ReLU-like units are drawn He-uniform, the others Glorot-uniform; biases
-    start at zero.
+    on the hidden layers and linear code and output layers. Weights are drawn
+    LeCun-uniform, ``U(±√(3/fan_in))``, and biases ``U(±1/√fan_in)``: a deep
+    ReLU network then starts small, and the units' kinks lie at different
+    places across standardized data rather than all through the origin, which
+    matters most for data of few features (see :ref:`convergence`).
 
     Missing values (NaN) are accepted by :meth:`fit`, :meth:`partial_fit`,
     :meth:`transform`, :meth:`score` and :meth:`score_samples`, dense or
@@ -1189,7 +1251,9 @@ class AutoencoderTransformer(
     mean over the whole training set, never by a minibatch's own sum. Adam
     updates the weights with ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``
     and ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``. ``max_iter`` counts
-    epochs, not updates.
+    epochs, not updates: those of the start that goes on, its first 10
+    included (``n_iter_`` and the loss curves count them too), not those of
+    the starts dropped.
 
     With ``activation="identity"`` and squared error, the autoencoder is linear
     and its best reconstruction is PCA's: the codes then span the principal
@@ -1258,7 +1322,7 @@ class AutoencoderTransformer(
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -1270,7 +1334,7 @@ class AutoencoderTransformer(
     #: Runs on PyTorch, CuPy, ... inputs with array_api_dispatch on (skae._xp_estimator).
     _array_api_path = True
 
-    _init_scheme = "fan_in"
+    _init_scheme = "lecun"
 
     def __init__(
         self,
@@ -1297,13 +1361,13 @@ class AutoencoderTransformer(
         tol=1e-3,
         verbose=False,
         warm_start=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
-        n_init=1,
+        n_iter_no_change=20,
+        n_init=4,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes

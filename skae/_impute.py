@@ -227,6 +227,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         "mask_as_input": ["boolean"],
         "noise": [StrOptions(set(NOISES)), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
         **{
             key: AutoencoderTransformer._parameter_constraints[key]
             for key in (
@@ -239,7 +240,6 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 "tol",
                 "verbose",
                 "warm_start",
-                "early_stopping",
                 "validation_fraction",
                 "beta_1",
                 "beta_2",

@@ -28,7 +28,7 @@ planned once per workspace.
 import numpy as np
 
 from ._activations import ACTIVATIONS, DERIVATIVES, RELU_FAMILY
-from ._params import INITS, Layout, fan_in_init, uniform_init
+from ._params import INITS, Layout, lecun_init, uniform_init
 
 
 class Workspace:
@@ -157,8 +157,8 @@ class Network:
         """Draw the parameters; ``rng`` is a ``numpy.random.Generator``.
 
         ``scheme="he"``: weights He-uniform before ReLU-like units, else
-        Glorot-uniform, biases zero. ``scheme="fan_in"``: weights and biases
-        ``U(±1/√fan_in)`` (:func:`~skae._params.fan_in_init`). Tied decoder
+        Glorot-uniform, biases zero. ``scheme="lecun"``: weights LeCun-uniform,
+        biases ``U(±1/√fan_in)`` (:func:`~skae._params.lecun_init`). Tied decoder
         layers have no weights of their own (their biases are drawn likewise).
         """
         if scheme not in INITS:
@@ -166,8 +166,8 @@ class Network:
         for i, (W, b, act) in enumerate(
             zip(self.coefs, self.intercepts, self.layer_activations, strict=True)
         ):
-            if scheme == "fan_in":
-                fan_in_init(rng, W, b, weights=i not in self.tied_to)
+            if scheme == "lecun":
+                lecun_init(rng, W, b, weights=i not in self.tied_to)
             else:
                 if i not in self.tied_to:
                     uniform_init(rng, W, he=act in RELU_FAMILY)

@@ -362,7 +362,12 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     """
 
     _parameter_constraints: dict = {
-        **AutoencoderTransformer._parameter_constraints,
+        **{
+            key: value
+            for key, value in AutoencoderTransformer._parameter_constraints.items()
+            if key != "n_init"
+        },
+        "early_stopping": ["boolean"],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
     }

@@ -58,7 +58,7 @@ class Layout:
 
 
 #: Weight initialisations, by name (see :meth:`skae._model.Network.initialize`).
-INITS = ("he", "fan_in")
+INITS = ("he", "lecun")
 
 
 def uniform_init(rng, W, *, he):
@@ -73,18 +73,21 @@ def uniform_init(rng, W, *, he):
 
 
 
-def fan_in_init(rng, W, b, *, weights=True):
-    """Fill ``W`` (fan_in, fan_out) and ``b`` (fan_out,) in place from ``U(±1/√fan_in)``.
+def lecun_init(rng, W, b, *, weights=True):
+    """Fill ``W`` (fan_in, fan_out) and ``b`` (fan_out,) in place, scaled by ``fan_in``.
 
-    With ``weights=False`` only ``b`` is drawn (a tied layer's weights are
-    another layer's).
-
-    PyTorch's default for linear layers. Its weights are smaller than He's (by
-    √6), and its random biases put the units' kinks at different places across
-    standardized data rather than all through the origin, which matters most for
-    inputs of few features.
+    Weights LeCun-uniform, ``U(±√(3/fan_in))`` (variance ``1/fan_in``), biases
+    ``U(±1/√fan_in)`` as PyTorch draws them. The weights are √2 smaller than
+    He's, so a deep ReLU network starts small and learns its features rather
+    than fitting around random ones; the random biases put the units' kinks at
+    different places across standardized data rather than all through the
+    origin, which matters most for inputs of few features. With
+    ``weights=False`` only ``b`` is drawn (a tied layer's weights are another
+    layer's).
     """
-    bound = 1.0 / math.sqrt(W.shape[0])
+    fan_in = W.shape[0]
     if weights:
+        bound = math.sqrt(3.0 / fan_in)
         W[...] = rng.uniform(-bound, bound, size=W.shape)
+    bound = 1.0 / math.sqrt(fan_in)
     b[...] = rng.uniform(-bound, bound, size=b.shape)

@@ -230,9 +230,10 @@ def best_start(candidates, n_epochs):
     ``candidates`` yields objects with ``run(max_epochs) -> TrainingResult`` (a
     fresh :func:`train` of their own network). The winner has the lowest best
     monitored loss: the validation loss when there is a validation set, else
-    the training loss. An interrupt ends the contest among the candidates run
-    so far (it propagates if none completed an epoch) and marks the result
-    interrupted; a candidate that diverges raises, as training would.
+    the training loss. An interrupt, or a monitor that stops training, ends the
+    contest among the candidates run so far and marks the winner's result so
+    (an interrupt before any epoch completed propagates); a candidate that
+    diverges raises, as training would.
     """
     best = best_result = None
     best_score = math.inf
@@ -250,7 +251,8 @@ def best_start(candidates, n_epochs):
             score = result.best_loss
         if best is None or score < best_score:
             best, best_result, best_score = candidate, result, score
-        if result.interrupted:
-            best_result.interrupted = True
+        if result.interrupted or result.stopped_by_monitor:
+            best_result.interrupted |= result.interrupted
+            best_result.stopped_by_monitor |= result.stopped_by_monitor
             break
     return best, best_result

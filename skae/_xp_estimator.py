@@ -122,7 +122,7 @@ class ArrayAPIMixin:
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
-        if self.early_stopping and not incremental:
+        if self._validates(X.shape[0]) and not incremental:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             # The split hashes row contents on the host: one copy of X there.
@@ -177,7 +177,7 @@ class ArrayAPIMixin:
             validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
             penalty = self._penalty_monitor(objective, validate is not None, size)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
-            monitors = own_monitors if penalty is None else [penalty, *own_monitors]
+            monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
             def run(epochs, **kwargs):
                 return train(

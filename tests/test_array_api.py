@@ -92,8 +92,10 @@ def data():
 
 
 def small(**params):
+    # One start: one epoch of n_iter_ per epoch trained (several starts have their own
+    # agreement cases below).
     base = dict(n_components=3, hidden_layer_sizes=(16,), batch_size=32, max_iter=6,
-                random_state=0)
+                random_state=0, n_init=1)
     return AutoencoderTransformer(**(base | params))
 
 
@@ -273,6 +275,9 @@ AGREEMENT_CONFIGS = [
     {"noise": "gaussian", "noise_level": 0.3},
     {"noise": "masking", "noise_level": 0.3, "shuffle": False, "tied_weights": True},
     {"noise": "salt_and_pepper", "early_stopping": True, "sample_weight": True},
+    # Several starts, the best going on; with held-out rows, alpha="auto" follows them.
+    {"n_init": 3, "max_iter": 14},
+    {"n_init": 3, "early_stopping": True, "max_iter": 14},
 ]
 
 
@@ -285,11 +290,12 @@ def test_torch_float64_reproduces_numpy(data, params):
     if params.pop("sample_weight", False):
         sw = np.random.default_rng(2).uniform(0.0, 3.0, size=data.shape[0])
     X = 1 / (1 + np.exp(-data)) if params.get("loss") else data
-    reference = small(max_iter=10, **params).fit(X, sample_weight=sw)
-    est = small(max_iter=10, **params)
+    max_iter = params.pop("max_iter", 10)
+    reference = small(max_iter=max_iter, tol=0.0, **params).fit(X, sample_weight=sw)
+    est = small(max_iter=max_iter, tol=0.0, **params)
     with config_context(array_api_dispatch=True):
         est.fit(torch_array(X), sample_weight=None if sw is None else torch_array(sw))
-    assert est.n_iter_ == reference.n_iter_ == 10
+    assert est.n_iter_ == reference.n_iter_ == max_iter
     assert_allclose(est._params.numpy(), reference._params, rtol=0, atol=1e-10)
     assert_allclose(est.loss_curve_, reference.loss_curve_, rtol=1e-10)
     if reference.validation_loss_curve_ is not None:

@@ -31,7 +31,10 @@ def X():
 
 
 def small(**params):
-    defaults = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, max_iter=6)
+    # One start: one epoch task per epoch of n_iter_ (the random starts' epochs are
+    # reported too: test_every_start_reports_its_epochs).
+    defaults = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, max_iter=6,
+                    n_init=1)
     return AutoencoderTransformer(**{**defaults, **params})
 
 
@@ -90,6 +93,34 @@ def test_epochs_are_subtasks_of_fit(X):
     # The first epoch begins from the initial weights; nothing is left on the estimator.
     assert begins[0][3].n_iter_ == 0
     assert not any(name.startswith(("_skae_epoch", "_callback")) for name in vars(ae))
+
+
+@needs_callbacks
+def test_every_start_reports_its_epochs(X):
+    """With n_init > 1 the callbacks see each start's 10 epochs, then the winner's rest."""
+    rec = Recorder()
+    ae = small(max_iter=14, n_init=3, tol=0.0).set_callbacks(rec)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    assert ae._epoch_budget() == 14 + 2 * 10
+    begins, ends = rec.named("begin"), rec.named("end")
+    assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(34))
+    # Each start's snapshots count its own epochs; the winner's go on from 10.
+    assert [e[3].n_iter_ for e in ends] == 3 * list(range(1, 11)) + [11, 12, 13, 14]
+    assert ae.n_iter_ == len(ae.loss_curve_) == 14
+    assert_allclose(ends[-1][3].transform(X), ae.transform(X))
+
+
+@needs_callbacks
+def test_a_callback_stopping_a_start_keeps_the_best_start_so_far(X):
+    rec = Recorder(stop_after=13)  # the third epoch of the second start
+    ae = small(max_iter=50, n_init=3).set_callbacks(rec)
+    ae.fit(X)  # stopped by a callback: no ConvergenceWarning
+    assert len(rec.named("end")) == 13
+    assert ae.n_iter_ in (3, 10)  # the second start's three epochs, or the first's ten
+    snapshots = [e[3] for e in rec.named("end")]
+    kept = snapshots[ae.n_iter_ - 1 if ae.n_iter_ == 10 else 12]
+    assert_allclose(kept.transform(X), ae.transform(X))
 
 
 @needs_callbacks
@@ -245,7 +276,7 @@ def test_degrades_without_sklearn_callback():
         from skae import AutoencoderTransformer
         from skae._callbacks import HAS_CALLBACKS
         assert not HAS_CALLBACKS
-        ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=2, verbose=True)
+        ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=2, verbose=True, n_init=1)
         assert not hasattr(ae, "set_callbacks")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

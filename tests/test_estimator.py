@@ -301,7 +301,9 @@ def test_partial_fit_in_batches_matches_data_stream(blobs, seed):
     # Four chunks through partial_fit are one pass over the stream: the same
     # updates as one epoch of fit with minibatches of one chunk, in order.
     # alpha="auto" follows the rows of each call: fix it to compare the updates.
-    params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False, alpha=1e-3)
+    # One start: partial_fit trains the first start's weights (n_init is fit's).
+    params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False, alpha=1e-3,
+                  n_init=1)
     streamed = AutoencoderTransformer(**params)
     for chunk in np.array_split(blobs, 4):
         streamed.partial_fit(chunk)
@@ -482,10 +484,19 @@ def test_convergence_warning_and_convergence(blobs):
 
 
 def test_verbose_prints_one_line_per_epoch(blobs, capsys):
-    AutoencoderTransformer(2, max_iter=3, verbose=True, early_stopping=True).fit(blobs)
+    AutoencoderTransformer(2, max_iter=3, verbose=True, early_stopping=True, n_init=1).fit(blobs)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert re.fullmatch(r"Epoch 1: loss = \S+, validation loss = \S+, \S+ s", lines[0])
+
+
+def test_verbose_prints_every_start(blobs, capsys):
+    AutoencoderTransformer(2, max_iter=12, verbose=True, n_init=2, tol=0.0).fit(blobs)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "Start 1 of 2:" and lines[11] == "Start 2 of 2:"
+    assert lines[22] == "Going on from the best start, 10 epochs in:"
+    epochs = [int(re.match(r"Epoch (\d+):", line)[1]) for line in lines if line[0] == "E"]
+    assert epochs == 2 * list(range(1, 11)) + [11, 12]
 
 
 def test_input_not_modified(blobs):

@@ -46,7 +46,9 @@ def peak_allocation(func):
 
 
 def test_fit_streams_minibatches_from_a_memmap(memmap):
-    ae = AutoencoderTransformer(4, hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+    ae = AutoencoderTransformer(
+        4, hidden_layer_sizes=(16,), max_iter=2, random_state=0, early_stopping=False
+    )
     peak, _ = peak_allocation(lambda: ae.fit(memmap))
     # Index arrays and minibatch buffers only: a copy of X would be X.nbytes.
     assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)

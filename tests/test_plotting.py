@@ -164,7 +164,9 @@ def test_loss_curve_from_pipeline(pipe):
 
 def test_loss_curve_with_epochs_without_validation(clusters):
     X, _ = clusters
-    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=3, warm_start=True)
+    ae = AutoencoderTransformer(
+        2, hidden_layer_sizes=(8,), max_iter=3, warm_start=True, early_stopping=False
+    )
     ae.fit(X).set_params(early_stopping=True).fit(X)
     disp = LossCurveDisplay.from_estimator(ae)
     validation = ae.validation_loss_curve_
@@ -190,7 +192,9 @@ def test_loss_curve_marks_only_the_weights_kept(clusters):
 
 def test_loss_curve_without_validation(clusters):
     X, _ = clusters
-    ae = AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X)
+    ae = AutoencoderTransformer(
+        hidden_layer_sizes=(4,), max_iter=5, random_state=0, early_stopping=False
+    ).fit(X)
     _, ax = plt.subplots()
     disp = LossCurveDisplay.from_estimator(ae, ax=ax, name="ae", linewidth=3)
     assert disp.ax_ is ax and disp.figure_ is ax.figure

@@ -111,9 +111,11 @@ def test_fewer_observed_entries_bound_a_marginal(cancer):
     """Hiding entries of a row scores the marginal of the rest: the bound rises."""
     X, _ = cancer
     vae = _vae(max_iter=60).fit(X)
-    hidden = X[:50].copy()
+    # Over all 569 rows (92 % of them rise at seeds 0 and 1, 94 % at 2): 50 rows gave
+    # 45 to 46 of them, as the BLAS kernel's roundoff fell, too close to call.
+    hidden = X.copy()
     hidden[:, ::2] = np.nan
-    assert np.mean(vae.score_samples(hidden) > vae.score_samples(X[:50])) > 0.9
+    assert np.mean(vae.score_samples(hidden) > vae.score_samples(X)) > 0.9
 
 
 def test_masked_training_beats_zero_filling_on_held_out_entries(cancer):

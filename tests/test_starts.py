@@ -1,0 +1,361 @@
+"""Random starts (n_init), the initialisation, the validated L2 weight, early_stopping="auto"."""
+
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
+
+import skae._estimator as estimator_module
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae._model import Network
+from skae._objectives import Objective
+from skae._optim import Adam, Schedule
+from skae._training import TrainingResult, best_start, train
+
+
+def quiet_fit(estimator, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, **kwargs)
+
+
+# -- initialisation -----------------------------------------------------------------------
+def test_lecun_initialisation_draws_weights_and_biases_by_fan_in():
+    net = Network((300, 400, 2, 400, 300), 2, "relu")
+    net.initialize(np.random.default_rng(0), "lecun")
+    for W, b in zip(net.coefs, net.intercepts, strict=True):
+        fan_in = W.shape[0]
+        assert np.abs(W).max() <= math.sqrt(3 / fan_in)
+        assert np.abs(b).max() <= 1 / math.sqrt(fan_in)
+        assert_allclose(W.var(), 1 / fan_in, rtol=0.1)  # LeCun: variance 1 / fan_in
+        if b.size > 100:
+            assert_allclose(b.var(), 1 / (3 * fan_in), rtol=0.3)  # U(±1/√fan_in)
+    he = Network((300, 400, 2, 400, 300), 2, "relu")
+    he.initialize(np.random.default_rng(0))
+    assert all(not b.any() for b in he.intercepts)
+    assert_allclose(he.coefs[0].var(), 2 / 300, rtol=0.1)
+    with pytest.raises(ValueError, match="unknown initialisation"):
+        he.initialize(np.random.default_rng(0), "xavier")
+
+
+def test_lecun_initialisation_keeps_tied_weights_tied():
+    net = Network((6, 4, 2, 4, 6), 2, "relu", tied=True)
+    net.initialize(np.random.default_rng(0), "lecun")
+    for k, j in net.tied_to.items():
+        assert np.shares_memory(net.coefs[k], net.coefs[j])
+        assert_array_equal(net.coefs[k], net.coefs[j].T)
+        assert net.intercepts[k].any()  # a tied layer's biases are its own, and drawn
+
+
+def test_the_transformer_starts_from_lecun_and_the_detector_from_he(blobs):
+    # A step size that moves nothing: the fitted weights are the initial ones.
+    params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=1, learning_rate_init=1e-300,
+                  random_state=0)
+    transformer = quiet_fit(AutoencoderTransformer(**params), blobs)
+    detector = quiet_fit(AutoencoderOutlierDetector(**params), blobs)
+    for W, b in zip(transformer.coefs_, transformer.intercepts_, strict=True):
+        assert np.abs(W).max() <= math.sqrt(3 / W.shape[0])
+        assert 0.1 / math.sqrt(W.shape[0]) < np.abs(b).max() <= 1 / math.sqrt(W.shape[0])
+    assert all(np.abs(b).max() < 1e-200 for b in detector.intercepts_)  # zeros, + 1e-300 steps
+
+
+# -- the contest between starts --------------------------------------------------------------
+class Candidate:
+    """A start whose run returns a scripted result."""
+
+    def __init__(self, name, losses=(), validation=(), stop=None):
+        self.name, self.losses, self.validation, self.stop = name, losses, validation, stop
+        self.ran = []
+
+    def run(self, epochs):
+        self.ran.append(epochs)
+        if self.stop == "interrupt-at-once":
+            raise KeyboardInterrupt
+        result = TrainingResult(loss_curve=list(self.losses),
+                                validation_loss_curve=list(self.validation))
+        result.n_epochs = len(self.losses)
+        result.best_loss = min(self.losses)
+        if self.validation:
+            result.best_validation_loss = min(self.validation)
+        result.interrupted = self.stop == "interrupt"
+        result.stopped_by_monitor = self.stop == "monitor"
+        return result
+
+
+def test_best_start_keeps_the_lowest_best_loss():
+    starts = [Candidate("a", [3, 2]), Candidate("b", [3, 1.5, 1.7]), Candidate("c", [2, 1.6])]
+    chosen, result = best_start(iter(starts), 10)
+    assert chosen.name == "b" and result.best_loss == 1.5
+    assert [s.ran for s in starts] == [[10], [10], [10]]
+
+
+def test_best_start_compares_validation_losses_when_there_are_some():
+    starts = [Candidate("a", [1.0], validation=[5.0]), Candidate("b", [2.0], validation=[4.0])]
+    assert best_start(iter(starts), 1)[0].name == "b"
+
+
+@pytest.mark.parametrize("stop", ["interrupt", "monitor"])
+def test_an_interrupt_or_a_monitor_ends_the_contest(stop):
+    starts = [Candidate("a", [1.0]), Candidate("b", [2.0], stop=stop), Candidate("c", [0.1])]
+    chosen, result = best_start(iter(starts), 1)
+    assert chosen.name == "a" and starts[2].ran == []
+    assert result.interrupted == (stop == "interrupt")
+    assert result.stopped_by_monitor == (stop == "monitor")
+
+
+def test_an_interrupt_before_any_epoch_propagates_only_without_a_start_done():
+    with pytest.raises(KeyboardInterrupt):
+        best_start(iter([Candidate("a", stop="interrupt-at-once")]), 1)
+    starts = [Candidate("a", [1.0]), Candidate("b", stop="interrupt-at-once"), Candidate("c", [0.1])]
+    chosen, result = best_start(iter(starts), 1)
+    assert chosen.name == "a" and result.interrupted and starts[2].ran == []
+
+
+class ScriptedObjective:
+    """Epoch losses as given; parameters that move by one each step."""
+
+    def __init__(self, losses):
+        self.losses = iter(losses)
+        self.network = SimpleNamespace(params=np.zeros(1), grad=-np.ones(1))
+
+    def loss_gradient(self, inputs, targets, weights):
+        return next(self.losses)
+
+
+class OneBatch:
+    n_rows = 1
+
+    def epoch(self, rng):
+        yield np.zeros((1, 1)), np.zeros((1, 1)), None
+
+
+def test_training_goes_on_from_an_earlier_result():
+    """The bests carry over: a continuation that never improves keeps the earlier best."""
+    objective = ScriptedObjective(np.ones(100))
+    optimizer = Adam(objective.network.params, learning_rate=1.0)
+    validation = iter([5.0, 4.0, 4.5, 6.0, 7.0, 8.0])
+
+    def run(max_epochs, **kwargs):
+        return train(objective, optimizer, OneBatch(), rng=None, max_epochs=max_epochs,
+                     validate=lambda: next(validation), tol=0.0, n_iter_no_change=50, **kwargs)
+
+    first = run(3)
+    kept = objective.network.params.copy()  # the second epoch's, the best of three
+    result = run(3, first_epoch=4, result=first)
+    assert result is first and result.n_epochs == 6
+    assert result.validation_loss_curve == [5.0, 4.0, 4.5, 6.0, 7.0, 8.0]
+    assert result.best_validation_loss == 4.0
+    assert_array_equal(objective.network.params, kept)
+
+
+def test_a_partial_cosine_schedule_has_not_run_its_course():
+    schedule = Schedule("cosine", Adam(np.zeros(1)), 20)
+    for _ in range(10):
+        schedule.start_epoch()
+    assert not schedule.completes
+    for _ in range(10):
+        schedule.start_epoch()
+    assert schedule.completes
+
+
+# -- n_init in fits ------------------------------------------------------------------------
+def record_starts(monkeypatch):
+    """Record every start's TrainingResult and the one chosen."""
+    seen = {"starts": [], "chosen": None}
+    original = estimator_module.best_start
+
+    def recording(candidates, n_epochs):
+        def wrapped():
+            for candidate in candidates:
+                run = candidate.run
+
+                def logged(epochs, run=run, **kwargs):
+                    result = run(epochs, **kwargs)
+                    if "result" not in kwargs:  # the start's own epochs, not what follows
+                        seen["starts"].append(list(result.loss_curve))
+                    return result
+
+                candidate.run = logged
+                yield candidate
+
+        chosen, result = original(wrapped(), n_epochs)
+        seen["chosen"] = list(result.loss_curve)
+        return chosen, result
+
+    monkeypatch.setattr(estimator_module, "best_start", recording)
+    return seen
+
+
+def test_the_fit_goes_on_from_the_start_with_the_lowest_loss(blobs, seed, monkeypatch):
+    seen = record_starts(monkeypatch)
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=5, max_iter=25,
+                                          tol=0.0, random_state=seed), blobs)
+    starts = seen["starts"]
+    assert len(starts) == 5 and all(len(curve) == 10 for curve in starts)
+    best = min(range(5), key=lambda k: min(starts[k]))
+    assert seen["chosen"][:10] == starts[best]
+    assert ae.loss_curve_[:10] == starts[best] and ae.n_iter_ == len(ae.loss_curve_) == 25
+    assert ae.t_ == 25 * blobs.shape[0]
+    # The first start is the fit with n_init=1.
+    single = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=1, max_iter=10,
+                                              tol=0.0, random_state=seed), blobs)
+    assert single.loss_curve_ == starts[0]
+
+
+def test_starts_with_held_out_rows_compare_validation_losses(blobs, monkeypatch):
+    seen = record_starts(monkeypatch)
+    X = np.tile(blobs, (2, 1)) + 0.01 * np.random.default_rng(0).normal(size=(240, 6))
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=3, max_iter=10,
+                                          random_state=0), X)
+    assert ae.validation_loss_curve_ is not None  # 240 rows: "auto" holds some out
+    assert len(seen["starts"]) == 3
+    # What decided is the validation loss: the kept model has the lowest of the starts'.
+    assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+
+
+def test_starts_are_reproducible_and_differ_from_each_other(blobs, monkeypatch):
+    seen = record_starts(monkeypatch)
+    params = dict(n_components=2, hidden_layer_sizes=(8,), n_init=3, max_iter=12, random_state=0)
+    a = quiet_fit(AutoencoderTransformer(**params), blobs)
+    b = quiet_fit(AutoencoderTransformer(**params), blobs)
+    assert_array_equal(a._params, b._params)
+    first_three = seen["starts"][:3]
+    assert len({tuple(curve) for curve in first_three}) == 3
+
+
+def test_continued_fits_do_not_draw_new_starts(blobs, monkeypatch):
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=3, max_iter=12,
+                                          random_state=0, warm_start=True), blobs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a continued fit drew new starts")
+
+    monkeypatch.setattr(estimator_module, "best_start", refuse)
+    quiet_fit(ae, blobs)
+    ae.partial_fit(blobs)
+    assert ae.n_iter_ == 12 + 12 + 1
+    assert ae._epoch_budget() == 12
+    assert AutoencoderTransformer(n_init=3, max_iter=12)._epoch_budget() == 12 + 2 * 10
+    assert AutoencoderTransformer(n_init=3, max_iter=4)._epoch_budget() == 4 + 2 * 4
+
+
+def test_an_interrupt_during_the_starts_keeps_the_best_start_so_far(blobs, monkeypatch):
+    # 120 rows in batches of 40: 3 steps an epoch; interrupt in the second start's first.
+    original, calls = Adam.step, {"n": 0}
+
+    def step(self, grad):
+        calls["n"] += 1
+        if calls["n"] > 31:
+            raise KeyboardInterrupt
+        original(self, grad)
+
+    monkeypatch.setattr(Adam, "step", step)
+    params = dict(n_components=2, batch_size=40, random_state=0, max_iter=50)
+    with pytest.warns(UserWarning, match="interrupted after 10 complete epoch"):
+        ae = AutoencoderTransformer(n_init=3, **params).fit(blobs)
+    monkeypatch.setattr(Adam, "step", original)
+    reference = quiet_fit(AutoencoderTransformer(n_init=1, **{**params, "max_iter": 10}), blobs)
+    assert_array_equal(ae._params, reference._params)
+    assert ae.n_iter_ == 10
+
+
+def test_a_diverging_start_raises_and_leaves_the_model_as_it_was(blobs):
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=3,
+                                          random_state=0, warm_start=False), blobs)
+    before = ae._params.copy()
+    ae.set_params(learning_rate_init=1e150, n_init=3)
+    with pytest.raises(ValueError, match="Training diverged"):
+        ae.fit(blobs)
+    assert_array_equal(ae._params, before)
+
+
+# -- alpha="auto" with held-out rows -------------------------------------------------------
+def record_alphas(monkeypatch):
+    """The L2 weight of every minibatch, by epoch of the start that goes on."""
+    seen = []
+    original = Objective.loss_gradient
+
+    def loss_gradient(self, *batch):
+        seen.append(self.alpha)
+        return original(self, *batch)
+
+    monkeypatch.setattr(Objective, "loss_gradient", loss_gradient)
+    return seen
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_auto_alpha_follows_the_validation_loss(blobs, monkeypatch, weighted):
+    seen = record_alphas(monkeypatch)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=120) if weighted else None
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=1, max_iter=6,
+                                          batch_size=120, early_stopping=True, random_state=0),
+                   blobs, sample_weight=w)
+    train_rows = np.setdiff1d(np.arange(120), _validation_rows(ae, blobs, w))
+    n = train_rows.size if w is None else w[train_rows].sum()
+    assert len(seen) == 6  # full batch: one minibatch an epoch
+    assert_allclose(seen[0], 0.64 / n, rtol=1e-12)
+    expected = [5 * v / n for v in ae.validation_loss_curve_[:-1]]
+    assert_allclose(seen[1:], expected, rtol=1e-12)
+
+
+def _validation_rows(ae, X, w):
+    from skae._data import validation_split
+
+    return validation_split(X, w, ae.validation_fraction, ae._validation_seed)[1]
+
+
+def test_a_number_for_alpha_stays_fixed(blobs, monkeypatch):
+    seen = record_alphas(monkeypatch)
+    quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=2, max_iter=12,
+                                     early_stopping=True, alpha=3e-3, random_state=0), blobs)
+    assert set(seen) == {3e-3}
+
+
+def test_auto_alpha_penalises_noisy_data_more(seed):
+    """What the validated weight is for: noise gets a strong penalty, structure a weak one."""
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(-1, 1, size=(600, 1))
+    curve = np.hstack([t, t**2, np.sin(3 * t)]) + 0.01 * rng.normal(size=(600, 3))
+    noise = rng.normal(size=(600, 3))
+    alphas = []
+    for X in (curve, noise):
+        X = (X - X.mean(0)) / X.std(0)
+        ae = quiet_fit(AutoencoderTransformer(1, hidden_layer_sizes=(16,), max_iter=60,
+                                              random_state=seed), X)
+        alphas.append(5 * ae.validation_loss_curve_[-1] / 540)
+    assert alphas[1] > 20 * alphas[0]
+
+
+# -- early_stopping="auto" -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "n_samples, params, held_out",
+    [
+        (199, {}, False),
+        (200, {}, True),
+        (400, {"noise": "gaussian"}, False),
+        (400, {"sparsity": 1e-3}, False),
+        (400, {"contraction": 1e-3}, False),
+        (400, {"early_stopping": False}, False),
+        (100, {"early_stopping": True}, True),
+    ],
+)
+def test_auto_early_stopping_holds_rows_out_of_plain_fits_from_200_rows(n_samples, params,
+                                                                       held_out):
+    X = np.random.default_rng(0).normal(size=(n_samples, 4))
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(4,), max_iter=2, n_init=1,
+                                          random_state=0, **params), X)
+    assert (ae.validation_loss_curve_ is not None) == held_out
+
+
+def test_early_stopping_accepts_only_booleans_and_auto(blobs):
+    with pytest.raises(InvalidParameterError, match="early_stopping"):
+        AutoencoderTransformer(early_stopping="sometimes").fit(blobs)
+    with pytest.raises(InvalidParameterError, match="n_init"):
+        AutoencoderTransformer(n_init=0).fit(blobs)
+    with pytest.raises(InvalidParameterError, match="early_stopping"):
+        AutoencoderOutlierDetector(early_stopping="auto").fit(blobs)
