@@ -125,6 +125,8 @@ def skae_model(config, seed):
         tol=0.0,
         n_iter_no_change=config.epochs + 1,
         shuffle=True,
+        early_stopping=False,
+        n_init=1,
         random_state=seed,
     )
 

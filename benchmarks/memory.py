@@ -114,6 +114,8 @@ def child(kind, n_samples, n_features, epochs, path, threads):
         max_iter=epochs,
         tol=0.0,
         n_iter_no_change=epochs + 1,
+        early_stopping=False,
+        n_init=1,
         random_state=0,
     )
     tic = time.perf_counter()

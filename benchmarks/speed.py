@@ -169,6 +169,7 @@ def run_skae(config, X, epochs, seed, **variant):
         shuffle=True,
         early_stopping=False,
         warm_start=False,
+        n_init=1,
         random_state=seed,
         **variant,
     )

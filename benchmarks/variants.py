@@ -95,6 +95,8 @@ def base_params(epochs=EPOCHS):
         "n_iter_no_change": epochs,
         "alpha": 1.5e-3,
         "learning_rate": "constant",
+        "early_stopping": False,
+        "n_init": 1,
     }
 
 

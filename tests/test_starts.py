@@ -111,7 +111,9 @@ def test_an_interrupt_or_a_monitor_ends_the_contest(stop):
 def test_an_interrupt_before_any_epoch_propagates_only_without_a_start_done():
     with pytest.raises(KeyboardInterrupt):
         best_start(iter([Candidate("a", stop="interrupt-at-once")]), 1)
-    starts = [Candidate("a", [1.0]), Candidate("b", stop="interrupt-at-once"), Candidate("c", [0.1])]
+    starts = [
+        Candidate("a", [1.0]), Candidate("b", stop="interrupt-at-once"), Candidate("c", [0.1])
+    ]
     chosen, result = best_start(iter(starts), 1)
     assert chosen.name == "a" and result.interrupted and starts[2].ran == []
 
