@@ -352,11 +352,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         return _START_EPOCHS
 
     def _penalty_monitor(self, objective, validated, size):
-        """The monitor that sets ``alpha="auto"`` from the validation loss, or None."""
-        alpha = getattr(self, "alpha", None)
-        if not validated or not (isinstance(alpha, str) and alpha == "auto"):
-            return None
-        return _ValidatedPenalty(objective, size)
+        """A monitor that sets the objective's L2 weight as training goes, or None.
+
+        None here: the weight is :func:`_resolve_alpha`'s throughout. ``validated``
+        says whether rows are held out; ``size`` is the training set's.
+        """
+        return None
 
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
@@ -1401,6 +1402,12 @@ class AutoencoderTransformer(
 
     def _n_starts(self):
         return self.n_init
+
+    def _penalty_monitor(self, objective, validated, size):
+        # alpha="auto" with rows held out follows the validation loss.
+        if not validated or not (isinstance(self.alpha, str) and self.alpha == "auto"):
+            return None
+        return _ValidatedPenalty(objective, size)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

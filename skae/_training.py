@@ -58,6 +58,11 @@ class TrainingResult:
     converged: bool = False
     interrupted: bool = False
     stopped_by_monitor: bool = False
+    #: What a call that goes on from this result needs, or None: the last epoch's
+    #: parameters (with a validation set the network holds the best epoch's, but the
+    #: optimizer's state is the last's), the best parameters so far, and the stopping
+    #: rule's count of epochs without improvement.
+    resume: dict | None = None
 
 
 def diverged(epoch, batch, loss, learning_rate):
@@ -157,13 +162,20 @@ def train(
     TrainingResult
         ``result``, extended, when given.
     """
-    result = TrainingResult() if result is None else result
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
-    best_params = params.copy() if has_validation else None
-    checkpoint = None if has_validation else (params.copy(), optimizer.state())
     rule = PlateauRule(tol, n_iter_no_change, schedule)
+    best_params = params.copy() if has_validation else None
+    if result is None:
+        result = TrainingResult()
+    elif result.resume is not None:
+        np.copyto(params, result.resume["params"])
+        if has_validation:
+            best_params = result.resume["best_params"]
+        rule.no_improvement = result.resume["no_improvement"]
+    result.resume = None
+    checkpoint = None if has_validation else (params.copy(), optimizer.state())
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
@@ -219,6 +231,12 @@ def train(
             if not has_validation:
                 np.copyto(params, checkpoint[0])
                 optimizer.load_state(checkpoint[1])
+    if not result.interrupted:
+        result.resume = {
+            "params": params.copy() if has_validation else params,
+            "best_params": best_params,
+            "no_improvement": rule.no_improvement,
+        }
     if has_validation:
         np.copyto(params, best_params)
     return result
@@ -232,14 +250,19 @@ def best_start(candidates, n_epochs):
     monitored loss: the validation loss when there is a validation set, else
     the training loss. An interrupt, or a monitor that stops training, ends the
     contest among the candidates run so far and marks the winner's result so
-    (an interrupt before any epoch completed propagates); a candidate that
-    diverges raises, as training would.
+    (an interrupt before any epoch completed propagates). A candidate that
+    diverges drops out; if all do, the first one's :class:`DivergenceError` is
+    raised.
     """
     best = best_result = None
     best_score = math.inf
+    failures = []
     for candidate in candidates:
         try:
             result = candidate.run(n_epochs)
+        except DivergenceError as error:
+            failures.append(error)
+            continue
         except KeyboardInterrupt:
             if best is None:
                 raise
@@ -255,4 +278,6 @@ def best_start(candidates, n_epochs):
             best_result.interrupted |= result.interrupted
             best_result.stopped_by_monitor |= result.stopped_by_monitor
             break
+    if best is None:
+        raise failures[0]
     return best, best_result

@@ -417,11 +417,18 @@ def train(
     import numpy as np
 
     xp = objective.xp
-    result = TrainingResult() if result is None else result
     has_validation = validate is not None
-    best_params = optimizer.params if has_validation else None
-    checkpoint = None if has_validation else (optimizer.params, optimizer.state())
     rule = PlateauRule(tol, n_iter_no_change, schedule)
+    best_params = optimizer.params if has_validation else None
+    if result is None:
+        result = TrainingResult()
+    elif result.resume is not None:
+        optimizer.params = result.resume["params"]
+        if has_validation:
+            best_params = result.resume["best_params"]
+        rule.no_improvement = result.resume["no_improvement"]
+    result.resume = None
+    checkpoint = None if has_validation else (optimizer.params, optimizer.state())
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
     # NumPy-backed namespaces (array-api-strict) warn on overflow; divergence is
@@ -494,6 +501,12 @@ def train(
             optimizer.load_state(checkpoint[1])
     finally:
         errstate.__exit__(None, None, None)
+    if not result.interrupted:
+        result.resume = {
+            "params": optimizer.params,
+            "best_params": best_params,
+            "no_improvement": rule.no_improvement,
+        }
     if has_validation:
         optimizer.params = best_params
     return result

@@ -15,7 +15,7 @@ from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._model import Network
 from skae._objectives import Objective
 from skae._optim import Adam, Schedule
-from skae._training import TrainingResult, best_start, train
+from skae._training import DivergenceError, TrainingResult, best_start, train
 
 
 def quiet_fit(estimator, X, **kwargs):
@@ -118,6 +118,19 @@ def test_an_interrupt_before_any_epoch_propagates_only_without_a_start_done():
     assert chosen.name == "a" and result.interrupted and starts[2].ran == []
 
 
+def test_a_diverging_start_drops_out_unless_all_do():
+    class Diverging(Candidate):
+        def run(self, epochs):
+            self.ran.append(epochs)
+            raise DivergenceError(f"start {self.name} diverged")
+
+    starts = [Diverging("a"), Candidate("b", [2.0]), Diverging("c"), Candidate("d", [1.0])]
+    chosen, result = best_start(iter(starts), 3)
+    assert chosen.name == "d" and all(s.ran == [3] for s in starts)
+    with pytest.raises(DivergenceError, match="start a diverged"):
+        best_start(iter([Diverging("a"), Diverging("b")]), 3)
+
+
 class ScriptedObjective:
     """Epoch losses as given; parameters that move by one each step."""
 
@@ -155,6 +168,21 @@ def test_training_goes_on_from_an_earlier_result():
     assert_array_equal(objective.network.params, kept)
 
 
+def test_the_stopping_count_goes_on_too():
+    """Epochs without improvement before the break count towards the plateau after it."""
+    objective = ScriptedObjective([3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    optimizer = Adam(objective.network.params)
+
+    def run(max_epochs, **kwargs):
+        return train(objective, optimizer, OneBatch(), rng=None, max_epochs=max_epochs,
+                     tol=0.0, n_iter_no_change=3, **kwargs)
+
+    first = run(3)  # the third epoch does not improve on the second's 2.0
+    assert not first.converged
+    result = run(5, first_epoch=4, result=first)
+    assert result.converged and result.n_epochs == 5  # the third epoch without is the 5th
+
+
 def test_a_partial_cosine_schedule_has_not_run_its_course():
     schedule = Schedule("cosine", Adam(np.zeros(1)), 20)
     for _ in range(10):
@@ -168,7 +196,7 @@ def test_a_partial_cosine_schedule_has_not_run_its_course():
 # -- n_init in fits ------------------------------------------------------------------------
 def record_starts(monkeypatch):
     """Record every start's TrainingResult and the one chosen."""
-    seen = {"starts": [], "chosen": None}
+    seen = {"starts": [], "validation": [], "chosen": None}
     original = estimator_module.best_start
 
     def recording(candidates, n_epochs):
@@ -180,6 +208,7 @@ def record_starts(monkeypatch):
                     result = run(epochs, **kwargs)
                     if "result" not in kwargs:  # the start's own epochs, not what follows
                         seen["starts"].append(list(result.loss_curve))
+                        seen["validation"].append(list(result.validation_loss_curve))
                     return result
 
                 candidate.run = logged
@@ -209,15 +238,51 @@ def test_the_fit_goes_on_from_the_start_with_the_lowest_loss(blobs, seed, monkey
     assert single.loss_curve_ == starts[0]
 
 
-def test_starts_with_held_out_rows_compare_validation_losses(blobs, monkeypatch):
+def test_starts_with_held_out_rows_compare_validation_losses(seed, monkeypatch):
     seen = record_starts(monkeypatch)
-    X = np.tile(blobs, (2, 1)) + 0.01 * np.random.default_rng(0).normal(size=(240, 6))
-    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(8,), n_init=3, max_iter=10,
-                                          random_state=0), X)
+    rng = np.random.RandomState(0)  # noisy rows: training and validation losses disagree
+    X = np.tanh(rng.normal(size=(240, 2)) @ rng.normal(size=(2, 6)))
+    X += 0.3 * rng.normal(size=X.shape)
+    ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(32,), n_init=4, max_iter=10,
+                                          learning_rate_init=0.02, random_state=seed), X)
     assert ae.validation_loss_curve_ is not None  # 240 rows: "auto" holds some out
-    assert len(seen["starts"]) == 3
-    # What decided is the validation loss: the kept model has the lowest of the starts'.
-    assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+    validation = seen["validation"]
+    assert len(validation) == 4
+    best = min(range(4), key=lambda k: min(validation[k]))
+    assert ae.validation_loss_curve_ == validation[best]
+    # At seeds 0 and 1 the start with the lowest training loss is another one.
+    by_training = min(range(4), key=lambda k: min(seen["starts"][k]))
+    assert (by_training != best) == (seed in (0, 1))
+
+
+def test_the_chosen_start_goes_on_as_if_it_had_been_alone(blobs, monkeypatch):
+    """Its continuation is seamless: the same fit as one start, bitwise.
+
+    The best start is forced to be the first: the continuation then starts from
+    the last epoch's weights (not the best validation epoch's) with the optimizer
+    state, schedule and stopping count they go with.
+    """
+    X = np.tile(blobs, (2, 1)) + 0.01 * np.random.default_rng(0).normal(size=(240, 6))
+    params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=60, n_iter_no_change=4,
+                  tol=1e-2, learning_rate_init=0.05, random_state=0)
+    alone = quiet_fit(AutoencoderTransformer(n_init=1, **params), X)
+    original = estimator_module.best_start
+
+    def first_start(candidates, n_epochs):
+        candidates = list(candidates)
+        chosen, result = original(iter(candidates[:1]), n_epochs)
+        for other in candidates[1:]:
+            other.run(n_epochs)
+        return chosen, result
+
+    monkeypatch.setattr(estimator_module, "best_start", first_start)
+    forced = quiet_fit(AutoencoderTransformer(n_init=3, **params), X)
+    # The validation loss peaked inside the first ten epochs: a rewind would show.
+    assert np.argmin(alone.validation_loss_curve_[:10]) < 9
+    assert forced.validation_loss_curve_ == alone.validation_loss_curve_
+    assert forced.n_iter_ == alone.n_iter_ < 60  # stopped by the rule, as alone
+    assert_array_equal(forced._params, alone._params)
+    assert forced._optimizer_state["t"] == alone._optimizer_state["t"]
 
 
 def test_starts_are_reproducible_and_differ_from_each_other(blobs, monkeypatch):
@@ -318,19 +383,29 @@ def test_a_number_for_alpha_stays_fixed(blobs, monkeypatch):
     assert set(seen) == {3e-3}
 
 
-def test_auto_alpha_penalises_noisy_data_more(seed):
+def test_auto_alpha_penalises_noisy_data_more(seed, monkeypatch):
     """What the validated weight is for: noise gets a strong penalty, structure a weak one."""
     rng = np.random.default_rng(seed)
     t = rng.uniform(-1, 1, size=(600, 1))
     curve = np.hstack([t, t**2, np.sin(3 * t)]) + 0.01 * rng.normal(size=(600, 3))
     noise = rng.normal(size=(600, 3))
-    alphas = []
+    last_alphas = []
     for X in (curve, noise):
+        seen = record_alphas(monkeypatch)
         X = (X - X.mean(0)) / X.std(0)
-        ae = quiet_fit(AutoencoderTransformer(1, hidden_layer_sizes=(16,), max_iter=60,
-                                              random_state=seed), X)
-        alphas.append(5 * ae.validation_loss_curve_[-1] / 540)
-    assert alphas[1] > 20 * alphas[0]
+        quiet_fit(AutoencoderTransformer(1, hidden_layer_sizes=(16,), max_iter=60,
+                                         random_state=seed), X)
+        last_alphas.append(seen[-1])
+    assert last_alphas[1] > 20 * last_alphas[0]
+
+
+def test_the_detector_keeps_its_fixed_auto_alpha_with_held_out_rows(blobs, monkeypatch):
+    seen = record_alphas(monkeypatch)
+    detector = quiet_fit(AutoencoderOutlierDetector(hidden_layer_sizes=(8,), max_iter=5,
+                                                    early_stopping=True, random_state=0), blobs)
+    assert detector.validation_loss_curve_ is not None
+    assert len(set(seen)) == 1
+    assert_allclose(seen[0], 0.64 / (120 - _validation_rows(detector, blobs, None).size))
 
 
 # -- early_stopping="auto" -----------------------------------------------------------------
