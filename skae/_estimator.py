@@ -1158,15 +1158,17 @@ class AutoencoderTransformer(
 
     n_init : int, default=4
         Number of random initialisations that compete at the start of a
-        :meth:`fit`: each trains for 10 epochs, and training goes on from the
-        one with the lowest monitored loss (validation loss with
-        ``early_stopping``, else training loss), the others being dropped. The
-        loss a few epochs in is a good guide to where a network will end, so
-        this avoids most of the poor local minima of a single start (folded
-        codes of a curved manifold, for instance) for the price of about
-        ``10 · (n_init - 1)`` epochs. The first start draws what a fit with
-        ``n_init=1`` draws. Not used by a warm-start fit or by
-        :meth:`partial_fit`, which go on from the fitted weights.
+        :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer), and
+        training goes on from the one with the lowest monitored loss
+        (validation loss with ``early_stopping``, else training loss), as if it
+        had trained alone; the others are dropped. The loss a few epochs in is
+        a good guide to where a network will end, so this avoids most of the
+        poor local minima of a single start (folded codes of a curved manifold,
+        for instance) for the price of about ``10 · (n_init - 1)`` epochs. A
+        start that diverges drops out; the fit fails only if all do. The first
+        start draws what a fit with ``n_init=1`` draws. Not used by a
+        warm-start fit or by :meth:`partial_fit`, which go on from the fitted
+        weights.
 
     Attributes
     ----------
