@@ -729,6 +729,13 @@ def main(argv=None):
     )
     parser.add_argument("--n-jobs", type=int, help="parallel jobs of the grid search")
     parser.add_argument(
+        "--skae-params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help='parameters of the autoencoders other than their defaults, e.g. \'{"n_init": 1}\'',
+    )
+    parser.add_argument(
         "--torch",
         action="store_true",
         help=f"add the {TORCH_METHOD} reference (needs torch; minutes per fit, "
@@ -752,6 +759,7 @@ def main(argv=None):
     if missing:
         print(missing, file=sys.stderr)
     methods = make_methods(
+        skae_params=args.skae_params,
         tuning_grid=None if args.quick else TUNING_GRID,
         n_jobs=args.n_jobs,
         torch_params={"n_threads": args.torch_threads} if args.torch and not missing else None,

@@ -161,3 +161,16 @@ def test_torch_reference_skipped_without_torch(compare, monkeypatch, tmp_path, c
     assert [n.startswith(note) for n in results["notes"]] == [True]
     assert results["machine"]["torch"] is None
     assert {r["method"] for r in results["records"]} == {"PCA", "KernelPCA", "Isomap", "skae"}
+
+
+def test_skae_params_from_the_command_line(compare, tmp_path):
+    """--skae-params reaches the autoencoders: five epochs warn, and the settings are kept."""
+    json_path = tmp_path / "results.json"
+    params = '{"n_init": 1, "max_iter": 5, "hidden_layer_sizes": [8]}'
+    argv = ["--quick", "--datasets", "breast_cancer", "--max-samples", "100"]
+    compare.main([*argv, "--skae-params", params, "--json", str(json_path)])
+    results = json.loads(json_path.read_text())
+    assert results["settings"]["skae_params"] == json.loads(params)
+    skae = [r for r in results["records"] if r["method"] == "skae"]
+    assert len(skae) == 2
+    assert all(any("maximum iterations (5)" in w for w in r["warnings"]) for r in skae)
