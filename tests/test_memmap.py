@@ -45,13 +45,18 @@ def peak_allocation(func):
         tracemalloc.stop()
 
 
-def test_fit_streams_minibatches_from_a_memmap(memmap):
+@pytest.mark.parametrize("n_init", [1, 4])
+def test_fit_streams_minibatches_from_a_memmap(memmap, n_init):
     ae = AutoencoderTransformer(
-        4, hidden_layer_sizes=(16,), max_iter=2, random_state=0, early_stopping=False
+        4, hidden_layer_sizes=(16,), max_iter=2, random_state=0, early_stopping=False,
+        n_init=n_init,
     )
     peak, _ = peak_allocation(lambda: ae.fit(memmap))
-    # Index arrays and minibatch buffers only: a copy of X would be X.nbytes.
-    assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)
+    # Index arrays and minibatch buffers only: a copy of X would be X.nbytes. Several
+    # starts add the buffers of the networks alive at once (the best so far, the last
+    # start and the next).
+    bound = memmap.nbytes / 8 if n_init == 1 else memmap.nbytes / 6
+    assert peak < bound, (peak, memmap.nbytes)
     assert ae._params.dtype == memmap.dtype
     assert ae.n_iter_ == 2
 
