@@ -533,16 +533,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 model=model, optimizer=optimizer, objective=objective, monitors=monitors, run=run
             )
 
-        def context(chosen):
-            return SimpleNamespace(
-                X=X,
-                sample_weight=sample_weight,
-                train_rows=train_rows,
-                source=source,
-                objective=chosen.objective,
-                streams=streams,
-                n_iter=n_iter,
-            )
+        context = {
+            "X": X,
+            "sample_weight": sample_weight,
+            "train_rows": train_rows,
+            "source": source,
+            "streams": streams,
+            "n_iter": n_iter,
+        }
 
         def state(chosen):
             return lambda n: {
@@ -581,16 +579,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     ):
         """Train from the best of the random starts, then go on to the end (both engines).
 
-        ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``
-        and its list of ``monitors``, which ``run`` uses) initialised from one
-        dict of ``all_streams``; with more than one, each trains
-        :meth:`_start_epochs` epochs and the best goes on
+        ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``,
+        its ``objective`` and its list of ``monitors``, which ``run`` uses)
+        initialised from one dict of ``all_streams``; with more than one, each
+        trains :meth:`_start_epochs` epochs and the best goes on
         (:func:`~skae._training.best_start`). Every epoch of every start is
         reported to the monitors: ``verbose``, the subclass's
-        (:meth:`_training_monitors`, given ``context(candidate)``) and the
-        callbacks', whose snapshot is ``state(candidate)``. ``threads(candidate)``
-        is the context to train in. Returns the chosen candidate and its
-        :class:`~skae._training.TrainingResult`.
+        (:meth:`_training_monitors`, given ``context`` and the candidate's
+        ``objective``) and the callbacks', whose snapshot is ``state(candidate)``.
+        ``threads(candidate)`` is the context to train in. Returns the chosen
+        candidate and its :class:`~skae._training.TrainingResult`.
         """
         n_starts = len(all_streams)
         current, callbacks = [], []
@@ -600,7 +598,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 if self.verbose and n_starts > 1:
                     print(f"Start {k} of {n_starts}:", flush=True)
                 candidate = start(start_streams)
-                candidate.monitors += self._training_monitors(context(candidate))
+                candidate.monitors += self._training_monitors(
+                    SimpleNamespace(**context, objective=candidate.objective)
+                )
                 candidate.monitors += callbacks
                 current[:] = [candidate]
                 yield candidate

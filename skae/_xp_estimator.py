@@ -198,16 +198,14 @@ class ArrayAPIMixin:
                 optimizer=optimizer, objective=objective, monitors=monitors, run=run
             )
 
-        def context(chosen):
-            return SimpleNamespace(
-                X=X,
-                sample_weight=sample_weight,
-                train_rows=train_rows,
-                source=source,
-                objective=chosen.objective,
-                streams=streams,
-                n_iter=n_iter,
-            )
+        context = {
+            "X": X,
+            "sample_weight": sample_weight,
+            "train_rows": train_rows,
+            "source": source,
+            "streams": streams,
+            "n_iter": n_iter,
+        }
 
         def state(chosen):
             return lambda n: {
