@@ -153,9 +153,11 @@ def train(
     monitors : sequence of callables
         See the module docstring.
     result : TrainingResult or None
-        The result of an earlier call on the same network to go on from (its
-        curves are extended and its best losses carried over; the network then
-        holds the parameters that call kept). None starts afresh.
+        The result of an earlier call on the same network and optimizer to go
+        on from, as if that call had not ended: training resumes from its last
+        epoch's parameters (not the best ones it restored), whose state the
+        optimizer holds, its curves are extended, and its best losses, best
+        parameters and the stopping rule's count carry over. None starts afresh.
 
     Returns
     -------
