@@ -174,3 +174,78 @@ def test_skae_params_from_the_command_line(compare, tmp_path):
     skae = [r for r in results["records"] if r["method"] == "skae"]
     assert len(skae) == 2
     assert all(any("maximum iterations (5)" in w for w in r["warnings"]) for r in skae)
+
+
+def _ratios(compare, method, mse_ratios, time_ratio=0.1):
+    return [
+        {
+            "dataset": "s_curve",
+            "n_components": 2,
+            "seed": seed,
+            "method": method,
+            "fit_time": time_ratio,
+            "mse_vs_torch": ratio,
+            "time_vs_torch": time_ratio,
+        }
+        for seed, ratio in enumerate(mse_ratios)
+    ] + [
+        {
+            "dataset": "s_curve",
+            "n_components": 2,
+            "seed": seed,
+            "method": compare.TORCH_METHOD,
+            "fit_time": 1.0,
+        }
+        for seed in range(len(mse_ratios))
+    ]
+
+
+def test_against_torch_goals_and_the_reseeded_reference(compare):
+    """A goal is met or missed on the mean ratio; the re-seeded reference has no verdict."""
+    [met] = compare.against_torch(_ratios(compare, "skae", [0.9, 1.4]))
+    assert met.startswith("skae on s_curve to 2-D: MSE 1.15x (seeds 0.90-1.40)")
+    assert met.endswith(": goal met")
+    [missed] = compare.against_torch(_ratios(compare, "skae", [1.1, 1.4], time_ratio=0.3))
+    assert missed.endswith("missed: MSE 1.25x > 1.2x, fit time 0.30x > 0.20x")
+    reseeded = compare.TORCH_RESEEDED_METHOD
+    [line] = compare.against_torch(_ratios(compare, reseeded, [0.5, 4.0], time_ratio=1.0))
+    assert line == (
+        f"{reseeded} on s_curve to 2-D: MSE 2.25x (seeds 0.50-4.00), fit time 1.00x "
+        "(1.00 s against 1.00 s)"
+    )
+
+
+def test_reseeded_reference(compare):
+    """The re-seeded reference is the same model from another random state, on the same split."""
+    pytest.importorskip("torch", reason="torch is not installed: pip install '.[torch]'")
+    # Without the reference there is nothing to re-seed.
+    assert compare.TORCH_RESEEDED_METHOD not in compare.make_methods(
+        tuning_grid=None, torch_reseeded=True
+    )
+    methods = compare.make_methods(
+        skae_params={"hidden_layer_sizes": (8,), "max_iter": 3},
+        tuning_grid=None,
+        torch_params=compare.TORCH_QUICK,
+        torch_reseeded=True,
+    )
+    reseeded = methods[compare.TORCH_RESEEDED_METHOD](2, 3)
+    assert reseeded.random_state == 3 + compare.RESEED_OFFSET
+    reseeded.set_params(random_state=3)
+    assert reseeded.get_params() == methods[compare.TORCH_METHOD](2, 3).get_params()
+
+    tasks = [(compare.DATASETS["s_curve"], 2)]
+    records, _ = compare.run(tasks, methods, seeds=[0], max_samples=120, log=io.StringIO())
+    by_method = {r["method"]: r for r in records}
+    reference, again = by_method[compare.TORCH_METHOD], by_method[compare.TORCH_RESEEDED_METHOD]
+    assert again["mse"] != reference["mse"]
+    np.testing.assert_allclose(again["mse_vs_torch"], again["mse"] / reference["mse"])
+    lines = compare.against_torch(records)
+    assert [line.split(" on ")[0] for line in lines] == ["skae", compare.TORCH_RESEEDED_METHOD]
+    assert "goal" not in lines[1] and "missed" not in lines[1]
+
+
+def test_reseeded_needs_the_reference(compare, capsys):
+    with pytest.raises(SystemExit):
+        compare.main(["--quick", "--torch-reseeded", "--datasets", "breast_cancer"])
+    err = capsys.readouterr().err
+    assert "--torch-reseeded re-trains the PyTorch reference: add --torch" in err
