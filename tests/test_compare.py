@@ -249,3 +249,25 @@ def test_reseeded_needs_the_reference(compare, capsys):
         compare.main(["--quick", "--torch-reseeded", "--datasets", "breast_cancer"])
     err = capsys.readouterr().err
     assert "--torch-reseeded re-trains the PyTorch reference: add --torch" in err
+
+
+def test_against_the_mean_of_the_reference_runs(compare):
+    """With the re-seeded reference, skae's line adds its MSE over the two runs' mean."""
+    records = [
+        {"dataset": "clusters", "n_components": 2, "seed": seed, "method": method,
+         "fit_time": 1.0, "mse": mse, "mse_vs_torch": mse / first, "time_vs_torch": 1.0}
+        for seed, (first, again, skae) in enumerate([(1.0, 3.0, 2.0), (2.0, 2.0, 3.0)])
+        for method, mse in [
+            (compare.TORCH_METHOD, first),
+            (compare.TORCH_RESEEDED_METHOD, again),
+            ("skae", skae),
+        ]
+    ]
+    skae, reseeded = compare.against_torch(records)
+    # skae over the first run: 2 and 1.5; over the runs' mean: 2/2 and 3/2.
+    assert skae.startswith(
+        "skae on clusters to 2-D: MSE 1.75x (seeds 1.50-2.00; 1.25x the mean of the "
+        "reference's two runs)"
+    )
+    assert skae.endswith("missed: MSE 1.75x > 1.2x, fit time 1.00x > 0.20x")
+    assert "mean of the reference's two runs" not in reseeded
