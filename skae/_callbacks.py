@@ -84,42 +84,40 @@ def fit_task(method):
     return wrapper
 
 
-def epoch_monitor(estimator, snapshot, n_iter):
+def epoch_monitor(estimator, snapshot):
     """The monitor to pass to :func:`~skae._training.train`, or None.
-
-    Begins the first epoch's task, so call it right before training starts.
 
     Parameters
     ----------
     estimator : estimator
         The estimator being fitted, inside a method decorated by :func:`fit_task`.
     snapshot : callable
-        ``snapshot(n_iter) -> dict``: the fitted attributes of the model as it is
-        now (parameters copied), with ``n_iter_ = n_iter``.
-    n_iter : int
-        Number of epochs the model has been trained for so far (nonzero when
-        continuing a fit).
+        ``snapshot(n_iter) -> dict``: the fitted attributes of the model being
+        trained as it is now (parameters copied), with ``n_iter_ = n_iter``.
+        Called when an epoch begins and when it ends, so with several random
+        starts it must follow the start in training.
 
     Returns
     -------
     monitor : callable or None
-        ``monitor(epoch, loss, validation_loss, seconds) -> bool``; None without
-        callback support.
+        ``monitor(epoch, loss, validation_loss, seconds) -> bool``, with a
+        ``begin_epoch(epoch)`` method; None without callback support.
     """
     epochs = estimator.__dict__.get("_skae_epoch_tasks")
     if epochs is None:
         return None
-    epochs.start(snapshot, n_iter)
+    epochs.snapshot_of = snapshot
     return epochs
 
 
 class _EpochTasks:
     """One subtask of the root task per epoch, begun before the epoch and ended after it.
 
-    The next epoch's task is begun as soon as the previous one ends, unless the
-    epoch budget is spent or a callback asked to stop. When the loop then stops
-    on its own (the loss stopped improving), that task never ran; :meth:`close`
-    ends it without data, so that every begin has its end.
+    The training loop calls :meth:`begin_epoch` right before an epoch trains, so
+    the snapshot an epoch begins with is the model that epoch trains: the
+    previous epoch's, a new random start's initial weights, or the best start's
+    as it goes on. An epoch that began but did not finish (its start diverged)
+    is ended without data when the next begins, or by :meth:`close`.
     """
 
     def __init__(self, estimator, context, max_epochs, X, y, metadata):
@@ -127,38 +125,37 @@ class _EpochTasks:
         self._context = context
         self._max_epochs = max_epochs
         self._hook_data = {"X": X, "y": y, "metadata": metadata}
-        self._snapshot_of = None
+        self.snapshot_of = None
         self._task = None
-        self._n_epochs = 0
+        self._n_begun = 0
         self._n_iter = 0
-
-    def start(self, snapshot, n_iter):
-        self._snapshot_of = snapshot
-        self._n_iter = n_iter
-        self._begin()
 
     def _snapshot(self):
         """Fitted attributes as of now; the weights are copied."""
-        return self._snapshot_of(self._n_iter)
+        return self.snapshot_of(self._n_iter)
 
-    def _begin(self):
+    def begin_epoch(self, epoch):
+        self.close()
+        if self._n_begun >= self._max_epochs:
+            return
+        self._n_begun += 1
+        self._n_iter = epoch - 1
         self._task = self._context.subcontext(task_name="epoch")
         self._task.call_on_fit_task_begin(
             estimator=self._estimator, reconstruction_attributes=self._snapshot, **self._hook_data
         )
 
     def __call__(self, epoch, loss, validation_loss, seconds):
-        self._n_epochs += 1
-        self._n_iter = epoch
         task, self._task = self._task, None
-        stop = task.call_on_fit_task_end(
+        if task is None:
+            return False
+        self._n_iter = epoch
+        return task.call_on_fit_task_end(
             estimator=self._estimator, reconstruction_attributes=self._snapshot, **self._hook_data
         )
-        if not stop and self._n_epochs < self._max_epochs:
-            self._begin()
-        return stop
 
     def close(self):
+        """End an epoch task that began but did not finish, without data."""
         if self._task is not None:
             self._task.call_on_fit_task_end(estimator=self._estimator)
             self._task = None

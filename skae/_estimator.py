@@ -591,7 +591,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         candidate and its :class:`~skae._training.TrainingResult`.
         """
         n_starts = len(all_streams)
-        current, callbacks = [], []
+        current = []
+        callback = epoch_monitor(self, lambda n: state(current[-1])(n))
+        callbacks = [] if callback is None else [callback]
 
         def starts():
             for k, start_streams in enumerate(all_streams, 1):
@@ -607,11 +609,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         candidates = starts()
         first = next(candidates)
-        # Made right before training, once a model exists to snapshot.
-        callback = epoch_monitor(self, lambda n: state(current[-1])(n), n_iter)
-        if callback is not None:
-            callbacks.append(callback)
-            first.monitors.append(callback)
         with contextlib.nullcontext() if threads is None else threads(first):
             if n_starts == 1:
                 return first, first.run(max_epochs)

@@ -31,7 +31,9 @@ where a network will end, and a bad start is cheaper to drop than to train.
 
 *Monitors* watch the loop: after every epoch each is called as
 ``monitor(epoch, loss, validation_loss, seconds)`` and training stops when one
-returns True (verbose printing and scikit-learn's callbacks are monitors).
+returns True; a monitor with a ``begin_epoch(epoch)`` method has it called
+right before each epoch trains (verbose printing and scikit-learn's callbacks
+are monitors).
 """
 
 import math
@@ -181,9 +183,12 @@ def train(
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
+    begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
     with np.errstate(all="ignore"):
         try:
             for epoch in range(first_epoch, first_epoch + max_epochs):
+                for begin in begin_epoch:
+                    begin(epoch)
                 tic = time.perf_counter()
                 if schedule is not None:
                     schedule.start_epoch()

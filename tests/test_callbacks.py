@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer
 from skae._callbacks import HAS_CALLBACKS
+from skae._optim import Adam
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -124,16 +125,67 @@ def test_a_callback_stopping_a_start_keeps_the_best_start_so_far(X):
 
 
 @needs_callbacks
-def test_convergence_closes_the_begun_epoch(X):
-    """Stopping on the loss leaves one epoch begun but not run; it still gets its end."""
+def test_convergence_begins_no_epoch_it_does_not_run(X):
+    """Stopping on the loss ends the last epoch run; no further one is begun."""
     rec = Recorder()
     ae = small(max_iter=200, tol=1e3, n_iter_no_change=2, learning_rate="constant")
     ae.set_callbacks(rec)
     ae.fit(X)
     assert ae.n_iter_ == 3  # the first epoch improves on nothing, then two don't
     begins, ends = rec.named("begin"), rec.named("end")
-    assert len(begins) == len(ends) == ae.n_iter_ + 1
-    assert ends[-1][3] is None and ends[-1][4] is None  # the empty one
+    assert len(begins) == len(ends) == ae.n_iter_
+    assert all(e[3] is not None and e[4] is not None for e in ends)
+
+
+@needs_callbacks
+def test_each_epoch_begins_with_the_model_it_trains(X):
+    """A start's first epoch begins from its own initial weights; going on, from the winner's."""
+    rec = Recorder()
+    ae = small(max_iter=14, n_init=3, tol=0.0).set_callbacks(rec)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    begins = [e[3] for e in rec.named("begin")]
+    ends = [e[3] for e in rec.named("end")]
+    assert len(begins) == len(ends) == 34
+    codes = lambda snapshot: snapshot.transform(X)  # noqa: E731
+    # Start k's first epoch begins untrained, from weights of its own.
+    firsts = [begins[0], begins[10], begins[20]]
+    assert [s.n_iter_ for s in firsts] == [0, 0, 0]
+    for k in (10, 20):
+        assert not np.allclose(codes(begins[k]), codes(ends[k - 1]))
+        assert not np.allclose(codes(begins[k]), codes(begins[k - 10]))
+    # Within a start, an epoch begins where the previous one ended.
+    for i in [*range(1, 10), *range(11, 20), *range(21, 30), 31, 32, 33]:
+        assert begins[i].n_iter_ == ends[i - 1].n_iter_
+        assert_allclose(codes(begins[i]), codes(ends[i - 1]))
+    # Going on begins from the winning start's last epoch (not its rival's).
+    assert begins[30].n_iter_ == 10
+    matches = [k for k in range(3) if np.allclose(codes(begins[30]), codes(ends[10 * k + 9]))]
+    assert len(matches) == 1
+
+
+@needs_callbacks
+def test_a_start_that_diverges_ends_its_last_epoch_without_data(X, monkeypatch):
+    """The epoch a start diverged in is ended (empty) before the next start's first begins."""
+    original, calls = Adam.step, {"n": 0}
+
+    def step(self, grad):  # 150 rows in batches of 50: the 2nd start's 3rd epoch, 1st step
+        calls["n"] += 1
+        original(self, grad)
+        if calls["n"] == 37:
+            self.params[:] = np.nan
+
+    monkeypatch.setattr(Adam, "step", step)
+    rec = Recorder()
+    ae = small(max_iter=14, n_init=3, tol=0.0, batch_size=50).set_callbacks(rec)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    begins, ends = rec.named("begin"), rec.named("end")
+    assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(10 + 3 + 10 + 4))
+    assert [i for i, e in enumerate(ends) if e[3] is None] == [12]
+    assert ends[12][4] is None
+    assert begins[13][3].n_iter_ == 0
+    assert np.isfinite(ae.transform(X)).all()
 
 
 @needs_callbacks
