@@ -96,13 +96,20 @@ def test_epochs_are_subtasks_of_fit(X):
     assert not any(name.startswith(("_skae_epoch", "_callback")) for name in vars(ae))
 
 
-@needs_callbacks
-def test_every_start_reports_its_epochs(X):
-    """With n_init > 1 the callbacks see each start's 10 epochs, then the winner's rest."""
+@pytest.fixture
+def three_starts(X):
+    """A fit of three starts of 10 epochs, the winner going on to 14, and its recorder."""
     rec = Recorder()
     ae = small(max_iter=14, n_init=3, tol=0.0).set_callbacks(rec)
     with pytest.warns(ConvergenceWarning):
         ae.fit(X)
+    return ae, rec
+
+
+@needs_callbacks
+def test_every_start_reports_its_epochs(X, three_starts):
+    """With n_init > 1 the callbacks see each start's 10 epochs, then the winner's rest."""
+    ae, rec = three_starts
     assert ae._epoch_budget() == 14 + 2 * 10
     begins, ends = rec.named("begin"), rec.named("end")
     assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(34))
@@ -138,12 +145,9 @@ def test_convergence_begins_no_epoch_it_does_not_run(X):
 
 
 @needs_callbacks
-def test_each_epoch_begins_with_the_model_it_trains(X):
+def test_each_epoch_begins_with_the_model_it_trains(X, three_starts):
     """A start's first epoch begins from its own initial weights; going on, from the winner's."""
-    rec = Recorder()
-    ae = small(max_iter=14, n_init=3, tol=0.0).set_callbacks(rec)
-    with pytest.warns(ConvergenceWarning):
-        ae.fit(X)
+    _, rec = three_starts
     begins = [e[3] for e in rec.named("begin")]
     ends = [e[3] for e in rec.named("end")]
     assert len(begins) == len(ends) == 34
