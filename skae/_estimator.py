@@ -330,6 +330,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Number of random starts of a fresh fit (``n_init`` where an estimator has it)."""
         return 1
 
+    def _plateau_window(self):
+        """Epochs whose mean monitored loss the stopping rule watches (1: each epoch's)."""
+        return 1
+
     def _validates(self, n_samples):
         """Whether a fit on ``n_samples`` rows holds some out (``early_stopping``).
 
@@ -525,6 +529,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     validate=validate,
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
+                    plateau_window=self._plateau_window(),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
@@ -1109,9 +1114,10 @@ class AutoencoderTransformer(
 
     tol : float, default=1e-3
         Relative tolerance of a plateau: the monitored loss (validation loss
-        with ``early_stopping``, else training loss) has not improved on its
-        best by at least ``tol`` times that best for ``n_iter_no_change``
-        consecutive epochs. What a plateau does depends on ``learning_rate``.
+        with ``early_stopping``, else training loss), averaged over the last
+        ``n_iter_no_change`` epochs, has not improved on its best by at least
+        ``tol`` times that best for ``n_iter_no_change`` consecutive epochs.
+        What a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.
@@ -1151,7 +1157,10 @@ class AutoencoderTransformer(
         Adam's numerical-stability term.
 
     n_iter_no_change : int, default=20
-        Number of epochs without improvement by ``tol`` that make a plateau.
+        Number of epochs without improvement by ``tol`` that make a plateau,
+        and the number of epochs whose mean loss is watched: one lucky epoch
+        (a dip in the loss of the held-out rows) then does not end training,
+        or lower the rate, while the loss is still falling.
 
     n_init : int, default=4
         Number of random initialisations that compete at the start of a
@@ -1401,6 +1410,10 @@ class AutoencoderTransformer(
 
     def _n_starts(self):
         return self.n_init
+
+    def _plateau_window(self):
+        # A plateau is judged on the mean loss of the last n_iter_no_change epochs.
+        return self.n_iter_no_change
 
     def _penalty_monitor(self, objective, validated, size):
         # alpha="auto" with rows held out follows the validation loss.

@@ -17,8 +17,9 @@ when training goes wrong or ends:
   ``interrupted=True``. If no epoch completed, the interrupt propagates;
 * **stopping**: a *plateau* is ``n_iter_no_change`` consecutive epochs whose
   monitored loss (the validation loss with a validation set, else the training
-  loss) did not improve on the best by at least ``tol · |best|`` (a relative
-  tolerance). At a plateau the learning-rate schedule
+  loss; or its mean over the last ``plateau_window`` epochs, see
+  :class:`PlateauRule`) did not improve on the best by at least
+  ``tol · |best|`` (a relative tolerance). At a plateau the learning-rate schedule
   (:class:`~skae._optim.Schedule`) either lowers the rate, and training goes
   on, or says stop: training has *converged*. A schedule that runs its course
   (cosine) converges too. With a validation set the best parameters are
@@ -36,6 +37,7 @@ right before each epoch trains (verbose printing and scikit-learn's callbacks
 are monitors).
 """
 
+import collections
 import math
 import time
 from dataclasses import dataclass, field
@@ -85,27 +87,50 @@ def diverged(epoch, batch, loss, learning_rate):
 class PlateauRule:
     """The stopping rule (module docstring), shared by the NumPy and Array API loops.
 
-    :meth:`observe` counts an epoch's monitored loss against the best before it;
+    :meth:`observe` takes an epoch's monitored loss into the mean of the last
+    ``window`` epochs' and counts that mean against its best before it;
     :meth:`stops` then says whether that epoch ends training: at a plateau of
     ``n_iter_no_change`` epochs without an improvement by ``tol · |best|``, the
     schedule (if any) takes a step, and training ends when it has none left.
+
+    With a window of one the rule watches the loss itself, and one lucky epoch
+    (a dip in the loss of a few hundred held-out rows while the rate is still
+    high) can hold the best out of reach of every later epoch: the rate is then
+    lowered, or training ends, while the loss is still falling. A mean over
+    several epochs lets a falling trend count; unlike an exponential average it
+    settles on a flat loss, so that ``tol=0`` still finds a plateau there.
     """
 
-    def __init__(self, tol, n_iter_no_change, schedule=None):
+    def __init__(self, tol, n_iter_no_change, schedule=None, window=1):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.schedule = schedule
         self.no_improvement = 0
+        self.window = collections.deque(maxlen=window)
+        self.best = math.inf
 
-    def observe(self, monitored, best):
-        improved = best == math.inf or monitored < best - self.tol * abs(best)
+    def observe(self, monitored):
+        self.window.append(monitored)
+        mean = math.fsum(self.window) / len(self.window)
+        best = self.best
+        improved = best == math.inf or mean < best - self.tol * abs(best)
         self.no_improvement = 0 if improved else self.no_improvement + 1
+        self.best = min(best, mean)
 
     def stops(self):
         if self.no_improvement < self.n_iter_no_change:
             return False
         self.no_improvement = 0
         return self.schedule is None or not self.schedule.plateau()
+
+    def state(self):
+        """What a continued call needs (:func:`train`'s ``result``)."""
+        return self.no_improvement, list(self.window), self.best
+
+    def load_state(self, state):
+        self.no_improvement, window, self.best = state
+        self.window.clear()
+        self.window.extend(window)
 
 
 def print_epoch(epoch, loss, validation_loss, seconds):
@@ -126,6 +151,7 @@ def train(
     validate=None,
     tol=1e-4,
     n_iter_no_change=10,
+    plateau_window=1,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -148,6 +174,9 @@ def train(
         ``validate() -> float``: the validation loss of the current parameters.
     tol, n_iter_no_change : float, int
         The stopping rule (module docstring); ``tol`` is relative.
+    plateau_window : int
+        Number of epochs whose mean monitored loss the stopping rule watches
+        (:class:`PlateauRule`); 1 watches each epoch's loss.
     schedule : Schedule or None
         The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
@@ -169,7 +198,7 @@ def train(
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window)
     best_params = params.copy() if has_validation else None
     if result is None:
         result = TrainingResult()
@@ -177,7 +206,7 @@ def train(
         np.copyto(params, result.resume["params"])
         if has_validation:
             best_params = result.resume["best_params"]
-        rule.no_improvement = result.resume["no_improvement"]
+        rule.load_state(result.resume["rule"])
     result.resume = None
     checkpoint = None if has_validation else (params.copy(), optimizer.state())
     isfinite = math.isfinite
@@ -211,17 +240,17 @@ def train(
                 result.loss_curve.append(loss)
                 result.n_epochs += 1
                 result.n_samples_seen += n_rows
-                best_loss, result.best_loss = result.best_loss, min(result.best_loss, loss)
+                result.best_loss = min(result.best_loss, loss)
                 if has_validation:
                     result.validation_loss_curve.append(val_loss)
-                    monitored, best = val_loss, result.best_validation_loss
-                    if val_loss < best:
+                    monitored = val_loss
+                    if val_loss < result.best_validation_loss:
                         result.best_validation_loss = val_loss
                         np.copyto(best_params, params)
                 else:
-                    monitored, best = loss, best_loss
+                    monitored = loss
                     checkpoint = (params.copy(), optimizer.state())
-                rule.observe(monitored, best)
+                rule.observe(monitored)
                 seconds = time.perf_counter() - tic
                 if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                     result.stopped_by_monitor = True
@@ -242,7 +271,7 @@ def train(
         result.resume = {
             "params": params.copy() if has_validation else params,
             "best_params": best_params,
-            "no_improvement": rule.no_improvement,
+            "rule": rule.state(),
         }
     if has_validation:
         np.copyto(params, best_params)

@@ -402,6 +402,7 @@ def train(
     validate=None,
     tol=1e-4,
     n_iter_no_change=10,
+    plateau_window=1,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -418,7 +419,7 @@ def train(
 
     xp = objective.xp
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window)
     best_params = optimizer.params if has_validation else None
     if result is None:
         result = TrainingResult()
@@ -426,7 +427,7 @@ def train(
         optimizer.params = result.resume["params"]
         if has_validation:
             best_params = result.resume["best_params"]
-        rule.no_improvement = result.resume["no_improvement"]
+        rule.load_state(result.resume["rule"])
     result.resume = None
     checkpoint = None if has_validation else (optimizer.params, optimizer.state())
     n_rows = source.n_rows
@@ -472,17 +473,17 @@ def train(
             result.loss_curve.append(loss)
             result.n_epochs += 1
             result.n_samples_seen += n_rows
-            best_loss, result.best_loss = result.best_loss, min(result.best_loss, loss)
+            result.best_loss = min(result.best_loss, loss)
             if has_validation:
                 result.validation_loss_curve.append(val_loss)
-                monitored, best = val_loss, result.best_validation_loss
-                if val_loss < best:
+                monitored = val_loss
+                if val_loss < result.best_validation_loss:
                     result.best_validation_loss = val_loss
                     best_params = params
             else:
-                monitored, best = loss, best_loss
+                monitored = loss
                 checkpoint = (params, optimizer.state())
-            rule.observe(monitored, best)
+            rule.observe(monitored)
             seconds = time.perf_counter() - tic
             if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                 result.stopped_by_monitor = True
@@ -505,7 +506,7 @@ def train(
         result.resume = {
             "params": optimizer.params,
             "best_params": best_params,
-            "no_improvement": rule.no_improvement,
+            "rule": rule.state(),
         }
     if has_validation:
         optimizer.params = best_params

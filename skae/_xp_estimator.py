@@ -190,6 +190,7 @@ class ArrayAPIMixin:
                     validate=validate,
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
+                    plateau_window=self._plateau_window(),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )

@@ -107,7 +107,7 @@ class LatentSpaceDisplay:
     >>> X, y, _ = make_manifold_clusters(300, random_state=0)
     >>> pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(
     ...     n_components=2, hidden_layer_sizes=(16,), early_stopping=True,
-    ...     max_iter=500, random_state=0))
+    ...     random_state=0))
     >>> pipe = pipe.fit(X)
     >>> disp = LatentSpaceDisplay.from_estimator(pipe, X, y=y)
     >>> disp.scatter_.get_offsets().shape
@@ -327,7 +327,7 @@ class LossCurveDisplay:
     >>> X, _, _ = make_manifold_clusters(300, random_state=0)
     >>> X = StandardScaler().fit_transform(X)
     >>> ae = AutoencoderTransformer(hidden_layer_sizes=(16,), early_stopping=True,
-    ...                             max_iter=500, random_state=0).fit(X)
+    ...                             random_state=0).fit(X)
     >>> disp = LossCurveDisplay.from_estimator(ae)
     >>> len(disp.line_.get_xdata()) == ae.n_iter_
     True
@@ -513,7 +513,7 @@ class ReconstructionDisplay:
     >>> X, _ = load_digits(return_X_y=True)
     >>> X = X / 16
     >>> ae = AutoencoderTransformer(n_components=8, hidden_layer_sizes=(32,),
-    ...                             max_iter=500, random_state=0).fit(X)
+    ...                             random_state=0).fit(X)
     >>> disp = ReconstructionDisplay.from_estimator(ae, X, image_shape=(8, 8), n_images=6)
     >>> disp.axes_.shape
     (2, 6)

@@ -4,9 +4,11 @@ import math
 import warnings
 from types import SimpleNamespace
 
+import array_api_strict
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -15,7 +17,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skae._estimator as estimator_module
-from skae import AutoencoderTransformer
+import skae._training as training_module
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._optim import Adam, Schedule
 from skae._training import train
 
@@ -142,6 +145,56 @@ def test_tolerance_is_relative_to_the_best_loss(scale):
     result = train(objective, Adam(objective.network.params), OneBatch(),
                    rng=np.random.default_rng(0), max_epochs=100, tol=1e-2, n_iter_no_change=4)
     assert not result.converged and result.n_epochs == 100
+
+
+
+def scripted_fit(losses, **kwargs):
+    objective = ScriptedObjective(losses)
+    return train(objective, Adam(objective.network.params), OneBatch(),
+                 rng=np.random.default_rng(0), max_epochs=len(losses), **kwargs)
+
+
+def test_one_lucky_epoch_does_not_end_a_falling_loss():
+    # The loss falls by 1 % an epoch, except for one epoch 20 % below the trend
+    # (a lucky draw of a small validation set). Against that epoch alone the next
+    # 21 epochs do not improve, and a plateau of 10 ends the fit; the mean of the
+    # last 10 epochs improves again within 4.
+    losses = 0.99 ** np.arange(60)
+    losses[14] *= 0.8
+    alone = scripted_fit(losses, tol=1e-3, n_iter_no_change=10)
+    assert alone.converged and alone.n_epochs == 25
+    averaged = scripted_fit(losses, tol=1e-3, n_iter_no_change=10, plateau_window=10)
+    assert not averaged.converged and averaged.n_epochs == 60
+
+
+def test_a_flat_loss_makes_a_plateau_even_with_zero_tolerance():
+    # The mean of the last 5 epochs improves until epoch 6, when the window is all 2.0,
+    # and then settles: epochs 7 to 16 make the plateau (an exponential average would not
+    # settle, and tol=0 would never see a plateau).
+    result = scripted_fit([3.0] + [2.0] * 40, tol=0.0, n_iter_no_change=10, plateau_window=5)
+    assert result.converged and result.n_epochs == 16
+
+
+@pytest.mark.parametrize("array_api", [False, True])
+def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_api):
+    """The transformer watches the mean of n_iter_no_change epochs; the detector each epoch."""
+    windows = []
+    original = training_module.PlateauRule.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        windows.append(self.window.maxlen)
+
+    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=7, random_state=0)
+    X = array_api_strict.asarray(blobs) if array_api else blobs
+    with warnings.catch_warnings(), config_context(array_api_dispatch=array_api):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AutoencoderTransformer(n_init=2, **params).fit(X)
+        assert windows == [7, 7]  # one rule per start
+        if not array_api:
+            AutoencoderOutlierDetector(**params).fit(X)
+            assert windows == [7, 7, 1]
 
 
 BUNDLED = {

@@ -183,6 +183,27 @@ def test_the_stopping_count_goes_on_too():
     assert result.converged and result.n_epochs == 5  # the third epoch without is the 5th
 
 
+
+def test_the_plateau_rules_average_goes_on_too():
+    """The averaged epochs and their best carry over a break: it ends where one call would."""
+    losses = [3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+
+    def run(objective, max_epochs, **kwargs):
+        return train(objective, Adam(objective.network.params), OneBatch(), rng=None,
+                     max_epochs=max_epochs, tol=0.0, n_iter_no_change=4, plateau_window=2,
+                     **kwargs)
+
+    # A window of 2: the average improves until epoch 3, epochs 4 to 7 make the plateau.
+    whole = run(ScriptedObjective(losses), 11)
+    assert whole.converged and whole.n_epochs == 7
+    objective = ScriptedObjective(losses)
+    first = run(objective, 4)
+    assert not first.converged
+    # Afresh, epoch 5 would improve on no best and the plateau would end at epoch 9.
+    result = run(objective, 7, first_epoch=5, result=first)
+    assert result.converged and result.n_epochs == 7
+
+
 def test_a_partial_cosine_schedule_has_not_run_its_course():
     schedule = Schedule("cosine", Adam(np.zeros(1)), 20)
     for _ in range(10):
