@@ -87,8 +87,8 @@ def diverged(epoch, batch, loss, learning_rate):
 class PlateauRule:
     """The stopping rule (module docstring), shared by the NumPy and Array API loops.
 
-    :meth:`observe` takes an epoch's monitored loss into the mean of the last
-    ``window`` epochs' and counts that mean against its best before it;
+    :meth:`observe` adds an epoch's monitored loss to those of the last
+    ``window`` epochs and counts their mean against its best before it;
     :meth:`stops` then says whether that epoch ends training: at a plateau of
     ``n_iter_no_change`` epochs without an improvement by ``tol · |best|``, the
     schedule (if any) takes a step, and training ends when it has none left.
