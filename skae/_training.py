@@ -65,7 +65,7 @@ class TrainingResult:
     #: What a call that goes on from this result needs, or None: the last epoch's
     #: parameters (with a validation set the network holds the best epoch's, but the
     #: optimizer's state is the last's), the best parameters so far, and the stopping
-    #: rule's count of epochs without improvement.
+    #: rule's state (:meth:`PlateauRule.state`: its count, window and best).
     resume: dict | None = None
 
 
@@ -188,7 +188,7 @@ def train(
         on from, as if that call had not ended: training resumes from its last
         epoch's parameters (not the best ones it restored), whose state the
         optimizer holds, its curves are extended, and its best losses, best
-        parameters and the stopping rule's count carry over. None starts afresh.
+        parameters and the stopping rule's state carry over. None starts afresh.
 
     Returns
     -------
