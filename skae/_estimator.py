@@ -334,6 +334,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs whose mean monitored loss the stopping rule watches (1: each epoch's)."""
         return 1
 
+    def _stop_patience(self):
+        """Epochs in a row without improvement that end training (None: the schedule decides)."""
+        return None
+
     def _validates(self, n_samples):
         """Whether a fit on ``n_samples`` rows holds some out (``early_stopping``).
 
@@ -530,6 +534,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
+                    patience=self._stop_patience(),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
@@ -1091,7 +1096,9 @@ class AutoencoderTransformer(
         throughout, and training stops at the first plateau of the loss (see
         ``tol``). ``"adaptive"``: at each plateau the rate is divided by 5, and
         training stops at the plateau that would take it below
-        ``learning_rate_init / 1000``. ``"cosine"``: the rate decays from
+        ``learning_rate_init / 1000``, or at a plateau right after a lowered
+        rate with no improvement since (``2 * n_iter_no_change`` epochs
+        without improvement: the lower rate did not help). ``"cosine"``: the rate decays from
         ``learning_rate_init`` to a thousandth of it along half a cosine over
         ``max_iter`` epochs; a plateau still stops training early. Each
         :meth:`fit` starts the schedule afresh; :meth:`partial_fit` uses
@@ -1414,6 +1421,10 @@ class AutoencoderTransformer(
     def _plateau_window(self):
         # A plateau is judged on the mean loss of the last n_iter_no_change epochs.
         return self.n_iter_no_change
+
+    def _stop_patience(self):
+        # A plateau right after a lowered rate, with no improvement since, ends training.
+        return 2 * self.n_iter_no_change
 
     def _penalty_monitor(self, objective, validated, size):
         # alpha="auto" with rows held out follows the validation loss.

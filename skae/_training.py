@@ -22,8 +22,9 @@ when training goes wrong or ends:
   ``tol · |best|`` (a relative tolerance). At a plateau the learning-rate schedule
   (:class:`~skae._optim.Schedule`) either lowers the rate, and training goes
   on, or says stop: training has *converged*. A schedule that runs its course
-  (cosine) converges too. With a validation set the best parameters are
-  restored at the end.
+  (cosine) converges too, and so does a fit whose monitored loss has not
+  improved for ``patience`` epochs in a row, when one is given. With a
+  validation set the best parameters are restored at the end.
 
 *Several starts* (:func:`best_start`): candidates from different random
 initialisations are each trained for a few epochs, and training goes on from the
@@ -65,7 +66,7 @@ class TrainingResult:
     #: What a call that goes on from this result needs, or None: the last epoch's
     #: parameters (with a validation set the network holds the best epoch's, but the
     #: optimizer's state is the last's), the best parameters so far, and the stopping
-    #: rule's state (:meth:`PlateauRule.state`: its count, window and best).
+    #: rule's state (:meth:`PlateauRule.state`: its counts, window and best).
     resume: dict | None = None
 
 
@@ -93,6 +94,13 @@ class PlateauRule:
     ``n_iter_no_change`` epochs without an improvement by ``tol · |best|``, the
     schedule (if any) takes a step, and training ends when it has none left.
 
+    With ``patience`` (an int), that many epochs in a row without an improvement
+    end training whatever the schedule says: with a patience of twice
+    ``n_iter_no_change``, a plateau right after a lowered rate, with no
+    improvement since, ends training instead of lowering the rate again (the
+    lower rate did not help; when the held-out loss has turned up, the network
+    is overfitting and no lower rate will bring the best back).
+
     With a window of one the rule watches the loss itself, and one lucky epoch
     (a dip in the loss of a few hundred held-out rows while the rate is still
     high) can hold the best out of reach of every later epoch: the rate is then
@@ -101,11 +109,13 @@ class PlateauRule:
     settles on a flat loss, so that ``tol=0`` still finds a plateau there.
     """
 
-    def __init__(self, tol, n_iter_no_change, schedule=None, window=1):
+    def __init__(self, tol, n_iter_no_change, schedule=None, window=1, patience=None):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.schedule = schedule
+        self.patience = patience
         self.no_improvement = 0
+        self.since_improvement = 0
         self.window = collections.deque(maxlen=window)
         self.best = math.inf
 
@@ -115,9 +125,12 @@ class PlateauRule:
         best = self.best
         improved = best == math.inf or mean < best - self.tol * abs(best)
         self.no_improvement = 0 if improved else self.no_improvement + 1
+        self.since_improvement = 0 if improved else self.since_improvement + 1
         self.best = min(best, mean)
 
     def stops(self):
+        if self.patience is not None and self.since_improvement >= self.patience:
+            return True
         if self.no_improvement < self.n_iter_no_change:
             return False
         self.no_improvement = 0
@@ -125,10 +138,10 @@ class PlateauRule:
 
     def state(self):
         """What a continued call needs (:func:`train`'s ``result``)."""
-        return self.no_improvement, list(self.window), self.best
+        return self.no_improvement, self.since_improvement, list(self.window), self.best
 
     def load_state(self, state):
-        self.no_improvement, window, self.best = state
+        self.no_improvement, self.since_improvement, window, self.best = state
         self.window.clear()
         self.window.extend(window)
 
@@ -152,6 +165,7 @@ def train(
     tol=1e-4,
     n_iter_no_change=10,
     plateau_window=1,
+    patience=None,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -177,6 +191,9 @@ def train(
     plateau_window : int
         Number of epochs whose mean monitored loss the stopping rule watches
         (:class:`PlateauRule`); 1 watches each epoch's loss.
+    patience : int or None
+        Number of epochs in a row without improvement that end training whatever
+        the schedule (:class:`PlateauRule`); None leaves the end to the schedule.
     schedule : Schedule or None
         The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
@@ -198,7 +215,7 @@ def train(
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience)
     best_params = params.copy() if has_validation else None
     if result is None:
         result = TrainingResult()

@@ -403,6 +403,7 @@ def train(
     tol=1e-4,
     n_iter_no_change=10,
     plateau_window=1,
+    patience=None,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -419,7 +420,7 @@ def train(
 
     xp = objective.xp
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience)
     best_params = optimizer.params if has_validation else None
     if result is None:
         result = TrainingResult()

@@ -191,6 +191,7 @@ class ArrayAPIMixin:
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
+                    patience=self._stop_patience(),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )

@@ -83,11 +83,17 @@ def fit_counting_rates(X, **params):
     return ae, seen, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
-def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs):
-    ae, seen, warned = fit_counting_rates(
-        blobs, n_components=2, hidden_layer_sizes=(8,), random_state=0, n_iter_no_change=3
-    )
+def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs, monkeypatch):
+    params = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, n_iter_no_change=3)
+    # A plateau right after a lowered rate ends this fit at the third rate...
+    ae, seen, warned = fit_counting_rates(blobs, **params)
     assert not warned and ae.n_iter_ < ae.max_iter
+    distinct = sorted(set(seen), reverse=True)
+    assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(3))
+    # ...and without that rule, the floor does: the same rates and two more.
+    monkeypatch.setattr(AutoencoderTransformer, "_stop_patience", lambda self: None)
+    longer, seen, warned = fit_counting_rates(blobs, **params)
+    assert not warned and ae.n_iter_ < longer.n_iter_ < longer.max_iter
     distinct = sorted(set(seen), reverse=True)
     assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(len(distinct)))
     assert len(distinct) == 5  # 2e-3 down to 3.2e-6, then the next plateau stops
@@ -175,15 +181,63 @@ def test_a_flat_loss_makes_a_plateau_even_with_zero_tolerance():
     assert result.converged and result.n_epochs == 16
 
 
+def adaptive_fit(losses, **kwargs):
+    """A scripted fit with the adaptive schedule (rate 1.0): its result and last rate."""
+    objective = ScriptedObjective(losses)
+    optimizer = Adam(objective.network.params, learning_rate=1.0)
+    result = train(objective, optimizer, OneBatch(), rng=None, max_epochs=len(losses),
+                   schedule=Schedule("adaptive", optimizer, len(losses)), **kwargs)
+    return result, optimizer.learning_rate
+
+
+def test_a_plateau_right_after_a_lowered_rate_ends_training():
+    # The loss is best at epoch 5 and then turns up (overfitting). Epochs 6 to 9 make a
+    # plateau and lower the rate; with a patience of 8, epochs 10 to 13 end training.
+    losses = [5.0, 4.0, 3.0, 2.0, 1.0] + [1.5] * 40
+    result, rate = adaptive_fit(losses, tol=0.0, n_iter_no_change=4, patience=8)
+    assert result.converged and result.n_epochs == 13 and rate == pytest.approx(0.2)
+    # Without it the rate is lowered four times before the floor ends training.
+    result, rate = adaptive_fit(losses, tol=0.0, n_iter_no_change=4)
+    assert result.converged and result.n_epochs == 25 and rate == pytest.approx(0.2**4)
+
+
+def test_an_improvement_after_a_lowered_rate_lets_training_go_on():
+    # Plateau at epoch 9 (rate 0.2); epoch 10 improves, so the plateau of epochs 11 to 14
+    # lowers the rate again (0.04) instead of ending training, and epochs 15 to 18 end it.
+    losses = [5.0, 4.0, 3.0, 2.0, 1.0] + [1.0] * 4 + [0.5] * 40
+    result, rate = adaptive_fit(losses, tol=0.0, n_iter_no_change=4, patience=8)
+    assert result.converged and result.n_epochs == 18 and rate == pytest.approx(0.04)
+
+
+def test_the_count_of_epochs_without_improvement_goes_on_too():
+    """A break between epochs 11 and 12 ends the fit where one call would: epoch 13."""
+    losses = [5.0, 4.0, 3.0, 2.0, 1.0] + [1.5] * 40
+    objective = ScriptedObjective(losses)
+    optimizer = Adam(objective.network.params, learning_rate=1.0)
+    schedule = Schedule("adaptive", optimizer, len(losses))
+
+    def run(max_epochs, **kwargs):
+        return train(objective, optimizer, OneBatch(), rng=None, max_epochs=max_epochs,
+                     tol=0.0, n_iter_no_change=4, patience=8, schedule=schedule, **kwargs)
+
+    first = run(11)
+    assert not first.converged
+    # Afresh, the count would start again at epoch 12 and the fit end at epoch 19.
+    result = run(20, first_epoch=12, result=first)
+    assert result.converged and result.n_epochs == 13
+
+
 @pytest.mark.parametrize("array_api", [False, True])
 def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_api):
-    """The transformer watches the mean of n_iter_no_change epochs; the detector each epoch."""
+    """The transformer watches the mean of n_iter_no_change epochs and stops after twice
+    n_iter_no_change epochs without improvement; the detector watches each epoch and
+    leaves the end to its schedule."""
     windows = []
     original = training_module.PlateauRule.__init__
 
     def recording(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        windows.append(self.window.maxlen)
+        windows.append((self.window.maxlen, self.patience))
 
     monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
     params = dict(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=7, random_state=0)
@@ -191,10 +245,10 @@ def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_ap
     with warnings.catch_warnings(), config_context(array_api_dispatch=array_api):
         warnings.simplefilter("ignore", ConvergenceWarning)
         AutoencoderTransformer(n_init=2, **params).fit(X)
-        assert windows == [7, 7]  # one rule per start
+        assert windows == [(7, 14), (7, 14)]  # one rule per start
         if not array_api:
             AutoencoderOutlierDetector(**params).fit(X)
-            assert windows == [7, 7, 1]
+            assert windows == [(7, 14), (7, 14), (1, None)]
 
 
 BUNDLED = {
