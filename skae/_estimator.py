@@ -334,8 +334,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs whose mean monitored loss the stopping rule watches (1: each epoch's)."""
         return 1
 
-    def _stop_patience(self):
-        """Epochs in a row without improvement that end training (None: the schedule decides)."""
+    def _stop_patience(self, validated):
+        """Epochs in a row without improvement that end training (None: the schedule decides).
+
+        ``validated``: whether rows are held out (the best epoch's weights are kept).
+        """
         return None
 
     def _validates(self, n_samples):
@@ -534,7 +537,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
-                    patience=self._stop_patience(),
+                    patience=self._stop_patience(validate is not None),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
@@ -1096,9 +1099,10 @@ class AutoencoderTransformer(
         throughout, and training stops at the first plateau of the loss (see
         ``tol``). ``"adaptive"``: at each plateau the rate is divided by 5, and
         training stops at the plateau that would take it below
-        ``learning_rate_init / 1000``, or at a plateau right after a lowered
-        rate with no improvement since (``2 * n_iter_no_change`` epochs
-        without improvement: the lower rate did not help). ``"cosine"``: the rate decays from
+        ``learning_rate_init / 1000``, or, with rows held out
+        (``early_stopping``), at a plateau right after a lowered rate with no
+        improvement since (``2 * n_iter_no_change`` epochs without one: the
+        lower rate did not help). ``"cosine"``: the rate decays from
         ``learning_rate_init`` to a thousandth of it along half a cosine over
         ``max_iter`` epochs; a plateau still stops training early. Each
         :meth:`fit` starts the schedule afresh; :meth:`partial_fit` uses
@@ -1422,9 +1426,12 @@ class AutoencoderTransformer(
         # A plateau is judged on the mean loss of the last n_iter_no_change epochs.
         return self.n_iter_no_change
 
-    def _stop_patience(self):
-        # A plateau right after a lowered rate, with no improvement since, ends training.
-        return 2 * self.n_iter_no_change
+    def _stop_patience(self, validated):
+        # With rows held out, a plateau right after a lowered rate, with no improvement
+        # since, ends training: the best weights came before it, and a lower rate rarely
+        # brings the held-out loss back. Without, each lower rate still refines the
+        # weights that are kept, the last epoch's.
+        return 2 * self.n_iter_no_change if validated else None
 
     def _penalty_monitor(self, objective, validated, size):
         # alpha="auto" with rows held out follows the validation loss.

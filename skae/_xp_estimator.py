@@ -191,7 +191,7 @@ class ArrayAPIMixin:
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
-                    patience=self._stop_patience(),
+                    patience=self._stop_patience(validate is not None),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )

@@ -83,17 +83,12 @@ def fit_counting_rates(X, **params):
     return ae, seen, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
-def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs, monkeypatch):
-    params = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, n_iter_no_change=3)
-    # A plateau right after a lowered rate ends this fit at the third rate...
-    ae, seen, warned = fit_counting_rates(blobs, **params)
+def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs):
+    # No rows held out (120 samples): the rate floor ends training.
+    ae, seen, warned = fit_counting_rates(
+        blobs, n_components=2, hidden_layer_sizes=(8,), random_state=0, n_iter_no_change=3
+    )
     assert not warned and ae.n_iter_ < ae.max_iter
-    distinct = sorted(set(seen), reverse=True)
-    assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(3))
-    # ...and without that rule, the floor does: the same rates and two more.
-    monkeypatch.setattr(AutoencoderTransformer, "_stop_patience", lambda self: None)
-    longer, seen, warned = fit_counting_rates(blobs, **params)
-    assert not warned and ae.n_iter_ < longer.n_iter_ < longer.max_iter
     distinct = sorted(set(seen), reverse=True)
     assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(len(distinct)))
     assert len(distinct) == 5  # 2e-3 down to 3.2e-6, then the next plateau stops
@@ -227,11 +222,25 @@ def test_the_count_of_epochs_without_improvement_goes_on_too():
     assert result.converged and result.n_epochs == 13
 
 
+def test_held_out_rows_end_an_overfitting_fit_sooner_with_the_same_weights(monkeypatch):
+    # Breast cancer to 2-D overfits: the held-out loss is best long before the rate
+    # reaches its floor. The plateau after the first useless lower rate ends the fit.
+    X = StandardScaler().fit_transform(load_breast_cancer(return_X_y=True)[0])
+    ae = AutoencoderTransformer(n_components=2, random_state=1).fit(X)
+    monkeypatch.setattr(AutoencoderTransformer, "_stop_patience", lambda self, validated: None)
+    longer = AutoencoderTransformer(n_components=2, random_state=1).fit(X)
+    assert ae.n_iter_ < 0.8 * longer.n_iter_
+    assert ae.validation_loss_curve_ == longer.validation_loss_curve_[: ae.n_iter_]
+    np.testing.assert_array_equal(ae.transform(X), longer.transform(X))
+
+
 @pytest.mark.parametrize("array_api", [False, True])
-def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_api):
-    """The transformer watches the mean of n_iter_no_change epochs and stops after twice
-    n_iter_no_change epochs without improvement; the detector watches each epoch and
-    leaves the end to its schedule."""
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_api,
+                                                    early_stopping):
+    """The transformer watches the mean of n_iter_no_change epochs and, with rows held
+    out, stops after twice n_iter_no_change epochs without improvement; the detector
+    watches each epoch and leaves the end to its schedule."""
     windows = []
     original = training_module.PlateauRule.__init__
 
@@ -240,15 +249,17 @@ def test_only_the_transformer_averages_its_plateaus(monkeypatch, blobs, array_ap
         windows.append((self.window.maxlen, self.patience))
 
     monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
-    params = dict(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=7, random_state=0)
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=7, random_state=0,
+                  early_stopping=early_stopping)
     X = array_api_strict.asarray(blobs) if array_api else blobs
+    patience = 14 if early_stopping else None
     with warnings.catch_warnings(), config_context(array_api_dispatch=array_api):
         warnings.simplefilter("ignore", ConvergenceWarning)
         AutoencoderTransformer(n_init=2, **params).fit(X)
-        assert windows == [(7, 14), (7, 14)]  # one rule per start
+        assert windows == [(7, patience), (7, patience)]  # one rule per start
         if not array_api:
             AutoencoderOutlierDetector(**params).fit(X)
-            assert windows == [(7, 14), (7, 14), (1, None)]
+            assert windows == [(7, patience), (7, patience), (1, None)]
 
 
 BUNDLED = {
