@@ -1171,7 +1171,9 @@ class AutoencoderTransformer(
         Number of epochs without improvement by ``tol`` that make a plateau,
         and the number of epochs whose mean loss is watched: one lucky epoch
         (a dip in the loss of the held-out rows) then does not end training,
-        or lower the rate, while the loss is still falling.
+        or lower the rate, while the loss is still falling. With rows held
+        out, twice as many epochs without improvement end training (see
+        ``learning_rate``).
 
     n_init : int, default=4
         Number of random initialisations that compete at the start of a
