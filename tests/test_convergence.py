@@ -148,7 +148,6 @@ def test_tolerance_is_relative_to_the_best_loss(scale):
     assert not result.converged and result.n_epochs == 100
 
 
-
 def scripted_fit(losses, **kwargs):
     objective = ScriptedObjective(losses)
     return train(objective, Adam(objective.network.params), OneBatch(),

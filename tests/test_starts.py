@@ -183,7 +183,6 @@ def test_the_stopping_count_goes_on_too():
     assert result.converged and result.n_epochs == 5  # the third epoch without is the 5th
 
 
-
 def test_the_plateau_rules_average_goes_on_too():
     """The averaged epochs and their best carry over a break: it ends where one call would."""
     losses = [3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
