@@ -124,8 +124,11 @@ class VariationalAutoencoder(
     learning_rate_init : float, default=2e-3
         Adam's (initial) step size.
 
-    max_iter : int, default=300
-        Maximum number of epochs (passes over the training data).
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the training data). The
+        stopping rule ends most fits long before it: with rows held out, when
+        the validation ELBO no longer improves; without, when the learning
+        rate has been lowered to its floor.
 
     shuffle : bool, default=True
         Whether to shuffle the training data at every epoch.
@@ -151,15 +154,20 @@ class VariationalAutoencoder(
         state. The model (layer sizes, activation, loss, ``min_noise_variance``)
         must not change.
 
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples and monitor their mean
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for
         the whole fit) to decide when to stop, and restore the weights of the
-        best validation epoch. Not used by :meth:`partial_fit`.
+        best validation epoch. ``"auto"`` does so for data of at least 200
+        samples and trains on all the samples of smaller data: a VAE overfits
+        a few hundred rows quickly (its noise variances shrink on the training
+        rows), and the held-out likelihood of the weights trained longest is
+        then far below that of the best validation epoch. Not used by
+        :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation.
-        Only used when ``early_stopping=True``.
+        Only used when rows are held out (``early_stopping``).
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).
@@ -318,7 +326,7 @@ class VariationalAutoencoder(
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
@@ -342,13 +350,13 @@ class VariationalAutoencoder(
         batch_size="auto",
         learning_rate="adaptive",
         learning_rate_init=2e-3,
-        max_iter=300,
+        max_iter=1000,
         shuffle=True,
         random_state=None,
         tol=1e-4,
         verbose=False,
         warm_start=False,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,

@@ -1,12 +1,14 @@
 """AutoencoderImputer: scikit-learn's imputer API, exact observed entries, quality, categories."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
@@ -226,3 +228,14 @@ def test_categories_are_imputed_with_valid_one_hot_rows():
     # Group columns are not standardized; the others are.
     assert_array_equal(imputer.mean_[2:5], 0)
     assert_array_equal(imputer.scale_[2:5], 1)
+
+
+@pytest.mark.parametrize("load, rate, seed", [(load_wine, 0.1, 2), (load_breast_cancer, 0.2, 0)])
+def test_defaults_converge_without_warning_on_bundled_data(load, rate, seed):
+    # Two fits whose schedule ends after 1,000 epochs (the default max_iter was 1000).
+    X = StandardScaler().fit_transform(load(return_X_y=True)[0])
+    X[np.random.default_rng(100 + seed).random(X.shape) < rate] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        imputer = AutoencoderImputer(random_state=seed).fit(X)
+    assert imputer.n_iter_ < imputer.max_iter

@@ -149,6 +149,7 @@ def test_trained_linear_vae_scores_like_pca_on_ppca_data(seed):
     vae = VariationalAutoencoder(
         2, hidden_layer_sizes=(), decoder_layer_sizes=(), alpha=0.0, max_iter=150,
         learning_rate_init=1e-2, n_importance_samples=50, random_state=0,
+        early_stopping=False,  # trained on the rows PCA is fitted on
     ).fit(X)
     gap = vae.score(X_test) - pca.score(X_test)
     assert abs(gap) < 0.1, gap
@@ -343,6 +344,44 @@ def test_early_stopping_tracks_a_deterministic_validation_elbo(blobs):
     curve = vae.validation_loss_curve_
     assert len(curve) == vae.n_iter_ and np.isfinite(curve).all()
     assert vae.best_validation_loss_ == min(curve)
+
+
+@pytest.mark.parametrize(
+    "n_samples, early_stopping, held_out",
+    [(199, "auto", False), (200, "auto", True), (400, False, False), (100, True, True)],
+)
+def test_auto_early_stopping_holds_rows_out_from_200_rows(n_samples, early_stopping,
+                                                          held_out):
+    X = np.random.default_rng(0).normal(size=(n_samples, 4))
+    vae = small(max_iter=2, early_stopping=early_stopping).fit(X)
+    assert (vae.validation_loss_curve_ is not None) == held_out
+    assert (vae.best_validation_loss_ is not None) == held_out
+
+
+def test_early_stopping_accepts_only_booleans_and_auto(blobs):
+    with pytest.raises(InvalidParameterError, match="early_stopping"):
+        small(early_stopping="sometimes").fit(blobs)
+
+
+def test_default_fit_keeps_the_held_out_likelihood_of_a_small_table():
+    """Trained on all 426 rows until the schedule ends, the VAE overfits breast cancer.
+
+    Its noise variances shrink on the training rows; the default holds rows out and
+    keeps the best validation epoch's weights, nats per sample better on unseen rows.
+    """
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test = train_test_split(load_breast_cancer(return_X_y=True)[0],
+                                       random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    default = VariationalAutoencoder(random_state=0).fit(X_train)
+    all_rows = VariationalAutoencoder(random_state=0, early_stopping=False).fit(X_train)
+    assert default.validation_loss_curve_ is not None
+    assert default.n_iter_ < all_rows.n_iter_ < all_rows.max_iter
+    assert default.score(X_test) > all_rows.score(X_test) + 2.0
 
 
 def test_grid_search_needs_no_scoring(blobs):
