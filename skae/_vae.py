@@ -296,7 +296,7 @@ class VariationalAutoencoder(
     >>> X, _ = load_digits(return_X_y=True)
     >>> X_train, X_test = train_test_split(X, random_state=0)
     >>> vae = make_pipeline(StandardScaler(), VariationalAutoencoder(
-    ...     n_components=8, max_iter=60, random_state=0)).fit(X_train)
+    ...     n_components=8, random_state=0)).fit(X_train)
     >>> vae.transform(X_test).shape
     (450, 8)
     >>> vae[-1].sample(3, random_state=0).shape
