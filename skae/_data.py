@@ -501,7 +501,7 @@ def row_keys(X, seed, chunk_size=8192):
     return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def validation_split(X, sample_weight, fraction, seed):
+def validation_split(X, sample_weight, fraction, seed, *, required=True):
     """Split row indices into (train, validation) by row content.
 
     Identical rows (equal :func:`row_keys`) form a group, so duplicated rows land on
@@ -512,6 +512,10 @@ def validation_split(X, sample_weight, fraction, seed):
     (up to rounding), and short of it by less than the weight of the lightest
     positive-weight group left in training. A sample weight of ``k`` splits exactly
     as ``k`` repeated rows would.
+
+    When no training weight would be left (fewer than two distinct rows of positive
+    weight), this raises if ``required``, else returns ``(all rows, None)``: no
+    validation set (``early_stopping="auto"`` then trains on every row).
     """
     n = X.shape[0]
     keys = row_keys(X, seed)
@@ -541,6 +545,8 @@ def validation_split(X, sample_weight, fraction, seed):
     train = np.flatnonzero(~is_validation)
     validation = np.flatnonzero(is_validation)
     if train.size == 0 or weight[train].sum() <= 0:
+        if not required:
+            return np.arange(n), None
         raise ValueError(
             "early_stopping=True needs at least two distinct samples with positive "
             f"weight, to hold some out for validation; got n_samples = {n}, of which "

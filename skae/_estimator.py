@@ -341,15 +341,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return None
 
-    def _validates(self, n_samples):
+    def _validates(self, n_samples, sample_weight=None):
         """Whether a fit on ``n_samples`` rows holds some out (``early_stopping``).
 
-        ``"auto"`` holds rows out from :data:`_AUTO_EARLY_STOPPING_ROWS` rows on,
-        unless the objective trades reconstruction for something else (denoising,
-        sparse codes, contraction), which a validation loss of reconstruction
-        alone would end early.
+        ``"auto"`` holds rows out from :data:`_AUTO_EARLY_STOPPING_ROWS` rows of
+        positive weight on, unless the objective trades reconstruction for something
+        else (denoising, sparse codes, contraction), which a validation loss of
+        reconstruction alone would end early.
         """
         if isinstance(self.early_stopping, str):
+            if sample_weight is not None:
+                n_samples = int(np.count_nonzero(np.asarray(sample_weight) > 0))
             trades = (
                 getattr(self, "noise", None) is not None
                 or getattr(self, "sparsity", 0)
@@ -475,11 +477,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
-        if self._validates(X.shape[0]) and not incremental:
+        if self._validates(X.shape[0], sample_weight) and not incremental:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             train_rows, validation_rows = validation_split(
-                X, sample_weight, self.validation_fraction, validation_seed
+                X,
+                sample_weight,
+                self.validation_fraction,
+                validation_seed,
+                required=not isinstance(self.early_stopping, str),
             )
         n_train = train_rows.size
         if self.batch_size == "auto":
@@ -1143,13 +1149,14 @@ class AutoencoderTransformer(
         reconstruction loss to decide when to stop (and, with ``alpha="auto"``,
         to set the penalty), and restore the weights of the epoch with the best
         validation loss. ``"auto"`` does so for data of at least 200 samples
-        (then at least 20 are held out), and trains on all the samples of
-        smaller data or when ``noise``, ``sparsity`` or ``contraction`` is set
-        (they trade reconstruction for something else, and a validation loss
-        of reconstruction alone would stop them early). The validation samples
-        are chosen by row content, so
-        duplicated rows fall on the same side, and a warm-start fit holds out
-        the same rows again. Not used by :meth:`partial_fit`.
+        of positive weight (then at least 20 are held out), and trains on all
+        the samples of smaller data, when no sample could be held out
+        (identical rows stay together), or when ``noise``, ``sparsity`` or
+        ``contraction`` is set (they trade reconstruction for something else,
+        and a validation loss of reconstruction alone would stop them early).
+        The validation samples are chosen by row content, so duplicated rows
+        fall on the same side, and a warm-start fit holds out the same rows
+        again. Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:

@@ -126,9 +126,9 @@ class VariationalAutoencoder(
 
     max_iter : int, default=1000
         Maximum number of epochs (passes over the training data). The
-        stopping rule ends most fits long before it: with rows held out, when
-        the validation ELBO no longer improves; without, when the learning
-        rate has been lowered to its floor.
+        stopping rule ends most fits long before it, at the plateau of the
+        monitored loss (the validation ELBO with rows held out, else the
+        training loss) that would take the learning rate below its floor.
 
     shuffle : bool, default=True
         Whether to shuffle the training data at every epoch.
@@ -159,10 +159,13 @@ class VariationalAutoencoder(
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for
         the whole fit) to decide when to stop, and restore the weights of the
         best validation epoch. ``"auto"`` does so for data of at least 200
-        samples and trains on all the samples of smaller data: a VAE overfits
-        a few hundred rows quickly (its noise variances shrink on the training
-        rows), and the held-out likelihood of the weights trained longest is
-        then far below that of the best validation epoch. Not used by
+        samples of positive weight, and trains on all the samples of smaller
+        data (or when no sample could be held out, identical rows staying
+        together): a VAE overfits a few hundred rows quickly (its noise
+        variances shrink on the training rows), and the held-out likelihood of
+        the weights trained longest is then far below that of the best
+        validation epoch. A mean validation ELBO that a few rows dominate can
+        stop training too early, though (digits, see :doc:`/vae`). Not used by
         :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1

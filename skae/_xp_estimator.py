@@ -122,12 +122,16 @@ class ArrayAPIMixin:
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
-        if self._validates(X.shape[0]) and not incremental:
+        if self._validates(X.shape[0], sample_weight) and not incremental:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             # The split hashes row contents on the host: one copy of X there.
             train_rows, validation_rows = validation_split(
-                _xp.to_numpy(X), sample_weight, self.validation_fraction, validation_seed
+                _xp.to_numpy(X),
+                sample_weight,
+                self.validation_fraction,
+                validation_seed,
+                required=not isinstance(self.early_stopping, str),
             )
         n_train = train_rows.size
         if self.batch_size == "auto":

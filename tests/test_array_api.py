@@ -328,6 +328,22 @@ def test_early_stopping_on_the_second_device(data):
     assert_allclose(est.validation_loss_curve_, reference.validation_loss_curve_, rtol=1e-10)
 
 
+def test_auto_early_stopping_decides_on_the_rows_of_positive_weight(data):
+    # 200 rows of which 150 count: nothing held out; 250 copies of a row: none can be.
+    weight = np.r_[np.ones(150), np.zeros(50)]
+    copies = np.tile(data[:1], (250, 1))
+    with config_context(array_api_dispatch=True):
+        weighted = small(early_stopping="auto").fit(strict(data), sample_weight=weight)
+        copied = small(early_stopping="auto").fit(strict(copies))
+        with pytest.raises(ValueError, match="two distinct samples"):
+            small(early_stopping=True).fit(strict(copies))
+    assert weighted.validation_loss_curve_ is None and copied.validation_loss_curve_ is None
+    with config_context(array_api_dispatch=True):
+        weight[:] = 1.0
+        held = small(early_stopping="auto").fit(strict(data), sample_weight=weight)
+    assert held.validation_loss_curve_ is not None
+
+
 @pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 def test_denoising_on_the_second_device_reproduces_numpy(data, noise, dtype):

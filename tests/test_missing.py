@@ -386,7 +386,7 @@ def test_early_stopping_with_a_validation_set_without_observed_entries(blobs, mo
     X = blobs[:20].copy()
     X[:5] = np.nan
     monkeypatch.setattr(
-        estimator_module, "validation_split", lambda *a: (np.arange(5, 20), np.arange(5))
+        estimator_module, "validation_split", lambda *a, **k: (np.arange(5, 20), np.arange(5))
     )
     with pytest.raises(ValueError, match="held out for early stopping have no observed"):
         small(early_stopping=True, validation_fraction=0.5).fit(X)

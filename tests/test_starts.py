@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._estimator as estimator_module
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, VariationalAutoencoder
 from skae._model import Network
 from skae._objectives import Objective
 from skae._optim import Adam, Schedule
@@ -447,6 +447,30 @@ def test_auto_early_stopping_holds_rows_out_of_plain_fits_from_200_rows(n_sample
     ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(4,), max_iter=2, n_init=1,
                                           random_state=0, **params), X)
     assert (ae.validation_loss_curve_ is not None) == held_out
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VariationalAutoencoder])
+def test_auto_early_stopping_counts_the_rows_of_positive_weight(estimator):
+    X = np.random.default_rng(0).normal(size=(300, 4))
+    weight = np.zeros(300)
+    weight[:150] = 1.0  # 150 rows count: fewer than 200, nothing held out
+    model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0), X,
+                      sample_weight=weight)
+    assert model.validation_loss_curve_ is None
+    weight[:200] = 1.0
+    model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0), X,
+                      sample_weight=weight)
+    assert model.validation_loss_curve_ is not None
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VariationalAutoencoder])
+def test_auto_early_stopping_trains_on_every_row_when_none_can_be_held_out(estimator):
+    # 250 copies of one row: no validation split leaves rows to train on.
+    X = np.tile([[1.0, 2.0, 3.0]], (250, 1))
+    model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0), X)
+    assert model.validation_loss_curve_ is None and model.n_iter_ == 2
+    with pytest.raises(ValueError, match="two distinct samples with positive weight"):
+        quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, early_stopping=True), X)
 
 
 def test_early_stopping_accepts_only_booleans_and_auto(blobs):
