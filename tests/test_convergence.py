@@ -278,23 +278,15 @@ BUNDLED = {
 }
 
 
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VariationalAutoencoder])
 @pytest.mark.parametrize("name", list(BUNDLED))
-def test_defaults_converge_without_warning_on_bundled_data(name, seed):
+def test_defaults_converge_without_warning_on_bundled_data(name, estimator, seed):
     X = StandardScaler().fit_transform(BUNDLED[name](return_X_y=True)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        ae = AutoencoderTransformer(random_state=seed).fit(X)
-    assert ae.n_iter_ < ae.max_iter
-
-
-@pytest.mark.parametrize("name", list(BUNDLED))
-def test_vae_defaults_converge_without_warning_on_bundled_data(name, seed):
-    X = StandardScaler().fit_transform(BUNDLED[name](return_X_y=True)[0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        vae = VariationalAutoencoder(random_state=seed).fit(X)
-    assert vae.n_iter_ < vae.max_iter
-    assert (vae.validation_loss_curve_ is not None) == (len(X) >= 200)
+        model = estimator(random_state=seed).fit(X)
+    assert model.n_iter_ < model.max_iter
+    assert (model.validation_loss_curve_ is not None) == (len(X) >= 200)
 
 
 def test_grid_search_at_the_defaults_is_silent():
