@@ -95,6 +95,36 @@ def has_missing(X):
     return bool(np.isnan(values).any())
 
 
+def observed_weight(X, sample_weight):
+    """``sample_weight`` with the rows whose every entry is missing weighted 0.
+
+    Such rows add nothing to the loss; holding them out for validation, or counting
+    them towards the rows ``early_stopping="auto"`` needs, would count rows that say
+    nothing. Returns ``sample_weight`` itself (``None`` included) when no row is
+    entirely missing, else a new float array; neither ``X`` nor ``sample_weight`` is
+    modified. Dense rows are checked in chunks, without a full-size temporary.
+    """
+    if not has_missing(X):
+        return sample_weight
+    n, d = X.shape
+    if sp.issparse(X):
+        X = sp.csr_array(X)
+        if not X.has_canonical_format:
+            X = X.copy()  # summing duplicate entries must not edit the caller's matrix
+            X.sum_duplicates()
+        rows = np.repeat(np.arange(n), np.diff(X.indptr))
+        empty = np.bincount(rows[np.isnan(X.data)], minlength=n) == d
+    else:
+        empty = np.empty(n, dtype=bool)
+        for start in range(0, n, 8192):
+            empty[start : start + 8192] = np.isnan(X[start : start + 8192]).all(axis=1)
+    if not empty.any():
+        return sample_weight
+    weight = np.ones(n) if sample_weight is None else np.array(sample_weight, dtype=float)
+    weight[empty] = 0.0
+    return weight
+
+
 class MissingEntries:
     """Which entries of a minibatch are observed; the others become 0.
 
@@ -513,9 +543,11 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True):
     positive-weight group left in training. A sample weight of ``k`` splits exactly
     as ``k`` repeated rows would.
 
-    When no training weight would be left (fewer than two distinct rows of positive
-    weight), this raises if ``required``, else returns ``(all rows, None)``: no
-    validation set (``early_stopping="auto"`` then trains on every row).
+    Rows whose weight the caller set to zero (:func:`observed_weight` does so for
+    rows with every entry missing) always train. When no training weight would be
+    left (fewer than two distinct rows of positive weight), this raises if
+    ``required``, else returns ``(all rows, None)``: no validation set
+    (``early_stopping="auto"`` then trains on every row).
     """
     n = X.shape[0]
     keys = row_keys(X, seed)
@@ -549,8 +581,8 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True):
             return np.arange(n), None
         raise ValueError(
             "early_stopping=True needs at least two distinct samples with positive "
-            f"weight, to hold some out for validation; got n_samples = {n}, of which "
-            f"{int(np.count_nonzero(positive))} distinct with positive weight. Use more "
-            "data or early_stopping=False."
+            "weight and an observed entry, to hold some out for validation; got "
+            f"n_samples = {n}, of which {int(np.count_nonzero(positive))} distinct with "
+            "positive weight and an observed entry. Use more data or early_stopping=False."
         )
     return train, validation

@@ -45,6 +45,7 @@ from ._data import (
     feature_range,
     gather_rows,
     has_missing,
+    observed_weight,
     validation_split,
 )
 from ._model import Network
@@ -345,7 +346,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Whether a fit on ``n_samples`` rows holds some out (``early_stopping``).
 
         ``"auto"`` holds rows out from :data:`_AUTO_EARLY_STOPPING_ROWS` rows of
-        positive weight on, unless the objective trades reconstruction for something
+        positive weight on (``fit`` passes a zero weight for rows with every entry
+        missing), unless the objective trades reconstruction for something
         else (denoising, sparse codes, contraction), which a validation loss of
         reconstruction alone would end early.
         """
@@ -477,12 +479,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
         train_rows, validation_rows = np.arange(X.shape[0]), None
-        if self._validates(X.shape[0], sample_weight) and not incremental:
+        # Rows with no observed entry neither count towards "auto" nor are held out.
+        split_weight = sample_weight
+        if self.early_stopping and not incremental:
+            split_weight = observed_weight(X, sample_weight)
+        if not incremental and self._validates(X.shape[0], split_weight):
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             train_rows, validation_rows = validation_split(
                 X,
-                sample_weight,
+                split_weight,
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
@@ -1149,7 +1155,8 @@ class AutoencoderTransformer(
         reconstruction loss to decide when to stop (and, with ``alpha="auto"``,
         to set the penalty), and restore the weights of the epoch with the best
         validation loss. ``"auto"`` does so for data of at least 200 samples
-        of positive weight (then at least 20 are held out), and trains on all
+        of positive weight with an observed entry (then at least 20 are held
+        out), and trains on all
         the samples of smaller data, when no sample could be held out
         (identical rows stay together), or when ``noise``, ``sparsity`` or
         ``contraction`` is set (they trade reconstruction for something else,

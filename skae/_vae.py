@@ -159,7 +159,7 @@ class VariationalAutoencoder(
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for
         the whole fit) to decide when to stop, and restore the weights of the
         best validation epoch. ``"auto"`` does so for data of at least 200
-        samples of positive weight, and trains on all the samples of smaller
+        samples of positive weight with an observed entry, and trains on all the samples of smaller
         data (or when no sample could be held out, identical rows staying
         together): a VAE overfits a few hundred rows quickly (its noise
         variances shrink on the training rows), and the held-out likelihood of

@@ -473,6 +473,80 @@ def test_auto_early_stopping_trains_on_every_row_when_none_can_be_held_out(estim
         quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, early_stopping=True), X)
 
 
+def _observed_and_empty_rows(n_observed, n_empty, seed=0):
+    X = np.random.default_rng(seed).normal(size=(n_observed + n_empty, 4))
+    X[n_observed:] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VariationalAutoencoder])
+@pytest.mark.parametrize("n_observed, n_empty, held_out", [(30, 270, False), (150, 150, False),
+                                                           (200, 100, True)])
+def test_auto_early_stopping_counts_only_rows_with_an_observed_entry(estimator, n_observed,
+                                                                     n_empty, held_out):
+    X = _observed_and_empty_rows(n_observed, n_empty)
+    before = X.copy()
+    model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0), X)
+    assert (model.validation_loss_curve_ is not None) == held_out
+    assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("estimator", [AutoencoderTransformer, VariationalAutoencoder])
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_with_every_entry_missing_are_never_held_out(estimator, seed, monkeypatch):
+    # 30 observed rows among 270 empty ones: the split used to count the empty rows'
+    # weight, hold out up to 30 observed rows, and leave nothing observed to train on.
+    splits = []
+    original = estimator_module.validation_split
+    monkeypatch.setattr(estimator_module, "validation_split",
+                        lambda *a, **k: splits.append(original(*a, **k)) or splits[-1])
+    X = _observed_and_empty_rows(30, 270, seed)
+    weight = np.ones(300)
+    model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
+                                random_state=seed), X, sample_weight=weight)
+    (train, validation), = splits
+    assert np.all(validation < 30) and 1 <= validation.size <= 3  # 10 % of the 30 observed
+    assert np.isin(np.arange(30, 300), train).all()
+    assert np.isfinite(model.validation_loss_curve_).all()
+    assert_array_equal(weight, np.ones(300))  # the caller's weights are untouched
+
+
+def test_early_stopping_true_names_the_observed_rows_it_lacks():
+    X = _observed_and_empty_rows(1, 99)
+    with pytest.raises(ValueError, match="of which 1 distinct with positive weight and an "
+                                         "observed entry"):
+        quiet_fit(AutoencoderTransformer(2, max_iter=2, early_stopping=True), X)
+    # "auto" trains on every row instead, whatever the size.
+    X = _observed_and_empty_rows(1, 299)
+    model = quiet_fit(AutoencoderTransformer(2, max_iter=2, random_state=0), X)
+    assert model.validation_loss_curve_ is None
+
+
+@pytest.mark.parametrize("canonical", [True, False])
+def test_observed_weight_finds_empty_rows_of_sparse_matrices(canonical):
+    import scipy.sparse as sp
+
+    from skae._data import observed_weight
+
+    X = _observed_and_empty_rows(5, 3)
+    X[1, :2] = np.nan  # partly missing: observed
+    X[2] = 0.0  # all zeros: observed (stored as nothing)
+    expected = observed_weight(X, None)
+    assert_array_equal(expected, [1, 1, 1, 1, 1, 0, 0, 0])
+    S = sp.csr_matrix(X)
+    if not canonical:  # the empty last row stores its first entry twice: 5 NaNs, 4 columns
+        S = sp.csr_matrix((np.r_[S.data, np.nan], np.r_[S.indices, 0],
+                           np.r_[S.indptr[:-1], S.indptr[-1] + 1]), shape=S.shape)
+        assert not S.has_canonical_format
+    before = S.copy()
+    assert_array_equal(observed_weight(S, None), expected)
+    assert_array_equal(S.data, before.data) and S.nnz == before.nnz
+    weight = np.arange(8.0)
+    assert_array_equal(observed_weight(X, weight), [0, 1, 2, 3, 4, 0, 0, 0])
+    assert_array_equal(weight, np.arange(8.0))
+    assert observed_weight(np.ones((3, 2)), weight) is weight  # nothing missing: as given
+
+
 def test_early_stopping_accepts_only_booleans_and_auto(blobs):
     with pytest.raises(InvalidParameterError, match="early_stopping"):
         AutoencoderTransformer(early_stopping="sometimes").fit(blobs)
