@@ -1152,18 +1152,17 @@ class AutoencoderTransformer(
 
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, monitor their
-        reconstruction loss to decide when to stop (and, with ``alpha="auto"``,
-        to set the penalty), and restore the weights of the epoch with the best
-        validation loss. ``"auto"`` does so for data of at least 200 samples
-        of positive weight with an observed entry (then at least 20 are held
-        out), and trains on all
-        the samples of smaller data, when no sample could be held out
+        reconstruction loss to decide when to stop (and, with ``alpha="auto"``, to
+        set the penalty), and restore the weights of the epoch with the best
+        validation loss. ``"auto"`` does so for data of at least 200 samples of
+        positive weight with an observed entry (then at least 20 are held out), and
+        trains on all the samples of smaller data, when no sample could be held out
         (identical rows stay together), or when ``noise``, ``sparsity`` or
-        ``contraction`` is set (they trade reconstruction for something else,
-        and a validation loss of reconstruction alone would stop them early).
-        The validation samples are chosen by row content, so duplicated rows
-        fall on the same side, and a warm-start fit holds out the same rows
-        again. Not used by :meth:`partial_fit`.
+        ``contraction`` is set (they trade reconstruction for something else, and a
+        validation loss of reconstruction alone would stop them early). The
+        validation samples are chosen by row content, so duplicated rows fall on the
+        same side, and a warm-start fit holds out the same rows again. Not used by
+        :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:
