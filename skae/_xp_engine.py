@@ -433,12 +433,15 @@ def train(
     checkpoint = None if has_validation else (optimizer.params, optimizer.state())
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
+    begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
     # NumPy-backed namespaces (array-api-strict) warn on overflow; divergence is
     # reported below instead, as by the NumPy engine.
     errstate = np.errstate(all="ignore")
     errstate.__enter__()
     try:
         for epoch in range(first_epoch, first_epoch + max_epochs):
+            for begin in begin_epoch:
+                begin(epoch)
             tic = time.perf_counter()
             if schedule is not None:
                 schedule.start_epoch()
