@@ -135,15 +135,15 @@ def categorical_groups_from(column_transformer):
     groups = []
     for name, transformer, _ in column_transformer.transformers_:
         encoder = _one_hot_encoder(transformer)
-        if encoder is None:
-            continue
+        block = column_transformer.output_indices_[name]
+        if encoder is None or block.start == block.stop:
+            continue  # not an encoder, or one that selected no column (left unfitted)
         if encoder.drop is not None:
             raise ValueError(
                 f"The OneHotEncoder {name!r} has drop={encoder.drop!r}: a dropped category "
                 "has no column, so it could not be told from a missing one. Use "
                 "OneHotEncoder(drop=None) for categorical_groups."
             )
-        block = column_transformer.output_indices_[name]
         infrequent = getattr(encoder, "infrequent_categories_", None)
         start = block.start
         for i, categories in enumerate(encoder.categories_):

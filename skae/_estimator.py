@@ -764,7 +764,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     def _validate_input(self, X):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return X.tocsr() if sp.issparse(X) else X
+        X = X.tocsr() if sp.issparse(X) else X
+        groups = getattr(self, "_categorical_groups", ())
+        if groups:
+            MissingEntries(X.shape[1], groups).check_one_hot(X)
+        return X
 
     def _inference_missing(self, X, *, scoring=False):
         """The MissingEntries for inference on validated ``X``, or None (plain path).

@@ -28,9 +28,11 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     Parameters
     ----------
-    missing_values : int, float, str, np.nan or None, default=np.nan
-        The placeholder of a missing entry. With a number, entries equal to it
-        are missing and NaN is refused.
+    missing_values : int, float or np.nan, default=np.nan
+        The placeholder of a missing entry. With a number other than NaN,
+        entries equal to it are missing and NaN is refused. Data are numeric
+        only: encode strings first (``OneHotEncoder``, see
+        ``categorical_groups``).
 
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator`'s output (one 0/1
@@ -38,9 +40,11 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         imputed data, as scikit-learn's imputers do.
 
     keep_empty_features : bool, default=False
-        Keep the features that had no observed value in :meth:`fit`, imputed
-        with 0; by default they are dropped from the output, as scikit-learn's
-        imputers drop them.
+        Keep the features that had no observed value in :meth:`fit`, their
+        missing entries imputed with 0 and their observed ones as given; by
+        default they are dropped from the output, as scikit-learn's imputers
+        drop them. Either way the network never reads them: it has learned
+        nothing about them.
 
     categorical_groups : list of sequences of int or None, default=None
         Column indices of one-hot blocks, one per categorical feature, as
@@ -218,7 +222,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     tied_weights = False
 
     _parameter_constraints: dict = {
-        "missing_values": [Real, Integral, str, None],
+        "missing_values": [Real],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
         "categorical_groups": [list, tuple, None],
@@ -356,6 +360,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 scale[numeric] = np.where(std > 0, std, 1.0)
             self.mean_, self.scale_ = mean, scale
             self._empty_features = empty
+            self._missing_placeholder = self.missing_values
             from sklearn.impute import MissingIndicator  # on first use: imports are slow
 
             self.indicator_ = (
@@ -366,6 +371,24 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         Z -= self.mean_.astype(Z.dtype)
         Z /= self.scale_.astype(Z.dtype)
         return Z
+
+    def _check_continuation(self, spec, incremental):
+        super()._check_continuation(spec, incremental)
+        fitted = self._missing_placeholder
+        if not (
+            (is_scalar_nan(fitted) and is_scalar_nan(self.missing_values))
+            or fitted == self.missing_values
+        ):
+            raise ValueError(
+                f"missing_values={self.missing_values!r} differs from the fitted "
+                f"{fitted!r}; warm_start cannot change it. Refit with warm_start=False."
+            )
+        if self.add_indicator != (self.indicator_ is not None):
+            raise ValueError(
+                f"add_indicator={self.add_indicator!r} differs from the fitted "
+                f"{not self.add_indicator!r}; warm_start cannot change it. Refit with "
+                "warm_start=False."
+            )
 
     def _spec_groups_of(self, n_features):
         from ._categorical import check_categorical_groups
@@ -413,10 +436,18 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         Z = self._training_data(X, continuing=True)
-        out = np.array(X, dtype=X.dtype, copy=True)
         missing = MissingEntries(
             X.shape[1], self._categorical_groups, as_input=self._mask_as_input
         )
+        missing.check_one_hot(Z)
+        empty = self._empty_features
+        unseen = empty & np.isnan(Z)  # missing entries of the features empty in fit
+        # The network never saw a value of an empty feature (nor of a group holding
+        # one: such a group was missing in every row): they stay hidden from it.
+        hidden = empty.copy()
+        for g in self._categorical_groups:
+            hidden[list(g)] = empty[list(g)].any()
+        out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
         for rows in self._chunks(X.shape[0]):
@@ -426,15 +457,17 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             holes = observed == 0
             if not holes.any():
                 continue
+            chunk[:, hidden] = 0
+            observed[:, hidden] = 0
             raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
             filled = objective.output(raw)
             filled *= scale
             filled += mean
             block = out[rows]
             block[holes] = filled[holes]
-        empty = self._empty_features
         if self.keep_empty_features:
-            out[:, empty] = 0
+            # As scikit-learn's imputers keep them: observed entries as given, missing 0.
+            out[:, empty] = np.where(unseen[:, empty], 0, X[:, empty])
         elif empty.any():
             out = out[:, ~empty]
         if self.indicator_ is not None:

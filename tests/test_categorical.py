@@ -65,6 +65,34 @@ def test_groups_must_be_one_hot(cls, column, value, match):
         cls(categorical_groups=groups, max_iter=2).fit(X)
 
 
+@pytest.mark.parametrize(
+    "method", ["transform", "score_samples", "score", "imputer.transform"]
+)
+@pytest.mark.parametrize(
+    "column, value, match",
+    [(2, 0.5, "holds the value 0.5"), (3, 1.0, "more than one 1"), (4, 7.0, "value 7")],
+)
+def test_groups_must_be_one_hot_after_fit_too(method, column, value, match):
+    """Inference refuses a non-one-hot group as fit does, and changes nothing."""
+    X, groups, _ = mixed()
+    cls = AutoencoderImputer if method.startswith("imputer.") else AutoencoderTransformer
+    est = cls(categorical_groups=groups, max_iter=2, random_state=0).fit(X)
+    params = est._params.copy()
+    bad = X[:4].copy()
+    bad[1, 3] = np.nan  # a missing group and a numeric hole in other rows are fine
+    bad[2, 0] = np.nan
+    bad[0, column] = value
+    if value == 1.0:
+        bad[0, 2:5] = [1, 1, 0]
+    before = bad.copy()
+    with pytest.raises(ValueError, match=match):
+        getattr(est, method.split(".")[-1])(bad)
+    assert_array_equal(bad, before)
+    assert_array_equal(est._params, params)
+    bad[0] = X[0]
+    getattr(est, method.split(".")[-1])(bad)  # the same rows, one-hot again
+
+
 def test_groups_are_normalised():
     assert check_categorical_groups(None, 3) == ()
     assert check_categorical_groups([np.array([0, 2]), (1, 3)], 4) == ((0, 2), (1, 3))
@@ -117,6 +145,25 @@ def test_a_single_category_is_not_a_group():
     X[:, 3] = 1
     ct = make_column_transformer((OneHotEncoder(), [3, 1])).fit(X)
     assert categorical_groups_from(ct) == [[1, 2, 3]]
+
+
+def test_an_encoder_that_selects_no_column_gives_no_group():
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import make_column_selector
+
+    frame = pd.DataFrame({"x": np.arange(6.0), "y": np.arange(6.0) ** 2})
+    ct = make_column_transformer(
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+        (OneHotEncoder(), make_column_selector(dtype_exclude="number")),  # selects nothing
+    ).fit(frame)
+    assert categorical_groups_from(ct) == []
+    frame["c"] = list("aabbcc")
+    ct = make_column_transformer(
+        (OneHotEncoder(), make_column_selector(dtype_exclude="number")),
+        (StandardScaler(), []),
+        remainder="passthrough",
+    ).fit(frame)
+    assert categorical_groups_from(ct) == [[0, 1, 2]]
 
 
 def test_groups_from_refuses_dropped_categories_and_other_objects():

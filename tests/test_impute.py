@@ -111,6 +111,63 @@ def test_empty_features(holes, keep):
         assert_array_equal(imputer.get_feature_names_out(), ["x0", "x2", "x3", "x4", "x5"])
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_features_empty_in_fit_are_hidden_from_the_network(holes, keep):
+    """Values that appear in a feature empty in fit change no other imputation."""
+    X = holes.copy()
+    X[:, 1] = np.nan
+    imputer = quick(keep_empty_features=keep).fit(X)
+    later = holes.copy()
+    later[:, 1] = 1000.0 + np.arange(len(later))  # far outside anything seen
+    later[::7, 1] = np.nan
+    before = later.copy()
+    out = imputer.transform(later)
+    unseen = later.copy()
+    unseen[:, 1] = np.nan
+    reference = imputer.transform(unseen)
+    assert_array_equal(later, before)
+    assert_array_equal(np.delete(out, 1, axis=1) if keep else out,
+                       np.delete(reference, 1, axis=1) if keep else reference)
+    if keep:
+        # As SimpleImputer(keep_empty_features=True): observed entries as given, missing 0.
+        simple = SimpleImputer(keep_empty_features=True).fit(X).transform(later)
+        assert_array_equal(out[:, 1], simple[:, 1])
+        assert_array_equal(out[::7, 1], 0)
+        assert_array_equal(out[1::7, 1], later[1::7, 1])
+    else:
+        assert out.shape == (len(later), 5)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"add_indicator": True}, "add_indicator=True differs from the fitted False"),
+        ({"missing_values": -1}, "missing_values=-1 differs from the fitted nan"),
+    ],
+)
+def test_warm_start_cannot_change_what_the_output_is_made_of(holes, change, match):
+    imputer = quick(warm_start=True, max_iter=2).fit(holes)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(imputer).items()}
+    X = holes if "add_indicator" in change else np.nan_to_num(holes, nan=-1)
+    with pytest.raises(ValueError, match=match + ".*Refit with warm_start=False"):
+        imputer.set_params(**change).fit(X)
+    assert_array_equal(imputer._params, state["_params"])
+    assert imputer.n_iter_ == state["n_iter_"] and imputer.indicator_ is None
+    imputer.set_params(add_indicator=False, missing_values=np.nan).fit(holes)
+    assert imputer.n_iter_ == 4  # the same settings go on
+    with_indicator = quick(warm_start=True, max_iter=2, add_indicator=True).fit(holes)
+    with pytest.raises(ValueError, match="add_indicator=False differs from the fitted True"):
+        with_indicator.set_params(add_indicator=False).fit(holes)
+
+
+@pytest.mark.parametrize("placeholder", ["NA", None])
+def test_missing_values_must_be_a_number(holes, placeholder):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="missing_values"):
+        quick(missing_values=placeholder).fit(holes)
+
+
 def test_add_indicator_appends_the_missing_indicator(holes):
     X = holes.copy()
     X[:, 4] = np.nan_to_num(X[:, 4])  # a feature with no missing value gets no column
