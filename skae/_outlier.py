@@ -76,10 +76,12 @@ def fence_offset(scores, weights=None):
 class _Trimming:
     """Monitor of robust training: rows reconstructed far worse than most get zero weight.
 
-    From epoch ``warmup`` on, after every epoch, the training rows whose score is
-    below both Tukey's fence (:func:`fence_offset`) and the weighted
-    ``fraction``-quantile of the training rows' scores get zero weight for the
-    next epoch (the user's sample weights of the others are kept).
+    Every epoch after the first ``warmup`` epochs of training (counted over
+    ``warm_start`` fits: epoch numbers go on from
+    ``n_iter_``) begins by scoring the training rows with the current network:
+    those whose score is below both Tukey's fence (:func:`fence_offset`) and
+    the weighted ``fraction``-quantile of the training rows' scores get zero
+    weight for that epoch (the user's sample weights of the others are kept).
 
     Parameters
     ----------
@@ -95,7 +97,6 @@ class _Trimming:
         self.fraction = fraction
         self.context = context
         self.warmup = warmup
-        self.n_epochs = 0
         self.buffers = {}
         rows, sample_weight = context.train_rows, context.sample_weight
         n_samples = context.X.shape[0]
@@ -105,9 +106,11 @@ class _Trimming:
         self.row_weights = self.base[rows]
 
     def __call__(self, epoch, loss, validation_loss, seconds):
-        self.n_epochs += 1
-        if self.n_epochs < self.warmup:
-            return False
+        return False
+
+    def begin_epoch(self, epoch):
+        if epoch <= self.warmup:
+            return
         ctx = self.context
         scores = -_row_errors(ctx.objective, ctx.X, ctx.train_rows, self.buffers)
         weights = self.row_weights
@@ -118,7 +121,6 @@ class _Trimming:
         weights = self.base.copy()
         weights[ctx.train_rows] *= keep
         ctx.source.set_weights(weights)
-        return False
 
 
 class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoencoder):
@@ -156,9 +158,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Notes).
 
     trim_fraction : float, default=0.1
-        Robust training: after a warm-up of 10 epochs, the training rows whose
-        reconstruction error under the current model lies beyond Tukey's fence
-        get zero weight in the next epoch, at most this share of the
+        Robust training: after a warm-up of 10 epochs (of ``n_iter_``, so
+        counted over ``warm_start`` fits), the
+        training rows whose reconstruction error under the current model lies
+        beyond Tukey's fence get zero weight in the next epoch, at most this
+        share of the
         (sample-weighted) training rows, the worst ones (a trimmed loss,
         recomputed after every epoch; see Notes). 0 trains on every row as
         :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one more

@@ -255,10 +255,11 @@ def test_trimming_gives_zero_weight_to_far_rows_only_after_the_warmup():
     errors = np.r_[np.random.default_rng(0).uniform(1, 2, size=95), np.full(5, 50.0)]
     context = _fake_context(errors)
     monitor = _Trimming(0.1, context, warmup=3)
-    assert monitor(1, 0.0, None, 0.0) is False
-    assert monitor(2, 0.0, None, 0.0) is False
+    for epoch in (1, 2, 3):
+        monitor.begin_epoch(epoch)
+        assert monitor(epoch, 0.0, None, 0.0) is False
     assert context.source.weights is None  # nothing trimmed during the warm-up
-    assert monitor(3, 0.0, None, 0.0) is False
+    monitor.begin_epoch(4)
     weights = context.source.weights
     assert_array_equal(weights[-5:], 0)  # beyond the fence: trimmed
     assert_allclose(weights[:95], 100 / 95)  # the others kept, normalised to mean 1
@@ -268,7 +269,7 @@ def test_trimming_leaves_at_most_the_fraction_out():
     errors = np.r_[np.ones(80), np.full(20, 50.0)]  # 20 % far away, trim at most 10 %
     errors[80:] += np.arange(20)
     context = _fake_context(errors)
-    _Trimming(0.1, context, warmup=1)(1, 0.0, None, 0.0)
+    _Trimming(0.1, context, warmup=1).begin_epoch(2)
     assert_array_equal(context.source.weights[90:], 0)
     assert np.all(context.source.weights[:90] > 0)
 
@@ -278,10 +279,24 @@ def test_trimming_keeps_clean_rows_and_multiplies_the_sample_weights():
     weights = np.linspace(1.0, 2.0, 50)
     errors[7] = 100.0
     context = _fake_context(errors, sample_weight=weights)
-    _Trimming(0.1, context, warmup=1)(1, 0.0, None, 0.0)
+    _Trimming(0.1, context, warmup=1).begin_epoch(2)
     expected = weights.copy()
     expected[7] = 0
     assert_allclose(context.source.weights, expected * 50 / expected.sum())
+
+
+def test_the_warmup_counts_the_epochs_of_warm_started_fits(blobs):
+    """Fits of 5 epochs with warm_start trim from the 11th epoch on, as one fit would."""
+    X = blobs.copy()
+    X[:6] = 8 * np.random.default_rng(0).uniform(-1, 1, size=(6, X.shape[1]))  # anomalies
+    params = dict(max_iter=5, warm_start=True, random_state=0, learning_rate="constant", tol=0)
+    trimmed, plain = small(trim_fraction=0.1, **params), small(trim_fraction=0.0, **params)
+    for n_iter in (5, 10, 15):
+        trimmed.fit(X)
+        plain.fit(X)
+        assert trimmed.n_iter_ == plain.n_iter_ == n_iter
+        same = np.array_equal(trimmed._params, plain._params)
+        assert same == (n_iter <= 10), n_iter  # epochs 1-10 on every row, then trimmed
 
 
 def test_trimming_never_touches_validation_rows():
@@ -289,7 +304,7 @@ def test_trimming_never_touches_validation_rows():
     errors[:40] += np.linspace(0, 0.1, 40)
     train_rows = np.arange(45)  # rows 45-49 are validation rows, never trimmed
     context = _fake_context(errors, train_rows=train_rows)
-    _Trimming(0.2, context, warmup=1)(1, 0.0, None, 0.0)
+    _Trimming(0.2, context, warmup=1).begin_epoch(2)
     assert_array_equal(context.source.weights[40:45], 0)
     assert np.all(context.source.weights[45:] > 0)
 
