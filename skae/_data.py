@@ -477,15 +477,11 @@ def _mix64(h, tmp):
 def _entry_hashes(values, salts, zero_hashes):
     """Per-entry contribution ``mix64(bits(x) ^ salt_j) - mix64(salt_j)`` (uint64, wrapping).
 
-    ``values`` (float32 or float64, any shape ending in the columns of ``salts``) is
-    not modified; ``-0.0`` counts as ``0.0``, whose contribution is exactly zero.
+    ``values`` (any real dtype, hashed as float64; any shape ending in the columns of
+    ``salts``) is not modified; ``-0.0`` counts as ``0.0``, whose contribution is
+    exactly zero.
     """
-    values = np.add(values, 0.0, dtype=values.dtype)  # a copy, with -0.0 turned into 0.0
-    if values.dtype == np.float32:
-        h = values.view(np.uint32).astype(np.uint64)
-    else:
-        h = values.view(np.uint64)
-    del values
+    h = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # a copy; -0.0 is 0.0
     h ^= salts
     _mix64(h, np.empty_like(h))
     h -= zero_hashes
@@ -501,29 +497,26 @@ def row_keys(X, seed, chunk_size=8192):
     and ``mix64`` the SplitMix64 finaliser; a row's hash is the mixed sum of its
     entries' contributions. Zeros (and ``-0.0``) contribute exactly nothing, so a
     sparse row sums its stored entries only and gets the key of its dense
-    equivalent. float32 data hash their 32-bit words, anything else as float64.
+    equivalent. Every entry is hashed as its float64 value, so that a row gets
+    the same key in float32 and in float64 when its values are the same.
     ``X`` is never modified.
     """
     n, d = X.shape
     salts = np.random.default_rng(seed).integers(0, 2**64, size=d + 1, dtype=np.uint64)
     final_salt, salts = salts[-1], salts[:-1]
     zero_hashes = _mix64(salts.copy(), np.empty_like(salts))
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
     hashes = np.empty(n, dtype=np.uint64)
     if sp.issparse(X):
         X = sp.csr_array(X)
         if not X.has_canonical_format:
             X = X.copy()  # summing duplicate entries must not edit the caller's matrix
             X.sum_duplicates()
-        entries = _entry_hashes(
-            np.asarray(X.data, dtype=dtype), salts[X.indices], zero_hashes[X.indices]
-        )
+        entries = _entry_hashes(X.data, salts[X.indices], zero_hashes[X.indices])
         cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(entries, dtype=np.uint64)])
         hashes[:] = cumulative[X.indptr[1:]] - cumulative[X.indptr[:-1]]
     else:
         for start in range(0, n, chunk_size):
-            chunk = np.asarray(X[start : start + chunk_size], dtype=dtype)
-            entries = _entry_hashes(chunk, salts, zero_hashes)
+            entries = _entry_hashes(np.asarray(X[start : start + chunk_size]), salts, zero_hashes)
             hashes[start : start + chunk_size] = entries.sum(axis=1, dtype=np.uint64)
             del entries  # before the next chunk's are made: two chunks' worth at most
     hashes ^= final_salt

@@ -10,7 +10,11 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from ._activations import ACTIVATIONS
@@ -643,6 +647,12 @@ class VariationalAutoencoder(
             score.
         """
         X = self._validate_input(X)
+        # Read here, not in fit (set_params after fitting changes the bound): checked here.
+        validate_parameter_constraints(
+            {"n_importance_samples": self._parameter_constraints["n_importance_samples"]},
+            {"n_importance_samples": self.n_importance_samples},
+            caller_name=f"{type(self).__name__}.score_samples",
+        )
         objective = VariationalObjective(self._model())
         missing = self._inference_missing(X)
         scores = np.empty(X.shape[0], dtype=np.float64)

@@ -94,6 +94,19 @@ def test_more_importance_samples_tighten_the_bound(blobs):
     assert scores[0] < scores[1] < scores[2], scores
 
 
+@pytest.mark.parametrize("k", [0, -3, 2.5, "10"])
+def test_an_invalid_number_of_importance_samples_set_after_fit_is_refused(blobs, k):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    vae = small(max_iter=3).fit(blobs)
+    expected = vae.score_samples(blobs)
+    vae.set_params(n_importance_samples=k)
+    for method in (vae.score_samples, vae.score):
+        with pytest.raises(InvalidParameterError, match="'n_importance_samples' parameter"):
+            method(blobs)
+    assert_array_equal(vae.set_params(n_importance_samples=10).score_samples(blobs), expected)
+
+
 # -- units: nats per sample, like PCA.score --------------------------------------------------
 def ppca_data(n, seed, d=6, k=2, noise=0.3):
     rng = np.random.default_rng(seed)
@@ -315,6 +328,16 @@ def test_bernoulli_decoder(blobs):
     assert np.all(scores < 0)  # log-probabilities of binary vectors
     with pytest.warns(UserWarning, match="expects data in"):
         small(loss="binary_crossentropy", max_iter=2).fit(blobs * 3)
+
+
+def test_scores_depend_on_the_values_not_their_dtype(blobs):
+    """The importance draws are keyed by a row's values: float32 and float64 agree."""
+    X = blobs.astype(np.float32)
+    vae = VariationalAutoencoder(2, hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+    vae.fit(X.astype(np.float64))
+    narrow, wide = vae.score_samples(X), vae.score_samples(X.astype(np.float64))
+    assert_allclose(narrow, wide, rtol=1e-5, atol=1e-5)
+    assert_array_equal(np.argsort(narrow), np.argsort(wide))
 
 
 def test_float32_in_float32_out(blobs):

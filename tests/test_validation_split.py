@@ -44,6 +44,20 @@ def test_raw_digits_get_one_key_per_distinct_row(dtype):
     assert not np.array_equal(keys, row_keys(X, 4))
 
 
+def test_equal_values_get_equal_keys_in_either_float_dtype():
+    X = np.random.default_rng(0).normal(size=(500, 7)).astype(np.float32)
+    X[::5, 2] = np.nan
+    X[1::5, 3] = -0.0
+    wide = X.astype(np.float64)
+    assert_array_equal(row_keys(X, 2), row_keys(wide, 2))
+    assert_array_equal(row_keys(sp.csr_matrix(X), 2), row_keys(wide, 2))
+    for fraction in (0.1, 0.3):
+        narrow_split = validation_split(X, None, fraction, 7)
+        wide_split = validation_split(wide, None, fraction, 7)
+        for a, b in zip(narrow_split, wide_split, strict=True):
+            assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sparse_keys_equal_dense_keys(dtype):
     X = load_digits().data[:300].astype(dtype)
