@@ -147,6 +147,13 @@ def _export_layers(estimator):
     loss : str
         The reconstruction loss (``"squared_error"`` or ``"binary_crossentropy"``).
     """
+    if not isinstance(estimator._params, np.ndarray):
+        raise ValueError(
+            f"This {type(estimator).__name__} holds its weights as "
+            f"{type(estimator._params).__module__}.{type(estimator._params).__name__} "
+            "arrays (it was fitted with array_api_dispatch=True): move it to NumPy before "
+            'exporting it, with sklearn.utils._array_api.move_estimator_to(est, numpy, "cpu").'
+        )
     groups = getattr(estimator, "_categorical_groups", ())
     if getattr(estimator, "_mask_as_input", False) or groups:
         raise NotImplementedError(
@@ -271,6 +278,14 @@ def _tensor_type(input_type):
 
 def _shape_calculator(operator):
     """Declare the output's type and shape (skl2onnx shape calculator)."""
+    if len(operator.inputs) != 1:
+        raise ValueError(
+            f"{type(operator.raw_operator).__name__} converts from one input tensor, got "
+            f"{len(operator.inputs)} (skl2onnx makes one input per column of a DataFrame). "
+            "Convert with an array sample, e.g. to_onnx(model, "
+            "df.to_numpy(dtype=np.float32)[:1]), or put the estimator in a Pipeline after "
+            "a step that joins the columns."
+        )
     layers, n_encoder_layers, _ = _export_layers(operator.raw_operator)
     input_type = operator.inputs[0].type
     n_samples = input_type.shape[0] if input_type.shape else None

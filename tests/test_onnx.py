@@ -248,6 +248,41 @@ def test_export_does_not_change_the_estimator(pipelines):
         assert_array_equal(a, b)
 
 
+def test_a_data_frame_sample_is_refused_with_the_fix():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X_TRAIN.astype(np.float32), columns=[f"f{i}" for i in range(8)])
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(6,), max_iter=2, random_state=0)
+    ae.fit(frame)
+    with pytest.raises(ValueError, match="one input tensor, got 8.*df.to_numpy"):
+        skl2onnx.to_onnx(ae, frame[:1])
+    # The fix it names works; so does a scaler ahead, which joins the columns.
+    X = X_TEST.astype(np.float32)
+    onx = skl2onnx.to_onnx(ae, frame.to_numpy(dtype=np.float32)[:1])
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    (codes,) = session.run(None, {"X": X})
+    assert np.abs(codes - ae.transform(pd.DataFrame(X, columns=frame.columns))).max() < 1e-4
+    pipe = make_pipeline(StandardScaler(), ae).fit(frame)
+    assert skl2onnx.to_onnx(pipe, frame[:1]) is not None
+
+
+def test_a_model_fitted_on_other_arrays_must_be_moved_to_numpy_first():
+    array_api_strict = pytest.importorskip("array_api_strict")
+    import sklearn
+
+    with sklearn.config_context(array_api_dispatch=True):
+        ae = AutoencoderTransformer(3, hidden_layer_sizes=(6,), max_iter=2, random_state=0)
+        ae.fit(array_api_strict.asarray(X_TRAIN))
+    with pytest.raises(ValueError, match=r"array_api_strict.*move_estimator_to\(est, numpy"):
+        skl2onnx.to_onnx(ae, X_TEST[:1])
+    from sklearn.utils._array_api import move_estimator_to
+
+    on_host = move_estimator_to(ae, np, "cpu")
+    onx = skl2onnx.to_onnx(on_host, X_TEST[:1])
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    (codes,) = session.run(None, {"X": X_TEST})
+    assert np.abs(codes - on_host.transform(X_TEST)).max() < 1e-10
+
+
 def test_registration_is_idempotent(pipelines):
     pipe = pipelines("leaky_relu", "squared_error")
     X = X_TEST.astype(np.float32)
