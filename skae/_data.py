@@ -198,33 +198,74 @@ class MissingEntries:
         return out
 
     def check_one_hot(self, X):
-        """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row."""
-        for number, g in enumerate(self.groups):
-            for start in range(0, X.shape[0], 8192):
-                block = X[start : start + 8192, g]
-                block = block.toarray() if sp.issparse(block) else np.asarray(block)
-                observed = ~np.isnan(block).any(axis=1)
-                block = block[observed]
-                bad_value = ~((block == 0) | (block == 1))
-                if bad_value.any():
-                    row, col = np.argwhere(bad_value)[0]
-                    value = block[row, col]
-                else:
-                    sums = block.sum(axis=1)
-                    if not (sums > 1).any():
+        """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row.
+
+        A group with a NaN in a row is missing there and not checked. All groups
+        are checked together, a block of rows at a time (dense or sparse ``X``).
+        """
+        if not self.groups:
+            return
+        columns = np.concatenate(self.groups)
+        sizes = [g.size for g in self.groups]
+        starts = np.cumsum([0] + sizes[:-1])
+        if np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
+            columns = slice(columns[0], columns[0] + columns.size)  # a view, not a copy
+        if sp.issparse(X):
+            X = X.tocsr()
+            # Stored entries only: which group each column belongs to, and the
+            # matrix summing a row's columns per group.
+            group_of = np.full(X.shape[1], -1)
+            group_of[np.concatenate(self.groups)] = np.repeat(np.arange(len(sizes)), sizes)
+            in_groups = np.flatnonzero(group_of >= 0)
+            to_groups = sp.csr_array(
+                (np.ones(in_groups.size), (in_groups, group_of[in_groups])),
+                shape=(X.shape[1], len(sizes)),
+            )
+            step = max(1, min(8192, (1 << 20) // len(sizes)))
+        else:
+            step = max(1, min(8192, (1 << 20) // sum(sizes)))
+        for start in range(0, X.shape[0], step):
+            block = X[start : start + step]
+            if sp.issparse(block):
+                values = block.data[group_of[block.indices] >= 0]
+                if not ((values != 0) & (values != 1)).any():
+                    # Only 0/1 stored: the groups' sums are all there is to check.
+                    if (block @ to_groups).max() <= 1:
                         continue
-                    value = None
-                raise ValueError(
-                    f"categorical_groups[{number}] (columns {g.tolist()}) is not one-hot: "
-                    + (
-                        f"it holds the value {float(value):g}; "
-                        if value is not None
-                        else "a row has more than one 1; "
-                    )
-                    + "a group's columns must be 0 or 1 with at most one 1 per row (all 0 "
-                    "or a NaN means the category is missing), as OneHotEncoder(drop=None) "
-                    "writes them."
-                )
+                block = block[:, columns].toarray()
+            else:
+                block = np.asarray(block)[:, columns]
+                if not ((block != 0) & (block != 1)).any():
+                    if not (np.add.reduceat(block, starts, axis=1) > 1).any():
+                        continue
+            self._refuse(block, starts)
+
+    def _refuse(self, block, starts):
+        """Raise for the first group of dense ``block`` (its columns) that is not one-hot."""
+        holes = np.isnan(block)
+        missing = np.logical_or.reduceat(holes, starts, axis=1)
+        bad = (block != 0) & (block != 1) & ~holes
+        bad_group = np.logical_or.reduceat(bad, starts, axis=1) & ~missing
+        many = (np.add.reduceat(block, starts, axis=1) > 1) & ~missing
+        failing = np.flatnonzero(bad_group.any(axis=0) | many.any(axis=0))
+        if failing.size == 0:
+            return
+        number = failing[0]
+        g = self.groups[number]
+        if bad_group[:, number].any():
+            row = np.flatnonzero(bad_group[:, number])[0]
+            within = bad[row, starts[number] : starts[number] + g.size]
+            value = block[row, starts[number] + np.flatnonzero(within)[0]]
+            problem = f"it holds the value {float(value):g}; "
+        else:
+            problem = "a row has more than one 1; "
+        raise ValueError(
+            f"categorical_groups[{number}] (columns {g.tolist()}) is not one-hot: "
+            + problem
+            + "a group's columns must be 0 or 1 with at most one 1 per row (all 0 "
+            "or a NaN means the category is missing), as OneHotEncoder(drop=None) "
+            "writes them."
+        )
 
 
 class Corruption:

@@ -1,7 +1,10 @@
 """Categorical groups: validation, the ColumnTransformer helper, softmax groups in use."""
 
+import re
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.compose import make_column_transformer
 from sklearn.impute import SimpleImputer
@@ -10,6 +13,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skae import AutoencoderImputer, AutoencoderTransformer, categorical_groups_from
 from skae._categorical import check_categorical_groups
+from skae._data import MissingEntries
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -91,6 +95,105 @@ def test_groups_must_be_one_hot_after_fit_too(method, column, value, match):
     assert_array_equal(est._params, params)
     bad[0] = X[0]
     getattr(est, method.split(".")[-1])(bad)  # the same rows, one-hot again
+
+
+def _one_hot_violations(X, groups):
+    """Per group: the kinds of violation a plain per-group loop over dense ``X`` finds."""
+    found = {}
+    for number, g in enumerate(groups):
+        block = X[:, g][~np.isnan(X[:, g]).any(axis=1)]
+        bad = block[(block != 0) & (block != 1)]
+        kinds = {f"holds the value {v:g}" for v in bad}
+        if (block.sum(axis=1) > 1).any():
+            kinds.add("more than one 1")
+        if kinds:
+            found[number] = kinds
+    return found
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "scattered"])
+@pytest.mark.parametrize("container", ["dense", "float32", "csr", "csc"])
+def test_one_hot_check_agrees_with_a_per_group_loop(layout, container):
+    """All groups checked at once find what checking group by group finds."""
+    rng = np.random.default_rng(0)
+    n_groups, size = 6, 3
+    columns = np.arange(n_groups * size + 2)
+    if layout == "scattered":
+        columns = rng.permutation(columns)
+    groups = [columns[i * size : (i + 1) * size].tolist() for i in range(n_groups)]
+    for trial in range(40):
+        X = rng.normal(size=(50, columns.size))
+        for g in groups:
+            X[:, g] = np.eye(size + 1)[rng.integers(size + 1, size=50), :size]  # some all 0
+        for _ in range(trial % 4):  # 0-3 defects: a value, a second 1, a NaN
+            row, col = rng.integers(50), rng.choice(np.concatenate(groups))
+            X[row, col] = rng.choice([np.nan, 1.0, 0.5, -1.0, 2.0])
+        expected = _one_hot_violations(X, groups)
+        data = {
+            "dense": X,
+            "float32": X.astype(np.float32),
+            "csr": sp.csr_matrix(X),
+            "csc": sp.csc_matrix(X),
+        }[container]
+        missing = MissingEntries(X.shape[1], groups)
+        if not expected:
+            missing.check_one_hot(data)
+            continue
+        with pytest.raises(ValueError, match=r"categorical_groups\[(\d+)\]") as error:
+            missing.check_one_hot(data)
+        number = int(re.search(r"categorical_groups\[(\d+)\]", str(error.value))[1])
+        assert number in expected
+        assert any(kind in str(error.value) for kind in expected[number]), (
+            str(error.value),
+            expected[number],
+        )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_one_hot_check_reaches_rows_past_its_first_blocks(sparse):
+    """A defect in a late row of a wide table (checked a block of rows at a time) is found."""
+    n_groups = 512
+    groups = [[2 * i, 2 * i + 1] for i in range(n_groups)]
+    X = np.zeros((2100, 2 * n_groups))
+    X[:, ::2] = 1
+    missing = MissingEntries(X.shape[1], groups)
+    missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+    X[2099, -1] = 1
+    with pytest.raises(ValueError, match=r"categorical_groups\[511\].*more than one 1"):
+        missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_one_hot_check_skips_a_group_with_a_nan_in_the_row(sparse):
+    """A NaN makes the row's group missing: its other entries are not checked."""
+    X = np.array([[np.nan, 0.5, 0.0, 1.0], [1.0, 1.0, np.nan, 0.0], [1.0, 0.0, 0.0, 1.0]])
+    missing = MissingEntries(4, [[0, 1, 2], [3, 2]][:1])
+    missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+    X[2, 1] = 0.5
+    with pytest.raises(ValueError, match="holds the value 0.5"):
+        missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+    X[2, 1] = 1.0
+    with pytest.raises(ValueError, match="more than one 1"):
+        missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+
+
+def test_one_hot_check_sums_duplicate_sparse_entries_without_touching_them():
+    """A non-canonical matrix is read as its dense equal, and left as it was."""
+    # Row 0 stores column 1 twice (0.5 + 0.5 = 1): one-hot. Row 1 stores 1 + 1 = 2.
+    ok = sp.csr_matrix(
+        (np.array([0.5, 0.5, 1.0]), np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(2, 3)
+    )
+    before = ok.data.copy(), ok.indices.copy()
+    assert not ok.has_canonical_format
+    MissingEntries(3, [[0, 1, 2]]).check_one_hot(ok)
+    assert_array_equal(ok.data, before[0])
+    assert_array_equal(ok.indices, before[1])
+    assert not ok.has_canonical_format
+    twice = sp.csr_matrix(
+        (np.array([1.0, 1.0]), np.array([2, 2]), np.array([0, 2, 2])), shape=(2, 3)
+    )
+    with pytest.raises(ValueError, match="holds the value 2"):
+        MissingEntries(3, [[0, 1, 2]]).check_one_hot(twice)
 
 
 def test_groups_are_normalised():
