@@ -120,7 +120,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         Print one line per epoch.
 
     warm_start : bool, default=False
-        Continue from the previous fit (the standardization of the first fit is kept).
+        Continue from the previous fit. The first fit's standardization is kept,
+        and so are its empty features: they stay unread and dropped (or kept as
+        ``keep_empty_features`` says) even if this ``X`` observes them.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
@@ -342,6 +344,24 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         return Z
 
     def _training_data(self, X, continuing):
+        """:meth:`_standardized` ``X``, the features empty in the first fit missing.
+
+        A warm-started fit trains as the first did: the features empty there
+        (and the groups holding one) stay unseen by the network, as in
+        :meth:`transform`, whatever this ``X`` holds in them.
+        """
+        Z = self._standardized(X, continuing)
+        Z[:, self._hidden_features(self._spec_groups_of(X.shape[1]))] = np.nan
+        return Z
+
+    def _hidden_features(self, groups):
+        """The features empty in fit and every column of a group holding one."""
+        hidden = self._empty_features.copy()
+        for g in groups:
+            hidden[list(g)] = hidden[list(g)].any()
+        return hidden
+
+    def _standardized(self, X, continuing):
         """A standardized copy of ``X``, by its observed entries (kept when continuing)."""
         Z = self._missing_as_nan(X)
         if not continuing:
@@ -435,7 +455,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        Z = self._training_data(X, continuing=True)
+        Z = self._standardized(X, continuing=True)
         missing = MissingEntries(
             X.shape[1], self._categorical_groups, as_input=self._mask_as_input
         )
@@ -444,9 +464,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         unseen = empty & np.isnan(Z)  # missing entries of the features empty in fit
         # The network never saw a value of an empty feature (nor of a group holding
         # one: such a group was missing in every row): they stay hidden from it.
-        hidden = empty.copy()
-        for g in self._categorical_groups:
-            hidden[list(g)] = empty[list(g)].any()
+        hidden = self._hidden_features(self._categorical_groups)
         out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)

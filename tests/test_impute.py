@@ -138,6 +138,28 @@ def test_features_empty_in_fit_are_hidden_from_the_network(holes, keep):
         assert out.shape == (len(later), 5)
 
 
+@pytest.mark.parametrize("groups", [None, [[1, 2]]])
+def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
+    """Continuing on data that observes a feature empty in the first fit trains as before."""
+    X = holes.copy()
+    if groups:  # a one-hot pair whose column 1 is empty, so the group is always missing
+        X[:, 2] = np.where(np.isnan(X[:, 2]), np.nan, 1.0)
+    X[:, 1] = np.nan
+    first = dict(warm_start=True, max_iter=3, tol=0, categorical_groups=groups)
+    read, unread = quick(**first).fit(X), quick(**first).fit(X)
+    later = X.copy()
+    later[:, 1] = 0.0 if groups else 1000.0 + np.arange(len(later))
+    before = later.copy()
+    read.fit(later)
+    unread.fit(X)
+    assert_array_equal(later, before)
+    assert read.n_iter_ == unread.n_iter_ == 6
+    assert_array_equal(read._params, unread._params)
+    assert_array_equal(read.loss_curve_, unread.loss_curve_)
+    assert_array_equal(read.transform(X), unread.transform(X))
+    assert read.transform(later).shape == (len(X), 5)  # feature 1 still dropped
+
+
 @pytest.mark.parametrize(
     "change, match",
     [
