@@ -438,7 +438,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         values = X.data if sp.issparse(X) else X
         if has_missing(X):
             values = values[~np.isnan(values)]
-        if values.size and (values.min() < 0 or values.max() > 1):
+        # A few ulps out, as MinMaxScaler's rounding leaves its output, is in range.
+        slack = 8 * np.finfo(values.dtype).eps
+        if values.size and (values.min() < -slack or values.max() > 1 + slack):
             warnings.warn(
                 'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
                 f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "

@@ -457,6 +457,21 @@ def test_binary_crossentropy_range_warning_ignores_nan():
         small(loss="binary_crossentropy").fit(X)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_crossentropy_range_warning_allows_rounding(dtype):
+    """MinMaxScaler's output, a few ulps outside [0, 1], does not warn; more does."""
+    X = np.full((40, 4), 0.5, dtype=dtype)
+    eps = np.finfo(dtype).eps
+    X[0, 0], X[1, 1] = 1 + 2 * eps, -2 * eps
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small(loss="binary_crossentropy").fit(X)
+    X[1, 1] = -1e-3
+    with pytest.warns(UserWarning, match=r"ranges over \[-0\.001, 1\]"):
+        small(loss="binary_crossentropy").fit(X)
+
+
 def test_onnx_export_refuses_masked_models(holes):
     pytest.importorskip("skl2onnx")
     from skl2onnx import to_onnx
