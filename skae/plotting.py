@@ -12,7 +12,7 @@ is drawn: ``import skae`` and ``import skae.plotting`` never need it.
 - :class:`ReconstructionDisplay`: image-shaped rows above their reconstructions.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +47,27 @@ def _as_dense(X):
     if sp.issparse(X):
         return X.toarray()
     return np.asarray(X)
+
+
+def _image_rows(values, name):
+    """``values`` checked as a 2-D array of image rows; a ragged sequence is refused by name."""
+    try:
+        values = _as_dense(values)
+    except ValueError as exc:  # numpy refuses a ragged nested sequence
+        raise ValueError(
+            f"{name} must be an array-like of shape (n_images, n_features); {exc}"
+        ) from exc
+    return check_array(values, input_name=name)
+
+
+def _is_list_of_arrays(rows):
+    """Whether ``rows`` is a list (or tuple) of 2-D array-likes, not one of numbers or rows."""
+    if not isinstance(rows, (list, tuple)) or len(rows) == 0:
+        return False
+    try:
+        return np.ndim(rows[0]) >= 2
+    except ValueError:  # a ragged first array: refused when it is checked
+        return True
 
 
 class LatentSpaceDisplay:
@@ -271,9 +292,9 @@ class LossCurveDisplay:
     """Training and validation loss per epoch.
 
     Shows whether training converged, and with ``early_stopping=True`` where
-    the validation loss stopped improving: a dotted line marks the epoch of the
-    best validation loss, whose weights the estimator keeps. All parameters
-    are stored as attributes.
+    the validation loss stopped improving: a dotted line marks the epoch whose
+    weights the estimator keeps, the best epoch of its last fit. All
+    parameters are stored as attributes.
 
     Parameters
     ----------
@@ -284,6 +305,16 @@ class LossCurveDisplay:
         Validation loss of every epoch, such as ``validation_loss_curve_``;
         NaN entries (epochs without validation) are drawn as gaps. When shorter
         than ``loss_curve``, it is aligned with the last epochs.
+
+    best_validation_loss : float, default=None
+        Validation loss of the kept weights, such as ``best_validation_loss_``.
+        It places the marker when the epochs after the last NaN of
+        ``validation_loss_curve`` span several early-stopped ``warm_start``
+        fits in a row: the marked epoch is the first to reach it after the
+        last epoch with a lower loss (the last fit's epochs come last, none is
+        below its best, and it keeps the first epoch reaching it). None marks
+        the smallest validation loss after the last NaN, which is right when
+        those epochs are one fit's.
 
     name : str, default=None
         Title of the axes. None gives no title.
@@ -297,7 +328,11 @@ class LossCurveDisplay:
         The validation loss, if given.
 
     best_line_ : matplotlib Line2D or None
-        Vertical line at the epoch of the smallest validation loss, if given.
+        Vertical line at the epoch whose weights were kept: the best epoch of
+        the last fit with validation, that is, of the epochs after the last
+        NaN of ``validation_loss_curve`` (see ``best_validation_loss``). None
+        without a validation curve, or when it ends with NaN: a last fit
+        without validation keeps its own last epoch.
 
     ax_ : matplotlib Axes
         Axes with the curves.
@@ -335,9 +370,12 @@ class LossCurveDisplay:
     'validation loss'
     """
 
-    def __init__(self, loss_curve, validation_loss_curve=None, *, name=None):
+    def __init__(
+        self, loss_curve, validation_loss_curve=None, *, best_validation_loss=None, name=None
+    ):
         self.loss_curve = loss_curve
         self.validation_loss_curve = validation_loss_curve
+        self.best_validation_loss = best_validation_loss
         self.name = name
 
     @staticmethod
@@ -349,6 +387,24 @@ class LossCurveDisplay:
                 f"got an array of shape {values.shape}."
             )
         return values
+
+    def _kept_epoch(self, validated):
+        """Index in ``validated`` (the epochs after the last NaN) of the kept weights."""
+        best = self.best_validation_loss
+        if best is None:
+            return int(np.argmin(validated))
+        # The last fit's epochs end ``validated``, none below its best, and it kept
+        # the first of them to reach it: the first after the last lower epoch
+        # (an earlier fit that reached the very same loss there is taken for it).
+        lower = np.flatnonzero(validated < best)
+        after = lower[-1] + 1 if lower.size else 0
+        reached = np.flatnonzero(validated[after:] == best)
+        if not reached.size:
+            raise ValueError(
+                f"best_validation_loss {best!r} is not the validation loss of an epoch "
+                "after the last NaN of validation_loss_curve."
+            )
+        return after + int(reached[0])
 
     def plot(self, ax=None, *, name=None, **kwargs):
         """Draw the loss curves.
@@ -380,6 +436,14 @@ class LossCurveDisplay:
                     f"validation_loss_curve has {validation.size} epochs, more than "
                     f"loss_curve ({loss.size})."
                 )
+        if self.best_validation_loss is not None:
+            if validation is None:
+                raise ValueError("best_validation_loss needs a validation_loss_curve.")
+            if not isinstance(self.best_validation_loss, Real):
+                raise ValueError(
+                    "best_validation_loss must be a real number; got "
+                    f"{self.best_validation_loss!r}."
+                )
         name = self.name if name is None else name
         if ax is None:
             _, ax = plt.subplots()
@@ -393,12 +457,12 @@ class LossCurveDisplay:
                 validation_epochs, validation, **{"label": "validation loss", **kwargs}
             )
             # The kept weights are those of the best epoch of the last fit that
-            # validated: the trailing run of validated epochs. A curve that ends
-            # without validation kept its last epoch's weights: nothing to mark.
+            # validated, among the trailing run of validated epochs. A curve that
+            # ends without validation kept its last epoch's weights: nothing to mark.
             unvalidated = np.flatnonzero(np.isnan(validation))
             start = unvalidated[-1] + 1 if unvalidated.size else 0
             if start < validation.size:
-                best_epoch = validation_epochs[start + np.argmin(validation[start:])]
+                best_epoch = validation_epochs[start + self._kept_epoch(validation[start:])]
                 best_line = ax.axvline(
                     best_epoch,
                     color="0.5",
@@ -429,7 +493,8 @@ class LossCurveDisplay:
             Fitted :class:`~skae.AutoencoderTransformer`, or a
             :class:`~sklearn.pipeline.Pipeline` ending in one. Any estimator
             with a ``loss_curve_`` attribute will do (an optional
-            ``validation_loss_curve_`` is drawn too).
+            ``validation_loss_curve_`` is drawn too, and an optional
+            ``best_validation_loss_`` places the marker of the kept weights).
 
         ax : matplotlib Axes, default=None
             Axes to draw on. None creates a new figure and axes.
@@ -455,7 +520,9 @@ class LossCurveDisplay:
                 "estimator trained by epochs, such as AutoencoderTransformer."
             )
         name = _default_name(estimator) if name is None else name
-        display = cls(final.loss_curve_, getattr(final, "validation_loss_curve_", None), name=name)
+        validation = getattr(final, "validation_loss_curve_", None)
+        best = getattr(final, "best_validation_loss_", None) if validation is not None else None
+        display = cls(final.loss_curve_, validation, best_validation_loss=best, name=name)
         return display.plot(ax=ax, **kwargs)
 
 
@@ -473,7 +540,9 @@ class ReconstructionDisplay:
         The samples, one image per row.
 
     reconstructions : array-like of shape (n_images, n_features) or list of such
-        Their reconstructions; a list draws one row per array.
+        Their reconstructions; a list of 2-D array-likes draws one row per
+        array. A nested list of numbers is one array-like of shape
+        ``(n_images, n_features)``, as a 2-D array.
 
     image_shape : tuple of int, default=None
         ``(height, width)`` of each image, with ``height * width == n_features``.
@@ -528,15 +597,12 @@ class ReconstructionDisplay:
         self.labels = labels
 
     def _validate(self):
-        originals = check_array(_as_dense(self.originals), input_name="originals")
+        originals = _image_rows(self.originals, "originals")
         rows = self.reconstructions
-        if (
-            isinstance(rows, np.ndarray)
-            or sp.issparse(rows)
-            or not isinstance(rows, (list, tuple))
-        ):
+        # A list of numbers or of rows is one array-like, as a 2-D array would be.
+        if not _is_list_of_arrays(rows):
             rows = [rows]
-        rows = [check_array(_as_dense(r), input_name="reconstructions") for r in rows]
+        rows = [_image_rows(r, "reconstructions") for r in rows]
         for r in rows:
             if r.shape != originals.shape:
                 raise ValueError(

@@ -190,6 +190,64 @@ def test_loss_curve_marks_only_the_weights_kept(clusters):
     assert_allclose(LossCurveDisplay.from_estimator(ae).best_line_.get_xdata(), [best, best])
 
 
+def test_loss_curve_marks_the_last_of_consecutive_early_stopped_fits():
+    # Noise overfits: the second warm fit never gets back to the first fit's best
+    # validation loss, and it restores its own best epoch, not the first fit's.
+    X = np.random.default_rng(0).standard_normal((120, 20))
+    ae = AutoencoderTransformer(
+        n_components=4,
+        hidden_layer_sizes=(64,),
+        alpha=0.0,
+        early_stopping=True,
+        warm_start=True,
+        max_iter=30,
+        learning_rate_init=0.02,
+        random_state=0,
+    )
+    n_first = ae.fit(X).n_iter_
+    ae.fit(X)
+    validation = np.asarray(ae.validation_loss_curve_)
+    assert np.nanmin(validation[:n_first]) < validation[n_first:].min()
+    best = n_first + 1 + int(np.argmin(validation[n_first:]))
+    assert validation[best - 1] == ae.best_validation_loss_
+    disp = LossCurveDisplay.from_estimator(ae)
+    assert_allclose(disp.best_line_.get_xdata(), [best, best])
+    assert disp.best_line_.get_label() == f"best validation epoch ({best})"
+    # The same from the arrays, given the kept loss.
+    disp = LossCurveDisplay(
+        ae.loss_curve_,
+        ae.validation_loss_curve_,
+        best_validation_loss=ae.best_validation_loss_,
+    ).plot()
+    assert_allclose(disp.best_line_.get_xdata(), [best, best])
+    # A third fit without validation keeps its last epoch's weights: no marker.
+    ae.set_params(early_stopping=False, max_iter=3).fit(X)
+    assert LossCurveDisplay.from_estimator(ae).best_line_ is None
+
+
+@pytest.mark.parametrize(
+    "validation, best_validation_loss, best",
+    [
+        ([3.0, 1.0, 2.0, 4.0, 1.5, 2.5], None, 2),  # the smallest
+        ([3.0, 1.0, 2.0, 4.0, 1.5, 2.5], 1.0, 2),
+        ([3.0, 1.0, 2.0, 4.0, 1.5, 2.5], 1.5, 5),  # a later fit's best, above the first's
+        ([3.0, 1.0, 2.0, 1.0, 4.0, 5.0], 1.0, 2),  # a tie: the first epoch reaching it
+        ([np.nan, 0.5, np.nan, 3.0, 2.0, 2.5], 2.0, 5),  # after the last NaN only
+    ],
+)
+def test_loss_curve_marks_the_epoch_of_the_kept_loss(validation, best_validation_loss, best):
+    disp = LossCurveDisplay(
+        np.ones(len(validation)), validation, best_validation_loss=best_validation_loss
+    ).plot()
+    assert disp.best_validation_loss == best_validation_loss
+    assert_allclose(disp.best_line_.get_xdata(), [best, best])
+
+
+def test_loss_curve_kept_loss_after_a_fit_without_validation():
+    disp = LossCurveDisplay([3.0, 2.0, 1.0], [2.0, 1.5, np.nan], best_validation_loss=1.5)
+    assert disp.plot().best_line_ is None
+
+
 def test_loss_curve_without_validation(clusters):
     X, _ = clusters
     ae = AutoencoderTransformer(
@@ -221,6 +279,21 @@ def test_loss_curve_aligns_a_shorter_validation_curve():
 def test_loss_curve_bad_input(loss, validation, match):
     with pytest.raises(ValueError, match=match):
         LossCurveDisplay(loss, validation).plot()
+
+
+@pytest.mark.parametrize(
+    "validation, best_validation_loss, match",
+    [
+        (None, 1.0, "best_validation_loss needs a validation_loss_curve"),
+        ([2.0, 1.0, 3.0], 0.5, "best_validation_loss 0.5 is not the validation loss"),
+        ([2.0, np.nan, 3.0], 2.0, "best_validation_loss 2.0 is not the validation loss"),
+        ([2.0, 1.0, 3.0], "low", "best_validation_loss must be a real number"),
+    ],
+)
+def test_loss_curve_bad_kept_loss(validation, best_validation_loss, match):
+    disp = LossCurveDisplay([3.0, 2.0, 1.0], validation, best_validation_loss=best_validation_loss)
+    with pytest.raises(ValueError, match=match):
+        disp.plot()
 
 
 def test_loss_curve_needs_a_fitted_estimator_with_a_curve(clusters):
@@ -258,6 +331,41 @@ def test_reconstruction_rows_of_several_models(digits):
     assert [ax.get_ylabel() for ax in disp.axes_[:, 0]] == ["original", "PCA(2)", "PCA(8)"]
     assert_allclose(disp.images_[2, 3].get_array(), rows[1][3].reshape(8, 8))
     assert disp.images_[0, 0].get_cmap().name == "magma"
+
+
+@pytest.mark.parametrize(
+    "as_given",
+    [
+        lambda X: X.tolist(),
+        lambda X: tuple(tuple(row) for row in X.tolist()),
+        lambda X: list(X),  # a list of 1-D rows
+    ],
+    ids=["nested list", "nested tuple", "list of rows"],
+)
+def test_reconstruction_rows_as_nested_sequence(digits, as_given):
+    originals, reconstructions = digits[:3], digits[3:6]
+    expected = ReconstructionDisplay(originals, reconstructions).plot()
+    disp = ReconstructionDisplay(originals, as_given(reconstructions)).plot()
+    assert disp.images_.shape == expected.images_.shape == (2, 3)
+    assert [ax.get_ylabel() for ax in disp.axes_[:, 0]] == ["original", "reconstruction"]
+    for got, want in zip(disp.images_.ravel(), expected.images_.ravel(), strict=True):
+        assert_array_equal(got.get_array(), want.get_array())
+        assert got.get_clim() == want.get_clim()
+    disp = ReconstructionDisplay(originals, as_given(reconstructions), labels=["ae"]).plot()
+    assert disp.axes_[1, 0].get_ylabel() == "ae"
+
+
+def test_reconstruction_list_of_nested_lists(digits):
+    originals = digits[:2]
+    rows = [digits[2:4], digits[4:6]]
+    disp = ReconstructionDisplay(originals, [r.tolist() for r in rows]).plot()
+    assert disp.images_.shape == (3, 2)
+    assert [ax.get_ylabel() for ax in disp.axes_[:, 0]] == [
+        "original",
+        "reconstruction 1",
+        "reconstruction 2",
+    ]
+    assert_array_equal(disp.images_[2, 1].get_array(), rows[1][1].reshape(8, 8))
 
 
 def test_reconstruction_splits_a_single_ax(digits_pipe, digits):
@@ -302,6 +410,13 @@ def test_reconstruction_from_dataframe_and_sparse(digits_pipe, digits):
         (np.zeros((2, 64)), np.zeros((2, 64)), {"image_shape": (64,)}, "height \\* width"),
         (np.zeros((2, 64)), np.zeros((3, 64)), {}, r"shape of originals, \(2, 64\)"),
         (np.zeros((2, 64)), [np.zeros((2, 64))] * 2, {"labels": ["a"]}, "1 labels for 2 rows"),
+        (np.zeros((2, 64)), [[0.0] * 64] * 3, {}, r"shape of originals, \(2, 64\)"),
+        (np.zeros((2, 64)), [[0.0] * 64, [0.0] * 63], {}, "reconstructions must be an array"),
+        (np.zeros((2, 64)), [[[0.0] * 64, [0.0]]], {}, "reconstructions must be an array"),
+        ([[0.0] * 64, [0.0] * 63], np.zeros((2, 64)), {}, "originals must be an array"),
+        (np.zeros((2, 64)), [0.0] * 64, {}, "Expected 2D array, got 1D array"),
+        (np.zeros((2, 64)), [np.zeros((2, 64)), np.zeros(64)], {}, "Expected 2D array"),
+        (np.zeros((2, 64)), [], {}, "Expected 2D array"),
     ],
 )
 def test_reconstruction_bad_input(originals, reconstructions, kwargs, match):
