@@ -104,5 +104,5 @@ plt.show()
 # The denoising model redraws more of the strokes that the masking broke,
 # where the plain model keeps more of the grey of the wiped-out pixels; it pays
 # for it on clean digits, where it no longer copies every pixel it is given. Over five splits
-# (:doc:`/variants`), its error from masked digits is 0.92× the plain model's,
-# lower on every split, and its error from clean digits 1.51×.
+# (:doc:`/variants`), its error from masked digits is 0.93× the plain model's,
+# lower on every split, and its error from clean digits 1.47×.
