@@ -201,21 +201,19 @@ class MissingEntries:
         """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row.
 
         A group with a NaN in a row is missing there and not checked. All groups
-        are checked together, a block of rows at a time (dense or sparse ``X``).
+        are checked together, a block of rows at a time (dense or sparse ``X``),
+        with at most about a million entries densified at once.
         """
         if not self.groups:
             return
-        columns = np.concatenate(self.groups)
-        sizes = [g.size for g in self.groups]
-        starts = np.cumsum([0] + sizes[:-1])
-        if np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
-            columns = slice(columns[0], columns[0] + columns.size)  # a view, not a copy
+        sizes = np.array([g.size for g in self.groups])
+        everything = np.arange(len(self.groups))
         if sp.issparse(X):
             X = X.tocsr()
             # Stored entries only: which group each column belongs to, and the
             # matrix summing a row's columns per group.
             group_of = np.full(X.shape[1], -1)
-            group_of[np.concatenate(self.groups)] = np.repeat(np.arange(len(sizes)), sizes)
+            group_of[np.concatenate(self.groups)] = np.repeat(everything, sizes)
             in_groups = np.flatnonzero(group_of >= 0)
             to_groups = sp.csr_array(
                 (np.ones(in_groups.size), (in_groups, group_of[in_groups])),
@@ -223,39 +221,53 @@ class MissingEntries:
             )
             step = max(1, min(8192, (1 << 20) // len(sizes)))
         else:
-            step = max(1, min(8192, (1 << 20) // sum(sizes)))
+            step = max(1, min(8192, (1 << 20) // sizes.sum()))
         for start in range(0, X.shape[0], step):
             block = X[start : start + step]
-            if sp.issparse(block):
-                values = block.data[group_of[block.indices] >= 0]
-                if not ((values != 0) & (values != 1)).any():
-                    # Only 0/1 stored: the groups' sums are all there is to check.
-                    if (block @ to_groups).max() <= 1:
-                        continue
-                block = block[:, columns].toarray()
-            else:
-                block = np.asarray(block)[:, columns]
-                if not ((block != 0) & (block != 1)).any():
-                    if not (np.add.reduceat(block, starts, axis=1) > 1).any():
-                        continue
-            self._refuse(block, starts)
+            if not sp.issparse(block):
+                self._check_dense(np.asarray(block), everything)
+                continue
+            # Only groups storing a value other than 0/1 (a NaN included) or
+            # summing to more than 1 in a row can fail: densify those alone.
+            groups = group_of[block.indices]
+            odd = (groups >= 0) & (block.data != 0) & (block.data != 1)
+            sums = (block @ to_groups).tocoo()
+            suspects = np.union1d(groups[odd], sums.col[sums.data > 1])
+            rows_in_block = block.shape[0]
+            while suspects.size:
+                fit = np.cumsum(sizes[suspects]) * rows_in_block <= 1 << 20
+                take = suspects[: max(1, np.count_nonzero(fit))]
+                suspects = suspects[take.size :]
+                self._check_dense(block, take)
 
-    def _refuse(self, block, starts):
-        """Raise for the first group of dense ``block`` (its columns) that is not one-hot."""
-        holes = np.isnan(block)
+    def _check_dense(self, block, numbers):
+        """Raise for the first of groups ``numbers`` (ascending) not one-hot in ``block``."""
+        columns = np.concatenate([self.groups[n] for n in numbers])
+        if sp.issparse(block):
+            values = block[:, columns].toarray()
+        elif np.array_equal(columns, np.arange(columns[0], columns[0] + columns.size)):
+            values = block[:, columns[0] : columns[0] + columns.size]  # a view, not a copy
+        else:
+            values = block[:, columns]
+        starts = np.cumsum([0] + [self.groups[n].size for n in numbers[:-1]])
+        odd = (values != 0) & (values != 1)
+        if not odd.any() and not (np.add.reduceat(values, starts, axis=1) > 1).any():
+            return
+        holes = np.isnan(values)
         missing = np.logical_or.reduceat(holes, starts, axis=1)
-        bad = (block != 0) & (block != 1) & ~holes
+        bad = odd & ~holes
         bad_group = np.logical_or.reduceat(bad, starts, axis=1) & ~missing
-        many = (np.add.reduceat(block, starts, axis=1) > 1) & ~missing
+        with np.errstate(invalid="ignore"):  # inf - inf in a group holding both
+            many = (np.add.reduceat(values, starts, axis=1) > 1) & ~missing
         failing = np.flatnonzero(bad_group.any(axis=0) | many.any(axis=0))
         if failing.size == 0:
             return
-        number = failing[0]
-        g = self.groups[number]
-        if bad_group[:, number].any():
-            row = np.flatnonzero(bad_group[:, number])[0]
-            within = bad[row, starts[number] : starts[number] + g.size]
-            value = block[row, starts[number] + np.flatnonzero(within)[0]]
+        local = failing[0]
+        number, g = numbers[local], self.groups[numbers[local]]
+        if bad_group[:, local].any():
+            row = np.flatnonzero(bad_group[:, local])[0]
+            within = bad[row, starts[local] : starts[local] + g.size]
+            value = values[row, starts[local] + np.flatnonzero(within)[0]]
             problem = f"it holds the value {float(value):g}; "
         else:
             problem = "a row has more than one 1; "

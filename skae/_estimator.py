@@ -438,12 +438,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         values = X.data if sp.issparse(X) else X
         if has_missing(X):
             values = values[~np.isnan(values)]
-        # A few ulps out, as MinMaxScaler's rounding leaves its output, is in range.
-        slack = 8 * np.finfo(values.dtype).eps
+        # Rounding errors, as MinMaxScaler's output can carry, are in range.
+        slack = np.sqrt(np.finfo(values.dtype).eps)
         if values.size and (values.min() < -slack or values.max() > 1 + slack):
+            high = float(values.max())
+            shown = f"{high:.3g}" if f"{high:.3g}" != "1" else repr(high)  # not 1 if above
             warnings.warn(
                 'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
-                f"[{values.min():.3g}, {values.max():.3g}]: the loss is unbounded below "
+                f"[{values.min():.3g}, {shown}]: the loss is unbounded below "
                 "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
                 'MinMaxScaler) or use loss="squared_error".',
                 UserWarning,

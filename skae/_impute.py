@@ -344,14 +344,18 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         return Z
 
     def _training_data(self, X, continuing):
-        """:meth:`_standardized` ``X``, the features empty in the first fit missing.
+        """:meth:`_standardized` ``X``; continuing, the features empty in the first fit missing.
 
         A warm-started fit trains as the first did: the features empty there
-        (and the groups holding one) stay unseen by the network, as in
-        :meth:`transform`, whatever this ``X`` holds in them.
+        stay unseen by the network (a group holding one is missing in every
+        row), as in :meth:`transform`, whatever this ``X`` holds in them. Its
+        one-hot groups are checked as given, as :meth:`transform` checks them.
         """
         Z = self._standardized(X, continuing)
-        Z[:, self._hidden_features(self._spec_groups_of(X.shape[1]))] = np.nan
+        if continuing and self._empty_features.any():
+            groups = self._spec_groups_of(X.shape[1])
+            MissingEntries(X.shape[1], groups).check_one_hot(Z)
+            Z[:, self._empty_features] = np.nan
         return Z
 
     def _hidden_features(self, groups):

@@ -599,6 +599,11 @@ class ReconstructionDisplay:
     def _validate(self):
         originals = _image_rows(self.originals, "originals")
         rows = self.reconstructions
+        if isinstance(rows, (list, tuple)) and len(rows) == 0:
+            raise ValueError(
+                "reconstructions is empty: pass an array of shape (n_images, n_features), "
+                "or a list of such arrays, one per row of images to draw."
+            )
         # A list of numbers or of rows is one array-like, as a 2-D array would be.
         if not _is_list_of_arrays(rows):
             rows = [rows]

@@ -167,7 +167,7 @@ def test_one_hot_check_reaches_rows_past_its_first_blocks(sparse):
 def test_one_hot_check_skips_a_group_with_a_nan_in_the_row(sparse):
     """A NaN makes the row's group missing: its other entries are not checked."""
     X = np.array([[np.nan, 0.5, 0.0, 1.0], [1.0, 1.0, np.nan, 0.0], [1.0, 0.0, 0.0, 1.0]])
-    missing = MissingEntries(4, [[0, 1, 2], [3, 2]][:1])
+    missing = MissingEntries(4, [[0, 1, 2]])
     missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
     X[2, 1] = 0.5
     with pytest.raises(ValueError, match="holds the value 0.5"):
@@ -175,6 +175,30 @@ def test_one_hot_check_skips_a_group_with_a_nan_in_the_row(sparse):
     X[2, 1] = 1.0
     with pytest.raises(ValueError, match="more than one 1"):
         missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
+
+
+def test_one_hot_check_of_sparse_data_densifies_little():
+    """Wide sparse data with a NaN in every group: bounded memory, not rows x all columns."""
+    tracemalloc = pytest.importorskip("tracemalloc")
+    rng = np.random.default_rng(0)
+    n, n_groups, size = 3000, 400, 100
+    columns = np.arange(n_groups) * size + rng.integers(size, size=(n, n_groups))
+    X = sp.csr_matrix(
+        (np.ones(n * n_groups), columns.ravel(), np.arange(0, n * n_groups + 1, n_groups)),
+        shape=(n, n_groups * size),
+    )
+    X.data[rng.choice(X.nnz, 2000, replace=False)] = np.nan  # missing categories
+    groups = [list(range(i * size, (i + 1) * size)) for i in range(n_groups)]
+    tracemalloc.start()
+    try:
+        MissingEntries(X.shape[1], groups).check_one_hot(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, peak  # densifying whole row blocks would take ~900 MiB
+    X.data[5] = 0.5
+    with pytest.raises(ValueError, match=r"categorical_groups\[5\].*holds the value 0.5"):
+        MissingEntries(X.shape[1], groups).check_one_hot(X)
 
 
 def test_one_hot_check_sums_duplicate_sparse_entries_without_touching_them():

@@ -160,6 +160,23 @@ def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     assert read.transform(later).shape == (len(X), 5)  # feature 1 still dropped
 
 
+def test_a_warm_fit_checks_a_group_holding_an_empty_feature_as_transform_does(holes):
+    """Such a group is unread, but one that is not one-hot is refused, as transform refuses it."""
+    X = holes.copy()
+    X[:, 2] = np.where(np.isnan(X[:, 2]), np.nan, 1.0)
+    X[:, 1] = np.nan
+    imputer = quick(warm_start=True, max_iter=3, categorical_groups=[[1, 2]]).fit(X)
+    params, n_iter = imputer._params.copy(), imputer.n_iter_
+    later = X.copy()
+    later[:, 1] = 0.0
+    later[5, 1:3] = [0.5, 0.0]
+    for method in (imputer.transform, imputer.fit):
+        with pytest.raises(ValueError, match=r"categorical_groups\[0\].*holds the value 0.5"):
+            method(later)
+    assert_array_equal(imputer._params, params)
+    assert imputer.n_iter_ == n_iter
+
+
 @pytest.mark.parametrize(
     "change, match",
     [

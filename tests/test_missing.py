@@ -462,13 +462,16 @@ def test_binary_crossentropy_range_warning_allows_rounding(dtype):
     """MinMaxScaler's output, a few ulps outside [0, 1], does not warn; more does."""
     X = np.full((40, 4), 0.5, dtype=dtype)
     eps = np.finfo(dtype).eps
-    X[0, 0], X[1, 1] = 1 + 2 * eps, -2 * eps
+    X[0, 0], X[1, 1] = 1 + 64 * eps, -64 * eps
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         small(loss="binary_crossentropy").fit(X)
-    X[1, 1] = -1e-3
-    with pytest.warns(UserWarning, match=r"ranges over \[-0\.001, 1\]"):
+    X[0, 0], X[1, 1] = 1 + 1e-3, -1e-3
+    with pytest.warns(UserWarning, match=r"ranges over \[-0\.001, 1\.001"):
+        small(loss="binary_crossentropy").fit(X)
+    X[1, 1] = 0.5
+    with pytest.warns(UserWarning, match=r"ranges over \[0\.5, 1\.001"):  # not [0.5, 1]
         small(loss="binary_crossentropy").fit(X)
 
 

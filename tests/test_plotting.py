@@ -416,7 +416,7 @@ def test_reconstruction_from_dataframe_and_sparse(digits_pipe, digits):
         ([[0.0] * 64, [0.0] * 63], np.zeros((2, 64)), {}, "originals must be an array"),
         (np.zeros((2, 64)), [0.0] * 64, {}, "Expected 2D array, got 1D array"),
         (np.zeros((2, 64)), [np.zeros((2, 64)), np.zeros(64)], {}, "Expected 2D array"),
-        (np.zeros((2, 64)), [], {}, "Expected 2D array"),
+        (np.zeros((2, 64)), [], {}, "reconstructions is empty: pass an array"),
     ],
 )
 def test_reconstruction_bad_input(originals, reconstructions, kwargs, match):
