@@ -77,8 +77,8 @@ class _Trimming:
     """Monitor of robust training: rows reconstructed far worse than most get zero weight.
 
     Every epoch after the first ``warmup`` epochs of training (counted over
-    ``warm_start`` fits: epoch numbers go on from
-    ``n_iter_``) begins by scoring the training rows with the current network:
+    ``warm_start`` fits: epoch numbers go on from ``n_iter_``) begins by
+    scoring the training rows with the current network:
     those whose score is below both Tukey's fence (:func:`fence_offset`) and
     the weighted ``fraction``-quantile of the training rows' scores get zero
     weight for that epoch (the user's sample weights of the others are kept).
@@ -159,10 +159,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     trim_fraction : float, default=0.1
         Robust training: after a warm-up of 10 epochs (of ``n_iter_``, so
-        counted over ``warm_start`` fits), the
-        training rows whose reconstruction error under the current model lies
-        beyond Tukey's fence get zero weight in the next epoch, at most this
-        share of the
+        counted over ``warm_start`` fits), the training rows whose
+        reconstruction error under the current model lies beyond Tukey's fence
+        get zero weight in the next epoch, at most this share of the
         (sample-weighted) training rows, the worst ones (a trimmed loss,
         recomputed after every epoch; see Notes). 0 trains on every row as
         :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one more

@@ -26,6 +26,7 @@ from sklearn.utils.estimator_checks import (
     check_array_api_same_namespace,
     estimator_checks_generator,
 )
+from test_callbacks import Recorder
 
 import skae._callbacks
 import skae._xp
@@ -553,40 +554,17 @@ def test_verbose_and_callbacks_see_each_epoch(data, capsys):
     assert capsys.readouterr().out.count("Epoch ") == 3
 
 
-class _EpochRecorder:
-    """A scikit-learn callback that counts ended epochs and asks to stop after ``stop_after``."""
-
-    def __init__(self, stop_after=None):
-        self.stop_after = stop_after
-        self.ended = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context, **kwargs):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kwargs):
-        if context.task_name != "epoch":
-            return False
-        self.ended.append(fitted_estimator.n_iter_)
-        return self.stop_after is not None and len(self.ended) >= self.stop_after
-
-
 @pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_callbacks_see_each_epoch_and_can_stop_training(data):
     """The Array API loop reports its epochs to scikit-learn's callbacks, as NumPy's does."""
     with config_context(array_api_dispatch=True):
-        seen = _EpochRecorder()
+        seen = Recorder()
         small(max_iter=4).set_callbacks(seen).fit(strict(data, STRICT_DEVICE1))
-        stopper = _EpochRecorder(stop_after=2)
+        stopper = Recorder(stop_after=2)
         stopped = small(max_iter=6).set_callbacks(stopper).fit(strict(data, STRICT_DEVICE1))
-    assert seen.ended == [1, 2, 3, 4]
-    assert stopper.ended == [1, 2]
+    assert [event[2] for event in seen.named("end")] == [0, 1, 2, 3]
+    assert [event[2] for event in stopper.named("end")] == [0, 1]
     assert stopped.n_iter_ == len(stopped.loss_curve_) == 2
 
 
