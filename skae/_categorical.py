@@ -59,7 +59,10 @@ def check_categorical_groups(groups, n_features):
             if not 0 <= column < n_features:
                 raise ValueError(
                     f"categorical_groups[{number}] refers to column {column}, but X has "
-                    f"{n_features} columns (indices 0 to {n_features - 1})."
+                    f"{n_features} columns (indices 0 to {n_features - 1}). Groups read "
+                    "by categorical_groups_from from a ColumnTransformer that is refitted "
+                    "later (in cross-validation, say) can miss a category a fold lacks: "
+                    "give its OneHotEncoder the categories (categories=[...])."
                 )
             if column in owner:
                 raise ValueError(
@@ -69,6 +72,25 @@ def check_categorical_groups(groups, n_features):
             owner[column] = number
         checked.append(tuple(columns))
     return tuple(checked)
+
+
+def _refuse_a_missing_category(name, encoder, i, categories):
+    """Raise if the encoder's feature ``i`` has NaN or None among its categories."""
+    from sklearn.utils._missing import is_scalar_nan
+
+    missing = [c for c in categories if c is None or is_scalar_nan(c)]
+    if not missing:
+        return
+    names = getattr(encoder, "feature_names_in_", None)
+    feature = repr(names[i]) if names is not None else f"{i} of its input"
+    raise ValueError(
+        f"The OneHotEncoder {name!r} encodes the missing values of its feature {feature} "
+        f"as a category of their own ({missing[0]!r}): in a group, such a row would count "
+        "as observed and never be imputed. Encode them as an all-zero block, which "
+        "counts as missing: give the encoder the categories without the missing value "
+        "and handle_unknown='ignore', e.g. OneHotEncoder(categories=[sorted(df[c].dropna()"
+        ".unique()) for c in columns], handle_unknown='ignore')."
+    )
 
 
 def _one_hot_encoder(transformer):
@@ -108,7 +130,12 @@ def categorical_groups_from(column_transformer):
     ValueError
         If the transformer is not fitted, or an encoder drops a category
         (``drop`` other than None): a group then has no column for its first
-        category, so a missing category could not be told from it.
+        category, so a missing category could not be told from it. Or if an
+        encoder made a category of missing values (NaN or None, as
+        ``OneHotEncoder`` does by default): a group would then never be
+        missing; pass the encoder ``categories`` without them and
+        ``handle_unknown="ignore"``, so that a missing value is an all-zero
+        block.
 
     Examples
     --------
@@ -147,6 +174,7 @@ def categorical_groups_from(column_transformer):
         infrequent = getattr(encoder, "infrequent_categories_", None)
         start = block.start
         for i, categories in enumerate(encoder.categories_):
+            _refuse_a_missing_category(name, encoder, i, categories)
             size = len(categories)
             if infrequent is not None and infrequent[i] is not None:
                 size += 1 - len(infrequent[i])

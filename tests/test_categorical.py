@@ -51,7 +51,7 @@ def test_bad_groups(groups, match):
 @pytest.mark.parametrize("cls", [AutoencoderTransformer, AutoencoderImputer])
 def test_bad_groups_in_the_estimators(cls):
     X, _, _ = mixed()
-    with pytest.raises(ValueError, match="refers to column 9"):
+    with pytest.raises(ValueError, match=r"refers to column 9.*refitted.*categories="):
         cls(categorical_groups=[[2, 9]], max_iter=2).fit(X)
 
 
@@ -291,6 +291,37 @@ def test_an_encoder_that_selects_no_column_gives_no_group():
         remainder="passthrough",
     ).fit(frame)
     assert categorical_groups_from(ct) == [[0, 1, 2]]
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_groups_from_refuses_missing_values_as_a_category(missing):
+    """OneHotEncoder's NaN category would never be imputed; the documented recipe imputes it."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "c": rng.choice(["a", "b"], 200)})
+    df["c"] = df["c"].astype(object)
+    df.loc[rng.uniform(size=200) < 0.3, "c"] = missing
+    before = df.copy()
+    default = make_column_transformer(
+        (StandardScaler(), ["x"]), (OneHotEncoder(sparse_output=False), ["c"])
+    ).fit(df)
+    with pytest.raises(ValueError, match=r"feature 'c' as a category of their own .*categ"):
+        categorical_groups_from(default)
+    categories = [sorted(df[c].dropna().unique()) for c in ["c"]]
+    ct = make_column_transformer(
+        (StandardScaler(), ["x"]),
+        (
+            OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False),
+            ["c"],
+        ),
+    )
+    table = ct.fit_transform(df)
+    assert categorical_groups_from(ct) == [[1, 2]]
+    filled = AutoencoderImputer(
+        categorical_groups=[[1, 2]], hidden_layer_sizes=(8,), max_iter=5, random_state=0
+    ).fit_transform(table)
+    assert_array_equal(filled[:, 1:].sum(axis=1), 1)  # every category imputed
+    pd.testing.assert_frame_equal(df, before)
 
 
 def test_groups_from_refuses_dropped_categories_and_other_objects():
