@@ -147,7 +147,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     scale_ : ndarray of shape (n_features_in_,)
         Standard deviation of each feature's observed entries (1 for group
-        columns, empty and constant features).
+        columns, empty and constant features). A constant feature's missing
+        entries are imputed with its value.
 
     indicator_ : MissingIndicator or None
         The indicator behind ``add_indicator``; None without it.
@@ -377,13 +378,24 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             numeric = ~empty
             for g in groups:
                 numeric[list(g)] = False
+            constant = np.zeros(X.shape[1], dtype=bool)
             if numeric.any():
                 values = Z[:, numeric].astype(np.float64)
-                mean[numeric] = np.nanmean(values, axis=0)
-                std = np.nanstd(values, axis=0)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean[numeric] = np.nanmean(values, axis=0)
+                    std = np.nanstd(values, axis=0)
+                overflowed = ~(np.isfinite(mean[numeric]) & np.isfinite(std))
+                if overflowed.any():  # huge values: the sums of their squares overflow
+                    big = values[:, overflowed]
+                    unit = np.nanmax(np.abs(big), axis=0)
+                    redone = np.flatnonzero(numeric)[overflowed]
+                    mean[redone] = unit * np.nanmean(big / unit, axis=0)
+                    std[overflowed] = unit * np.nanstd(big / unit, axis=0)
                 scale[numeric] = np.where(std > 0, std, 1.0)
+                constant[numeric] = std == 0
             self.mean_, self.scale_ = mean, scale
             self._empty_features = empty
+            self._constant_features = constant
             self._missing_placeholder = self.missing_values
             from sklearn.impute import MissingIndicator  # on first use: imports are slow
 
@@ -472,6 +484,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
+        constant = self._constant_features
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
             observed = np.empty_like(chunk)
@@ -485,6 +498,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             filled = objective.output(raw)
             filled *= scale
             filled += mean
+            filled[:, constant] = mean[constant]  # a constant feature keeps its value
             block = out[rows]
             block[holes] = filled[holes]
         if self.keep_empty_features:

@@ -94,6 +94,35 @@ def test_every_hole_shape(blobs):
     assert_array_equal(out[~np.isnan(X)], X[~np.isnan(X)])
 
 
+def test_a_constant_feature_is_imputed_with_its_value(holes):
+    """As SimpleImputer does, not with the network's approximation of it."""
+    X = np.column_stack([holes, np.where(np.isnan(holes[:, 0]), np.nan, 7.0)])
+    imputer = quick().fit(X)
+    out = imputer.transform(X)
+    hidden = np.isnan(X[:, -1])
+    assert hidden.any()
+    assert_array_equal(out[hidden, -1], 7.0)
+    assert_array_equal(out[:, -1], SimpleImputer().fit_transform(X)[:, -1])
+    assert imputer.scale_[-1] == 1.0 and imputer.mean_[-1] == 7.0
+    nearly = X.copy()
+    nearly[0, -1] = 7.5  # not constant: imputed by the network
+    assert not np.all(quick().fit(nearly).transform(nearly)[hidden, -1] == 7.0)
+
+
+@pytest.mark.parametrize("magnitude", [1e160, 1e300])
+def test_huge_values_are_standardized_without_overflow(holes, magnitude):
+    """The squares of 1e160 overflow float64; the feature's scale and imputations stay finite."""
+    X = holes.copy()
+    X[:, 0] *= magnitude
+    imputer = quick().fit(X)
+    out = imputer.transform(X)
+    assert np.isfinite(out).all()
+    observed = X[~np.isnan(X[:, 0]), 0]
+    assert_allclose(imputer.mean_[0], (observed / magnitude).mean() * magnitude, rtol=1e-12)
+    assert_allclose(imputer.scale_[0], (observed / magnitude).std() * magnitude, rtol=1e-12)
+    assert_allclose(imputer.scale_[1:], quick().fit(holes).scale_[1:])  # others as before
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_empty_features(holes, keep):
     X = holes.copy()
