@@ -106,9 +106,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from onnx import TensorProto
+from sklearn.utils.validation import check_is_fitted
 
 from ._activations import LEAKY_SLOPE
 from ._estimator import AutoencoderTransformer
+from ._impute import AutoencoderImputer
+from ._outlier import AutoencoderOutlierDetector
 from ._vae import VariationalAutoencoder
 
 #: Values of the converter's ``"output"`` option; the first is the default.
@@ -278,6 +281,7 @@ def _tensor_type(input_type):
 
 def _shape_calculator(operator):
     """Declare the output's type and shape (skl2onnx shape calculator)."""
+    check_is_fitted(operator.raw_operator)
     if len(operator.inputs) != 1:
         raise ValueError(
             f"{type(operator.raw_operator).__name__} converts from one input tensor, got "
@@ -331,7 +335,24 @@ def _converter(scope, operator, container):
     OnnxIdentity(Z, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
 
 
+def _not_exported(operator):
+    """Shape calculator of the estimators without an ONNX export: a clear refusal."""
+    raise NotImplementedError(
+        f"{type(operator.raw_operator).__name__} cannot be exported to ONNX yet (only "
+        "AutoencoderTransformer and VariationalAutoencoder can): deploy it with skops or "
+        "Dask instead (see the user guide's page on deploying a model)."
+    )
+
+
 def _register():
+    for unsupported in (AutoencoderImputer, AutoencoderOutlierDetector):
+        update_registered_converter(
+            unsupported,
+            f"Skae{unsupported.__name__}",
+            _not_exported,
+            _converter,  # never reached: the shape calculator refuses first
+            overwrite=True,
+        )
     update_registered_converter(
         AutoencoderTransformer,
         _ALIAS,

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderImputer, AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._activations import ACTIVATIONS
 from skae._objectives import LOSSES
 
@@ -281,6 +281,23 @@ def test_a_model_fitted_on_other_arrays_must_be_moved_to_numpy_first():
     session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
     (codes,) = session.run(None, {"X": X_TEST})
     assert np.abs(codes - on_host.transform(X_TEST)).max() < 1e-10
+
+
+def test_an_unfitted_model_is_refused_as_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="AutoencoderTransformer instance is not fitted"):
+        skl2onnx.to_onnx(AutoencoderTransformer(2), X_TRAIN[:1].astype(np.float32))
+
+
+@pytest.mark.parametrize("cls", [AutoencoderImputer, AutoencoderOutlierDetector])
+def test_estimators_without_an_export_are_refused_by_name(cls):
+    est = cls(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X_TRAIN)
+    with pytest.raises(NotImplementedError, match=f"{cls.__name__} cannot be exported.*skops"):
+        skl2onnx.to_onnx(est, X_TRAIN[:1].astype(np.float32))
+    pipe = make_pipeline(StandardScaler(), est).fit(X_TRAIN)
+    with pytest.raises(NotImplementedError, match=f"{cls.__name__} cannot be exported"):
+        skl2onnx.to_onnx(pipe, X_TRAIN[:1].astype(np.float32))
 
 
 def test_registration_is_idempotent(pipelines):
