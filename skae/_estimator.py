@@ -253,11 +253,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 ) from exc
             if not any(words in message.lower() for words in _CONVERSION_ERRORS):
                 raise
+            encoder = "OneHotEncoder(sparse_output=False, handle_unknown='ignore')"
             advice = (
                 f"{name} needs numbers; encode categorical columns first, e.g. with "
-                "OneHotEncoder in a ColumnTransformer: make_pipeline(make_column_transformer("
-                "(OneHotEncoder(), categorical_columns), remainder=StandardScaler()), "
-                f"{name}())."
+                "OneHotEncoder in a ColumnTransformer: ct = make_column_transformer("
+                f"({encoder}, categorical_columns), remainder=StandardScaler()), then "
+                + (
+                    f"make_pipeline(ct, {name}(categorical_groups=categorical_groups_from("
+                    "ct.fit(X)))) to treat each one-hot block as one categorical feature."
+                    if "categorical_groups" in self.get_params()
+                    else f"make_pipeline(ct, {name}())."
+                )
             )
             columns = _non_numeric_columns(X)
             if columns:
@@ -1610,6 +1616,10 @@ class AutoencoderTransformer(
 
         So :class:`~sklearn.model_selection.GridSearchCV` and
         :func:`~sklearn.model_selection.cross_validate` need no ``scoring``.
+        The error is the training ``loss`` (and each categorical group's
+        cross-entropy): scores compare models with the same ``loss`` and
+        groups only. To search over ``loss``, pass a ``scoring`` that measures
+        every candidate alike, such as one on ``inverse_transform(transform(X))``.
 
         Parameters
         ----------

@@ -7,10 +7,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import make_column_transformer
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skae import AutoencoderTransformer
+from skae import (
+    AutoencoderImputer,
+    AutoencoderTransformer,
+    VariationalAutoencoder,
+    categorical_groups_from,
+)
 
 N_FEATURES = 5
 METHODS = ["fit", "partial_fit", "transform", "score", "score_samples"]
@@ -83,6 +91,34 @@ def test_dataframe_with_text_columns_names_them(X, method):
     with pytest.raises(ValueError, match=re.escape(message)) as info:
         getattr(target, method)(bad)
     assert info.value.__cause__ is not None  # the original error is chained
+
+
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder]
+)
+def test_the_advice_for_text_columns_works_as_written(cls):
+    """The pipeline the error suggests fits the table (with groups where the estimator has any)."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
+    df["y"] = rng.normal(size=60)
+    with pytest.raises(ValueError, match="non-numeric") as info:
+        cls().fit(df)
+    advice = str(info.value)
+    has_groups = "categorical_groups" in cls().get_params()
+    assert ("categorical_groups_from" in advice) == has_groups
+    categorical_columns, X = ["colour"], df
+    ct = make_column_transformer(
+        (OneHotEncoder(sparse_output=False, handle_unknown="ignore"), categorical_columns),
+        remainder=StandardScaler(),
+    )
+    params = {"max_iter": 2, "hidden_layer_sizes": (4,)}
+    if has_groups:
+        params["categorical_groups"] = categorical_groups_from(ct.fit(X))
+        assert params["categorical_groups"] == [[0, 1]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        make_pipeline(ct, cls(**params)).fit(X)
 
 
 def test_polars_text_column_is_named(X):
