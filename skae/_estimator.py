@@ -233,6 +233,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         unchanged.
         """
         name = type(self).__name__
+        problem = self._array_api_problem()
+        if problem is not None and namespace_and_device(X)[0] is not None:
+            raise ValueError(problem)  # an Array API input to a NumPy-only estimator
         input_tags = self.__sklearn_tags__().input_tags
         try:
             return validate_data(
@@ -437,9 +440,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             low, high = feature_range(X, train_rows)
         return Corruption(noise, self.noise_level, rng, low, high)
 
-    def _warn_about_range(self, X):
-        """Binary cross-entropy on data outside [0, 1] trains, but warns."""
-        if getattr(self, "loss", None) != "binary_crossentropy":
+    def _warn_about_range(self, X, loss=None, stacklevel=7):
+        """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns."""
+        if (loss or getattr(self, "loss", None)) != "binary_crossentropy":
             return
         values = X.data if sp.issparse(X) else X
         if has_missing(X):
@@ -455,7 +458,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
                 'MinMaxScaler) or use loss="squared_error".',
                 UserWarning,
-                stacklevel=7,
+                stacklevel=stacklevel,
             )
 
     def _fit_unsafe(self, X, sample_weight, incremental):
@@ -778,6 +781,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         groups = getattr(self, "_categorical_groups", ())
         if groups:
             MissingEntries(X.shape[1], groups).check_one_hot(X)
+        # Scores and reconstructions of such data mean little (BCE is unbounded below).
+        self._warn_about_range(X, loss=self._loss, stacklevel=4)
         return X
 
     def _inference_missing(self, X, *, scoring=False):

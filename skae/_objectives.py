@@ -203,9 +203,15 @@ def one_hot_argmax(Z):
 
 
 def weighted_mean(values, weights=None):
-    """``Σ w v / Σ w`` (the plain mean without weights), as a Python float."""
+    """``Σ w v / Σ w`` (the plain mean without weights), as a Python float.
+
+    Values of zero weight do not count, even infinite ones (``0 · inf`` is NaN).
+    """
     if weights is None:
         return float(np.mean(values))
+    counted = weights != 0
+    if not counted.all():
+        values, weights = values[counted], weights[counted]
     return float(np.dot(weights, values) / weights.sum())
 
 

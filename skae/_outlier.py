@@ -114,10 +114,15 @@ class _Trimming:
         ctx = self.context
         scores = -_row_errors(ctx.objective, ctx.X, ctx.train_rows, self.buffers)
         weights = self.row_weights
+        finite = np.isfinite(scores)
+        if not (finite & (weights > 0)).any():
+            return  # no fence to draw: the epoch's loss reports the divergence
+        # Rows whose errors overflow are dropped; the fence is drawn without them.
+        values, kept = (scores, weights) if finite.all() else (scores[finite], weights[finite])
         threshold = min(
-            fence_offset(scores, weights), weighted_quantile(scores, self.fraction, weights)
+            fence_offset(values, kept), weighted_quantile(values, self.fraction, kept)
         )
-        keep = scores >= threshold
+        keep = scores >= threshold  # False for the rows that overflowed
         weights = self.base.copy()
         weights[ctx.train_rows] *= keep
         ctx.source.set_weights(weights)
@@ -178,7 +183,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Activation of the hidden layers; code and output layers are linear.
 
     loss : {"squared_error", "binary_crossentropy"}, default="squared_error"
-        Reconstruction loss, hence the per-sample error of the score.
+        Reconstruction loss, hence the per-sample error of the score. The
+        binary cross-entropy is for data in [0, 1]: outside, it is unbounded
+        below, so a row far out of range can score as the most normal one.
+        Every method warns on such data; scale new data as the training data
+        (e.g. ``MinMaxScaler(clip=True)`` in a Pipeline) or use "squared_error".
 
     alpha : float or "auto", default="auto"
         L2 penalty: ``alpha / 2`` times the squared norm of the weight matrices;
@@ -492,9 +501,13 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         scores : ndarray of shape (n_samples,)
             Minus the mean over features of the squared error (or binary
             cross-entropy) between each sample and its reconstruction, the
-            sum of the rows of :meth:`score_samples_per_feature`.
+            sum of the rows of :meth:`score_samples_per_feature`. A sample
+            whose reconstruction overflows (finite but huge values) scores
+            ``-inf``: an outlier.
         """
-        return -self._sample_errors(self._validate_input(X))
+        scores = -self._sample_errors(self._validate_input(X))
+        scores[np.isnan(scores)] = -np.inf  # X is finite: only an overflow gives NaN
+        return scores
 
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.

@@ -53,10 +53,11 @@ class VariationalAutoencoder(
     :meth:`PCA.score_samples <sklearn.decomposition.PCA.score_samples>`.
     Scale the inputs first (e.g. with :class:`~sklearn.preprocessing.StandardScaler`).
 
-    Missing values (NaN) are allowed in every method that takes data: the
-    likelihood is that of each row's observed entries, missing inputs enter the
-    encoder as 0 (the mean, after standardizing), and :meth:`score_samples`
-    bounds ``log p(x_obs)`` (see :doc:`/missing`).
+    Missing values (NaN) are allowed in every method that takes data (not in
+    the codes given to :meth:`inverse_transform`): the likelihood is that of
+    each row's observed entries, missing inputs enter the encoder as 0 (the
+    mean, after standardizing), and :meth:`score_samples` bounds
+    ``log p(x_obs)`` (see :doc:`/missing`).
 
     Parameters
     ----------
@@ -272,10 +273,11 @@ class VariationalAutoencoder(
     expectation that tightens as ``K`` grows (``K = 1``: a one-draw estimate
     of the ELBO). Its draws are a fixed function of each row's values and
     of the fitted parameters: a fitted model scores a row the same way on every
-    call, whatever the other rows or their order, and an int ``random_state``
-    reproduces the scores with the model. As for PCA's score, the density is
-    that of the data as given to this estimator: after a scaler, of the
-    scaled data.
+    call, whatever the other rows or their order (up to the last bits of
+    floating-point rounding, which depends on the batch's size), and an int
+    ``random_state`` reproduces the scores with the model. As for PCA's
+    score, the density is that of the data as given to this estimator: after
+    a scaler, of the scaled data.
 
     Training never hides a NaN: a non-finite loss or weights stop the fit
     with a clear error and leave the estimator as it was.

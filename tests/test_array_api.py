@@ -617,3 +617,13 @@ def test_the_other_estimators_refuse_array_api_input_clearly(data, name):
         with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
             est.fit(xps.asarray(data))
     assert not hasattr(est, "_params")
+    est.fit(data)  # on NumPy; then each method refuses Array API input as clearly
+    methods = {
+        "VariationalAutoencoder": ["transform", "score_samples", "score"],
+        "AutoencoderOutlierDetector": ["predict", "decision_function", "score_samples"],
+        "AutoencoderImputer": ["transform"],
+    }[name]
+    with config_context(array_api_dispatch=True):
+        for method in methods:
+            with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
+                getattr(est, method)(xps.asarray(data))

@@ -1,6 +1,7 @@
 """AutoencoderOutlierDetector: the outlier API, the threshold, robust training, contributions."""
 
 import pickle
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +18,7 @@ from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._data import BatchSource
 from skae._objectives import FEATURE_ERRORS, LOSSES
 from skae._outlier import _Trimming, fence_offset, weighted_quantile
+from skae._training import DivergenceError
 from skae.datasets import make_embedded_manifold
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -283,6 +285,52 @@ def test_trimming_keeps_clean_rows_and_multiplies_the_sample_weights():
     expected = weights.copy()
     expected[7] = 0
     assert_allclose(context.source.weights, expected * 50 / expected.sum())
+
+
+def test_trimming_drops_rows_whose_errors_overflow_and_fences_the_others():
+    errors = np.r_[np.random.default_rng(0).uniform(1, 2, size=95), np.full(4, 50.0), np.inf]
+    context = _fake_context(errors)
+    _Trimming(0.1, context, warmup=1).begin_epoch(2)
+    finite = _fake_context(errors[:-1])
+    _Trimming(0.1, finite, warmup=1).begin_epoch(2)
+    assert context.source.weights[-1] == 0
+    assert_array_equal(context.source.weights[:-1] > 0, finite.source.weights > 0)
+    assert_array_equal(context.source.weights[95:99], 0)
+    everything = _fake_context(np.full(20, np.inf))
+    _Trimming(0.1, everything, warmup=1).begin_epoch(2)
+    assert everything.source.weights is None  # nothing to fence: the loss reports it
+
+
+def test_a_warm_fit_on_badly_scaled_data_reports_the_divergence(blobs):
+    """Not "sample_weight sums to zero" from a fence drawn on infinite errors."""
+    detector = small(max_iter=12, warm_start=True).fit(blobs)
+    params = detector._params.copy()
+    with pytest.raises(DivergenceError, match="standardize them"):
+        detector.fit(blobs * 1e200)
+    assert_array_equal(detector._params, params)
+
+
+def test_overflowing_rows_score_minus_infinity_and_are_outliers(blobs):
+    detector = small().fit(blobs)
+    huge = np.vstack([blobs[:3], np.full((2, blobs.shape[1]), np.finfo(np.float64).max)])
+    with np.errstate(all="ignore"):
+        scores = detector.score_samples(huge)
+        assert_array_equal(detector.predict(huge)[3:], -1)
+    assert_array_equal(scores[3:], -np.inf)
+    assert np.isfinite(scores[:3]).all()
+
+
+def test_binary_crossentropy_warns_on_out_of_range_data_at_every_method(blobs):
+    """BCE is unbounded below outside [0, 1]: such rows can look like inliers, so it warns."""
+    X = (blobs > 0).astype(float)
+    detector = small(loss="binary_crossentropy").fit(X)
+    far = np.full((2, X.shape[1]), 50.0)
+    for method in ("score_samples", "decision_function", "predict"):
+        with pytest.warns(UserWarning, match=r"expects data in \[0, 1\].*ranges over \[50, 50\]"):
+            getattr(detector, method)(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        detector.predict(X)
 
 
 def test_the_warmup_counts_the_epochs_of_warm_started_fits(blobs):

@@ -212,6 +212,17 @@ def test_larger_beta_pulls_the_codes_towards_the_prior(digits):
     assert distances[0] > distances[2] and distances[2] < 0.05, distances
 
 
+def test_score_ignores_a_zero_weight_row_scoring_minus_infinity(blobs):
+    """0 x (-inf) is NaN: a row of zero weight must not count at all."""
+    vae = VariationalAutoencoder(n_components=2, hidden_layer_sizes=(8,), max_iter=5,
+                                 random_state=0).fit(blobs)
+    X = np.vstack([blobs[:3], np.full((1, blobs.shape[1]), 1e200)])
+    with np.errstate(all="ignore"):
+        scores = vae.score_samples(X)
+        assert scores[-1] == -np.inf
+        assert vae.score(X, sample_weight=[1, 1, 1, 0]) == pytest.approx(scores[:3].mean())
+
+
 def test_kl_warmup_raises_the_weight_linearly_over_epochs(blobs, monkeypatch):
     seen = []
     original = VariationalObjective.loss_gradient
