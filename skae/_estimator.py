@@ -123,9 +123,12 @@ class _ValidatedPenalty:
     overfit, more; and the penalty follows the data's units.
     """
 
-    def __init__(self, objective, size):
+    def __init__(self, objective, size, last_validation_loss=None):
         self.objective = objective
         self.scale = _AUTO_ALPHA_VALIDATED / size
+        if last_validation_loss is not None and np.isfinite(last_validation_loss):
+            # A warm start goes on from the previous fit's last validated epoch.
+            objective.alpha = self.scale * last_validation_loss
 
     def __call__(self, epoch, loss, validation_loss, seconds):
         self.objective.alpha = self.scale * validation_loss
@@ -375,11 +378,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
 
-    def _penalty_monitor(self, objective, validated, size):
+    def _penalty_monitor(self, objective, validated, size, continuing=False):
         """A monitor that sets the objective's L2 weight as training goes, or None.
 
         None here: the weight is :func:`_resolve_alpha`'s throughout. ``validated``
-        says whether rows are held out; ``size`` is the training set's.
+        says whether rows are held out; ``size`` is the training set's;
+        ``continuing``, whether this fit goes on from the fitted one.
         """
         return None
 
@@ -547,7 +551,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validate = _validation_loss(
                     objective, X, validation_rows, sample_weight, missing, validation_buffers
                 )
-            penalty = self._penalty_monitor(objective, validate is not None, size)
+            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
@@ -1057,11 +1061,13 @@ class AutoencoderTransformer(
         (the penalty of a Gaussian prior on the weights when the noise variance
         is what the network cannot yet reconstruct), so data the network
         reconstructs closely are penalised little and noisy data, on which it
-        would overfit, more; before the first epoch, and in fits without
-        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows). ``n`` counts the
-        training rows of the fit or of the :meth:`partial_fit` call; with
-        ``sample_weight``, their total weight, so that a weight of k counts as k
-        rows and rescaling all the weights rescales the penalty. For
+        would overfit, more. Before the first epoch, and in fits without
+        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows); a ``warm_start``
+        fit after one that held rows out starts instead from ``5 · L_val / n``
+        of the weights that fit kept. ``n`` counts the training rows of the
+        fit or of the :meth:`partial_fit` call; with ``sample_weight``, their
+        total weight, so that a weight of k counts as k rows and rescaling all
+        the weights rescales the penalty. For
         :meth:`partial_fit` on small chunks, set a number: the penalty of each
         call would otherwise follow the chunk's size.
 
@@ -1167,7 +1173,10 @@ class AutoencoderTransformer(
     warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights and optimizer
         state instead of starting afresh. The network (layer sizes, activation,
-        loss, tied weights) must not change.
+        loss, tied weights) must not change. With rows held out, each fit keeps
+        the best epoch of its own (``best_validation_loss_`` is that epoch's),
+        whereas :class:`~sklearn.neural_network.MLPRegressor` keeps the best of
+        all its warm-started fits: a loop of short fits ends on the last one's.
 
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, monitor their
@@ -1467,11 +1476,14 @@ class AutoencoderTransformer(
         # weights that are kept, the last epoch's.
         return 2 * self.n_iter_no_change if validated else None
 
-    def _penalty_monitor(self, objective, validated, size):
-        # alpha="auto" with rows held out follows the validation loss.
+    def _penalty_monitor(self, objective, validated, size, continuing=False):
+        # alpha="auto" with rows held out follows the validation loss; continuing,
+        # from that of the weights the previous fit kept, if it held rows out.
         if not validated or not (isinstance(self.alpha, str) and self.alpha == "auto"):
             return None
-        return _ValidatedPenalty(objective, size)
+        curve = getattr(self, "validation_loss_curve_", None) if continuing else None
+        last = self.best_validation_loss_ if curve and np.isfinite(curve[-1]) else None
+        return _ValidatedPenalty(objective, size, last)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

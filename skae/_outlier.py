@@ -228,8 +228,12 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Seeds the initialisation, shuffling, validation split and noise.
 
     tol : float, default=1e-3
-        Relative improvement of the monitored loss that counts (a plateau is
-        ``n_iter_no_change`` epochs without one).
+        Relative improvement of the monitored loss that counts: a plateau is
+        ``n_iter_no_change`` consecutive epochs whose loss does not improve on
+        the best by ``tol`` times its magnitude. Unlike
+        :class:`AutoencoderTransformer`, each epoch's loss is judged on its
+        own (not averaged over ``n_iter_no_change`` epochs), and with rows held
+        out no extra patience ends training: the schedule does.
 
     verbose : bool, default=False
         Print one line per epoch.
@@ -257,7 +261,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Epochs without improvement by ``tol`` that make a plateau.
 
     The network and training parameters mean what they mean for
-    :class:`AutoencoderTransformer`, whose documentation has the details.
+    :class:`AutoencoderTransformer` (except the plateau rule, see ``tol``),
+    whose documentation has the details.
 
     Attributes
     ----------

@@ -225,7 +225,9 @@ def train(
             best_params = result.resume["best_params"]
         rule.load_state(result.resume["rule"])
     result.resume = None
-    checkpoint = None if has_validation else (params.copy(), optimizer.state())
+    # The last complete epoch's optimizer state (and weights, which validation
+    # otherwise keeps): an interrupt drops the unfinished epoch entirely.
+    checkpoint = (None if has_validation else params.copy(), optimizer.state())
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
@@ -266,7 +268,7 @@ def train(
                         np.copyto(best_params, params)
                 else:
                     monitored = loss
-                    checkpoint = (params.copy(), optimizer.state())
+                checkpoint = (None if has_validation else params.copy(), optimizer.state())
                 rule.observe(monitored)
                 seconds = time.perf_counter() - tic
                 if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
@@ -283,7 +285,7 @@ def train(
             result.interrupted = True
             if not has_validation:
                 np.copyto(params, checkpoint[0])
-                optimizer.load_state(checkpoint[1])
+            optimizer.load_state(checkpoint[1])
     if not result.interrupted:
         result.resume = {
             "params": params.copy() if has_validation else params,
@@ -310,8 +312,12 @@ def best_start(candidates, n_epochs):
     best = best_result = None
     best_score = math.inf
     failures = []
-    for candidate in candidates:
+    candidates = iter(candidates)
+    while True:
         try:
+            candidate = next(candidates, None)  # setting a start up can be interrupted too
+            if candidate is None:
+                break
             result = candidate.run(n_epochs)
         except DivergenceError as error:
             failures.append(error)

@@ -430,7 +430,8 @@ def train(
             best_params = result.resume["best_params"]
         rule.load_state(result.resume["rule"])
     result.resume = None
-    checkpoint = None if has_validation else (optimizer.params, optimizer.state())
+    # The last complete epoch's optimizer state (and weights without validation).
+    checkpoint = (optimizer.params, optimizer.state())
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
     begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
@@ -486,7 +487,7 @@ def train(
                     best_params = params
             else:
                 monitored = loss
-                checkpoint = (params, optimizer.state())
+            checkpoint = (params, optimizer.state())
             rule.observe(monitored)
             seconds = time.perf_counter() - tic
             if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
@@ -503,7 +504,7 @@ def train(
         result.interrupted = True
         if not has_validation:
             optimizer.params = checkpoint[0]
-            optimizer.load_state(checkpoint[1])
+        optimizer.load_state(checkpoint[1])
     finally:
         errstate.__exit__(None, None, None)
     if not result.interrupted:

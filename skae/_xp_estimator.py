@@ -179,7 +179,7 @@ class ArrayAPIMixin:
                 network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
             )
             validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
-            penalty = self._penalty_monitor(objective, validate is not None, size)
+            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 

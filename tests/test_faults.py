@@ -111,12 +111,17 @@ def test_interrupt_keeps_last_complete_epoch(blobs, monkeypatch):
 
 
 def test_interrupt_with_early_stopping_keeps_best_weights(blobs, monkeypatch):
-    interrupt_after(monkeypatch, 20)
-    ae = AutoencoderTransformer(2, batch_size=40, early_stopping=True, random_state=0)
+    params = dict(batch_size=40, early_stopping=True, random_state=0, n_init=1)
+    reference = AutoencoderTransformer(2, max_iter=6, **params).fit(blobs)
+    interrupt_after(monkeypatch, 20)  # 108 training rows: 3 steps an epoch, in epoch 7
+    ae = AutoencoderTransformer(2, **params)
     with pytest.warns(UserWarning, match="interrupted"):
         ae.fit(blobs)
-    assert len(ae.validation_loss_curve_) == ae.n_iter_ == len(ae.loss_curve_)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_ == len(ae.loss_curve_) == 6
     assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+    # The unfinished epoch leaves no trace in the optimizer either.
+    assert ae._optimizer_state["t"] == 18 == reference._optimizer_state["t"]
+    assert_array_equal(ae._optimizer_state["m"], reference._optimizer_state["m"])
 
 
 def test_interrupt_in_first_epoch_propagates_and_leaves_estimator_unfitted(blobs, monkeypatch):

@@ -118,6 +118,25 @@ def test_an_interrupt_before_any_epoch_propagates_only_without_a_start_done():
     assert chosen.name == "a" and result.interrupted and starts[2].ran == []
 
 
+def test_an_interrupt_while_a_start_is_set_up_keeps_the_starts_done():
+    """The candidates are made lazily: Ctrl-C while making one ends the contest too."""
+    done = Candidate("a", [1.0])
+
+    def candidates():
+        yield done
+        raise KeyboardInterrupt  # while initialising the second start's network
+
+    chosen, result = best_start(candidates(), 1)
+    assert chosen is done and result.interrupted
+
+    def none_made():
+        raise KeyboardInterrupt
+        yield
+
+    with pytest.raises(KeyboardInterrupt):  # no start done: nothing to keep
+        best_start(none_made(), 1)
+
+
 def test_a_diverging_start_drops_out_unless_all_do():
     class Diverging(Candidate):
         def run(self, epochs):
@@ -388,6 +407,25 @@ def test_auto_alpha_follows_the_validation_loss(blobs, monkeypatch, weighted):
     assert_allclose(seen[0], 0.64 / n, rtol=1e-12)
     expected = [5 * v / n for v in ae.validation_loss_curve_[:-1]]
     assert_allclose(seen[1:], expected, rtol=1e-12)
+
+
+def test_auto_alpha_goes_on_across_warm_starts(blobs, monkeypatch):
+    """Warm fits of 1 epoch get the penalty one fit of as many epochs would."""
+    params = dict(hidden_layer_sizes=(8,), n_init=1, batch_size=120, early_stopping=True,
+                  random_state=0, learning_rate="constant", tol=0)
+    seen = record_alphas(monkeypatch)
+    quiet_fit(AutoencoderTransformer(2, max_iter=4, **params), blobs)
+    one_fit = list(seen)
+    seen.clear()
+    warm = AutoencoderTransformer(2, max_iter=1, warm_start=True, **params)
+    for _ in range(4):
+        quiet_fit(warm, blobs)
+    assert_allclose(seen, one_fit, rtol=1e-12)
+    assert seen[1] != seen[0]  # the validated weight from the second epoch on
+    seen.clear()
+    quiet_fit(warm.set_params(early_stopping=False), blobs)  # no rows held out: 0.64 / n
+    quiet_fit(warm.set_params(early_stopping=True), blobs)  # after it: 0.64 / n again
+    assert_allclose(seen, [0.64 / 120, one_fit[0]], rtol=1e-12)  # 108 rows trained then
 
 
 def _validation_rows(ae, X, w):
