@@ -38,19 +38,20 @@ param_grid = {
 
 # %%
 # A wider code can represent everything a narrower one can, so the best score
-# tends to go to the widest code by a hair (nothing guarantees it under minibatch
-# training with a fixed epoch budget and an L2 penalty). To prefer the simplest
-# good model, ``refit`` picks the narrowest code whose mean score is within one
-# standard deviation of the best.
-def narrowest_code_within_one_std(cv_results):
-    mean, std = cv_results["mean_test_score"], cv_results["std_test_score"]
-    best = np.argmax(mean)
-    candidates = np.flatnonzero(mean >= mean[best] - std[best])
+# tends to go to the widest code (nothing guarantees it under minibatch training
+# with a fixed epoch budget and an L2 penalty), though past the manifold's
+# dimension the extra width buys little. To prefer the simplest good model,
+# ``refit`` picks the narrowest code whose mean error is at most twice the best
+# one. (The folds agree so closely here that the usual rule, within one standard
+# deviation of the best, would keep the widest code.)
+def narrowest_code_close_to_the_best(cv_results):
+    error = -cv_results["mean_test_score"]
+    candidates = np.flatnonzero(error <= 2 * error.min())
     widths = np.asarray(cv_results["param_autoencodertransformer__n_components"], dtype=int)
     return candidates[np.argmin(widths[candidates])]
 
 
-search = GridSearchCV(pipe, param_grid, cv=3, refit=narrowest_code_within_one_std).fit(X)
+search = GridSearchCV(pipe, param_grid, cv=3, refit=narrowest_code_close_to_the_best).fit(X)
 print(search.best_params_)
 
 # %%
