@@ -127,7 +127,7 @@ class _ValidatedPenalty:
         self.objective = objective
         self.scale = _AUTO_ALPHA_VALIDATED / size
         if last_validation_loss is not None and np.isfinite(last_validation_loss):
-            # A warm start goes on from the previous fit's last validated epoch.
+            # A warm start goes on from the validation loss of the weights it resumes.
             objective.alpha = self.scale * last_validation_loss
 
     def __call__(self, epoch, loss, validation_loss, seconds):
