@@ -17,6 +17,10 @@ computes from a (dense) batch ``X`` of shape ``(n_samples, n_features)``:
     ``score_samples(X)``, of shape ``(n_samples,)``: *minus* the per-sample
     reconstruction error, as the method returns it (higher is more normal).
 
+A NaN in ``X`` is a missing entry, as in the estimator's methods: it enters
+the network as 0, and ``"score_samples"`` averages each row's error over its
+observed entries (NaN for a row with none).
+
 A :class:`~skae.VariationalAutoencoder` exports the same way, with the
 outputs ``"codes"`` (its ``transform``: the posterior mean ``μ``) and
 ``"reconstruction"`` (the decoder's mean at ``μ``, i.e.
@@ -81,9 +85,11 @@ try:
         OnnxAbs,
         OnnxAdd,
         OnnxCast,
+        OnnxDiv,
         OnnxElu,
         OnnxExp,
         OnnxIdentity,
+        OnnxIsNaN,
         OnnxLeakyRelu,
         OnnxLog,
         OnnxMatMul,
@@ -91,12 +97,14 @@ try:
         OnnxMin,
         OnnxMul,
         OnnxNeg,
-        OnnxReduceMeanApi18,
+        OnnxNot,
+        OnnxReduceSumApi11,
         OnnxRelu,
         OnnxSigmoid,
         OnnxSoftplus,
         OnnxSub,
         OnnxTanh,
+        OnnxWhere,
     )
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -318,6 +326,10 @@ def _converter(scope, operator, container):
         if not isinstance(X.type, FloatTensorType):  # integers, for instance
             X = OnnxCast(X, to=TensorProto.FLOAT, op_version=opv)
 
+    # NaN is a missing entry, as in transform and score_samples: the network sees 0
+    # there, and a sample's error is the mean over its observed entries.
+    missing = OnnxIsNaN(X, op_version=opv)
+    X = OnnxWhere(missing, _scalar(0.0, dtype), X, op_version=opv)
     Z = X
     for W, b, activation in layers[: n_encoder_layers if output == "codes" else None]:
         A = OnnxAdd(
@@ -328,10 +340,16 @@ def _converter(scope, operator, container):
     if output == "reconstruction" and loss == "binary_crossentropy":
         Z = OnnxSigmoid(Z, op_version=opv)
     elif output == "score_samples":
-        errors = _sample_error_node(Z, X, loss, dtype, opv)
-        Z = OnnxNeg(
-            OnnxReduceMeanApi18(errors, axes=[1], keepdims=0, op_version=opv), op_version=opv
+        observed = OnnxCast(
+            OnnxNot(missing, op_version=opv),
+            to=TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT,
+            op_version=opv,
         )
+        errors = OnnxMul(_sample_error_node(Z, X, loss, dtype, opv), observed, op_version=opv)
+        total, count = (
+            OnnxReduceSumApi11(E, axes=[1], keepdims=0, op_version=opv) for E in (errors, observed)
+        )
+        Z = OnnxNeg(OnnxDiv(total, count, op_version=opv), op_version=opv)
     OnnxIdentity(Z, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
 
 

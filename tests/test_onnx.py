@@ -218,6 +218,30 @@ def test_integer_input_is_cast_to_float32():
     assert_close_to_scale(codes, ae.transform(X), np.float32)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_nan_is_missing_in_the_graph_as_in_skae(output, loss, dtype):
+    """A NaN input is a missing entry: 0 into the network, left out of the row's
+    error (a row with nothing observed scores NaN), as transform and score_samples do."""
+    X_fit = MinMaxScaler().fit_transform(X_TRAIN)
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(12,), loss=loss, max_iter=5)
+    ae.set_params(random_state=0).fit(X_fit)
+    rng = np.random.RandomState(0)
+    X = MinMaxScaler().fit(X_TRAIN).transform(X_TEST).clip(0, 1).astype(dtype)
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    X[0] = np.nan
+    assert not np.isnan(X).all(axis=0).any() and np.isnan(X).any(axis=1).mean() > 0.8
+    expected = expected_output(ae, X, output)
+    got = export_output(ae, X, output)
+    # NaN only where nothing is observed: row 0's score
+    nan_rows = np.flatnonzero(np.isnan(got).reshape(len(X), -1).any(axis=1))
+    assert_array_equal(nan_rows, [0] if output == "score_samples" else [])
+    assert_array_equal(np.isnan(got), np.isnan(expected))
+    keep = ~np.isnan(expected)
+    assert_close_to_scale(np.where(keep, got, 0), np.where(keep, expected, 0), dtype)
+
+
 def test_codes_feed_a_downstream_classifier(pipelines):
     base = pipelines("relu", "squared_error")
     y = (X_TRAIN[:, 0] > np.median(X_TRAIN[:, 0])).astype(int)

@@ -74,6 +74,21 @@ def test_onnxruntime_matches_skae(loss, activation, hidden, decoder, output, dty
     assert_close(run_onnx(pipe, X, output), expected(pipe, X, output).astype(np.float64), dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("output", skae.onnx.VARIATIONAL_OUTPUTS)
+def test_nan_is_missing_in_the_graph_as_in_skae(output, dtype):
+    """A NaN input enters the encoder as 0, as the VAE's transform does."""
+    pipe = fit_pipeline()
+    X = pipe[0].transform(X_TEST).astype(dtype)
+    X[np.random.RandomState(0).uniform(size=X.shape) < 0.3] = np.nan
+    X[0] = np.nan
+    vae = pipe[-1]
+    got = run_onnx(vae, X, output)
+    assert not np.isnan(got).any()
+    codes = vae.transform(X)
+    assert_close(got, codes if output == "codes" else vae.inverse_transform(codes), dtype)
+
+
 def test_default_output_is_the_posterior_mean():
     pipe = fit_pipeline()
     X = X_TEST.astype(np.float32)
