@@ -111,6 +111,47 @@ _START_EPOCHS = 10
 _AUTO_EARLY_STOPPING_ROWS = 200
 
 
+def _weights_as(sample_weight, dtype):
+    """Validated float64 ``sample_weight`` as ``dtype``, if training can sum them in it.
+
+    Training sums the weights and scales them to average 1 (``w · n / Σw``): the
+    largest weight times the number of rows must stay below ``dtype``'s largest
+    number, and the largest weight at or above its smallest normal one.
+    """
+    info, name = np.finfo(dtype), np.dtype(dtype).name
+    largest, n = float(sample_weight.max()), sample_weight.shape[0]
+    if largest > float(info.max) / n:
+        problem = f"reaches {largest:.3g}: sums over {n} such weights overflow {name}"
+    elif 0 < largest < float(info.tiny):
+        problem = (
+            f"is at most {largest:.3g}, below the smallest normal {name} number "
+            f"({info.tiny:.3g}): scaling the weights to average 1 overflows"
+        )
+    else:
+        return sample_weight.astype(dtype, copy=False)
+    raise ValueError(
+        f"sample_weight {problem} ({name} is the dtype of X). Rescale the weights by "
+        "a constant, e.g. divide them by their maximum: only their ratios matter, "
+        'but for the penalty of alpha="auto".'
+    )
+
+
+def _score_weights(sample_weight, scores):
+    """Validated ``sample_weight`` of a mean over ``scores``, or None.
+
+    On the host in float64 and divided by their maximum: only their ratios
+    matter to a weighted mean, and sums of huge weights would overflow.
+    """
+    if sample_weight is None:
+        return None
+    if is_array(sample_weight):
+        sample_weight = to_numpy(sample_weight)
+    sample_weight = _check_sample_weight(
+        sample_weight, scores, dtype=np.float64, ensure_non_negative=True
+    )
+    return sample_weight / sample_weight.max()
+
+
 class _ValidatedPenalty:
     """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
 
@@ -281,10 +322,22 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             # for objects that are neither numbers nor strings.
             raise type(exc)(f"Input X contains non-numeric data ({message}): {advice}") from exc
 
-    def _check_sample_weight(self, sample_weight, X):
+    def _check_sample_weight(self, sample_weight, X, dtype=None):
+        """``sample_weight`` for the rows of ``X``: a NumPy array of ``dtype`` (X's), or None.
+
+        Validated in float64 on the host (a weight too large or too small for
+        ``dtype`` gets its own error, :func:`_weights_as`, rather than becoming
+        infinite or zero in the cast); ``X`` may be an Array API array.
+        """
         if sample_weight is None:
             return None
-        return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if is_array(sample_weight):
+            sample_weight = to_numpy(sample_weight)
+        host_rows = X if isinstance(X, np.ndarray) or sp.issparse(X) else np.empty(X.shape[0])
+        sample_weight = _check_sample_weight(
+            sample_weight, host_rows, dtype=np.float64, ensure_non_negative=True
+        )
+        return _weights_as(sample_weight, X.dtype if dtype is None else dtype)
 
     # -- what a subclass defines -------------------------------------------------------------
     def _spec(self, n_features):
@@ -1660,20 +1713,10 @@ class AutoencoderTransformer(
         """
         if self._array_api_input(X, "score"):
             scores = to_numpy(self._array_api_score_samples(X))
-            if sample_weight is not None:
-                sample_weight = _check_sample_weight(
-                    to_numpy(sample_weight) if is_array(sample_weight) else sample_weight,
-                    scores,
-                    dtype=np.float64,
-                    ensure_non_negative=True,
-                )
-            return weighted_mean(scores, sample_weight)
+            return weighted_mean(scores, _score_weights(sample_weight, scores))
         X = self._validate_input(X)
         errors, counts = self._sample_errors(X, with_counts=True)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, errors, dtype=np.float64, ensure_non_negative=True
-            )
+        sample_weight = _score_weights(sample_weight, errors)
         if counts is None:
             np.negative(errors, out=errors)
             return weighted_mean(errors, sample_weight)

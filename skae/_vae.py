@@ -15,11 +15,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._estimator import _BaseAutoencoder, _layer_tuple
+from ._estimator import _BaseAutoencoder, _layer_tuple, _score_weights
 from ._objectives import weighted_mean
 from ._optim import SCHEDULES
 from ._variational import LIKELIHOODS, VariationalModel, VariationalObjective
@@ -693,8 +693,4 @@ class VariationalAutoencoder(
             The (weighted) mean of :meth:`score_samples`.
         """
         scores = self.score_samples(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, scores, dtype=np.float64, ensure_non_negative=True
-            )
-        return weighted_mean(scores, sample_weight)
+        return weighted_mean(scores, _score_weights(sample_weight, scores))

@@ -105,9 +105,8 @@ class ArrayAPIMixin:
             dtype=(self._params.dtype,) if continuing else (xp.float64, xp.float32),
         )
         _refuse_missing(X, xp)
-        if sample_weight is not None:
-            sample_weight = _xp.to_numpy(self._check_sample_weight(sample_weight, X))
         host_dtype = np.dtype(str(X.dtype).rsplit(".", 1)[-1])
+        sample_weight = self._check_sample_weight(sample_weight, X, host_dtype)
         spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)

@@ -346,6 +346,21 @@ def test_auto_early_stopping_decides_on_the_rows_of_positive_weight(data):
     assert held.validation_loss_curve_ is not None
 
 
+@pytest.mark.parametrize("make_array, device", BACKENDS[:3])
+def test_sample_weight_as_list_numpy_or_array_fits_alike(data, make_array, device):
+    """Weights are validated on the host: a list works as an array does (scikit-learn's
+    own check fails on a list next to Array API data)."""
+    weight = np.linspace(0.5, 2.0, data.shape[0])
+    fits = []
+    for given in (weight, list(weight), make_array(weight)):
+        with config_context(array_api_dispatch=True):
+            est = small(max_iter=3).fit(make_array(data), sample_weight=given)
+            est.partial_fit(make_array(data), sample_weight=given)
+        fits.append(to_numpy(est._params))
+    for other in fits[1:]:
+        assert_array_equal(other, fits[0])
+
+
 @pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 def test_denoising_on_the_second_device_reproduces_numpy(data, noise, dtype):

@@ -1,5 +1,6 @@
 """Bad input gets clear errors that say what to do; odd but valid input works, never written."""
 
+import pickle
 import re
 import warnings
 
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skae import (
     AutoencoderImputer,
+    AutoencoderOutlierDetector,
     AutoencoderTransformer,
     VariationalAutoencoder,
     categorical_groups_from,
@@ -199,6 +201,68 @@ def test_bad_sample_weight(X, fitted, method, make, exc, match):
     target = fitted if method == "score" else AutoencoderTransformer()
     with pytest.raises(exc, match=match):
         getattr(target, method)(X, sample_weight=make(X.shape[0]))
+
+
+WEIGHT_SCALES = [
+    # (X's dtype, the weights' one value, what the error says)
+    ("float64", 1e307, "sums over 40 such weights overflow float64"),
+    ("float32", 1e39, "sums over 40 such weights overflow float32"),
+    ("float32", 1e37, "sums over 40 such weights overflow float32"),
+    ("float64", 5e-324, "below the smallest normal float64"),
+    ("float32", 1e-50, "below the smallest normal float32"),
+]
+
+
+@pytest.mark.parametrize(
+    "estimator", [AutoencoderTransformer, AutoencoderOutlierDetector, VariationalAutoencoder]
+)
+@pytest.mark.parametrize("dtype, value, match", WEIGHT_SCALES)
+def test_weights_too_large_or_small_for_the_dtype_are_refused(X, estimator, dtype, value, match):
+    """Finite positive weights whose sums overflow (or whose normalisation would) get
+    their own error, not a silent fit on weights turned to 0 or infinity."""
+    X = X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X)
+    before = pickle.dumps(model.__dict__)
+    weights = np.full(X.shape[0], value)
+    for method in [m for m in ("partial_fit", "fit") if hasattr(model, m)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # no overflow in a cast on the way
+            with pytest.raises(ValueError, match=f"{match}.*divide them by their maximum"):
+                getattr(model, method)(X, sample_weight=weights)
+    assert pickle.dumps(model.__dict__) == before
+    assert weights[0] == value
+
+
+@pytest.mark.parametrize("dtype, value", [("float64", 1e307), ("float32", 1e39)])
+def test_score_takes_weights_of_any_finite_scale(X, fitted, dtype, value):
+    X = X.astype(dtype)
+    weights = np.linspace(1, 2, X.shape[0])
+    want = fitted.score(X, sample_weight=weights)
+    assert fitted.score(X, sample_weight=weights * value) == pytest.approx(want, rel=1e-12)
+    vae = VariationalAutoencoder(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        vae.fit(X)
+    want = vae.score(X, sample_weight=weights)
+    assert vae.score(X, sample_weight=weights * value) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_weights_validated_in_float64_then_cast_like_before(X):
+    """float32 data: the weights as float32, and a fit bitwise as with float32 weights given."""
+    X = X.astype(np.float32)
+    weights = np.random.RandomState(0).uniform(0.5, 2, X.shape[0])
+    fits = [
+        AutoencoderTransformer(hidden_layer_sizes=(4,), max_iter=3, random_state=0).fit(
+            X, sample_weight=w
+        )
+        for w in (weights, weights.astype(np.float32), list(weights))
+    ]
+    for other in fits[1:]:
+        assert_array_equal(other._params, fits[0]._params)
+    assert fits[0]._params.dtype == np.float32
 
 
 BAD_PARAMS = [
