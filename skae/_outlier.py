@@ -20,6 +20,9 @@ from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _row_errors
 #: Tukey's fence, on the logarithm of the reconstruction errors, for ``contamination="auto"``.
 _FENCE = 1.5
 
+#: The fence is at least this much (relatively) above the upper quartile of the errors.
+_FENCE_SLACK = 1e-5
+
 #: Relative tolerance for a quantile's target falling on a boundary of the cumulative weights.
 _BOUNDARY_RTOL = 1e-10
 
@@ -65,12 +68,19 @@ def fence_offset(scores, weights=None):
     """Tukey's fence on the log errors, as a threshold on ``scores = -errors``.
 
     ``-exp(Q3 + 1.5 (Q3 - Q1))`` with ``Q1``, ``Q3`` the weighted quartiles of
-    ``log(errors)`` (errors floored at the smallest positive float).
+    ``log(errors)`` (errors floored at the smallest positive float), never
+    below the errors' upper quartile.
     """
-    log_errors = np.log(np.maximum(-np.asarray(scores), np.finfo(np.float64).tiny))
+    errors = np.maximum(-np.asarray(scores), np.finfo(np.float64).tiny)
+    log_errors = np.log(errors)
     q1 = weighted_quantile(log_errors, 0.25, weights)
     q3 = weighted_quantile(log_errors, 0.75, weights)
-    return -float(np.exp(q3 + _FENCE * (q3 - q1)))
+    fence = float(np.exp(q3 + _FENCE * (q3 - q1)))
+    # Never at or below the errors' upper quartile: with tied quartiles (duplicated
+    # rows) exp(log(e)) can round below e, and a row's error varies in its last
+    # digits with the batch it is scored in (float32's included).
+    upper = float(weighted_quantile(errors, 0.75, weights))
+    return -max(fence, upper * (1 + _FENCE_SLACK))
 
 
 class _Trimming:

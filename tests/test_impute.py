@@ -236,6 +236,24 @@ def test_missing_values_must_be_a_number(holes, placeholder):
         quick(missing_values=placeholder).fit(holes)
 
 
+@pytest.mark.parametrize("placeholder", [0, 1, 0.0, 1.0])
+def test_zero_or_one_as_missing_values_is_refused_with_categorical_groups(placeholder):
+    """One-hot columns hold 0s and 1s as values: as placeholders, every group would be
+    missing in every row and its observed categories rewritten."""
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.uniform(2, 3, size=(60, 2)), np.eye(3)[rng.randint(0, 3, 60)]]
+    X[:10, 0] = -1.0
+    given = X.copy()
+    imputer = quick(missing_values=placeholder, categorical_groups=[[2, 3, 4]])
+    with pytest.raises(ValueError, match=f"missing_values={placeholder!r} cannot mark"):
+        imputer.fit(X)
+    assert not hasattr(imputer, "n_iter_")
+    assert_array_equal(X, given)
+    out = imputer.set_params(missing_values=-1).fit_transform(X)
+    assert_array_equal(out[:, 2:], X[:, 2:])  # every category observed and kept
+    quick(missing_values=placeholder).fit(X)  # without groups, any number is a placeholder
+
+
 def test_add_indicator_appends_the_missing_indicator(holes):
     X = holes.copy()
     X[:, 4] = np.nan_to_num(X[:, 4])  # a feature with no missing value gets no column

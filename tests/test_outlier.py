@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
@@ -68,6 +68,31 @@ def test_fence_offset_formula():
     q1, q3 = np.quantile(log_errors, [0.25, 0.75], method="averaged_inverted_cdf")
     assert_allclose(fence_offset(-errors), -np.exp(q3 + 1.5 * (q3 - q1)))
     assert np.isfinite(fence_offset(np.zeros(10)))  # zero errors: no log(0)
+
+
+@pytest.mark.parametrize("n_tied", [1, 8, 40])
+def test_fence_stays_above_tied_errors(n_tied):
+    """With the quartiles tied (duplicated rows), exp(log(e)) rounds below e for many
+    e: the fence must not cut the tied rows off, nor sit on their error exactly."""
+    rng = np.random.default_rng(0)
+    for e in rng.uniform(0.01, 10, 2000):
+        scores = np.r_[np.full(n_tied, -e), -rng.uniform(0, e, n_tied // 8)]
+        offset = fence_offset(scores)
+        assert -e * (1 + 1e-6) > offset > -e * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_duplicated_training_rows_are_inliers_on_their_own_or_together(seed):
+    rng = np.random.RandomState(seed)
+    X = np.r_[np.repeat(rng.randn(1, 4), 40, axis=0), rng.randn(10, 4)]
+    detector = AutoencoderOutlierDetector(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=20, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        detector.fit(X)
+    assert (detector.predict(X)[:40] == 1).all()
+    assert all(detector.predict(X[[i]])[0] == 1 for i in (0, 39))
 
 
 # -- per-feature error terms ------------------------------------------------------------------
