@@ -341,6 +341,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     so that a sample is an outlier when its error lies far in the right tail of
     the training errors; how many training rows that is depends on the data.
+    The fence never falls below ``1 + 1e-5`` times the upper quartile of the
+    errors, so that tied training errors (duplicated rows) stay inliers.
 
     Robust training (``trim_fraction = f > 0``): training starts as for the
     transformer. After each epoch ``t ≥ 10``, the training rows' errors ``e_i``
