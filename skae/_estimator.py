@@ -277,7 +277,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         unchanged.
         """
         name = type(self).__name__
-        problem = self._array_api_problem()
+        problem = self._array_api_problem(fitted=not reset)
         if problem is not None and namespace_and_device(X)[0] is not None:
             raise ValueError(problem)  # an Array API input to a NumPy-only estimator
         input_tags = self.__sklearn_tags__().input_tags

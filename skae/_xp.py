@@ -79,11 +79,20 @@ def to_device(array, xp, device):
     return _sk.move_to(array, xp=xp, device=device)
 
 
+def untracked(array):
+    """``array`` without autograd tracking: a PyTorch tensor that requires grad, detached.
+
+    Training and inference never differentiate through their inputs; a tracked
+    input would record every operation on it (and refuse ``.numpy()``).
+    """
+    return array.detach() if getattr(array, "requires_grad", False) else array
+
+
 def to_numpy(array):
     """``array`` as a NumPy array on the host (one device-to-host copy)."""
     if isinstance(array, np.ndarray):
         return array
-    return _sk.move_to(array, xp=np, device="cpu")
+    return _sk.move_to(untracked(array), xp=np, device="cpu")
 
 
 def max_float_dtype(xp, device):

@@ -46,12 +46,14 @@ class ArrayAPIMixin:
     """The Array API path of the autoencoder estimators (see the module docstring)."""
 
     # -- what the path supports ----------------------------------------------------------
-    def _array_api_problem(self):
+    def _array_api_problem(self, fitted=False):
         """Why this configuration cannot run on the Array API path, or None.
 
         The path is opt-in per class (``_array_api_path = True`` in the class body,
         not inherited), so that an estimator added to the family stays on NumPy
-        until its model runs on the device.
+        until its model runs on the device. ``fitted``: for inference with the
+        fitted model, where what it was fitted with counts and training-only
+        options (``contraction``) do not.
         """
         if not vars(type(self)).get("_array_api_path", False):
             return (
@@ -59,6 +61,15 @@ class ArrayAPIMixin:
                 "array (for a PyTorch tensor: X.cpu().numpy()), or fit with "
                 "array_api_dispatch off."
             )
+        if fitted:
+            if getattr(self, "_categorical_groups", ()) or getattr(self, "_mask_as_input", False):
+                return (
+                    "this model was fitted with categorical_groups or mask_as_input, which "
+                    "the Array API path does not implement yet: move it to NumPy "
+                    '(sklearn.utils._array_api.move_estimator_to(est, numpy, "cpu")) and '
+                    "pass NumPy arrays."
+                )
+            return None
         if getattr(self, "categorical_groups", None) or getattr(self, "mask_as_input", False):
             return (
                 "categorical_groups and mask_as_input are not implemented for Array API "
@@ -75,11 +86,17 @@ class ArrayAPIMixin:
     def _array_api_input(self, X, method):
         """Whether fitted-model method ``method`` takes the Array API path for ``X``.
 
-        Raises if ``X`` and the fitted parameters differ in namespace or device.
+        Raises if ``X`` and the fitted parameters differ in namespace or device,
+        or if the fitted model cannot run there (:meth:`_array_api_problem`).
         """
         check_is_fitted(self)
         _xp.check_same_namespace(X, self, method=method)
-        return _xp.array_namespace(self._params)[0] is not None
+        if _xp.array_namespace(self._params)[0] is None:
+            return False
+        problem = self._array_api_problem(fitted=True)
+        if problem is not None:
+            raise ValueError(f"{type(self).__name__}.{method}(): {problem}")
+        return True
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit_array_api(self, X, sample_weight, incremental, xp, device):
@@ -87,6 +104,7 @@ class ArrayAPIMixin:
 
         name = type(self).__name__
         method = "partial_fit" if incremental else "fit"
+        X = _xp.untracked(X)
         if _xp.is_sparse_tensor(X):
             raise TypeError(
                 f"{name}.{method}() got a sparse {_xp.namespace_name(xp)} array. Sparse "
@@ -289,6 +307,7 @@ class ArrayAPIMixin:
         return ArrayObjective(network, self._loss), xp
 
     def _array_api_check_X(self, X):
+        X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
         if _xp.is_sparse_tensor(X):
             raise TypeError(
@@ -315,6 +334,7 @@ class ArrayAPIMixin:
         return xp.astype(codes, X.dtype)
 
     def _array_api_inverse_transform(self, X):
+        X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
         X = check_array(X, dtype=[xp.float64, xp.float32], input_name="X")
         n_components = self._n_features_out

@@ -542,6 +542,64 @@ def test_move_estimator_to_numpy_and_back(data):
     assert isinstance(est._params, torch.Tensor)  # the original is untouched
 
 
+def test_a_model_fitted_with_contraction_runs_inference_after_a_move(data):
+    """contraction is a training penalty: a model fitted with it on NumPy, then moved,
+    runs every inference method (fitting with it on the Array API path is refused)."""
+    est = small(contraction=0.1).fit(data)
+    with config_context(array_api_dispatch=True):
+        moved = move_estimator_to(est, xps, STRICT_CPU)
+        X = strict(data)
+        codes = moved.transform(X)
+        assert_allclose(strict_to_numpy(codes), est.transform(data), atol=1e-12)
+        assert_allclose(
+            strict_to_numpy(moved.inverse_transform(codes)),
+            est.inverse_transform(est.transform(data)),
+            atol=1e-12,
+        )
+        assert_allclose(strict_to_numpy(moved.score_samples(X)), est.score_samples(data))
+        assert moved.score(X) == pytest.approx(est.score(data), rel=1e-12)
+
+
+@pytest.mark.parametrize("params", [{"categorical_groups": [[7, 8, 9]]}, {"mask_as_input": True}])
+def test_a_model_fitted_with_what_the_path_lacks_is_refused_after_a_move(data, params):
+    """Moved to an Array API namespace, a model fitted with categorical groups or the
+    mask as input refuses every method (inverse_transform gave raw group outputs)."""
+    X = data.copy()
+    X[:, 7:] = np.eye(3)[np.arange(X.shape[0]) % 3]
+    est = small(**params).fit(X)
+    with config_context(array_api_dispatch=True):
+        moved = move_estimator_to(est, xps, STRICT_CPU)
+        params_before = strict_to_numpy(moved._params).copy()
+        codes = strict(est.transform(X))
+        for method, arg in [
+            ("transform", strict(X)),
+            ("inverse_transform", codes),
+            ("score_samples", strict(X)),
+            ("score", strict(X)),
+        ]:
+            with pytest.raises(ValueError, match=f"{method}\\(\\): this model was fitted with"):
+                getattr(moved, method)(arg)
+    assert_array_equal(strict_to_numpy(moved._params), params_before)
+
+
+@requires_torch
+def test_inputs_that_require_grad_are_not_tracked(data):
+    import torch
+
+    tracked = torch_array(data).requires_grad_(True)
+    with config_context(array_api_dispatch=True):
+        est = small().fit(tracked, sample_weight=torch_array(np.ones(len(data))).requires_grad_())
+        plain = small().fit(torch_array(data))
+        assert torch.equal(est._params, plain._params)
+        for method in ("transform", "score_samples"):
+            out = getattr(est, method)(tracked)
+            assert not out.requires_grad
+            assert torch.equal(out, getattr(plain, method)(torch_array(data)))
+        assert not est.inverse_transform(est.transform(tracked).requires_grad_()).requires_grad
+        assert est.score(tracked) == plain.score(torch_array(data))
+    assert tracked.requires_grad and tracked.grad is None
+
+
 def get_torch_namespace():
     from sklearn.externals.array_api_compat import torch as torch_compat
 
