@@ -600,6 +600,22 @@ def test_inputs_that_require_grad_are_not_tracked(data):
     assert tracked.requires_grad and tracked.grad is None
 
 
+def test_binary_crossentropy_range_warnings_as_on_numpy(data):
+    """Data outside [0, 1]: the same warnings from the same lines as on NumPy."""
+    X = np.abs(data) * 3
+    places = {}
+    for name, make in [("numpy", np.asarray), ("strict", strict)]:
+        with config_context(array_api_dispatch=True), warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            est = small(loss="binary_crossentropy").fit(make(X))
+            est.transform(make(X))
+            est.score(make(X))
+        places[name] = [(r.filename, r.lineno) for r in w if "expects data in" in str(r.message)]
+    assert len(places["numpy"]) == 3
+    assert places["strict"][0][0] == __file__ and places["strict"][2][0] == __file__
+    assert places["strict"] == places["numpy"]  # the same lines of this loop
+
+
 def get_torch_namespace():
     from sklearn.externals.array_api_compat import torch as torch_compat
 
