@@ -68,8 +68,8 @@ def fence_offset(scores, weights=None):
     """Tukey's fence on the log errors, as a threshold on ``scores = -errors``.
 
     ``-exp(Q3 + 1.5 (Q3 - Q1))`` with ``Q1``, ``Q3`` the weighted quartiles of
-    ``log(errors)`` (errors floored at the smallest positive float), never
-    below the errors' upper quartile.
+    ``log(errors)`` (errors floored at the smallest positive float), and at
+    least ``1 + 1e-5`` times the errors' upper quartile.
     """
     errors = np.maximum(-np.asarray(scores), np.finfo(np.float64).tiny)
     log_errors = np.log(errors)
