@@ -83,6 +83,24 @@ def fence_offset(scores, weights=None):
     return -max(fence, upper * (1 + _FENCE_SLACK))
 
 
+def quantile_offset(scores, q, weights=None):
+    """The ``q``-quantile rule as a threshold that no training score lies on.
+
+    Halfway between the highest score below the weighted ``q``-quantile
+    (:func:`weighted_quantile`) and the lowest at or above it: the same
+    training rows lie below it, and a row's score, which varies in its last
+    digits with the batch it is scored in, keeps its side. The quantile itself
+    when no finite counted score lies below it.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    quantile = weighted_quantile(scores, q, weights)
+    counted = scores if weights is None else scores[np.asarray(weights) > 0]
+    below, above = counted[counted < quantile], counted[counted >= quantile]
+    if not below.size or below.max() == -np.inf:
+        return quantile
+    return float(below.max() / 2 + above.min() / 2)
+
+
 class _Trimming:
     """Monitor of robust training: rows reconstructed far worse than most get zero weight.
 
@@ -333,7 +351,10 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     (the averaged inverted CDF, as scikit-learn's
     :class:`~sklearn.ensemble.IsolationForest` takes a percentile of its scores),
     so a share ``c`` of the training weight is predicted an outlier (exactly
-    when ``c · n_samples`` is a whole number and scores do not tie). For
+    when ``c · n_samples`` is a whole number and scores do not tie), moved
+    halfway down to the next lower training score when it falls on one: no
+    training row sits on the threshold, where the last digits of its score,
+    which depend on the batch it is scored in, would decide its label. For
     ``"auto"`` it is Tukey's fence on the log errors, ``Q1`` and ``Q3`` being
     the quartiles of ``log e`` over the training rows::
 
@@ -470,7 +491,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         """The threshold rule of ``contamination`` on training ``scores`` (see Notes)."""
         if self.contamination == "auto":
             return fence_offset(scores, weights)
-        return weighted_quantile(scores, self.contamination, weights)
+        return quantile_offset(scores, self.contamination, weights)
 
     def _training_monitors(self, context):
         if not self.trim_fraction:

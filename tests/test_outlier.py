@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._data import BatchSource
 from skae._objectives import FEATURE_ERRORS, LOSSES
-from skae._outlier import _Trimming, fence_offset, weighted_quantile
+from skae._outlier import _Trimming, fence_offset, quantile_offset, weighted_quantile
 from skae._training import DivergenceError
 from skae.datasets import make_embedded_manifold
 
@@ -68,6 +68,40 @@ def test_fence_offset_formula():
     q1, q3 = np.quantile(log_errors, [0.25, 0.75], method="averaged_inverted_cdf")
     assert_allclose(fence_offset(-errors), -np.exp(q3 + 1.5 * (q3 - q1)))
     assert np.isfinite(fence_offset(np.zeros(10)))  # zero errors: no log(0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_quantile_offset_flags_the_quantile_rows_and_sits_on_none(weighted):
+    rng = np.random.default_rng(0)
+    for n in (7, 40, 178):
+        scores = -rng.lognormal(size=n)
+        weights = rng.integers(0, 3, n).astype(float) if weighted else None
+        for q in (0.01, 0.05, 0.1, 0.2, 0.25, 0.5):
+            quantile = weighted_quantile(scores, q, weights)
+            offset = quantile_offset(scores, q, weights)
+            counted = scores if weights is None else scores[weights > 0]
+            assert_array_equal(counted < offset, counted < quantile)
+            assert not np.any(counted == offset) or not np.any(counted < quantile)
+    assert quantile_offset([-np.inf, -1.0, -0.5, -0.2], 0.3) == -1.0  # no midpoint with -inf
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("contamination", [0.05, 0.1, 0.2])
+def test_a_rows_label_does_not_depend_on_its_batch(dtype, contamination):
+    """Scores differ in their last digits between batches; no training row sits on
+    the threshold, so predicting a row alone or with the others agrees."""
+    from sklearn.datasets import load_wine
+
+    X = StandardScaler().fit_transform(load_wine().data).astype(dtype)
+    detector = AutoencoderOutlierDetector(
+        contamination=contamination, hidden_layer_sizes=(16,), max_iter=30, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        detector.fit(X)
+    alone = np.array([detector.predict(X[i : i + 1])[0] for i in range(len(X))])
+    assert_array_equal(alone, detector.predict(X))
+    assert np.sum(detector.predict(X) == -1) == int(contamination * len(X))
 
 
 @pytest.mark.parametrize("n_tied", [1, 8, 40])
@@ -161,7 +195,7 @@ def test_auto_contamination_uses_the_fence(blobs):
 
 def test_offset_is_set_from_the_final_model_with_early_stopping(blobs):
     detector = small(early_stopping=True, contamination=0.2).fit(blobs)
-    assert_allclose(detector.offset_, weighted_quantile(detector.score_samples(blobs), 0.2))
+    assert_allclose(detector.offset_, quantile_offset(detector.score_samples(blobs), 0.2))
 
 
 def test_warm_start_recomputes_the_offset(blobs):
@@ -170,7 +204,7 @@ def test_warm_start_recomputes_the_offset(blobs):
     detector.fit(blobs[:60])
     assert detector.n_iter_ == 10
     assert detector.offset_ != first
-    assert_allclose(detector.offset_, weighted_quantile(detector.score_samples(blobs[:60]), 0.1))
+    assert_allclose(detector.offset_, quantile_offset(detector.score_samples(blobs[:60]), 0.1))
 
 
 def test_same_network_as_the_transformer(blobs, monkeypatch):
