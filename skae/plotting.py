@@ -49,7 +49,7 @@ def _as_dense(X):
     return np.asarray(X)
 
 
-def _image_rows(values, name):
+def _image_rows(values, name, allow_nan=False):
     """``values`` checked as a 2-D array of image rows; a ragged sequence is refused by name."""
     try:
         values = _as_dense(values)
@@ -57,7 +57,9 @@ def _image_rows(values, name):
         raise ValueError(
             f"{name} must be an array-like of shape (n_images, n_features); {exc}"
         ) from exc
-    return check_array(values, input_name=name)
+    return check_array(
+        values, input_name=name, ensure_all_finite="allow-nan" if allow_nan else True
+    )
 
 
 def _is_list_of_arrays(rows):
@@ -537,7 +539,7 @@ class ReconstructionDisplay:
     Parameters
     ----------
     originals : array-like of shape (n_images, n_features)
-        The samples, one image per row.
+        The samples, one image per row. Missing entries (NaN) are drawn blank.
 
     reconstructions : array-like of shape (n_images, n_features) or list of such
         Their reconstructions; a list of 2-D array-likes draws one row per
@@ -597,7 +599,7 @@ class ReconstructionDisplay:
         self.labels = labels
 
     def _validate(self):
-        originals = _image_rows(self.originals, "originals")
+        originals = _image_rows(self.originals, "originals", allow_nan=True)
         rows = self.reconstructions
         if isinstance(rows, (list, tuple)) and len(rows) == 0:
             raise ValueError(
@@ -708,10 +710,11 @@ class ReconstructionDisplay:
                 )
             figure = axes[0, 0].figure
 
+        observed = not np.isnan(originals).all()
         style = {
             "cmap": cmap,
-            "vmin": float(originals.min()),
-            "vmax": float(originals.max()),
+            "vmin": float(np.nanmin(originals)) if observed else None,
+            "vmax": float(np.nanmax(originals)) if observed else None,
             "interpolation": "nearest",
             **kwargs,
         }

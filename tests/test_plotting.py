@@ -320,6 +320,24 @@ def test_reconstruction_from_pipeline(digits_pipe, digits):
     assert disp.images_[1, 0].get_clim() == (digits[:5].min(), digits[:5].max())
 
 
+def test_reconstruction_draws_missing_entries_blank(digits):
+    """An estimator that takes NaN gets a display of it: the missing pixels blank,
+    the grey scale that of the observed ones; reconstructions must be finite."""
+    X = digits[:5].copy()
+    X[0, :8] = np.nan
+    X[1, 3] = np.nan
+    ae = AutoencoderTransformer(n_components=4, hidden_layer_sizes=(16,), max_iter=10)
+    ae.set_params(random_state=0).fit(digits)
+    disp = ReconstructionDisplay.from_estimator(ae, X, n_images=5)
+    first = disp.images_[0, 0].get_array()
+    assert np.ma.getmaskarray(first)[0].all() and not np.ma.getmaskarray(first)[1:].any()
+    assert disp.images_[1, 0].get_clim() == (np.nanmin(X), np.nanmax(X))
+    assert np.isfinite(disp.images_[1, 0].get_array()).all()
+    ReconstructionDisplay(np.full((2, 4), np.nan), np.zeros((2, 4))).plot()  # nothing observed
+    with pytest.raises(ValueError, match="Input reconstructions contains NaN"):
+        ReconstructionDisplay(X, X).plot()
+
+
 def test_reconstruction_rows_of_several_models(digits):
     originals = digits[:4]
     rows = [
