@@ -47,8 +47,7 @@ def fit_task(method):
     Returns
     -------
     decorated : callable
-        Without callback support, a plain wrapper: the call depth is the same
-        either way, so the ``stacklevel`` of warnings raised in ``fit`` holds.
+        Without callback support, a plain wrapper.
     """
     if not HAS_CALLBACKS:
 

@@ -7,14 +7,18 @@ parameter vector and what the network was fitted with) and chunked inference.
 """
 
 import contextlib
+import contextvars
 import functools
 import itertools
+import os
+import sys
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -72,6 +76,40 @@ _MULTITHREAD_MIN_MACS = 2**24
 #: The independent random streams of a fit, in the order they are spawned.
 _STREAMS = ("init", "shuffle", "split", "noise")
 
+
+
+#: True while ``fit_transform`` / ``fit_predict`` run inference on the ``X`` that
+#: ``fit`` was just given: the binary cross-entropy range warning is not repeated.
+_RANGE_WARNED_BY_FIT = contextvars.ContextVar("skae_range_warned_by_fit", default=False)
+
+
+#: Frames in these folders are skipped by :func:`_outside_stacklevel`.
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(module.__file__) + os.sep for module in (sys.modules[__name__], sklearn)
+)
+
+
+def _outside_stacklevel():
+    """The ``stacklevel`` that points a warning raised by the caller at user code.
+
+    The first frame outside skae and scikit-learn: the line that called ``fit``,
+    ``fit_transform`` or ``transform``, also through a ``Pipeline`` or the
+    Array API path, however many frames deep the warning is raised.
+    """
+    frame, level = sys._getframe(2), 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+@contextlib.contextmanager
+def _range_warned_by_fit():
+    """Inference on the data ``fit`` just warned about (context-local, thread-safe)."""
+    token = _RANGE_WARNED_BY_FIT.set(True)
+    try:
+        yield
+    finally:
+        _RANGE_WARNED_BY_FIT.reset(token)
 
 class InconsistentVersionWarning(UserWarning):
     """A model pickled by one version of skae is loaded by another."""
@@ -497,9 +535,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             low, high = feature_range(X, train_rows)
         return Corruption(noise, self.noise_level, rng, low, high)
 
-    def _warn_about_range(self, X, loss=None, stacklevel=7):
-        """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns."""
+    def _warn_about_range(self, X, loss=None):
+        """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns.
+
+        Not inside :func:`_range_warned_by_fit`: ``fit`` has just warned about ``X``.
+        """
         if (loss or getattr(self, "loss", None)) != "binary_crossentropy":
+            return
+        if _RANGE_WARNED_BY_FIT.get():
             return
         values = X.data if sp.issparse(X) else X
         if has_missing(X):
@@ -515,7 +558,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
                 'MinMaxScaler) or use loss="squared_error".',
                 UserWarning,
-                stacklevel=stacklevel,
+                stacklevel=_outside_stacklevel(),
             )
 
     def _fit_unsafe(self, X, sample_weight, incremental):
@@ -764,11 +807,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         self.validation_loss_curve_ = validation_curve
         self.best_validation_loss_ = best_validation_loss
 
-    def _warn_about_stop(self, result, incremental, stacklevel=7):
+    def _warn_about_stop(self, result, incremental):
         """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.
 
-        ``stacklevel`` points the warning at the caller of ``fit``.
+        The warning points at the user's line (:func:`_outside_stacklevel`).
         """
+        stacklevel = _outside_stacklevel()
         if result.interrupted:
             warnings.warn(
                 f"Training was interrupted after {result.n_epochs} complete epoch(s); "
@@ -839,7 +883,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if groups:
             MissingEntries(X.shape[1], groups).check_one_hot(X)
         # Scores and reconstructions of such data mean little (BCE is unbounded below).
-        self._warn_about_range(X, loss=self._loss, stacklevel=4)
+        self._warn_about_range(X, loss=self._loss)
         return X
 
     def _inference_missing(self, X, *, scoring=False):
@@ -1588,6 +1632,31 @@ class AutoencoderTransformer(
             Updated estimator.
         """
         return self._fit(X, sample_weight, incremental=True)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit the autoencoder to ``X`` and return its codes.
+
+        The same as ``fit(X, **fit_params).transform(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        **fit_params : dict
+            Passed to :meth:`fit` (``sample_weight``).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            The codes of ``X``.
+        """
+        self.fit(X, y, **fit_params)
+        with _range_warned_by_fit():
+            return self.transform(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,7 +15,12 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _row_errors
+from ._estimator import (
+    AutoencoderTransformer,
+    _DenseAutoencoder,
+    _range_warned_by_fit,
+    _row_errors,
+)
 
 #: Tukey's fence, on the logarithm of the reconstruction errors, for ``contamination="auto"``.
 _FENCE = 1.5
@@ -525,6 +530,31 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
             Fitted estimator.
         """
         return self._fit(X, sample_weight, incremental=False)
+
+    def fit_predict(self, X, y=None, **kwargs):
+        """Fit the detector to ``X`` and label its samples.
+
+        The same as ``fit(X, **kwargs).predict(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, possibly with outliers in it.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        **kwargs : dict
+            Passed to :meth:`fit` (``sample_weight``).
+
+        Returns
+        -------
+        is_inlier : ndarray of shape (n_samples,)
+            -1 for the outliers among the training samples, +1 for the inliers.
+        """
+        self.fit(X, y, **kwargs)
+        with _range_warned_by_fit():
+            return self.predict(X)
 
     def score_samples(self, X):
         """Minus the reconstruction error of each sample; lower is more abnormal.

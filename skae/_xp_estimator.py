@@ -128,7 +128,7 @@ class ArrayAPIMixin:
         spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)
-        self._array_api_warn_about_range(X, xp, self.loss, stacklevel=9)
+        self._array_api_warn_about_range(X, xp, self.loss)
 
         n_iter = self.n_iter_ if continuing else 0
         n_starts = 1 if continuing or incremental else self._n_starts()
@@ -250,7 +250,7 @@ class ArrayAPIMixin:
             validated=validation_rows is not None,
             validation_seed=validation_seed,
         )
-        self._warn_about_stop(result, incremental, stacklevel=8)  # one frame deeper
+        self._warn_about_stop(result, incremental)
         return self
 
     def _array_api_corruption(self, X, train_rows, rng, xp, device):
@@ -314,14 +314,14 @@ class ArrayAPIMixin:
             )
         X = self._check_X(X, reset=False, dtype=(xp.float64, xp.float32))
         _refuse_missing(X, xp)
-        self._array_api_warn_about_range(X, xp, self._loss, stacklevel=6)
+        self._array_api_warn_about_range(X, xp, self._loss)
         return X, xp
 
-    def _array_api_warn_about_range(self, X, xp, loss, stacklevel):
+    def _array_api_warn_about_range(self, X, xp, loss):
         """``_warn_about_range`` from ``X``'s extremes (two numbers come to the host)."""
         if loss == "binary_crossentropy" and X.shape[0]:
             bounds = _xp.to_numpy(xp.stack([xp.min(X), xp.max(X)]))
-            self._warn_about_range(bounds, loss=loss, stacklevel=stacklevel)
+            self._warn_about_range(bounds, loss=loss)
 
     def _array_api_operands(self, xp, X):
         """``X`` and the parameters in their common dtype (products need one dtype)."""

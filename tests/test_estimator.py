@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.manifold import trustworthiness
@@ -470,6 +471,46 @@ def test_binary_crossentropy_warns_outside_unit_interval(blobs):
     ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=2)
     with pytest.warns(UserWarning, match=re.escape("expects data in [0, 1]")):
         ae.fit(blobs)
+
+
+def _warnings_of(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [(type(w.message), w.filename) for w in caught]
+
+
+def test_fit_and_predict_or_transform_warn_once_from_the_callers_line(blobs):
+    """fit_transform / fit_predict: one range warning (not fit's and inference's), here."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skae import AutoencoderOutlierDetector
+
+    params = dict(loss="binary_crossentropy", hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    expected = [(UserWarning, __file__), (ConvergenceWarning, __file__)]
+    ae = AutoencoderTransformer(2, **params)
+    assert _warnings_of(lambda: ae.fit_transform(blobs)) == expected
+    assert _warnings_of(lambda: ae.transform(blobs)) == [(UserWarning, __file__)]
+    detector = AutoencoderOutlierDetector(n_components=2, **params)
+    assert _warnings_of(lambda: detector.fit_predict(blobs)) == expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_array_equal(detector.fit_predict(blobs), detector.fit(blobs).predict(blobs))
+    # Through a Pipeline too: the warnings point at this file, not at scikit-learn's.
+    pipe = make_pipeline(FunctionTransformer(), AutoencoderTransformer(2, **params))
+    assert _warnings_of(lambda: pipe.fit_transform(blobs)) == expected
+    # And the range warning comes back for later calls.
+    assert _warnings_of(lambda: pipe.transform(blobs)) == [(UserWarning, __file__)]
+
+
+def test_fit_transform_passes_sample_weight_and_equals_fit_then_transform(blobs):
+    weights = np.linspace(0.5, 2, blobs.shape[0])
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=5, random_state=0, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        codes = ae.fit_transform(blobs, sample_weight=weights)
+        assert_array_equal(codes, clone(ae).fit(blobs, sample_weight=weights).transform(blobs))
+        assert not np.array_equal(codes, clone(ae).fit_transform(blobs))
 
 
 def test_convergence_warning_and_convergence(blobs):
