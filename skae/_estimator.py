@@ -606,6 +606,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
             )
+        if sample_weight is not None:
+            # A weight of zero leaves the row out, as if it were not there: it is in
+            # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
+            train_rows = train_rows[sample_weight[train_rows] > 0]
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)

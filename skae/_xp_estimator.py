@@ -148,6 +148,8 @@ class ArrayAPIMixin:
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
             )
+        if sample_weight is not None:  # a zero weight leaves the row out (NumPy engine)
+            train_rows = train_rows[sample_weight[train_rows] > 0]
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)

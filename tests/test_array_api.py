@@ -346,6 +346,16 @@ def test_auto_early_stopping_decides_on_the_rows_of_positive_weight(data):
     assert held.validation_loss_curve_ is not None
 
 
+def test_zero_weight_rows_are_left_out_as_on_numpy(data):
+    X = np.vstack([data, np.full((2, data.shape[1]), 1e200)])  # 0 * inf was NaN
+    w = np.r_[np.where(np.arange(data.shape[0]) % 3 == 0, 0.0, 1.0), 0.0, 0.0]
+    reference = small(early_stopping=True).fit(X[w > 0])
+    with config_context(array_api_dispatch=True):
+        est = small(early_stopping=True).fit(strict(X), sample_weight=w)
+    assert est.n_iter_ == reference.n_iter_
+    assert_allclose(strict_to_numpy(est._params), reference._params, atol=1e-10)
+
+
 @pytest.mark.parametrize("make_array, device", BACKENDS[:3])
 def test_sample_weight_as_list_numpy_or_array_fits_alike(data, make_array, device):
     """Weights are validated on the host: a list works as an array does (scikit-learn's

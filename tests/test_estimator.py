@@ -408,6 +408,28 @@ def test_sample_weight_zero_equals_dropping(blobs):
     assert_allclose(weighted.transform(blobs), dropped.transform(blobs), rtol=1e-9)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_zero_weight_rows_are_left_out_of_shuffled_minibatches(blobs, early_stopping):
+    """A zero weight equals dropping the row, also a huge one (0 * inf was NaN)."""
+    from skae import AutoencoderOutlierDetector, VariationalAutoencoder
+
+    X = np.vstack([blobs, np.full((3, blobs.shape[1]), 1e200)])
+    w = np.r_[np.where(np.arange(blobs.shape[0]) % 4 == 1, 0.0, 1.0), np.zeros(3)]
+    w_before, X_before = w.copy(), X.copy()
+    params = dict(hidden_layer_sizes=(8,), batch_size=16, max_iter=4, random_state=0)
+    params["early_stopping"] = early_stopping
+    for est in [AutoencoderTransformer(2, **params), VariationalAutoencoder(2, **params),
+                AutoencoderOutlierDetector(n_components=2, **params)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            weighted = clone(est).fit(X, sample_weight=w)
+            dropped = clone(est).fit(X[w > 0])
+        assert_allclose(weighted.loss_curve_, dropped.loss_curve_, rtol=1e-12)
+        assert_allclose(weighted._params, dropped._params, rtol=1e-12, atol=1e-14)
+        assert weighted.n_iter_ == dropped.n_iter_
+    assert_array_equal(w, w_before) and assert_array_equal(X, X_before)
+
+
 def test_sparse_positive_weights_with_shuffled_minibatches():
     # Most minibatches hold no positive weight at all.
     rng = np.random.default_rng(0)
