@@ -656,6 +656,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
             def run(epochs, **kwargs):
+                if source.corruption is not None:  # each start draws its own noise
+                    source.corruption.rng = start_streams["noise"]
                 return train(
                     objective,
                     optimizer,

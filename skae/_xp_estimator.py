@@ -201,6 +201,8 @@ class ArrayAPIMixin:
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
             def run(epochs, **kwargs):
+                if source.corruption is not None:  # each start draws its own noise
+                    source.corruption.rng = start_streams["noise"]
                 return train(
                     objective,
                     optimizer,

@@ -294,16 +294,23 @@ def test_starts_with_held_out_rows_compare_validation_losses(seed, monkeypatch):
     assert (by_training != best) == (seed in (0, 1))
 
 
-def test_the_chosen_start_goes_on_as_if_it_had_been_alone(blobs, monkeypatch):
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"noise": "gaussian"}, {"noise": "masking", "noise_level": 0.2},
+     {"noise": "salt_and_pepper", "noise_level": 0.1}, {"contraction": 1e-2}],
+)
+def test_the_chosen_start_goes_on_as_if_it_had_been_alone(blobs, monkeypatch, variant):
     """Its continuation is seamless: the same fit as one start, bitwise.
 
     The best start is forced to be the first: the continuation then starts from
     the last epoch's weights (not the best validation epoch's) with the optimizer
-    state, schedule and stopping count they go with.
+    state, schedule and stopping count they go with, and its own noise stream
+    (the other starts drew theirs from their own).
     """
     X = np.tile(blobs, (2, 1)) + 0.01 * np.random.default_rng(0).normal(size=(240, 6))
     params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=60, n_iter_no_change=4,
-                  tol=1e-2, learning_rate_init=0.05, random_state=0)
+                  tol=1e-2, learning_rate_init=0.05, random_state=0, early_stopping=True,
+                  **variant)
     alone = quiet_fit(AutoencoderTransformer(n_init=1, **params), X)
     original = estimator_module.best_start
 
@@ -316,8 +323,8 @@ def test_the_chosen_start_goes_on_as_if_it_had_been_alone(blobs, monkeypatch):
 
     monkeypatch.setattr(estimator_module, "best_start", first_start)
     forced = quiet_fit(AutoencoderTransformer(n_init=3, **params), X)
-    # The validation loss peaked inside the first ten epochs: a rewind would show.
-    assert np.argmin(alone.validation_loss_curve_[:10]) < 9
+    if not variant:  # the validation loss peaked inside the first ten epochs: a rewind shows
+        assert np.argmin(alone.validation_loss_curve_[:10]) < 9
     assert forced.validation_loss_curve_ == alone.validation_loss_curve_
     assert forced.n_iter_ == alone.n_iter_ < 60  # stopped by the rule, as alone
     assert_array_equal(forced._params, alone._params)
