@@ -63,21 +63,31 @@ def copies_per_epoch(X, n_rows):
     )
 
 
-def feature_range(X, rows):
+def feature_bounds(X, rows, bounds=None):
     """Per-feature minimum and maximum over ``rows`` of ``X`` (dense or CSR), in chunks.
 
-    NaN entries are ignored; a feature with no other value gets the range [0, 0].
+    NaN entries are ignored. Returns float64 ``(minima, maxima)``, ``±inf`` for a
+    feature without a value; ``bounds``, such a pair from earlier data, is
+    widened (a copy: the pair given is kept).
     """
-    lo = np.full(X.shape[1], np.inf)
-    hi = np.full(X.shape[1], -np.inf)
+    if bounds is None:
+        lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    else:
+        lo, hi = (np.array(b, dtype=np.float64) for b in bounds)
     for start in range(0, rows.size, 8192):
         chunk = X[rows[start : start + 8192]]
         chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
         np.fmin(lo, np.fmin.reduce(chunk, axis=0), out=lo)
         np.fmax(hi, np.fmax.reduce(chunk, axis=0), out=hi)
+    return lo, hi
+
+
+def feature_range(bounds, dtype):
+    """:func:`feature_bounds` as the values noise sets: ``[0, 0]`` for a feature without one."""
+    lo, hi = (np.array(b, dtype=np.float64) for b in bounds)
     empty = ~np.isfinite(lo)
     lo[empty] = hi[empty] = 0.0
-    return lo.astype(X.dtype), hi.astype(X.dtype)
+    return lo.astype(dtype), hi.astype(dtype)
 
 
 def has_missing(X):

@@ -46,6 +46,7 @@ from ._data import (
     BatchSource,
     Corruption,
     MissingEntries,
+    feature_bounds,
     feature_range,
     gather_rows,
     has_missing,
@@ -520,20 +521,44 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 f"change it. {remedy}"
             )
 
-    def _corruption(self, X, train_rows, rng):
-        """The input corruption of a denoising fit, or None."""
+    def _check_noise_level(self):
+        """The noise to draw (None without), its level checked against its kind."""
         noise = getattr(self, "noise", None)
-        if noise is None:
-            return None
         if noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
             raise ValueError(
                 f"noise_level is the fraction of entries corrupted by noise={noise!r} "
                 f"and must be in [0, 1], got {self.noise_level}."
             )
+        return noise
+
+    def _previous_noise_bounds(self, continuing, incremental):
+        """The feature bounds that salt-and-pepper noise widens, or None to start afresh.
+
+        ``partial_fit`` calls widen the bounds of all the data seen so far, as
+        ``MinMaxScaler.partial_fit`` does (a chunk of one row has no range of its
+        own); ``fit`` takes its own data's.
+        """
+        if not (continuing and incremental):
+            return None
+        bounds = getattr(self, "_noise_bounds", None)
+        return None if bounds is None else tuple(to_numpy(b) for b in bounds)
+
+    def _corruption(self, X, train_rows, rng, bounds=None):
+        """The input corruption of a denoising fit (None without), and its feature bounds.
+
+        The bounds (:func:`~skae._data.feature_bounds`, widening ``bounds``) are
+        those of ``"salt_and_pepper"`` noise, None for other noise.
+        """
+        noise = self._check_noise_level()
+        if noise is None:
+            return None, None
         low = high = None
         if noise == "salt_and_pepper":
-            low, high = feature_range(X, train_rows)
-        return Corruption(noise, self.noise_level, rng, low, high)
+            bounds = feature_bounds(X, train_rows, bounds)
+            low, high = feature_range(bounds, X.dtype)
+        else:
+            bounds = None
+        return Corruption(noise, self.noise_level, rng, low, high), bounds
 
     def _warn_about_range(self, X, loss=None):
         """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns.
@@ -615,13 +640,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             batch_size = _auto_batch_size(n_train)
         else:
             batch_size = min(self.batch_size, n_train)
+        corruption, noise_bounds = self._corruption(
+            X, train_rows, streams["noise"], self._previous_noise_bounds(continuing, incremental)
+        )
         source = BatchSource(
             X,
             train_rows,
             sample_weight,
             batch_size,
             shuffle=self.shuffle,
-            corruption=self._corruption(X, train_rows, streams["noise"]),
+            corruption=corruption,
             mask=missing,
         )
         # The size of the training set, in rows or (with sample weights) in weight.
@@ -706,7 +734,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         # Commit the fitted state all at once.
         self._commit_fit(
-            self._model_attributes(spec, model.params),
+            {**self._model_attributes(spec, model.params), "_noise_bounds": noise_bounds},
             optimizer,
             result,
             continuing=continuing,
@@ -1180,9 +1208,10 @@ class AutoencoderTransformer(
         ``"gaussian"`` adds noise of standard deviation ``noise_level``;
         ``"masking"`` sets a fraction ``noise_level`` of the entries to 0;
         ``"salt_and_pepper"`` sets a fraction ``noise_level`` of the entries to
-        their feature's minimum or maximum over the training data. Only
-        training is corrupted: :meth:`transform`, :meth:`score` and
-        :meth:`score_samples` see the data as given.
+        their feature's minimum or maximum over the training data (over
+        every ``partial_fit`` call's data so far). Only training is
+        corrupted: :meth:`transform`, :meth:`score` and :meth:`score_samples`
+        see the data as given.
 
     noise_level : float, default=0.1
         Standard deviation (``"gaussian"``) or fraction of corrupted entries

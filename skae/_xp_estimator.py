@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _xp
-from ._data import validation_split
+from ._data import feature_bounds, feature_range, validation_split
 from ._optim import Schedule
 from ._training import print_epoch
 from ._xp_engine import (
@@ -155,6 +155,14 @@ class ArrayAPIMixin:
             batch_size = _auto_batch_size(n_train)
         else:
             batch_size = min(self.batch_size, n_train)
+        corruption, noise_bounds = self._array_api_corruption(
+            X,
+            train_rows,
+            streams["noise"],
+            xp,
+            device,
+            self._previous_noise_bounds(continuing, incremental),
+        )
         source = ArrayBatches(
             xp,
             device,
@@ -163,7 +171,7 @@ class ArrayAPIMixin:
             sample_weight,
             batch_size,
             shuffle=self.shuffle,
-            corruption=self._array_api_corruption(X, train_rows, streams["noise"], xp, device),
+            corruption=corruption,
         )
         size = n_train if sample_weight is None else float(sample_weight[train_rows].sum())
         X_val = w_val = None
@@ -246,7 +254,7 @@ class ArrayAPIMixin:
 
         # Commit the fitted state all at once, as the NumPy engine's fit does.
         self._commit_fit(
-            self._array_api_attributes(spec, optimizer.params),
+            {**self._array_api_attributes(spec, optimizer.params), "_noise_bounds": noise_bounds},
             optimizer,
             result,
             continuing=continuing,
@@ -257,21 +265,26 @@ class ArrayAPIMixin:
         self._warn_about_stop(result, incremental)
         return self
 
-    def _array_api_corruption(self, X, train_rows, rng, xp, device):
-        """The input corruption of a denoising fit on the device, or None."""
-        noise = getattr(self, "noise", None)
+    def _array_api_corruption(self, X, train_rows, rng, xp, device, bounds=None):
+        """``_corruption`` on the device: the corruption (or None) and its feature bounds.
+
+        The bounds are on the host (two numbers a feature), widening ``bounds``.
+        """
+        noise = self._check_noise_level()
         if noise is None:
-            return None
-        if noise in ("masking", "salt_and_pepper") and self.noise_level > 1:
-            raise ValueError(
-                f"noise_level is the fraction of entries corrupted by noise={noise!r} "
-                f"and must be in [0, 1], got {self.noise_level}."
-            )
+            return None, None
         low = high = None
         if noise == "salt_and_pepper":
             rows = xp.take(X, xp.asarray(train_rows, device=device), axis=0)
-            low, high = xp.min(rows, axis=0), xp.max(rows, axis=0)
-        return ArrayCorruption(xp, device, noise, self.noise_level, rng, low, high)
+            extremes = _xp.to_numpy(xp.stack([xp.min(rows, axis=0), xp.max(rows, axis=0)]))
+            bounds = feature_bounds(extremes, np.arange(2), bounds)
+            low, high = (
+                xp.asarray(b, device=device, dtype=X.dtype)
+                for b in feature_range(bounds, np.float64)
+            )
+        else:
+            bounds = None
+        return ArrayCorruption(xp, device, noise, self.noise_level, rng, low, high), bounds
 
     # -- fitted state ----------------------------------------------------------------------
     def _array_api_attributes(self, spec, params):

@@ -347,6 +347,19 @@ def test_auto_early_stopping_decides_on_the_rows_of_positive_weight(data):
     assert held.validation_loss_curve_ is not None
 
 
+def test_salt_and_pepper_partial_fits_widen_the_range_as_on_numpy(data):
+    chunks = np.array_split(data, 8)
+    reference, est = (small(noise="salt_and_pepper", noise_level=0.3) for _ in range(2))
+    for chunk in chunks:
+        reference.partial_fit(chunk)
+    with config_context(array_api_dispatch=True):
+        for chunk in chunks:
+            est.partial_fit(strict(chunk))
+    assert_array_equal(est._noise_bounds[1], data.max(axis=0))
+    assert_array_equal(est._noise_bounds[0], reference._noise_bounds[0])
+    assert_allclose(strict_to_numpy(est._params), reference._params, atol=1e-10)
+
+
 def test_zero_weight_rows_are_left_out_as_on_numpy(data):
     X = np.vstack([data, np.full((2, data.shape[1]), 1e200)])  # 0 * inf was NaN
     w = np.r_[np.where(np.arange(data.shape[0]) % 3 == 0, 0.0, 1.0), 0.0, 0.0]

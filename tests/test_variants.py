@@ -134,6 +134,38 @@ def test_noise_on_sparse_input_matches_dense(blobs):
     assert_array_equal(dense._params, sparse._params)
 
 
+def test_salt_and_pepper_in_partial_fit_uses_the_range_of_all_the_data_seen(
+    blobs, monkeypatch
+):
+    """Row by row, each call's range was its own row's: the noise changed nothing."""
+    ranges, changed = [], []
+    original = Corruption.__call__
+
+    def spy(self, clean):
+        noisy = original(self, clean)
+        if self.kind == "salt_and_pepper":
+            ranges.append((self.low.copy(), self.high.copy()))
+            changed.append(float(np.abs(noisy - clean).max()))
+        return noisy
+
+    monkeypatch.setattr(Corruption, "__call__", spy)
+    X = blobs[:30]
+    ae = small(noise="salt_and_pepper", noise_level=0.5)
+    for i, row in enumerate(X):
+        ae.partial_fit(row[None])
+        assert_array_equal(ae._noise_bounds[0], X[: i + 1].min(axis=0))
+        assert_array_equal(ae._noise_bounds[1], X[: i + 1].max(axis=0))
+    assert_array_equal(ranges[-1][0], X.min(axis=0))
+    assert_array_equal(ranges[-1][1], X.max(axis=0))
+    assert max(changed) > 0.5  # the corruption moved entries
+    # A fit starts afresh (from its own rows), and partial_fit widens what fit saw.
+    ae.fit(X[:10])
+    assert_array_equal(ae._noise_bounds[1], X[:10].max(axis=0))
+    ae.partial_fit(X[10:])
+    assert_array_equal(ae._noise_bounds[1], X.max(axis=0))
+    assert small(noise="gaussian").partial_fit(X)._noise_bounds is None
+
+
 # -- penalties -----------------------------------------------------------------------------
 def test_sparsity_makes_codes_sparser(digits, seed):
     X = digits[0][:600]
