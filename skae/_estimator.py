@@ -271,27 +271,27 @@ _CONVERSION_ERRORS = (
     "argument must be a string or a real number",
     "unable to convert",
     "invalid literal",
+    "could not be promoted",
 )
 
 
 def _non_numeric_columns(X):
-    """Names of the columns of data frame ``X`` that are not numbers (none for arrays)."""
+    """Names of the columns of data frame ``X`` that do not convert to numbers.
+
+    None for arrays. A column converts if NumPy makes floats of it: numbers of
+    object dtype and categoricals of numbers do, strings, dates and durations
+    do not.
+    """
     if isinstance(X, np.ndarray) or sp.issparse(X) or not hasattr(X, "columns"):
         return []
-    is_pandas = type(X).__module__.startswith("pandas")
-    if is_pandas:
-        from pandas.api.types import is_numeric_dtype
     names = []
     for name in X.columns:
-        if is_pandas:
-            numeric = is_numeric_dtype(X[name].dtype)
-        else:
-            try:
-                np.asarray(X[name], dtype=np.float64)
-                numeric = True
-            except (TypeError, ValueError):
-                numeric = False
-        if not numeric:
+        try:
+            values = np.asarray(X[name])
+            if values.dtype.kind in "mM":  # NumPy casts dates and durations to floats
+                raise TypeError
+            values.astype(np.float64)
+        except (TypeError, ValueError):
             names.append(name)
     return names
 

@@ -123,6 +123,27 @@ def test_the_advice_for_text_columns_works_as_written(cls):
         make_pipeline(ct, cls(**params)).fit(X)
 
 
+def test_only_the_columns_that_do_not_convert_are_named(X):
+    """Numbers of object dtype and numeric categories convert; text and dates do not."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    df["numbers_as_objects"] = pd.Series(X[:, 2], dtype=object)
+    df["numeric_categories"] = pd.Categorical([1.0, 2.0] * 20)
+    df["colour"] = ["red", "blue"] * 20
+    df["when"] = pd.date_range("2020-01-01", periods=40)
+    df["how_long"] = pd.timedelta_range("1D", periods=40)
+    with pytest.raises(ValueError, match=re.escape(
+        "Columns ['colour', 'when', 'how_long'] of X are non-numeric"
+    )):
+        AutoencoderTransformer().fit(df)
+    # A date column alone (NumPy refuses to promote it) gets the same message.
+    with pytest.raises(ValueError, match=re.escape("Column ['when'] of X is non-numeric")):
+        AutoencoderTransformer().fit(df[["a", "when"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AutoencoderTransformer(max_iter=2).fit(df[["a", "numbers_as_objects", "numeric_categories"]])
+
+
 def test_polars_text_column_is_named(X):
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"a": X[:, 0], "colour": ["red", "blue"] * 20, "c": X[:, 2]})
