@@ -141,7 +141,8 @@ def test_only_the_columns_that_do_not_convert_are_named(X):
         AutoencoderTransformer().fit(df[["a", "when"]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        AutoencoderTransformer(max_iter=2).fit(df[["a", "numbers_as_objects", "numeric_categories"]])
+        numeric = df[["a", "numbers_as_objects", "numeric_categories"]]
+        AutoencoderTransformer(max_iter=2).fit(numeric)
 
 
 def test_polars_text_column_is_named(X):
