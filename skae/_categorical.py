@@ -93,22 +93,20 @@ def _refuse_a_missing_category(name, encoder, i, categories):
     )
 
 
-def _one_hot_encoder(transformer):
-    """The OneHotEncoder of a ColumnTransformer entry (possibly a Pipeline's last step)."""
+def _last_step(transformer):
+    """A ColumnTransformer entry's transformer, or its last step if it is a Pipeline."""
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
-    if isinstance(transformer, Pipeline):
-        transformer = transformer.steps[-1][1]
-    return transformer if isinstance(transformer, OneHotEncoder) else None
+    return transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
 
 
 def categorical_groups_from(column_transformer):
     """The one-hot groups of the output of a fitted ColumnTransformer.
 
     Every :class:`~sklearn.preprocessing.OneHotEncoder` of the
-    :class:`~sklearn.compose.ColumnTransformer` (on its own, or as the last step
-    of a :class:`~sklearn.pipeline.Pipeline`) writes one block of columns per
+    :class:`~sklearn.compose.ColumnTransformer` (on its own, as the last step
+    of a :class:`~sklearn.pipeline.Pipeline`, or in a ColumnTransformer nested
+    in it the same way) writes one block of columns per
     input feature; this returns their column indices in the transformer's
     output, ready for ``categorical_groups``. A feature with a single output
     column (one category only) is a constant, not a group, and is left out.
@@ -159,12 +157,26 @@ def categorical_groups_from(column_transformer):
             f"got {type(column_transformer).__name__}."
         )
     check_is_fitted(column_transformer)
+    return _groups_of(column_transformer, 0)
+
+
+def _groups_of(column_transformer, offset):
+    """:func:`categorical_groups_from` for a transformer whose output starts at ``offset``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
     groups = []
     for name, transformer, _ in column_transformer.transformers_:
-        encoder = _one_hot_encoder(transformer)
+        encoder = _last_step(transformer)
         block = column_transformer.output_indices_[name]
-        if encoder is None or block.start == block.stop:
-            continue  # not an encoder, or one that selected no column (left unfitted)
+        if block.start == block.stop:
+            continue  # selected no column (left unfitted)
+        if isinstance(encoder, ColumnTransformer):
+            groups.extend(_groups_of(encoder, offset + block.start))
+            continue
+        if not isinstance(encoder, OneHotEncoder):
+            continue
+        block = range(offset + block.start, offset + block.stop)
         if encoder.drop is not None:
             raise ValueError(
                 f"The OneHotEncoder {name!r} has drop={encoder.drop!r}: a dropped category "

@@ -255,6 +255,24 @@ def test_groups_from_an_encoder_in_a_pipeline_with_remainder():
     assert categorical_groups_from(ct) == [[0, 1], [2, 3, 4]]
 
 
+def test_groups_from_a_nested_column_transformer_are_shifted_to_its_block():
+    """A ColumnTransformer in a ColumnTransformer (or a Pipeline's last step) is read too."""
+    X = np.array([[0.5, 0, 1, 7.0], [1.5, 1, 0, 8.0], [2.5, 2, 1, 9.0]] * 2)
+    inner = make_column_transformer(
+        (OneHotEncoder(), [0]), (StandardScaler(), [1]), (OneHotEncoder(), [2])
+    )
+    ct = make_column_transformer((StandardScaler(), [0]), (make_pipeline(inner), [1, 3, 2]))
+    out = ct.fit_transform(X)
+    groups = categorical_groups_from(ct)
+    assert groups == [[1, 2, 3], [5, 6]]
+    for group in groups:  # each is one-hot in the output
+        assert_array_equal(out[:, group].sum(axis=1), 1)
+        assert set(np.unique(out[:, group])) == {0.0, 1.0}
+    assert categorical_groups_from(make_column_transformer((inner, [1, 3, 2])).fit(X)) == [
+        [0, 1, 2], [4, 5]
+    ]
+
+
 def test_groups_from_an_encoder_with_infrequent_categories():
     X = _raw(200)
     X[:5, 1] = 7  # a rare category
