@@ -1054,10 +1054,13 @@ class _DenseAutoencoder(_BaseAutoencoder):
 
     def _spec(self, n_features):
         layer_sizes, n_encoder_layers = self._architecture(n_features)
-        if self.tied_weights and self.decoder_layer_sizes is not None:
+        encoder = layer_sizes[1:n_encoder_layers]
+        decoder = layer_sizes[n_encoder_layers + 1 : -1]
+        if self.tied_weights and decoder != encoder[::-1]:
             raise ValueError(
                 "tied_weights=True needs a mirrored decoder: leave decoder_layer_sizes=None "
-                f"(got {self.decoder_layer_sizes!r})."
+                f"or give the encoder's sizes reversed, {encoder[::-1]!r} (got "
+                f"{self.decoder_layer_sizes!r})."
             )
         mask_as_input = bool(getattr(self, "mask_as_input", False))
         if self.tied_weights and mask_as_input:
@@ -1235,7 +1238,8 @@ class AutoencoderTransformer(
     tied_weights : bool, default=False
         Each decoder weight matrix is the transpose of its mirror encoder
         matrix, which halves the number of weights (the biases stay separate).
-        Needs a mirrored decoder (``decoder_layer_sizes=None``). ``coefs_``
+        Needs a mirrored decoder (``decoder_layer_sizes=None``, or the
+        encoder's sizes reversed). ``coefs_``
         still lists every layer; the decoder's entries are transposed views of
         the encoder's.
 

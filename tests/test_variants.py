@@ -219,9 +219,15 @@ def test_tied_weights_halve_the_weights_and_share_memory(blobs):
 
 def test_tied_weights_need_a_mirrored_decoder(blobs):
     ae = small(decoder_layer_sizes=(5,), tied_weights=True)
-    with pytest.raises(ValueError, match="tied_weights=True needs a mirrored decoder"):
+    with pytest.raises(ValueError, match=r"needs a mirrored decoder: .* reversed, \(8,\)"):
         ae.fit(blobs)
     assert not hasattr(ae, "coefs_")
+    # The mirror spelled out is the mirror: the same model as the default decoder.
+    params = dict(hidden_layer_sizes=(8, 4), tied_weights=True, max_iter=3)
+    spelled = small(decoder_layer_sizes=[4, 8], **params).fit(blobs)
+    assert_array_equal(spelled._params, small(**params).fit(blobs)._params)
+    with pytest.raises(ValueError, match="needs a mirrored decoder"):
+        small(decoder_layer_sizes=(8, 4), **params).fit(blobs)
 
 
 @pytest.mark.parametrize(
