@@ -56,7 +56,7 @@ from ._data import (
 from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
-from ._training import best_start, print_epoch, train
+from ._training import DivergenceError, best_start, print_epoch, train
 from ._xp import check_same_namespace, is_array, namespace_and_device, to_numpy
 from ._xp_estimator import ArrayAPIMixin
 
@@ -761,7 +761,38 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         ``objective``) and the callbacks', whose snapshot is ``state(candidate)``.
         ``threads(candidate)`` is the context to train in. Returns the chosen
         candidate and its :class:`~skae._training.TrainingResult`.
+
+        A divergence that ``alpha="auto"`` may explain (sample weights summing
+        to less than one row's) says so.
         """
+        try:
+            return self._run_starts(
+                start, all_streams, max_epochs, n_iter, context, state, threads
+            )
+        except DivergenceError as error:
+            hint = self._auto_alpha_hint(context)
+            if hint is None:
+                raise
+            raise DivergenceError(f"{error} {hint}") from error
+
+    def _auto_alpha_hint(self, context):
+        """Why ``alpha="auto"`` may be too strong for these sample weights, or None."""
+        weights = context["sample_weight"]
+        if getattr(self, "alpha", None) != "auto" or weights is None:
+            return None
+        size = float(weights[context["train_rows"]].sum())
+        alpha = _resolve_alpha("auto", size)
+        if alpha < 1:
+            return None
+        return (
+            f'With alpha="auto" the L2 penalty is {_AUTO_ALPHA_SCALE} over the training '
+            f"rows' total sample weight ({size:.3g}), here {alpha:.3g}: rescale "
+            "sample_weight so that it counts rows (e.g. divide it by its mean), or set "
+            "alpha to a number."
+        )
+
+    def _run_starts(self, start, all_streams, max_epochs, n_iter, context, state, threads):
+        """:meth:`_train_from_starts` without its explanation of a divergence."""
         n_starts = len(all_streams)
         current = []
         callback = epoch_monitor(self, lambda n: state(current[-1])(n))

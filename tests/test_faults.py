@@ -9,9 +9,11 @@ import pytest
 import sklearn
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer
 from skae._optim import Adam
+from skae._training import DivergenceError
 
 
 @pytest.fixture(autouse=True)
@@ -221,6 +223,22 @@ def test_early_stopping_error_counts_samples_with_positive_weight():
     weights = np.r_[1.0, np.zeros(99)]
     with pytest.raises(ValueError, match="of which 1 distinct with positive weight"):
         AutoencoderTransformer(early_stopping=True).fit(X, sample_weight=weights)
+
+
+def test_a_divergence_under_auto_alpha_and_tiny_weights_names_the_penalty():
+    from sklearn.datasets import load_iris
+
+    X = StandardScaler().fit_transform(load_iris().data).astype(np.float32)
+    tiny = np.full(X.shape[0], 1e-30)
+    with pytest.raises(DivergenceError, match=r'alpha="auto" .* here 4.27e\+27: rescale'):
+        AutoencoderTransformer(2, random_state=0, max_iter=5).fit(X, sample_weight=tiny)
+    # Not for a divergence it cannot explain: a fixed alpha, or no weights.
+    for params, weights in [({"alpha": 1e-3}, None), ({}, None), ({}, np.ones(len(X)))]:
+        with pytest.raises(DivergenceError) as info:
+            AutoencoderTransformer(2, learning_rate_init=1e30, max_iter=5, **params).fit(
+                X, sample_weight=weights
+            )
+        assert "alpha" not in str(info.value)
 
 
 def test_divergence_of_the_weights_is_worded_as_such():
