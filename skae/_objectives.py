@@ -59,7 +59,9 @@ Contraction (``contraction``)
     ``u_l = t_l W_l`` and ``t_{l+1} = f'_l(A_{l+1}) ⊙ u_l``. Its gradient,
     with ``g = ∂P/∂t_{l+1}``: ``∂P/∂W_l += t_lᵀ (g ⊙ f'_l)``, ``∂P/∂t_l = (g ⊙ f'_l) W_lᵀ``,
     and ``g ⊙ u_l ⊙ f''_l(A_{l+1})`` added to layer ``l``'s pre-activation
-    gradient (zero for ReLU-like and linear units).
+    gradient (zero for ReLU-like and linear units). With the mask of missing
+    entries appended to the inputs, ``J`` is the derivative with respect to the
+    data inputs only: the probe is zero on the mask's columns.
 """
 
 import numpy as np
@@ -378,6 +380,9 @@ class Objective:
         code = self._code
         b = acts[0].shape[0]
         self.rng.standard_normal(dtype=net.dtype, out=t[0])
+        n_features = net.layer_sizes[-1]
+        if t[0].shape[1] > n_features:  # the mask appended to the inputs is not probed
+            t[0][:, n_features:] = 0
         for layer in range(code + 1):
             np.matmul(t[layer], net.coefs[layer], out=u[layer])
             np.copyto(t[layer + 1], u[layer])

@@ -143,6 +143,32 @@ def test_contraction_estimates_the_jacobian_norm_without_bias(activation, arch):
     assert np.std(estimates) > 0.05 * exact
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_contraction_with_the_mask_as_inputs_probes_the_data_inputs_only(activation):
+    """‖∂code/∂x‖²_F, not the derivative with respect to the 0/1 mask columns too."""
+    rng = np.random.RandomState(3)
+    n = 4
+    network = Network((2 * n, 6, 2, 6, n), 2, activation)
+    network.initialize(rng)
+    for b in network.intercepts:
+        b[...] = rng.normal(scale=0.3, size=b.shape)
+    X = np.hstack([rng.normal(size=(5, n)), rng.randint(0, 2, size=(5, n))])
+    targets = X[:, :n].copy()
+    norms = np.zeros(X.shape[0])
+    for j in range(n):  # central differences along the data inputs
+        e = np.zeros(2 * n)
+        e[j] = 1e-6
+        column = (network.encode(X + e) - network.encode(X - e)) / 2e-6
+        norms += (column**2).sum(axis=1)
+    with_mask = encoder_jacobian_norms(network, X).mean()
+    assert with_mask > 1.2 * norms.mean()  # the test tells the two apart
+    plain = Objective(network, "squared_error").loss_gradient(X, targets, None)
+    objective = Objective(network, "squared_error", contraction=1.0,
+                          rng=np.random.default_rng(0))
+    estimates = [objective.loss_gradient(X, targets, None) - plain for _ in range(4000)]
+    assert_allclose(np.mean(estimates), norms.mean(), rtol=0.05)
+
+
 def test_contraction_of_a_linear_encoder_is_weight_decay_on_it():
     rng = np.random.RandomState(2)
     network = make_network("shallow", "identity", False, rng)
