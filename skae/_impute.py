@@ -103,8 +103,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         Maximum number of epochs. Imputation needs a well converged network:
         on smooth data the error keeps falling long after the training loss
         seems flat. The stopping rule ends the fit first (on the bundled
-        datasets with 10–20 % of the entries missing, after 400 to 1,100
-        epochs).
+        datasets with 10–20 % of the entries missing, after roughly 400 to
+        1,100 epochs).
 
     shuffle : bool, default=True
         Whether to shuffle the training data at every epoch.
@@ -160,6 +160,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     n_iter_ : int
         Number of epochs run.
 
+    t_ : int
+        Number of training samples seen.
+
     loss_ : float
         Training loss of the last epoch (mean squared error over the observed
         entries, in standardized units, plus the penalty).
@@ -167,8 +170,15 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     loss_curve_ : list of float
         Training loss of every epoch.
 
+    best_loss_ : float
+        Smallest entry of ``loss_curve_``.
+
     validation_loss_curve_ : list of float or None
         Validation loss of every epoch with ``early_stopping``, else None.
+
+    best_validation_loss_ : float or None
+        Validation loss of the weights kept with ``early_stopping`` (the best
+        epoch's); None without.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.

@@ -185,7 +185,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Width of the code layer (the bottleneck). Smaller codes reconstruct
         less of what is unusual; larger ones than
         :class:`AutoencoderTransformer`'s default 2 reconstruct real data
-        better (the benchmark in the user guide chose 4).
+        better (the benchmark of :ref:`anomaly-benchmark` chose 4).
 
     contamination : "auto" or float, default="auto"
         Expected share of outliers in the training data; sets the threshold
