@@ -32,6 +32,8 @@ Usage::
     python benchmarks/compare.py --datasets breast_cancer --seeds 1 --torch
     python benchmarks/compare.py --quick --seeds 3 --torch --torch-reseeded
 
+Every method runs with ``--threads`` BLAS and OpenMP threads (threadpoolctl,
+default 1) and the PyTorch reference with ``--torch-threads`` (default 1).
 Progress goes to stderr, the table to stdout.
 """
 
@@ -59,6 +61,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import KBinsDiscretizer, StandardScaler
 from sklearn.utils import check_random_state, resample
 from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from skae import AutoencoderTransformer
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
@@ -751,6 +754,23 @@ def plot_embeddings(embeddings, path):
 
 
 # -- command line ----------------------------------------------------------------------------
+def _positive(text):
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def matplotlib_missing():
+    """Why ``--plot`` cannot draw (the import error, as text), or None when it can."""
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -783,8 +803,15 @@ def main(argv=None):
         "--quick does not shorten it)",
     )
     parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="BLAS and OpenMP threads of every method, through threadpoolctl (default 1)",
+    )
+    parser.add_argument(
         "--torch-threads",
-        type=int,
+        type=_positive,
         default=1,
         metavar="N",
         help="PyTorch threads of the reference (default 1)",
@@ -798,30 +825,39 @@ def main(argv=None):
     )
     parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
     parser.add_argument(
-        "--plot", metavar="FILE.png", help="draw the 2-D embeddings (needs matplotlib)"
+        "--plot",
+        metavar="FILE.png",
+        help="draw the 2-D embeddings (needs matplotlib: checked before the run starts)",
     )
     args = parser.parse_args(argv)
     if args.torch_reseeded and not args.torch:
         parser.error("--torch-reseeded re-trains the PyTorch reference: add --torch")
+    if args.plot and (missing := matplotlib_missing()):
+        parser.error(f"--plot needs matplotlib, which is not importable ({missing})")
     seeds = range(args.seeds or (1 if args.quick else 5))
     missing = torch_missing() if args.torch else None
     notes = [missing] if missing else []  # said before the run starts, and with the table
     if missing:
         print(missing, file=sys.stderr)
-    methods = make_methods(
-        skae_params=args.skae_params,
-        tuning_grid=None if args.quick else TUNING_GRID,
-        n_jobs=args.n_jobs,
-        torch_params={"n_threads": args.torch_threads} if args.torch and not missing else None,
-        torch_reseeded=args.torch_reseeded,
-    )
+    with threadpool_limits(limits=args.threads):
+        methods = make_methods(
+            skae_params=args.skae_params,
+            tuning_grid=None if args.quick else TUNING_GRID,
+            n_jobs=args.n_jobs,
+            torch_params={"n_threads": args.torch_threads}
+            if args.torch and not missing
+            else None,
+            torch_reseeded=args.torch_reseeded,
+        )
 
-    tic = time.perf_counter()
-    records, embeddings = run(
-        make_tasks(args.datasets), methods, list(seeds), max_samples=args.max_samples
-    )
-    elapsed = time.perf_counter() - tic
-    machine = machine_info()
+        tic = time.perf_counter()
+        records, embeddings = run(
+            make_tasks(args.datasets), methods, list(seeds), max_samples=args.max_samples
+        )
+        elapsed = time.perf_counter() - tic
+        machine = machine_info()  # inside the limits: its thread pools are the run's
+    machine["blas_threads"] = args.threads
+    machine["torch_threads"] = args.torch_threads if machine["torch"] else None
     print(*notes, sep="\n", end="\n\n" if notes else "")
     print(format_table(records))
     losses = losses_to_pca(records)
@@ -843,7 +879,7 @@ def main(argv=None):
     print(
         f"\n{elapsed:.0f} s on {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
         f"numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
-        f"skae {machine['skae']}"
+        f"skae {machine['skae']}, {args.threads} BLAS thread(s)"
         + (
             f", torch {machine['torch']} ({args.torch_threads} thread(s))."
             if machine["torch"]

@@ -17,8 +17,11 @@ Networks: ``mnist-like`` (784→512→256→32→256→512→784, 60,000 rows, b
 ``digits-like`` (64→128→64→2→64→128→64, 1,797 rows, batch 32). Reported: epochs
 per second (the median over ``--repeats`` fits), and the ratios the goal is
 stated in: skae on the device against skae NumPy on one core, and the plain
-PyTorch loop against skae on the device. Absent backends are skipped with a
-message; the header says what hardware ran.
+PyTorch loop against skae on the device. Each contender is first warmed up for
+an epoch on a slice of each network's own data; the repeats are interleaved
+rounds, each fitting every contender once, in an order that rotates from round
+to round. Absent backends are skipped with a message; the header says what
+hardware ran.
 
 Usage::
 
@@ -238,24 +241,40 @@ def hardware(device):
     return info
 
 
+def warm_up_config(config):
+    """The config on a slice of its data, for one epoch: the warm-up of its contenders."""
+    n_warm = min(config.n_samples, 4 * config.batch_size)
+    return Config(**{**asdict(config), "n_samples": n_warm, "epochs": 1})
+
+
 def run(configs, names=None, *, device="cuda", repeats=3, seed=0, log=print):
-    """Time every contender on every config; return one record per (config, contender)."""
+    """Time every contender on every config; return one record per (config, contender).
+
+    Per config, every contender is first warmed up on a slice of the config's own data
+    (imports, device start-up, kernel caches and allocator for these shapes); then
+    ``repeats`` rounds run each contender once, their order rotating from round to round.
+    """
     found, skipped = contenders(device)
     for message in skipped:
         log(f"skipped: {message}")
     if names is not None:
         found = {n: f for n, f in found.items() if n in names}
     records = []
+    order = list(found)
     for config in configs:
         X = make_data(config, seed)
-        warm_up = make_data(QUICK["digits-like"], seed)
-        for name, fn in found.items():
-            if "numpy" not in name:
-                fn(QUICK["digits-like"], warm_up, seed)  # device start-up, kernel caches
-            seconds = [fn(config, X, seed + r) for r in range(repeats)]
-            rate = config.epochs / statistics.median(seconds)
+        warm = warm_up_config(config)
+        for name in order:
+            found[name](warm, X[: warm.n_samples], seed)
+        seconds = {name: [] for name in order}
+        for r in range(repeats):
+            shift = r % len(order) if order else 0
+            for name in order[shift:] + order[:shift]:
+                seconds[name].append(found[name](config, X, seed + r))
+        for name in order:
+            rate = config.epochs / statistics.median(seconds[name])
             records.append({"config": config.name, "contender": name,
-                            "epochs_per_second": rate, "seconds": seconds,
+                            "epochs_per_second": rate, "seconds": seconds[name],
                             "epochs": config.epochs, "shape": list(X.shape),
                             "batch_size": config.batch_size})
             log(f"{config.name:12s} {name:22s} {rate:10.3f} epochs/s")
@@ -280,25 +299,37 @@ def ratios(records):
     return out
 
 
-def parse_args(argv=None):
+def make_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS),
+                        metavar="NAME",
+                        help=f"networks and data, among {', '.join(CONFIGS)} (default: all)")
     parser.add_argument("--device", default="cuda",
                         help="PyTorch device of the device contenders (default: cuda)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="interleaved rounds, each fitting every contender once; the "
+                        "median is reported (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="little data, one repeat: a smoke test of a few seconds")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for contenders on the CPU (default: "
                         "PyTorch's own choice; 1 on a loaded machine)")
-    parser.add_argument("--json", metavar="FILE", help="write the records to FILE")
-    return parser.parse_args(argv)
+    parser.add_argument("--json", metavar="FILE",
+                        help="write the machine, the records and the ratios to FILE")
+    return parser
+
+
+def parse_args(argv=None):
+    args = make_parser().parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     table = QUICK if args.quick else CONFIGS
-    repeats = 1 if args.quick else args.repeats
+    repeats = args.repeats
     if args.torch_threads is not None and torch is not None:
         torch.set_num_threads(args.torch_threads)
     info = hardware(args.device)

@@ -1,9 +1,13 @@
 """Memory and scale: peak resident memory of a large fit, and fit time against n_samples.
 
-Each measurement runs in a fresh subprocess, which reports its peak resident set
-size (``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``'s
-``ru_maxrss``) after each stage, with the BLAS limited to ``--threads`` threads
-(default 1):
+Each measurement runs in a fresh subprocess, with the BLAS limited to
+``--threads`` threads (default 1), which reports the peak resident set size
+(``VmHWM`` from ``/proc/self/status``, else ``resource.getrusage``'s
+``ru_maxrss``) of each stage: the fit's and the transform's peaks are their own,
+the high-water mark being reset to the current resident size just before each
+(by writing ``5`` to ``/proc/self/clear_refs``, Linux). Where it cannot be
+reset, the peaks are the process's so far, data generation included, and the
+table says so:
 
 * ``array``: fit on an ``n_samples × n_features`` C-contiguous float32 array, then
   ``transform`` it;
@@ -22,9 +26,11 @@ input's size plus 25%, plus the model's and the minibatch buffers (a few MB here
 
 Usage::
 
-    python benchmarks/memory.py                  # 1,000,000 × 100, a few minutes
-    python benchmarks/memory.py --quick          # 200,000 × 100
+    python benchmarks/memory.py                  # 1,000,000 × 100, under a minute
+    python benchmarks/memory.py --quick          # 200,000 × 100, one epoch
     python benchmarks/memory.py --json memory.json
+
+The table goes to stdout with the machine it ran on, progress to stderr.
 """
 
 import argparse
@@ -75,6 +81,20 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def reset_peak():
+    """Start a new peak: set the high-water mark to the current resident size.
+
+    True where Linux allows it (``/proc/self/clear_refs``), False otherwise, when
+    :func:`peak_mb` keeps reporting the process's peak so far.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def current_mb():
     """Resident set size of this process now, in MB."""
     with open("/proc/self/statm") as f:
@@ -87,6 +107,15 @@ def child(kind, n_samples, n_features, epochs, path, threads):
         data = np.memmap(path, dtype=np.float32, mode="w+", shape=(n_samples, n_features))
         fill(data)
         data.flush()
+        return
+    if kind == "machine":
+        from threadpoolctl import threadpool_limits
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from _machine import machine_info
+
+        with threadpool_limits(limits=threads):
+            print(json.dumps(machine_info()))
         return
     import warnings
 
@@ -118,17 +147,21 @@ def child(kind, n_samples, n_features, epochs, path, threads):
         n_init=1,
         random_state=0,
     )
+    report["peak_reset"] = reset_peak()
+    report["before_fit_mb"] = current_mb()
     tic = time.perf_counter()
     est.fit(X)
     report["fit_seconds_per_epoch"] = (time.perf_counter() - tic) / epochs
     report["model_mb"] = est._params.nbytes / 2**20
-    report["after_fit_mb"] = peak_mb()
+    report["fit_peak_mb"] = peak_mb()
     if kind != "scale":
+        reset_peak()
+        report["before_transform_mb"] = current_mb()
         tic = time.perf_counter()
         codes = est.transform(X)
         report["transform_seconds"] = time.perf_counter() - tic
         report["codes_mb"] = codes.nbytes / 2**20
-        report["after_transform_mb"] = peak_mb()
+        report["transform_peak_mb"] = peak_mb()
     report["final_loss"] = float(est.loss_)
     print(json.dumps(report))
 
@@ -141,14 +174,15 @@ def run_child(kind, n_samples, n_features, epochs, path="", threads=1):
 
 
 def markdown(runs, scale):
+    """The tables; a note under them where a peak could not be reset before its stage."""
     lines = [
-        "| input | n_samples × n_features | input MB | peak during fit − baseline MB "
-        "| (× input) | peak during transform − baseline MB | fit s/epoch | transform s |",
+        "| input | n_samples × n_features | input MB | fit's peak − baseline MB "
+        "| (× input) | transform's peak − baseline MB | fit s/epoch | transform s |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for r in runs:
-        fit = r["after_fit_mb"] - r["baseline_mb"]
-        tr = r["after_transform_mb"] - r["baseline_mb"]
+        fit = r["fit_peak_mb"] - r["baseline_mb"]
+        tr = r["transform_peak_mb"] - r["baseline_mb"]
         lines.append(
             f"| {r['kind']} | {r['n_samples']:,} × {r['n_features']} | {r['input_mb']:.0f} "
             f"| {fit:.0f} | {fit / r['input_mb']:.2f} | {tr:.0f} "
@@ -156,39 +190,80 @@ def markdown(runs, scale):
         )
     lines += [
         "",
-        "| n_samples | fit s/epoch | µs per sample | peak during fit − baseline MB |",
+        "| n_samples | fit s/epoch | µs per sample | fit's peak − baseline MB |",
         "|--:|--:|--:|--:|",
     ]
     for r in scale:
         per_sample = r["fit_seconds_per_epoch"] / r["n_samples"] * 1e6
         lines.append(
             f"| {r['n_samples']:,} | {r['fit_seconds_per_epoch']:.3f} | {per_sample:.2f} "
-            f"| {r['after_fit_mb'] - r['baseline_mb']:.0f} |"
+            f"| {r['fit_peak_mb'] - r['baseline_mb']:.0f} |"
         )
+    if not all(r["peak_reset"] for r in [*runs, *scale]):
+        lines += [
+            "",
+            "The high-water mark could not be reset here: the peaks are the process's "
+            "so far, data generation included.",
+        ]
     return "\n".join(lines)
 
 
-def main(argv=None):
+def make_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
-    parser.add_argument("--n-features", type=int, default=100)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--scales", type=int, nargs="+", default=None)
-    parser.add_argument("--quick", action="store_true", help="200,000 samples, 1 epoch")
-    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="rows of the array and memmap runs (default 1,000,000; 200,000 with --quick)",
+    )
+    parser.add_argument(
+        "--n-features", type=int, default=100, help="columns of the data (default 100)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fit (default 2; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--scales",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="n_samples of the scale runs (default 10,000, 100,000 and 1,000,000 below "
+        "--n-samples, and --n-samples itself)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200,000 samples, 1 epoch (explicit --n-samples and --epochs are kept)",
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the machine, the runs and the tables to FILE"
+    )
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS threads of the fits (default 1)"
     )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    args = make_parser().parse_args(argv)
+    if args.n_samples is None:
+        args.n_samples = 200_000 if args.quick else 1_000_000
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else 2
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.child:
         kind, n, d, epochs, path, threads = args.child
         return child(kind, int(n), int(d), int(epochs), path, int(threads))
-    if args.quick:
-        args.n_samples, args.epochs = min(args.n_samples, 200_000), 1
     n, d = args.n_samples, args.n_features
     scales = args.scales or [s for s in (10_000, 100_000, 1_000_000) if s < n] + [n]
     runs, scale = [], []
+    machine = run_child("machine", 0, 0, 0, threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "X.f32")
         # Written by a child, so that this process stays small: children inherit
@@ -205,9 +280,24 @@ def main(argv=None):
             scale.append(run_child("scale", size, d, args.epochs, threads=args.threads))
     table = markdown(runs, scale)
     print(table)
+    print(
+        f"\n{args.epochs} epoch(s) per fit, {args.threads} BLAS thread(s), on {machine['cpu']} "
+        f"({machine['logical_cpus']} logical CPUs), numpy {machine['numpy']}, "
+        f"scikit-learn {machine['scikit-learn']}, skae {machine['skae']}."
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"runs": runs, "scale": scale, "markdown": table}, f, indent=1)
+            json.dump(
+                {
+                    "machine": machine,
+                    "settings": {k: v for k, v in vars(args).items() if k != "child"},
+                    "runs": runs,
+                    "scale": scale,
+                    "markdown": table,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -487,13 +487,31 @@ def markdown(results, peaks, machine):
     return "\n".join(lines)
 
 
-def parse_args(argv=None):
+def make_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument(
-        "--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"]
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        metavar="NAME",
+        help=f"networks and data, among {', '.join(CONFIGS)} (default: all)",
     )
-    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=["float32", "float64"],
+        default=None,
+        help="dtypes of the data and the networks (default float32 float64; --quick: float32)",
+    )
+    parser.add_argument(
+        "--threads",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="N",
+        help="BLAS (and PyTorch) thread counts, one table cell each (default 1 2; --quick: 1)",
+    )
     parser.add_argument(
         "--rounds",
         type=int,
@@ -501,12 +519,19 @@ def parse_args(argv=None):
         help="interleaved rounds per cell (default 5, 3 for mnist; --quick: 2)",
     )
     parser.add_argument(
-        "--contenders", nargs="+", choices=CONTENDERS, default=list(DEFAULT_CONTENDERS)
+        "--contenders",
+        nargs="+",
+        choices=CONTENDERS,
+        default=list(DEFAULT_CONTENDERS),
+        metavar="NAME",
+        help=f"what to time, among {', '.join(CONTENDERS)} "
+        f"(default: {' '.join(DEFAULT_CONTENDERS)})",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a short run: float32, 1 thread, a tenth of the samples, 2 rounds",
+        help="a short run: float32, 1 thread, a tenth of the samples, 2 rounds "
+        "(explicit --dtypes, --threads and --rounds are kept)",
     )
     parser.add_argument(
         "--gap",
@@ -514,13 +539,18 @@ def parse_args(argv=None):
         default=0.1,
         help="seconds of rest before each timed run (default 0.1)",
     )
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
-    args = parser.parse_args(argv)
-    if args.quick:
-        if args.dtypes == ["float32", "float64"]:
-            args.dtypes = ["float32"]
-        if args.threads == [1, 2]:
-            args.threads = [1]
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the machine, the peaks and the results to FILE"
+    )
+    return parser
+
+
+def parse_args(argv=None):
+    args = make_parser().parse_args(argv)
+    if args.dtypes is None:
+        args.dtypes = ["float32"] if args.quick else ["float32", "float64"]
+    if args.threads is None:
+        args.threads = [1] if args.quick else [1, 2]
     return args
 
 

@@ -62,3 +62,32 @@ def test_tiny_benchmark(anomaly):
     assert anomaly.format_times(records, ["wine"], list(methods)).count("| wine |") == 1
     report = anomaly.goal_report(records)
     assert report[0].startswith("mean ROC AUC: skae")
+    assert f"judged without {anomaly.PYOD}" in report[0]  # pyod is not among the methods
+
+    # ± is the sample sd over seeds (ddof=1), and there is none with one seed.
+    summary = anomaly.summarize(records, "roc_auc")
+    [[case_mean_seed0, case_mean_seed1]] = [
+        [
+            np.mean(
+                [
+                    r["roc_auc"]
+                    for r in records
+                    if (r["setting"], r["method"], r["seed"]) == ("clean", anomaly.SKAE, seed)
+                ]
+            )
+            for seed in (0, 1)
+        ]
+    ]
+    sd = summary["wine", "clean"][anomaly.SKAE][1]
+    np.testing.assert_allclose(sd, abs(case_mean_seed0 - case_mean_seed1) / np.sqrt(2))
+    one_seed = [r for r in records if r["seed"] == 0]
+    assert np.isnan(anomaly.summarize(one_seed, "roc_auc")["wine", "clean"][anomaly.SKAE][1])
+    assert "±" not in anomaly.format_table(one_seed, "roc_auc", ["wine"], list(methods))
+
+
+def test_goal_report_with_pyod(anomaly):
+    records = [
+        {"dataset": "wine", "setting": "clean", "seed": 0, "method": method, "roc_auc": auc}
+        for method, auc in ((anomaly.SKAE, 0.9), (anomaly.PYOD, 0.8))
+    ]
+    assert anomaly.goal_report(records)[0].endswith("(goal met)")

@@ -59,7 +59,15 @@ def test_tiny_benchmark(compare):
     assert all(isinstance(line, str) for line in compare.losses_to_pca(records))
 
 
-def test_command_line(compare, tmp_path, capsys):
+def test_command_line(compare, tmp_path, capsys, monkeypatch):
+    limits = []
+    threadpool_limits = compare.threadpool_limits
+
+    def recording(*args, **kwargs):
+        limits.append(kwargs["limits"])
+        return threadpool_limits(*args, **kwargs)
+
+    monkeypatch.setattr(compare, "threadpool_limits", recording)
     json_path = tmp_path / "results.json"
     argv = ["--quick", "--datasets", "breast_cancer", "--max-samples", "100"]
     argv += ["--json", str(json_path)]
@@ -70,14 +78,30 @@ def test_command_line(compare, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "breast_cancer to 2-D" in out and "breast_cancer to 5-D" in out
     assert "Where skae does not beat PCA" in out
+    # One BLAS thread for every method by default, said in the footer and the JSON.
+    assert limits == [1]
+    assert ", 1 BLAS thread(s)" in out.splitlines()[-1]
     results = json.loads(json_path.read_text())
-    assert results["settings"]["quick"] is True
+    assert results["settings"]["quick"] is True and results["settings"]["threads"] == 1
+    assert results["machine"]["blas_threads"] == 1
+    # The thread pools are recorded inside the limits, as the run had them.
+    assert all(pool["num_threads"] == 1 for pool in results["machine"]["thread_pools"])
     assert results["machine"]["numpy"] == np.__version__
     # --quick: one seed, no grid search.
     assert {r["method"] for r in results["records"]} == {"PCA", "KernelPCA", "Isomap", "skae"}
     assert len(results["records"]) == 2 * 4
     if "--plot" in argv:
         assert (tmp_path / "embeddings.png").stat().st_size > 0
+
+
+def test_plot_without_matplotlib_fails_before_the_run(compare, monkeypatch, tmp_path, capsys):
+    for name in ("matplotlib", "matplotlib.figure"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now raises ImportError
+    monkeypatch.setattr(compare, "run", lambda *args, **kwargs: pytest.fail("the run started"))
+    with pytest.raises(SystemExit):
+        compare.main(["--quick", "--datasets", "breast_cancer", "--plot", str(tmp_path / "e.png")])
+    assert "--plot needs matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "e.png").exists()
 
 
 def _held_out_std(compare, dataset, seed, max_samples):

@@ -61,3 +61,38 @@ def test_a_missing_cuda_device_is_skipped_with_a_message(gpu, monkeypatch):
         {"skae-cupy"} if "skae-cupy" in found else set()
     )
     assert any("no CUDA device" in message for message in skipped)
+
+
+def test_every_contender_warms_up_on_the_config_then_rounds_rotate(gpu, monkeypatch):
+    calls = []
+
+    def contender(name):
+        def fit(config, X, seed):
+            calls.append((name, config.name, X.shape, config.epochs, seed))
+            return 0.5
+
+        return fit
+
+    fake = {name: contender(name) for name in ("a", "b", "c")}
+    monkeypatch.setattr(gpu, "contenders", lambda device: (fake, []))
+    tiny = gpu.Config("tiny", 12, (8,), 2, 200, 16, 3)
+    records = gpu.run([tiny], device="cpu", repeats=4, seed=10, log=lambda line: None)
+
+    warm, rounds = calls[:3], calls[3:]
+    # A warm-up of one epoch per contender, on a slice of this config's data.
+    assert [c[0] for c in warm] == ["a", "b", "c"]
+    assert all(c[1:4] == ("tiny", (64, 12), 1) for c in warm)
+    # Then interleaved rounds: every contender once per round, the order rotating.
+    assert [c[0] for c in rounds] == list("abc" "bca" "cab" "abc")
+    assert all(c[1:4] == ("tiny", (200, 12), 3) for c in rounds)
+    assert [c[4] for c in rounds] == [10] * 3 + [11] * 3 + [12] * 3 + [13] * 3
+    assert [r["contender"] for r in records] == ["a", "b", "c"]
+    assert all(r["seconds"] == [0.5] * 4 and r["epochs_per_second"] == 6 for r in records)
+
+
+def test_command_line_defaults(gpu):
+    assert gpu.parse_args([]).repeats == 3
+    assert gpu.parse_args(["--quick"]).repeats == 1
+    assert gpu.parse_args(["--quick", "--repeats", "3"]).repeats == 3
+    for action in gpu.make_parser()._actions:
+        assert action.help, action.dest

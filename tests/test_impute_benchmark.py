@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,19 @@ def test_mixed_table_groups_and_masks(bench):
     for g in groups:
         assert (hidden[:, g] == hidden[:, [g[0]]]).all()  # a category is hidden whole
     np.testing.assert_allclose(hidden[:, :n_numeric].mean(), 0.3, atol=0.03)
+
+
+def test_command_line_seeds_and_threads(bench, tmp_path, capsys):
+    json_path = tmp_path / "results.json"
+    bench.main(
+        ["--datasets", "iris", "--rates", "0.2", "--seeds", "2", "--first-seed", "7"]
+        + ["--skae-params", '{"hidden_layer_sizes": [8], "max_iter": 3}']
+        + ["--json", str(json_path)]
+    )
+    out = capsys.readouterr().out
+    assert "seeds [7, 8]" in out.splitlines()[-1]
+    results = json.loads(json_path.read_text())
+    assert sorted({r["seed"] for r in results["records"]}) == [7, 8]
+    assert results["settings"]["first_seed"] == 7
+    # The machine is recorded inside the run's one-thread limit.
+    assert all(pool["num_threads"] == 1 for pool in results["machine"]["thread_pools"])

@@ -31,10 +31,14 @@ def test_tiny_benchmark(bench, tmp_path, capsys):
         assert np.isfinite([r["pca"], r["skae"], r["skae_elbo"]]).all()
         assert r["skae"] >= r["skae_elbo"] - 1.0  # the bound is near or above the ELBO
         assert ("torch_elbo" in r) == use_torch
+    # The goals need nothing that format_table adds to the records.
+    lines = bench.goals([dict(r) for r in records])
+    assert len(lines) == 1 and "skae − PCA" in lines[0]
+    gap = np.mean([r["skae"] - r["pca"] for r in records])
+    assert f"skae − PCA = {gap:+.2f} nats" in lines[0]
     table = bench.format_table(records)
     assert table.count("\n") == 2 and "s_curve" in table
-    lines = bench.goals(records)
-    assert len(lines) == 1 and "skae − PCA" in lines[0]
+    assert bench.goals(records) == lines
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"records": records}))
     bench.main(["--load", str(path)])
@@ -54,3 +58,13 @@ def test_torch_weights_evaluate_as_skae_would(bench):
 
     nll, kl = VariationalObjective(ref.model()).elbo_terms(X.astype(np.float64), eps)
     np.testing.assert_allclose(nll + kl, expected.numpy(), rtol=1e-4)
+
+
+def test_sd_over_seeds(bench):
+    """± is the sample standard deviation (ddof=1), as in the other benchmarks."""
+    records = [{"pca": -4.0}, {"pca": -5.0}]
+    mean, sd = bench._stats(records, "pca")
+    assert mean == -4.5 and sd == pytest.approx(np.sqrt(0.5))
+    assert bench._cell(records, "pca") == "-4.50 ± 0.71"
+    assert np.isnan(bench._stats(records[:1], "pca")[1])
+    assert bench._cell(records[:1], "pca") == "-4.00"

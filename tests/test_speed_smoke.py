@@ -146,9 +146,47 @@ def test_memory_script_small(tmp_path, capsys):
         assert run["input_mb"] == input_mb
         assert run["model_mb"] > 0
         low, high = limits[run["kind"]]
-        fit_peak = run["after_fit_mb"] - run["baseline_mb"]
+        fit_peak = run["fit_peak_mb"] - run["baseline_mb"]
         assert low <= fit_peak <= high, (run["kind"], fit_peak, input_mb)
-        assert run["after_transform_mb"] >= run["after_fit_mb"]
+        assert run["fit_peak_mb"] >= run["before_fit_mb"]
+        assert run["transform_peak_mb"] >= run["before_transform_mb"]
         for key in ("fit_seconds_per_epoch", "transform_seconds", "final_loss"):
             assert np.isfinite(run[key]) and run[key] > 0, key
     assert "| memmap | 50,000 × 100 |" in data["markdown"]
+    assert data["machine"]["logical_cpus"] >= 1 and data["settings"]["epochs"] == 1
+    # The children's BLAS had the one thread of --threads' default.
+    assert all(pool["num_threads"] == 1 for pool in data["machine"]["thread_pools"])
+    assert "BLAS thread(s), on " in capsys.readouterr().out
+
+
+def test_memory_peaks_are_their_stage_own(tmp_path):
+    """After a reset, the peak forgets what came before: a fit's peak is the fit's."""
+    memory = load("memory")
+    if not memory.reset_peak():
+        pytest.skip("the high-water mark cannot be reset here (/proc/self/clear_refs)")
+    spike = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+    before = memory.peak_mb()
+    del spike
+    assert memory.reset_peak()
+    assert memory.peak_mb() < before - 30
+
+
+def test_memory_and_speed_command_lines(speed):
+    memory = load("memory")
+    args = memory.parse_args(["--quick", "--epochs", "2", "--n-samples", "300000"])
+    assert (args.epochs, args.n_samples) == (2, 300_000)  # explicit flags win over --quick
+    args = memory.parse_args(["--quick"])
+    assert (args.epochs, args.n_samples) == (1, 200_000)
+    args = memory.parse_args([])
+    assert (args.epochs, args.n_samples) == (2, 1_000_000)
+
+    args = speed.parse_args(["--quick", "--dtypes", "float32", "float64", "--threads", "1", "2"])
+    assert args.dtypes == ["float32", "float64"] and args.threads == [1, 2]
+    args = speed.parse_args(["--quick"])
+    assert args.dtypes == ["float32"] and args.threads == [1]
+    args = speed.parse_args([])
+    assert args.dtypes == ["float32", "float64"] and args.threads == [1, 2]
+
+    for parser in (memory.make_parser(), speed.make_parser(), load("anomaly").make_parser()):
+        for action in parser._actions:
+            assert action.help, (parser.prog, action.dest)
