@@ -10,7 +10,6 @@ import contextlib
 import contextvars
 import functools
 import itertools
-import os
 import sys
 import warnings
 from numbers import Integral, Real
@@ -18,7 +17,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -84,23 +82,56 @@ _STREAMS = ("init", "shuffle", "split", "noise")
 _RANGE_WARNED_BY_FIT = contextvars.ContextVar("skae_range_warned_by_fit", default=False)
 
 
-#: Frames in these folders are skipped by :func:`_outside_stacklevel`.
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(module.__file__) + os.sep for module in (sys.modules[__name__], sklearn)
-)
+#: Frames of these packages are skipped by :func:`_outside_stacklevel` (scikit-learn
+#: runs pipeline steps and cross-validation fits through joblib).
+_LIBRARY_PACKAGES = frozenset({__name__.partition(".")[0], "sklearn", "joblib"})
 
 
 def _outside_stacklevel():
     """The ``stacklevel`` that points a warning raised by the caller at user code.
 
-    The first frame outside skae and scikit-learn: the line that called ``fit``,
-    ``fit_transform`` or ``transform``, also through a ``Pipeline`` or the
-    Array API path, however many frames deep the warning is raised.
+    The first frame outside skae, scikit-learn and joblib: the line that called
+    ``fit``, ``fit_transform`` or ``transform``, also through a ``Pipeline``,
+    ``cross_validate`` or the Array API path, however deep the warning is raised.
     """
     frame, level = sys._getframe(2), 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+    while frame.f_back is not None and (
+        str(frame.f_globals.get("__name__", "")).partition(".")[0] in _LIBRARY_PACKAGES
+    ):
         frame, level = frame.f_back, level + 1
     return level
+
+
+class _FitTransformMixin:
+    """``fit_transform`` that warns about ``X`` once: from ``fit``, not again from inference.
+
+    Comes before :class:`~sklearn.base.TransformerMixin` in the bases.
+    """
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit the model to ``X`` and return ``X`` transformed.
+
+        The same as ``fit(X, **fit_params).transform(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        **fit_params : dict
+            Passed to ``fit`` (``sample_weight``).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            ``transform(X)`` of the fitted model.
+        """
+        self.fit(X, y, **fit_params)
+        with _range_warned_by_fit():
+            return self.transform(X)
 
 
 @contextlib.contextmanager
@@ -284,13 +315,17 @@ def _non_numeric_columns(X):
     """
     if isinstance(X, np.ndarray) or sp.issparse(X) or not hasattr(X, "columns"):
         return []
+    is_pandas = type(X).__module__.startswith("pandas")
     names = []
     for name in X.columns:
+        column = X[name]
         try:
-            values = np.asarray(X[name])
-            if values.dtype.kind in "mM":  # NumPy casts dates and durations to floats
-                raise TypeError
-            values.astype(np.float64)
+            if getattr(column.dtype, "kind", None) in ("m", "M"):
+                raise TypeError  # NumPy would cast dates and durations to floats
+            if is_pandas:  # nullable dtypes hold pd.NA, a missing value
+                column.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                np.asarray(column, dtype=np.float64)
         except (TypeError, ValueError):
             names.append(name)
     return names
@@ -546,18 +581,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     def _corruption(self, X, train_rows, rng, bounds=None):
         """The input corruption of a denoising fit (None without), and its feature bounds.
 
-        The bounds (:func:`~skae._data.feature_bounds`, widening ``bounds``) are
-        those of ``"salt_and_pepper"`` noise, None for other noise.
+        With ``"salt_and_pepper"`` noise the bounds are ``X``'s training rows'
+        (:func:`~skae._data.feature_bounds`) widening ``bounds``; other noise
+        passes ``bounds`` on as they are.
         """
         noise = self._check_noise_level()
         if noise is None:
-            return None, None
+            return None, bounds
         low = high = None
         if noise == "salt_and_pepper":
             bounds = feature_bounds(X, train_rows, bounds)
             low, high = feature_range(bounds, X.dtype)
-        else:
-            bounds = None
         return Corruption(noise, self.noise_level, rng, low, high), bounds
 
     def _warn_about_range(self, X, loss=None):
@@ -1175,7 +1209,11 @@ class _DenseAutoencoder(_BaseAutoencoder):
 
 
 class AutoencoderTransformer(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _DenseAutoencoder
+    CallbackSupportMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    _FitTransformMixin,
+    TransformerMixin,
+    _DenseAutoencoder,
 ):
     """Autoencoder for nonlinear dimensionality reduction.
 
@@ -1242,10 +1280,10 @@ class AutoencoderTransformer(
         ``"gaussian"`` adds noise of standard deviation ``noise_level``;
         ``"masking"`` sets a fraction ``noise_level`` of the entries to 0;
         ``"salt_and_pepper"`` sets a fraction ``noise_level`` of the entries to
-        their feature's minimum or maximum over the training data (over
-        every ``partial_fit`` call's data so far). Only training is
-        corrupted: :meth:`transform`, :meth:`score` and :meth:`score_samples`
-        see the data as given.
+        their feature's minimum or maximum over the training data (over the
+        data of every ``partial_fit`` call with this noise so far). Only
+        training is corrupted: :meth:`transform`, :meth:`score` and
+        :meth:`score_samples` see the data as given.
 
     noise_level : float, default=0.1
         Standard deviation (``"gaussian"``) or fraction of corrupted entries
@@ -1415,7 +1453,8 @@ class AutoencoderTransformer(
         size (as :class:`~sklearn.neural_network.MLPRegressor` counts).
 
     t_ : int
-        Number of training samples seen (accumulated likewise).
+        Number of training samples seen (accumulated likewise); rows of zero
+        sample weight are not seen.
 
     loss_ : float
         Training objective (mean reconstruction loss plus the penalty terms) of
@@ -1702,31 +1741,6 @@ class AutoencoderTransformer(
             Updated estimator.
         """
         return self._fit(X, sample_weight, incremental=True)
-
-    def fit_transform(self, X, y=None, **fit_params):
-        """Fit the autoencoder to ``X`` and return its codes.
-
-        The same as ``fit(X, **fit_params).transform(X)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        **fit_params : dict
-            Passed to :meth:`fit` (``sample_weight``).
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components)
-            The codes of ``X``.
-        """
-        self.fit(X, y, **fit_params)
-        with _range_warned_by_fit():
-            return self.transform(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._estimator import _BaseAutoencoder, _layer_tuple, _score_weights
+from ._estimator import _BaseAutoencoder, _FitTransformMixin, _layer_tuple, _score_weights
 from ._objectives import weighted_mean
 from ._optim import SCHEDULES
 from ._variational import LIKELIHOODS, VariationalModel, VariationalObjective
@@ -36,7 +36,11 @@ def _params_seed(params):
 
 
 class VariationalAutoencoder(
-    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _BaseAutoencoder
+    CallbackSupportMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    _FitTransformMixin,
+    TransformerMixin,
+    _BaseAutoencoder,
 ):
     """Variational autoencoder: a nonlinear probabilistic model with a likelihood in nats.
 

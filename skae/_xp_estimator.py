@@ -272,7 +272,7 @@ class ArrayAPIMixin:
         """
         noise = self._check_noise_level()
         if noise is None:
-            return None, None
+            return None, bounds
         low = high = None
         if noise == "salt_and_pepper":
             rows = xp.take(X, xp.asarray(train_rows, device=device), axis=0)
@@ -282,8 +282,6 @@ class ArrayAPIMixin:
                 xp.asarray(b, device=device, dtype=X.dtype)
                 for b in feature_range(bounds, np.float64)
             )
-        else:
-            bounds = None
         return ArrayCorruption(xp, device, noise, self.noise_level, rng, low, high), bounds
 
     # -- fitted state ----------------------------------------------------------------------

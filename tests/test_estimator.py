@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skae import AutoencoderTransformer
 from skae._data import validation_split
@@ -504,8 +504,6 @@ def _warnings_of(call):
 
 def test_fit_and_predict_or_transform_warn_once_from_the_callers_line(blobs):
     """fit_transform / fit_predict: one range warning (not fit's and inference's), here."""
-    from sklearn.preprocessing import FunctionTransformer
-
     from skae import AutoencoderOutlierDetector
 
     params = dict(loss="binary_crossentropy", hidden_layer_sizes=(8,), max_iter=2, random_state=0)
@@ -523,6 +521,23 @@ def test_fit_and_predict_or_transform_warn_once_from_the_callers_line(blobs):
     assert _warnings_of(lambda: pipe.fit_transform(blobs)) == expected
     # And the range warning comes back for later calls.
     assert _warnings_of(lambda: pipe.transform(blobs)) == [(UserWarning, __file__)]
+    # The VAE's fit_transform too.
+    from skae import VariationalAutoencoder
+
+    vae = VariationalAutoencoder(2, **params)
+    assert _warnings_of(lambda: vae.fit_transform(blobs)) == expected
+
+
+def test_warnings_point_here_through_joblib_run_pipeline_steps_and_cross_validation(blobs):
+    """Pipelines fit their non-final steps, and cross_validate its folds, through joblib."""
+    from sklearn.model_selection import cross_validate
+
+    params = dict(loss="binary_crossentropy", hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    pipe = make_pipeline(AutoencoderTransformer(2, **params), FunctionTransformer())
+    expected = [(UserWarning, __file__), (ConvergenceWarning, __file__)]
+    assert _warnings_of(lambda: pipe.fit(blobs)) == expected
+    caught = _warnings_of(lambda: cross_validate(AutoencoderTransformer(2, **params), blobs, cv=2))
+    assert caught and {filename for _, filename in caught} == {__file__}
 
 
 def test_fit_transform_passes_sample_weight_and_equals_fit_then_transform(blobs):

@@ -132,6 +132,8 @@ def test_only_the_columns_that_do_not_convert_are_named(X):
     df["colour"] = ["red", "blue"] * 20
     df["when"] = pd.date_range("2020-01-01", periods=40)
     df["how_long"] = pd.timedelta_range("1D", periods=40)
+    df["flag"] = pd.array([True, None] * 20, dtype="boolean")  # pd.NA is a missing value
+    df["count"] = pd.array([1, None] * 20, dtype="Int64")
     with pytest.raises(ValueError, match=re.escape(
         "Columns ['colour', 'when', 'how_long'] of X are non-numeric"
     )):

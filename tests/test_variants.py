@@ -164,6 +164,12 @@ def test_salt_and_pepper_in_partial_fit_uses_the_range_of_all_the_data_seen(
     ae.partial_fit(X[10:])
     assert_array_equal(ae._noise_bounds[1], X.max(axis=0))
     assert small(noise="gaussian").partial_fit(X)._noise_bounds is None
+    # A call with other noise (or none) keeps the bounds for the next one.
+    ae.set_params(noise="gaussian").partial_fit(X[:1])
+    ae.set_params(noise=None).partial_fit(X[:1])
+    ae.set_params(noise="salt_and_pepper").partial_fit(X[:1])
+    assert_array_equal(ae._noise_bounds[0], X.min(axis=0))
+    assert_array_equal(ae._noise_bounds[1], X.max(axis=0))
 
 
 # -- penalties -----------------------------------------------------------------------------
