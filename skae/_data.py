@@ -74,8 +74,10 @@ def feature_bounds(X, rows, bounds=None):
         lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
     else:
         lo, hi = (np.array(b, dtype=np.float64) for b in bounds)
-    for start in range(0, rows.size, 8192):
-        chunk = X[rows[start : start + 8192]]
+    # Chunks of at most 2**23 entries (64 MiB in float64), however wide X is.
+    step = max(1, min(8192, 2**23 // max(1, X.shape[1])))
+    for start in range(0, rows.size, step):
+        chunk = X[rows[start : start + step]]
         chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
         np.fmin(lo, np.fmin.reduce(chunk, axis=0), out=lo)
         np.fmax(hi, np.fmax.reduce(chunk, axis=0), out=hi)

@@ -134,6 +134,30 @@ def test_noise_on_sparse_input_matches_dense(blobs):
     assert_array_equal(dense._params, sparse._params)
 
 
+def test_feature_bounds_of_wide_sparse_data_are_found_in_bounded_chunks():
+    """10 rows of 2**22 features: a dense chunk of every row took 320 MiB at once."""
+    import tracemalloc
+
+    from skae._data import feature_bounds
+
+    n = 2**22
+    rng = np.random.default_rng(0)
+    cols = rng.choice(n, 200, replace=False)
+    values = rng.normal(size=200)
+    values[0] = np.nan  # a stored NaN is a missing entry
+    X = sp.csr_matrix((values, (np.arange(200) % 10, cols)), shape=(10, n))
+    tracemalloc.start()
+    try:
+        lo, hi = feature_bounds(X, np.arange(10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 2**20  # the two bounds (64 MiB) and a chunk or two
+    dense_lo = np.minimum(np.nan_to_num(X.toarray(), nan=np.inf).min(axis=0), 0)
+    assert_array_equal(lo[cols], dense_lo[cols])
+    assert hi[cols].max() == np.nanmax(X.data) and lo[5] == hi[5] == 0
+
+
 def test_salt_and_pepper_in_partial_fit_uses_the_range_of_all_the_data_seen(
     blobs, monkeypatch
 ):
