@@ -75,11 +75,19 @@ _MULTITHREAD_MIN_MACS = 2**24
 #: The independent random streams of a fit, in the order they are spawned.
 _STREAMS = ("init", "shuffle", "split", "noise")
 
-
-
 #: True while ``fit_transform`` / ``fit_predict`` run inference on the ``X`` that
 #: ``fit`` was just given: the binary cross-entropy range warning is not repeated.
 _RANGE_WARNED_BY_FIT = contextvars.ContextVar("skae_range_warned_by_fit", default=False)
+
+
+@contextlib.contextmanager
+def _range_warned_by_fit():
+    """Inference on the data ``fit`` just warned about (context-local, thread-safe)."""
+    token = _RANGE_WARNED_BY_FIT.set(True)
+    try:
+        yield
+    finally:
+        _RANGE_WARNED_BY_FIT.reset(token)
 
 
 #: Frames of these packages are skipped by :func:`_outside_stacklevel` (scikit-learn
@@ -133,15 +141,6 @@ class _FitTransformMixin:
         with _range_warned_by_fit():
             return self.transform(X)
 
-
-@contextlib.contextmanager
-def _range_warned_by_fit():
-    """Inference on the data ``fit`` just warned about (context-local, thread-safe)."""
-    token = _RANGE_WARNED_BY_FIT.set(True)
-    try:
-        yield
-    finally:
-        _RANGE_WARNED_BY_FIT.reset(token)
 
 class InconsistentVersionWarning(UserWarning):
     """A model pickled by one version of skae is loaded by another."""
