@@ -319,7 +319,7 @@ def _non_numeric_columns(X):
     for name in X.columns:
         column = X[name]
         try:
-            if getattr(column.dtype, "kind", None) in ("m", "M"):
+            if _is_temporal(column.dtype):
                 raise TypeError  # NumPy would cast dates and durations to floats
             if is_pandas:  # nullable dtypes hold pd.NA, a missing value
                 column.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -328,6 +328,26 @@ def _non_numeric_columns(X):
         except (TypeError, ValueError):
             names.append(name)
     return names
+
+
+def _temporal_columns(X):
+    """Names of the columns of data frame ``X`` holding dates, times or durations.
+
+    None for arrays. scikit-learn's validation turns polars ones into numbers
+    (days or microseconds since an epoch); NumPy refuses pandas ones.
+    """
+    if isinstance(X, np.ndarray) or sp.issparse(X):
+        return []
+    if not (hasattr(X, "dtypes") and hasattr(X, "columns")):
+        return []
+    return [name for name, dtype in zip(X.columns, list(X.dtypes), strict=True)
+            if _is_temporal(dtype)]
+
+
+def _is_temporal(dtype):
+    """Whether a NumPy, pandas or polars column dtype holds dates, times or durations."""
+    is_temporal = getattr(dtype, "is_temporal", None)  # polars
+    return getattr(dtype, "kind", None) in ("m", "M") or (callable(is_temporal) and is_temporal())
 
 
 class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
@@ -354,6 +374,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if problem is not None and namespace_and_device(X)[0] is not None:
             raise ValueError(problem)  # an Array API input to a NumPy-only estimator
         input_tags = self.__sklearn_tags__().input_tags
+        if _temporal_columns(X):
+            raise self._non_numeric_error(_non_numeric_columns(X))
         try:
             return validate_data(
                 self,
@@ -373,27 +395,37 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 ) from exc
             if not any(words in message.lower() for words in _CONVERSION_ERRORS):
                 raise
-            encoder = "OneHotEncoder(sparse_output=False, handle_unknown='ignore')"
-            advice = (
-                f"{name} needs numbers; encode categorical columns first, e.g. with "
-                "OneHotEncoder in a ColumnTransformer: ct = make_column_transformer("
-                f"({encoder}, categorical_columns), remainder=StandardScaler()), then "
-                + (
-                    f"make_pipeline(ct, {name}(categorical_groups=categorical_groups_from("
-                    "ct.fit(X)))) to treat each one-hot block as one categorical feature."
-                    if "categorical_groups" in self.get_params()
-                    else f"make_pipeline(ct, {name}())."
-                )
-            )
             columns = _non_numeric_columns(X)
             if columns:
-                label = "Column {} of X is" if len(columns) == 1 else "Columns {} of X are"
-                raise ValueError(
-                    f"{label.format([str(c) for c in columns])} non-numeric: {advice}"
-                ) from exc
+                raise self._non_numeric_error(columns) from exc
             # Keep the exception's type: scikit-learn's checks expect a TypeError
             # for objects that are neither numbers nor strings.
-            raise type(exc)(f"Input X contains non-numeric data ({message}): {advice}") from exc
+            raise type(exc)(
+                f"Input X contains non-numeric data ({message}): {self._encoding_advice()}"
+            ) from exc
+
+    def _encoding_advice(self):
+        """What to do with data that are not numbers: encode them in a ColumnTransformer."""
+        name = type(self).__name__
+        encoder = "OneHotEncoder(sparse_output=False, handle_unknown='ignore')"
+        return (
+            f"{name} needs numbers; encode categorical columns first, e.g. with "
+            "OneHotEncoder in a ColumnTransformer: ct = make_column_transformer("
+            f"({encoder}, categorical_columns), remainder=StandardScaler()), then "
+            + (
+                f"make_pipeline(ct, {name}(categorical_groups=categorical_groups_from("
+                "ct.fit(X)))) to treat each one-hot block as one categorical feature."
+                if "categorical_groups" in self.get_params()
+                else f"make_pipeline(ct, {name}())."
+            )
+        )
+
+    def _non_numeric_error(self, columns):
+        """The error naming the data frame's ``columns`` that are not numbers."""
+        label = "Column {} of X is" if len(columns) == 1 else "Columns {} of X are"
+        return ValueError(
+            f"{label.format([str(c) for c in columns])} non-numeric: {self._encoding_advice()}"
+        )
 
     def _check_sample_weight(self, sample_weight, X, dtype=None):
         """``sample_weight`` for the rows of ``X``: a NumPy array of ``dtype`` (X's), or None.

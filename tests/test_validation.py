@@ -147,6 +147,28 @@ def test_only_the_columns_that_do_not_convert_are_named(X):
         AutoencoderTransformer(max_iter=2).fit(numeric)
 
 
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder]
+)
+def test_polars_date_and_duration_columns_are_refused_as_pandas_ones_are(X, cls):
+    """scikit-learn's validation would turn them into days or microseconds since 1970."""
+    from datetime import date, timedelta
+
+    pl = pytest.importorskip("polars")
+    days = [date(2020, 1, 1) + timedelta(days=i) for i in range(40)]
+    gaps = [timedelta(hours=i) for i in range(40)]
+    df = pl.DataFrame({"a": X[:, 0], "day": days, "gap": gaps, "name": ["x"] * 40})
+    with pytest.raises(ValueError, match=re.escape(
+        "Columns ['day', 'gap', 'name'] of X are non-numeric"
+    )):
+        cls().fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = cls(max_iter=2).fit(df.select("a"))
+    with pytest.raises(ValueError, match=re.escape("Column ['a'] of X is non-numeric")):
+        fitted.transform(df.select("day").rename({"day": "a"}))
+
+
 def test_polars_text_column_is_named(X):
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"a": X[:, 0], "colour": ["red", "blue"] * 20, "c": X[:, 2]})
