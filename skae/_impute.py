@@ -147,8 +147,10 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     scale_ : ndarray of shape (n_features_in_,)
         Standard deviation of each feature's observed entries (1 for group
-        columns, empty and constant features). A constant feature's missing
-        entries are imputed with its value.
+        columns, empty and constant features). A constant feature (its observed
+        entries equal, up to rounding) has its value as ``mean_``; its missing
+        entries are imputed with it, and a different value at transform time
+        does not change how the other features are imputed.
 
     indicator_ : MissingIndicator or None
         The indicator behind ``add_indicator``; None without it.
@@ -402,8 +404,17 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                     redone = np.flatnonzero(numeric)[overflowed]
                     mean[redone] = unit * np.nanmean(big / unit, axis=0)
                     std[overflowed] = unit * np.nanstd(big / unit, axis=0)
-                scale[numeric] = np.where(std > 0, std, 1.0)
-                constant[numeric] = std == 0
+                # Equal observed values are a constant, though their computed mean and
+                # deviation can be off by rounding (0.1 repeated: std ~1e-17, and a
+                # scale that small would blow the network's inputs up); so is a spread
+                # within rounding error of the mean, as StandardScaler judges it.
+                low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+                n_observed = observed[:, numeric].sum(axis=0)
+                rounding = n_observed * np.finfo(np.float64).eps * np.abs(mean[numeric])
+                flat = (low == high) | (std <= rounding)
+                mean[np.flatnonzero(numeric)[flat]] = low[flat]
+                scale[numeric] = np.where(flat, 1.0, std)
+                constant[numeric] = flat
             self.mean_, self.scale_ = mean, scale
             self._empty_features = empty
             self._constant_features = constant
@@ -514,6 +525,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 continue
             chunk[:, hidden] = 0
             observed[:, hidden] = 0
+            # A constant feature entered training as 0 in every row: the network
+            # learned nothing from its value, and a new one must not sway it.
+            chunk[:, constant] = 0
             raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
             filled = objective.output(raw)
             filled *= scale

@@ -109,6 +109,26 @@ def test_a_constant_feature_is_imputed_with_its_value(holes):
     assert not np.all(quick().fit(nearly).transform(nearly)[hidden, -1] == 7.0)
 
 
+@pytest.mark.parametrize("value", [0.1, 3.3, 1e300])
+def test_a_constant_whose_mean_rounds_is_a_constant_and_a_new_value_sways_nothing(
+    holes, value
+):
+    """0.1 repeated has a computed deviation of ~1e-17: as a scale it blew imputations up."""
+    X = np.column_stack([holes, np.where(np.isnan(holes[:, 0]), np.nan, value)])
+    imputer = quick().fit(X)
+    assert imputer._constant_features[-1] and imputer.scale_[-1] == 1.0
+    assert imputer.mean_[-1] == value  # exactly, not the rounded mean
+    out = imputer.transform(X)
+    assert_array_equal(out[np.isnan(X[:, -1]), -1], value)
+    # A row whose constant changed at transform time is imputed as with the constant.
+    row = np.r_[np.nan, holes[1, 1:], value]
+    changed = row.copy()
+    changed[-1] = value + 0.7 if value < 1e10 else -value
+    assert_array_equal(imputer.transform(changed[None]), np.r_[imputer.transform(
+        row[None])[0, :-1], changed[-1]][None])
+    assert np.abs(out[:, :-1]).max() < 100
+
+
 @pytest.mark.parametrize("magnitude", [1e160, 1e300])
 def test_huge_values_are_standardized_without_overflow(holes, magnitude):
     """The squares of 1e160 overflow float64; the feature's scale and imputations stay finite."""
