@@ -1,7 +1,14 @@
 """Synthetic data on low-dimensional nonlinear manifolds, for examples and benchmarks."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+#: The width of the hidden layer of :func:`make_embedded_manifold`'s map, which
+#: bounds the dimension of the manifold it draws.
+_EMBEDDING_WIDTH = 64
 
 
 def _random_smooth_map(latent, n_features, hidden, rng):
@@ -12,6 +19,16 @@ def _random_smooth_map(latent, n_features, hidden, rng):
     return np.tanh(latent @ W1 + b1) @ W2
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_manifold_clusters(
     n_samples=2000, *, n_features=10, n_clusters=4, noise=0.05, random_state=None
 ):
@@ -32,7 +49,8 @@ def make_manifold_clusters(
         Number of Gaussian clusters in the latent plane.
     noise : float, default=0.05
         Standard deviation of the Gaussian noise added in the ambient space,
-        relative to the standard deviation of the noiseless data.
+        relative to the standard deviation of all the noiseless data's entries
+        (one number for every feature).
     random_state : int, RandomState instance or None, default=None
         Seeds the latent points, the map and the noise.
 
@@ -63,6 +81,16 @@ def make_manifold_clusters(
     return X, y, latent
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_latent": [Interval(Integral, 1, _EMBEDDING_WIDTH, closed="both")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_embedded_manifold(
     n_samples=5000, *, n_features=100, n_latent=5, noise=0.01, random_state=None
 ):
@@ -77,11 +105,13 @@ def make_embedded_manifold(
     n_samples : int, default=5000
         Number of points.
     n_features : int, default=100
-        Dimension of the ambient space.
+        Dimension of the ambient space, at least ``n_latent``.
     n_latent : int, default=5
-        Intrinsic dimension of the manifold.
+        Intrinsic dimension of the manifold, at most 64 (the width of the
+        map's hidden layer).
     noise : float, default=0.01
-        Standard deviation of the noise, relative to that of the noiseless data.
+        Standard deviation of the noise, relative to that of all the noiseless
+        data's entries (one number for every feature).
     random_state : int, RandomState instance or None, default=None
         Seeds the latent points, the map and the noise.
 
@@ -99,8 +129,13 @@ def make_embedded_manifold(
     >>> X.shape, latent.shape
     ((300, 100), (300, 5))
     """
+    if n_features < n_latent:
+        raise ValueError(
+            f"A manifold of dimension n_latent={n_latent} is embedded in at least as "
+            f"many dimensions: n_features must be >= {n_latent}, got {n_features}."
+        )
     rng = check_random_state(random_state)
     latent = rng.uniform(-1, 1, size=(n_samples, n_latent))
-    X = _random_smooth_map(2.0 * latent, n_features, 64, rng)
+    X = _random_smooth_map(2.0 * latent, n_features, _EMBEDDING_WIDTH, rng)
     X += noise * X.std() * rng.normal(size=X.shape)
     return X, latent
