@@ -157,7 +157,8 @@ class LatentSpaceDisplay:
 
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`, overriding the
-            defaults (e.g. ``s``, ``alpha``, ``cmap``).
+            defaults (e.g. ``s``, ``alpha``, ``cmap``, ``norm``). With ``y``,
+            the colours are ``y``'s: ``c`` is refused.
 
         Returns
         -------
@@ -174,27 +175,47 @@ class LatentSpaceDisplay:
             )
         codes = check_array(codes, input_name="codes")
         name = self.name if name is None else name
-        if ax is None:
-            _, ax = plt.subplots()
-
-        style = {"s": 12, "alpha": 0.8, "linewidths": 0}
-        legend = colorbar = None
-        if self.y is None:
-            scatter = ax.scatter(codes[:, 0], codes[:, 1], **{**style, **kwargs})
-        else:
+        # Everything that can be refused is, before a figure is made.
+        target_type = None
+        if self.y is not None:
             y = np.asarray(self.y)
             if y.ndim != 1 or y.shape[0] != codes.shape[0]:
                 raise ValueError(
                     f"y must be 1-D with one value per sample ({codes.shape[0]}); "
                     f"got an array of shape {y.shape}."
                 )
-            target_type = type_of_target(y, input_name="y")
+            if "c" in kwargs:
+                raise ValueError(
+                    "y sets the colours of the points, so c cannot: pass y=None to "
+                    "colour them with c."
+                )
+            try:
+                target_type = type_of_target(y, input_name="y")
+                if target_type in ("binary", "multiclass"):
+                    classes, indices = np.unique(y, return_inverse=True)
+            except TypeError as exc:  # the labels do not sort
+                raise ValueError(
+                    "y's class labels must be of one type that sorts (all strings or all "
+                    f"numbers, no None); got {sorted({type(v).__name__ for v in y})}."
+                ) from exc
+            if target_type not in ("binary", "multiclass", "continuous"):
+                raise ValueError(
+                    "y must hold class labels or continuous values, one per sample; "
+                    f"got a target of type {target_type!r}."
+                )
+        if ax is None:
+            _, ax = plt.subplots()
+
+        style = {"s": 12, "alpha": 0.8, "linewidths": 0}
+        legend = colorbar = None
+        if target_type is None:
+            scatter = ax.scatter(codes[:, 0], codes[:, 1], **{**style, **kwargs})
+        else:
             if target_type == "continuous":
                 style["cmap"] = "viridis"
                 scatter = ax.scatter(codes[:, 0], codes[:, 1], c=y, **{**style, **kwargs})
                 colorbar = ax.figure.colorbar(scatter, ax=ax)
-            elif target_type in ("binary", "multiclass"):
-                classes, indices = np.unique(y, return_inverse=True)
+            else:
                 n_classes = len(classes)
                 # Class i gets the i-th colour of a qualitative colormap.
                 style["cmap"], n_colors = (
@@ -204,7 +225,8 @@ class LatentSpaceDisplay:
                     if n_classes <= 20
                     else ("viridis", n_classes)
                 )
-                style["vmin"], style["vmax"] = -0.5, n_colors - 0.5
+                if "norm" not in kwargs:  # a norm of one's own sets the range itself
+                    style["vmin"], style["vmax"] = -0.5, n_colors - 0.5
                 scatter = ax.scatter(codes[:, 0], codes[:, 1], c=indices, **{**style, **kwargs})
                 if n_classes <= 20:
                     from matplotlib.lines import Line2D
@@ -227,13 +249,10 @@ class LatentSpaceDisplay:
                         fontsize="small",
                         markerscale=1.0,
                     )
-                else:
+                else:  # ticks at up to 10 classes, named by their labels
                     colorbar = ax.figure.colorbar(scatter, ax=ax)
-            else:
-                raise ValueError(
-                    "y must hold class labels or continuous values, one per sample; "
-                    f"got a target of type {target_type!r}."
-                )
+                    ticks = np.unique(np.linspace(0, n_classes - 1, 10).round().astype(int))
+                    colorbar.set_ticks(ticks, labels=[str(classes[i]) for i in ticks])
         ax.set_xlabel("code 1")
         ax.set_ylabel("code 2")
         if name is not None:
@@ -626,7 +645,9 @@ class ReconstructionDisplay:
                 )
             image_shape = (side, side)
         else:
-            image_shape = tuple(self.image_shape)
+            image_shape = (
+                tuple(self.image_shape) if np.iterable(self.image_shape) else ()
+            )
             if (
                 len(image_shape) != 2
                 or not all(isinstance(s, Integral) and s > 0 for s in image_shape)
@@ -643,6 +664,11 @@ class ReconstructionDisplay:
                 else [f"reconstruction {i}" for i in range(1, len(rows) + 1)]
             )
         else:
+            if isinstance(self.labels, str) or not np.iterable(self.labels):
+                raise ValueError(
+                    "labels must be a list of names, one per row of reconstructions; got "
+                    f"{self.labels!r}."
+                )
             labels = [str(label) for label in self.labels]
             if len(labels) != len(rows):
                 raise ValueError(
@@ -711,13 +737,11 @@ class ReconstructionDisplay:
             figure = axes[0, 0].figure
 
         observed = not np.isnan(originals).all()
-        style = {
-            "cmap": cmap,
-            "vmin": float(np.nanmin(originals)) if observed else None,
-            "vmax": float(np.nanmax(originals)) if observed else None,
-            "interpolation": "nearest",
-            **kwargs,
-        }
+        vmin = float(np.nanmin(originals)) if observed else None
+        vmax = float(np.nanmax(originals)) if observed else None
+        if observed and vmin == vmax:  # constant originals: a range around their value
+            vmin, vmax = vmin - 0.5, vmax + 0.5
+        style = {"cmap": cmap, "vmin": vmin, "vmax": vmax, "interpolation": "nearest", **kwargs}
         images = np.empty((n_rows, n_images), dtype=object)
         for i, values in enumerate([originals, *rows]):
             for j in range(n_images):

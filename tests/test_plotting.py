@@ -453,3 +453,49 @@ def test_reconstruction_single_ax_must_be_a_subplot():
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
     with pytest.raises(ValueError, match="grid of subplots"):
         ReconstructionDisplay(np.zeros((2, 4)), np.zeros((2, 4))).plot(ax=ax)
+
+
+def test_latent_space_kwargs_norm_and_c_and_unsortable_labels():
+    """A norm of one's own is taken; c next to y, or labels that do not sort, are refused
+    before a figure is made."""
+    from matplotlib.colors import Normalize
+
+    plt.close("all")
+    codes = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.arange(30) % 3
+    norm = Normalize(0, 3)
+    disp = LatentSpaceDisplay(codes, y).plot(norm=norm)
+    assert disp.scatter_.norm is norm
+    plt.close("all")
+    with pytest.raises(ValueError, match="pass y=None to colour them with c"):
+        LatentSpaceDisplay(codes, y).plot(c="red")
+    with pytest.raises(ValueError, match=r"one type that sorts .* \['NoneType', 'str'\]"):
+        LatentSpaceDisplay(codes, np.array(["a", None] * 15, dtype=object)).plot()
+    assert plt.get_fignums() == []
+
+
+def test_many_classes_get_their_labels_on_the_colorbar():
+    codes = np.random.default_rng(0).normal(size=(60, 2))
+    y = np.array([f"c{i % 30:02d}" for i in range(60)])
+    disp = LatentSpaceDisplay(codes, y).plot()
+    labels = [t.get_text() for t in disp.colorbar_.ax.get_yticklabels()]
+    assert labels[0] == "c00" and labels[-1] == "c29" and len(labels) == 10
+    plt.close("all")
+
+
+def test_reconstruction_display_refuses_a_bare_shape_or_label_and_shows_constant_originals():
+    plt.close("all")
+    X = np.random.default_rng(0).normal(size=(3, 16))
+    with pytest.raises(ValueError, match="image_shape must be"):
+        ReconstructionDisplay(X, X, image_shape=16).plot()
+    for labels in ("model", "m"):
+        with pytest.raises(ValueError, match="labels must be a list of names"):
+            ReconstructionDisplay(X, X, labels=labels).plot()
+    assert plt.get_fignums() == []
+    disp = ReconstructionDisplay(X, X, image_shape=np.array([4, 4])).plot()
+    assert disp.images_.shape[1] == 3
+    # Constant originals still leave a colour range in which the reconstructions show.
+    disp = ReconstructionDisplay(np.zeros((2, 16)), np.full((2, 16), 0.3)).plot()
+    low, high = disp.images_[0, 0].get_clim()
+    assert low < 0 < 0.3 < high
+    plt.close("all")
