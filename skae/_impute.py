@@ -516,6 +516,13 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
         constant = self._constant_features
+        # A group's empty columns are categories never seen: the choice is among the
+        # others, so that the group stays one-hot once they are dropped.
+        partly_empty = [
+            (list(g), [c for c in g if not empty[c]])
+            for g in self._categorical_groups
+            if empty[list(g)].any() and not empty[list(g)].all()
+        ]
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
             observed = np.empty_like(chunk)
@@ -530,6 +537,10 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             chunk[:, constant] = 0
             raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
             filled = objective.output(raw)
+            for group, seen in partly_empty:
+                filled[:, group] = 0
+                choice = np.asarray(seen)[np.argmax(raw[:, seen], axis=1)]
+                filled[np.arange(filled.shape[0]), choice] = 1
             filled *= scale
             filled += mean
             filled[:, constant] = mean[constant]  # a constant feature keeps its value

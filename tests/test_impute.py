@@ -209,6 +209,25 @@ def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     assert read.transform(later).shape == (len(X), 5)  # feature 1 still dropped
 
 
+@pytest.mark.parametrize("keep_empty_features", [False, True])
+def test_a_group_with_an_empty_column_is_imputed_one_hot_among_the_others(keep_empty_features):
+    """A category never observed is never chosen: dropping it left rows all zero."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(200, 2)), np.eye(3)[rng.integers(0, 3, 200)]])
+    X[rng.random(200) < 0.2, 0] = np.nan
+    X[:, 4] = np.nan  # the group's last column: empty
+    imputer = AutoencoderImputer(
+        categorical_groups=[[2, 3, 4]], max_iter=20, hidden_layer_sizes=(8,), random_state=0,
+        keep_empty_features=keep_empty_features,
+    ).fit(X)
+    out = imputer.transform(X)
+    group = out[:, 2:5] if keep_empty_features else out[:, 2:4]
+    assert_array_equal(group.sum(axis=1), 1)
+    assert set(np.unique(group)) == {0.0, 1.0}
+    if keep_empty_features:
+        assert_array_equal(group[:, 2], 0)
+
+
 def test_a_warm_fit_checks_a_group_holding_an_empty_feature_as_transform_does(holes):
     """Such a group is unread, but one that is not one-hot is refused, as transform refuses it."""
     X = holes.copy()
