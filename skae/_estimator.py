@@ -316,8 +316,8 @@ def _non_numeric_columns(X):
         return []
     is_pandas = type(X).__module__.startswith("pandas")
     names = []
-    for name in X.columns:
-        column = X[name]
+    for i, name in enumerate(X.columns):
+        column = X.iloc[:, i] if is_pandas else X[name]  # by position: names may repeat
         try:
             if _is_temporal(column.dtype):
                 raise TypeError  # NumPy would cast dates and durations to floats
@@ -336,16 +336,15 @@ def _temporal_columns(X):
     None for arrays. scikit-learn's validation turns polars ones into numbers
     (days or microseconds since an epoch); NumPy refuses pandas ones.
     """
-    if isinstance(X, np.ndarray) or sp.issparse(X):
-        return []
-    if not (hasattr(X, "dtypes") and hasattr(X, "columns")):
+    if sp.issparse(X) or not (hasattr(X, "dtypes") and hasattr(X, "columns")):
         return []
     return [name for name, dtype in zip(X.columns, list(X.dtypes), strict=True)
             if _is_temporal(dtype)]
 
 
 def _is_temporal(dtype):
-    """Whether a NumPy, pandas or polars column dtype holds dates, times or durations."""
+    """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
+    dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
     is_temporal = getattr(dtype, "is_temporal", None)  # polars
     return getattr(dtype, "kind", None) in ("m", "M") or (callable(is_temporal) and is_temporal())
 
@@ -374,6 +373,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if problem is not None and namespace_and_device(X)[0] is not None:
             raise ValueError(problem)  # an Array API input to a NumPy-only estimator
         input_tags = self.__sklearn_tags__().input_tags
+        if isinstance(X, np.ndarray) and _is_temporal(X.dtype):
+            raise ValueError(
+                f"X holds dates or durations ({X.dtype}), which {name} would read as "
+                "numbers since an epoch: convert them to the numbers you mean first."
+            )
         if _temporal_columns(X):
             raise self._non_numeric_error(_non_numeric_columns(X))
         try:

@@ -54,7 +54,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         whole when one of its entries is missing or all are 0 (an unknown
         category), is reconstructed by a softmax over its columns, trained by
         cross-entropy, and imputed with the one-hot row of its most probable
-        category. Group columns are not standardized.
+        category. Group columns are not standardized. A group with a column
+        missing in every training row (and so missing in every row) is
+        refused, unless all its columns are: then it is empty, as a feature.
 
     n_components : int, default=16
         Width of the network's linear code layer.
@@ -121,8 +123,9 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     warm_start : bool, default=False
         Continue from the previous fit. The first fit's standardization is kept,
-        and so are its empty features: they stay unread and dropped (or kept as
-        ``keep_empty_features`` says) even if this ``X`` observes them.
+        and so are its empty and constant features: empty ones stay unread and
+        dropped (or kept as ``keep_empty_features`` says) even if this ``X``
+        observes them; constant ones enter the network as their constant.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
@@ -361,8 +364,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         """:meth:`_standardized` ``X``; continuing, the features empty in the first fit missing.
 
         A warm-started fit trains as the first did: the features empty there
-        stay unseen by the network (a group holding one is missing in every
-        row), as in :meth:`transform`, whatever this ``X`` holds in them. Its
+        (a group's columns all together, or none) stay unseen by the network,
+        as in :meth:`transform`, whatever this ``X`` holds in them. Its
         one-hot groups are checked as given, as :meth:`transform` checks them.
         """
         Z = self._standardized(X, continuing)
@@ -372,13 +375,6 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             Z[:, self._empty_features] = np.nan
         return Z
 
-    def _hidden_features(self, groups):
-        """The features empty in fit and every column of a group holding one."""
-        hidden = self._empty_features.copy()
-        for g in groups:
-            hidden[list(g)] = hidden[list(g)].any()
-        return hidden
-
     def _standardized(self, X, continuing):
         """A standardized copy of ``X``, by its observed entries (kept when continuing)."""
         Z = self._missing_as_nan(X)
@@ -386,6 +382,16 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             groups = self._spec_groups_of(X.shape[1])
             observed = ~np.isnan(Z)
             empty = ~observed.any(axis=0)
+            for g in groups:
+                columns = list(g)
+                if empty[columns].any() and not empty[columns].all():
+                    raise ValueError(
+                        f"Column {columns[int(np.argmax(empty[columns]))]} of the categorical "
+                        f"group {columns} is missing in every training row, so the group "
+                        "is missing in every row and the network could learn nothing of it. "
+                        "Leave that column out of the group, or fit on rows where it is "
+                        "observed."
+                    )
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])
             numeric = ~empty
@@ -428,6 +434,11 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             )
         Z -= self.mean_.astype(Z.dtype)
         Z /= self.scale_.astype(Z.dtype)
+        # A constant feature carries nothing the network could learn: its observed
+        # entries enter as 0, in training and in transform, whatever their value.
+        constant = self._constant_features
+        if constant.any():
+            Z[:, constant] = np.where(np.isnan(Z[:, constant]), np.nan, 0)
         return Z
 
     def _check_continuation(self, spec, incremental):
@@ -509,20 +520,13 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         missing.check_one_hot(Z)
         empty = self._empty_features
         unseen = empty & np.isnan(Z)  # missing entries of the features empty in fit
-        # The network never saw a value of an empty feature (nor of a group holding
-        # one: such a group was missing in every row): they stay hidden from it.
-        hidden = self._hidden_features(self._categorical_groups)
+        # The network never saw a value of an empty feature (a group holding one is
+        # empty as a whole, or refused in fit): they stay hidden from it.
+        hidden = empty
         out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
         constant = self._constant_features
-        # A group's empty columns are categories never seen: the choice is among the
-        # others, so that the group stays one-hot once they are dropped.
-        partly_empty = [
-            (list(g), [c for c in g if not empty[c]])
-            for g in self._categorical_groups
-            if empty[list(g)].any() and not empty[list(g)].all()
-        ]
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
             observed = np.empty_like(chunk)
@@ -532,15 +536,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 continue
             chunk[:, hidden] = 0
             observed[:, hidden] = 0
-            # A constant feature entered training as 0 in every row: the network
-            # learned nothing from its value, and a new one must not sway it.
-            chunk[:, constant] = 0
             raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
             filled = objective.output(raw)
-            for group, seen in partly_empty:
-                filled[:, group] = 0
-                choice = np.asarray(seen)[np.argmax(raw[:, seen], axis=1)]
-                filled[np.arange(filled.shape[0]), choice] = 1
             filled *= scale
             filled += mean
             filled[:, constant] = mean[constant]  # a constant feature keeps its value

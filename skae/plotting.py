@@ -740,8 +740,12 @@ class ReconstructionDisplay:
         vmin = float(np.nanmin(originals)) if observed else None
         vmax = float(np.nanmax(originals)) if observed else None
         if observed and vmin == vmax:  # constant originals: a range around their value
-            vmin, vmax = vmin - 0.5, vmax + 0.5
-        style = {"cmap": cmap, "vmin": vmin, "vmax": vmax, "interpolation": "nearest", **kwargs}
+            pad = max(0.5, abs(vmin) * 1e-6)
+            vmin, vmax = vmin - pad, vmax + pad
+        style = {"cmap": cmap, "interpolation": "nearest"}
+        if "norm" not in kwargs:  # a norm of one's own sets the range itself
+            style.update(vmin=vmin, vmax=vmax)
+        style.update(kwargs)
         images = np.empty((n_rows, n_images), dtype=object)
         for i, values in enumerate([originals, *rows]):
             for j in range(n_images):

@@ -129,6 +129,18 @@ def test_a_constant_whose_mean_rounds_is_a_constant_and_a_new_value_sways_nothin
     assert np.abs(out[:, :-1]).max() < 100
 
 
+def test_a_warm_fit_trains_on_a_first_fit_constant_as_transform_reads_it(holes):
+    """The constant keeps its scale; its new values enter neither training nor transform."""
+    X = np.column_stack([holes, np.full(len(holes), 0.1)])
+    later = X.copy()
+    later[:, -1] = np.random.default_rng(1).normal(size=len(X))
+    read = quick(warm_start=True, max_iter=3, tol=0).fit(X).fit(later)
+    flat = quick(warm_start=True, max_iter=3, tol=0).fit(X).fit(X)
+    assert read._constant_features[-1] and read.scale_[-1] == 1.0
+    assert_array_equal(read._params, flat._params)
+    assert_array_equal(read.transform(later)[:, :-1], flat.transform(X)[:, :-1])
+
+
 @pytest.mark.parametrize("magnitude", [1e160, 1e300])
 def test_huge_values_are_standardized_without_overflow(holes, magnitude):
     """The squares of 1e160 overflow float64; the feature's scale and imputations stay finite."""
@@ -191,13 +203,16 @@ def test_features_empty_in_fit_are_hidden_from_the_network(holes, keep):
 def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     """Continuing on data that observes a feature empty in the first fit trains as before."""
     X = holes.copy()
-    if groups:  # a one-hot pair whose column 1 is empty, so the group is always missing
-        X[:, 2] = np.where(np.isnan(X[:, 2]), np.nan, 1.0)
     X[:, 1] = np.nan
+    if groups:  # a one-hot pair empty as a whole
+        X[:, 2] = np.nan
     first = dict(warm_start=True, max_iter=3, tol=0, categorical_groups=groups)
     read, unread = quick(**first).fit(X), quick(**first).fit(X)
     later = X.copy()
-    later[:, 1] = 0.0 if groups else 1000.0 + np.arange(len(later))
+    if groups:
+        later[:, 1], later[:, 2] = 0.0, 1.0
+    else:
+        later[:, 1] = 1000.0 + np.arange(len(later))
     before = later.copy()
     read.fit(later)
     unread.fit(X)
@@ -206,43 +221,27 @@ def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     assert_array_equal(read._params, unread._params)
     assert_array_equal(read.loss_curve_, unread.loss_curve_)
     assert_array_equal(read.transform(X), unread.transform(X))
-    assert read.transform(later).shape == (len(X), 5)  # feature 1 still dropped
+    # The features empty in the first fit are still dropped.
+    assert read.transform(later).shape == (len(X), 4 if groups else 5)
 
 
-@pytest.mark.parametrize("keep_empty_features", [False, True])
-def test_a_group_with_an_empty_column_is_imputed_one_hot_among_the_others(keep_empty_features):
-    """A category never observed is never chosen: dropping it left rows all zero."""
+def test_a_group_with_a_column_empty_in_training_is_refused_and_leaves_the_model():
+    """Every row of such a group is missing: nothing of it could be learned."""
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.normal(size=(200, 2)), np.eye(3)[rng.integers(0, 3, 200)]])
     X[rng.random(200) < 0.2, 0] = np.nan
-    X[:, 4] = np.nan  # the group's last column: empty
-    imputer = AutoencoderImputer(
-        categorical_groups=[[2, 3, 4]], max_iter=20, hidden_layer_sizes=(8,), random_state=0,
-        keep_empty_features=keep_empty_features,
-    ).fit(X)
-    out = imputer.transform(X)
-    group = out[:, 2:5] if keep_empty_features else out[:, 2:4]
-    assert_array_equal(group.sum(axis=1), 1)
-    assert set(np.unique(group)) == {0.0, 1.0}
-    if keep_empty_features:
-        assert_array_equal(group[:, 2], 0)
-
-
-def test_a_warm_fit_checks_a_group_holding_an_empty_feature_as_transform_does(holes):
-    """Such a group is unread, but one that is not one-hot is refused, as transform refuses it."""
-    X = holes.copy()
-    X[:, 2] = np.where(np.isnan(X[:, 2]), np.nan, 1.0)
-    X[:, 1] = np.nan
-    imputer = quick(warm_start=True, max_iter=3, categorical_groups=[[1, 2]]).fit(X)
-    params, n_iter = imputer._params.copy(), imputer.n_iter_
-    later = X.copy()
-    later[:, 1] = 0.0
-    later[5, 1:3] = [0.5, 0.0]
-    for method in (imputer.transform, imputer.fit):
-        with pytest.raises(ValueError, match=r"categorical_groups\[0\].*holds the value 0.5"):
-            method(later)
-    assert_array_equal(imputer._params, params)
-    assert imputer.n_iter_ == n_iter
+    params = dict(categorical_groups=[[2, 3, 4]], max_iter=3, hidden_layer_sizes=(8,))
+    imputer = AutoencoderImputer(**params).fit(X)
+    before = pickle.dumps(imputer)
+    bad = X.copy()
+    bad[:, 4] = np.nan
+    with pytest.raises(ValueError, match=r"Column 4 of the categorical group \[2, 3, 4\] is "
+                       "missing in every training row.*Leave that column out of the group"):
+        imputer.fit(bad)
+    assert pickle.dumps(imputer) == before
+    # Out of the group, the column is an empty feature, dropped as usual.
+    out = AutoencoderImputer(**{**params, "categorical_groups": [[2, 3]]}).fit(bad).transform(bad)
+    assert out.shape == (200, 4)
 
 
 @pytest.mark.parametrize(

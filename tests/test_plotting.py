@@ -498,4 +498,12 @@ def test_reconstruction_display_refuses_a_bare_shape_or_label_and_shows_constant
     disp = ReconstructionDisplay(np.zeros((2, 16)), np.full((2, 16), 0.3)).plot()
     low, high = disp.images_[0, 0].get_clim()
     assert low < 0 < 0.3 < high
+    huge = ReconstructionDisplay(np.full((2, 16), 1e17), X[:2]).plot()
+    low, high = huge.images_[0, 0].get_clim()
+    assert low < 1e17 < high
+    # A norm of one's own is taken, as LatentSpaceDisplay takes it.
+    from matplotlib.colors import Normalize
+
+    norm = Normalize(-1, 1)
+    assert ReconstructionDisplay(X, X).plot(norm=norm).images_[0, 0].norm is norm
     plt.close("all")

@@ -169,6 +169,21 @@ def test_polars_date_and_duration_columns_are_refused_as_pandas_ones_are(X, cls)
         fitted.transform(df.select("day").rename({"day": "a"}))
 
 
+def test_dates_in_arrays_categoricals_and_frames_with_repeated_names_are_refused(X):
+    pd = pytest.importorskip("pandas")
+    days = (np.datetime64("2020-01-01") + np.arange(40)).reshape(20, 2)
+    with pytest.raises(ValueError, match=r"X holds dates or durations \(datetime64\[D\]\)"):
+        AutoencoderTransformer().fit(days)
+    df = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    df["when"] = pd.Categorical(pd.date_range("2020-01-01", periods=40))
+    with pytest.raises(ValueError, match=re.escape("Column ['when'] of X is non-numeric")):
+        AutoencoderTransformer().fit(df)
+    df["when"] = pd.date_range("2020-01-01", periods=40)
+    df.columns = ["a", "a", "when"]  # repeated names: each column is judged by position
+    with pytest.raises(ValueError, match=re.escape("Column ['when'] of X is non-numeric")):
+        AutoencoderTransformer().fit(df)
+
+
 def test_polars_text_column_is_named(X):
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"a": X[:, 0], "colour": ["red", "blue"] * 20, "c": X[:, 2]})
