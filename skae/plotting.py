@@ -39,6 +39,17 @@ def _final_step(estimator):
     return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
+def _require(estimator, methods, display):
+    """Refuse, clearly, an estimator without the ``methods`` a display calls."""
+    missing = [m for m in methods if not hasattr(estimator, m)]
+    if missing:
+        raise TypeError(
+            f"{display}.from_estimator needs a transformer with "
+            f"{' and '.join(methods)}; {type(estimator).__name__} has no {missing[0]} "
+            "(an outlier detector has none: plot an AutoencoderTransformer fitted alike)."
+        )
+
+
 def _default_name(estimator):
     return type(_final_step(estimator)).__name__
 
@@ -299,6 +310,7 @@ class LatentSpaceDisplay:
             The display, holding the drawn artists.
         """
         _pyplot(f"{cls.__name__}.from_estimator")
+        _require(estimator, ["transform"], cls.__name__)
         codes = _as_dense(estimator.transform(X))
         if codes.ndim != 2 or codes.shape[1] != 2:
             raise ValueError(
@@ -820,6 +832,7 @@ class ReconstructionDisplay:
             The display, holding the drawn artists.
         """
         _pyplot(f"{cls.__name__}.from_estimator")
+        _require(estimator, ["transform", "inverse_transform"], cls.__name__)
         if not isinstance(n_images, Integral) or isinstance(n_images, bool) or n_images < 1:
             raise ValueError(f"n_images must be a positive integer; got {n_images!r}.")
         X = X.iloc[:n_images] if hasattr(X, "iloc") else X[:n_images]

@@ -507,3 +507,16 @@ def test_reconstruction_display_refuses_a_bare_shape_or_label_and_shows_constant
     norm = Normalize(-1, 1)
     assert ReconstructionDisplay(X, X).plot(norm=norm).images_[0, 0].norm is norm
     plt.close("all")
+
+
+def test_displays_that_need_transform_refuse_a_detector_clearly():
+    from skae import AutoencoderOutlierDetector
+
+    X = np.random.default_rng(0).normal(size=(40, 16))
+    detector = AutoencoderOutlierDetector(hidden_layer_sizes=(8,), max_iter=2).fit(X)
+    with pytest.raises(TypeError, match="needs a transformer with transform; "
+                       "AutoencoderOutlierDetector has no transform"):
+        LatentSpaceDisplay.from_estimator(detector, X)
+    with pytest.raises(TypeError, match="with transform and inverse_transform; "
+                       "AutoencoderOutlierDetector has no transform"):
+        ReconstructionDisplay.from_estimator(detector, X)
