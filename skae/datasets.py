@@ -10,6 +10,14 @@ from sklearn.utils._param_validation import Interval, validate_params
 #: bounds the dimension of the manifold it draws.
 _EMBEDDING_WIDTH = 64
 
+#: The parameters both generators take, validated alike.
+_SHARED_CONSTRAINTS = {
+    "n_samples": [Interval(Integral, 1, None, closed="left")],
+    "n_features": [Interval(Integral, 1, None, closed="left")],
+    "noise": [Interval(Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
 
 def _random_smooth_map(latent, n_features, hidden, rng):
     """A fixed random two-layer tanh map from the latent space to ``n_features``."""
@@ -20,13 +28,7 @@ def _random_smooth_map(latent, n_features, hidden, rng):
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    {**_SHARED_CONSTRAINTS, "n_clusters": [Interval(Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 def make_manifold_clusters(
@@ -82,13 +84,7 @@ def make_manifold_clusters(
 
 
 @validate_params(
-    {
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
-        "n_latent": [Interval(Integral, 1, _EMBEDDING_WIDTH, closed="both")],
-        "noise": [Interval(Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    {**_SHARED_CONSTRAINTS, "n_latent": [Interval(Integral, 1, _EMBEDDING_WIDTH, closed="both")]},
     prefer_skip_nested_validation=True,
 )
 def make_embedded_manifold(
