@@ -67,6 +67,9 @@ def fit_task(method):
         target = X if y is None else y
         context.call_on_fit_task_begin(estimator=self, X=X, y=target, metadata=metadata)
         epochs = _EpochTasks(self, context, n_epochs, X, target, metadata)
+        # The estimator as it was: a callback failing when the root task ends
+        # fails the whole call, which then leaves it so, as a failed fit does.
+        saved_state = dict(self.__dict__)
         # Set before fitting starts, so that a failed fit, which restores the
         # estimator's state, restores it too; removed in any case.
         self._skae_epoch_tasks = epochs
@@ -74,10 +77,15 @@ def fit_task(method):
             method(self, X, y, sample_weight=sample_weight)
         finally:
             self.__dict__.pop("_skae_epoch_tasks", None)
-        epochs.close()
-        context.call_on_fit_task_end(
-            estimator=self, X=X, y=target, metadata=metadata, reconstruction_attributes={}
-        )
+        try:
+            epochs.close()
+            context.call_on_fit_task_end(
+                estimator=self, X=X, y=target, metadata=metadata, reconstruction_attributes={}
+            )
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
         return self
 
     return wrapper

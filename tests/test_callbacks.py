@@ -270,6 +270,44 @@ def test_failed_fit_tears_down_and_leaves_estimator_unchanged(X):
     assert rec.events[-1] == ("teardown", "partial_fit")
 
 
+class FailWhenTheCallEnds(Recorder):
+    """Raises ``error`` when the root task (``fit`` or ``partial_fit``) ends."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def on_fit_task_end(self, estimator, context, **hook_data):
+        super().on_fit_task_end(estimator, context, **hook_data)
+        if context.task_name in ("fit", "partial_fit"):
+            raise self.error("callback failed at the end")
+        return False
+
+
+@needs_callbacks
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_callback_failing_as_the_call_ends_leaves_the_fitted_model(X, method, error):
+    # Training has finished when the root task ends; the call fails all the same,
+    # so the model the estimator had stays, as with any failed fit.
+    ae = small(max_iter=2, warm_start=True)
+    with pytest.warns(ConvergenceWarning):
+        ae.fit(X)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(ae).items()}
+    codes = ae.transform(X)
+    rec = FailWhenTheCallEnds(error)
+    ae.set_callbacks(rec)
+    with pytest.raises(error, match="callback failed at the end"):
+        getattr(ae, method)(X[::-1])
+    assert rec.named("end", method)  # the failure came after training
+    assert ae.n_iter_ == 2
+    assert_allclose(ae.transform(X), codes)
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(ae, key), value)
+    assert rec.events[-1] == ("teardown", method)
+
+
 @needs_callbacks
 def test_scoring_monitor_records_reconstruction_score_per_epoch(X):
     from sklearn.callback import ScoringMonitor
