@@ -205,6 +205,25 @@ def _weights_as(sample_weight, dtype):
     )
 
 
+def _host_weights(sample_weight, rows):
+    """``sample_weight`` for the rows of ``rows``: validated, on the host, in float64.
+
+    scikit-learn's check, with errors that say what the weights must be.
+    """
+    if is_array(sample_weight):
+        sample_weight = to_numpy(sample_weight)
+    try:
+        return _check_sample_weight(
+            sample_weight, rows, dtype=np.float64, ensure_non_negative=True
+        )
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"Invalid sample_weight ({str(exc).rstrip('.!')}): it needs one finite, "
+            f"non-negative number per row of X ({rows.shape[0]} rows); a row's "
+            "weight scales its share of the loss, and 0 leaves the row out."
+        ) from exc
+
+
 def _score_weights(sample_weight, scores):
     """Validated ``sample_weight`` of a mean over ``scores``, or None.
 
@@ -213,11 +232,7 @@ def _score_weights(sample_weight, scores):
     """
     if sample_weight is None:
         return None
-    if is_array(sample_weight):
-        sample_weight = to_numpy(sample_weight)
-    sample_weight = _check_sample_weight(
-        sample_weight, scores, dtype=np.float64, ensure_non_negative=True
-    )
+    sample_weight = _host_weights(sample_weight, scores)
     return sample_weight / sample_weight.max()
 
 
@@ -342,6 +357,48 @@ def _temporal_columns(X):
             if _is_temporal(dtype)]
 
 
+def _is_complex(X):
+    """Whether array ``X`` (NumPy, sparse, or of an Array API namespace) holds complex numbers."""
+    return "complex" in str(getattr(X, "dtype", ""))
+
+
+def _complex_error(name):
+    return ValueError(
+        f"X holds complex numbers, and {name} needs real ones: pass the part you mean "
+        "(X.real, abs(X)), or both as separate columns, e.g. np.hstack([X.real, X.imag])."
+    )
+
+
+def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
+    """The codes ``X`` given to ``inverse_transform``, checked, with errors that say what to do."""
+    name = f"{type(estimator).__name__}.inverse_transform"
+    if _is_complex(X):
+        raise _complex_error(name)
+    try:
+        X = check_array(X, dtype=list(dtype), input_name="X")
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if message.startswith("Input X contains"):  # NaN or infinity
+            raise ValueError(
+                f"{message.rstrip('.')}: {name} decodes codes, which are finite numbers "
+                "like those transform returns."
+            ) from exc
+        if message.startswith("Complex data not supported"):
+            raise _complex_error(name) from None
+        if any(words in message.lower() for words in _CONVERSION_ERRORS):
+            raise type(exc)(
+                f"{name} takes codes, numbers like those transform returns ({message})."
+            ) from exc
+        raise
+    n_components = estimator._n_features_out
+    if X.shape[1] != n_components:
+        raise ValueError(
+            f"X has {X.shape[1]} columns, but {name} expects codes of width "
+            f"n_components = {n_components}."
+        )
+    return X
+
+
 def _is_temporal(dtype):
     """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
     dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
@@ -380,6 +437,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             )
         if _temporal_columns(X):
             raise self._non_numeric_error(_non_numeric_columns(X))
+        if _is_complex(X):
+            raise _complex_error(name)
         try:
             return validate_data(
                 self,
@@ -397,6 +456,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     "impute them first in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
                     f"StandardScaler(), {name}())."
                 ) from exc
+            if message.startswith("Complex data not supported"):  # e.g. a frame's column
+                raise _complex_error(name) from None  # not scikit-learn's copy of the data
             if not any(words in message.lower() for words in _CONVERSION_ERRORS):
                 raise
             columns = _non_numeric_columns(X)
@@ -440,12 +501,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         if sample_weight is None:
             return None
-        if is_array(sample_weight):
-            sample_weight = to_numpy(sample_weight)
         host_rows = X if isinstance(X, np.ndarray) or sp.issparse(X) else np.empty(X.shape[0])
-        sample_weight = _check_sample_weight(
-            sample_weight, host_rows, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = _host_weights(sample_weight, host_rows)
         return _weights_as(sample_weight, X.dtype if dtype is None else dtype)
 
     # -- what a subclass defines -------------------------------------------------------------
@@ -1827,13 +1884,7 @@ class AutoencoderTransformer(
         """
         if self._array_api_input(X, "inverse_transform"):
             return self._array_api_inverse_transform(X)
-        X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        n_components = self._n_features_out
-        if X.shape[1] != n_components:
-            raise ValueError(
-                f"X has {X.shape[1]} columns, but {type(self).__name__}.inverse_transform "
-                f"expects codes of width n_components = {n_components}."
-            )
+        X = _check_codes(self, X)
         objective = self._objective()
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):

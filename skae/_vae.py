@@ -15,11 +15,17 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
-from ._estimator import _BaseAutoencoder, _FitTransformMixin, _layer_tuple, _score_weights
+from ._estimator import (
+    _BaseAutoencoder,
+    _check_codes,
+    _FitTransformMixin,
+    _layer_tuple,
+    _score_weights,
+)
 from ._objectives import weighted_mean
 from ._optim import SCHEDULES
 from ._variational import LIKELIHOODS, VariationalModel, VariationalObjective
@@ -587,12 +593,7 @@ class VariationalAutoencoder(
             of the same float dtype as ``X``.
         """
         check_is_fitted(self)
-        X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        if X.shape[1] != self._n_features_out:
-            raise ValueError(
-                f"X has {X.shape[1]} columns, but {type(self).__name__}.inverse_transform "
-                f"expects codes of width n_components = {self._n_features_out}."
-            )
+        X = _check_codes(self, X)
         model = self._model()
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from . import _xp
 from ._data import feature_bounds, feature_range, validation_split
@@ -354,15 +354,11 @@ class ArrayAPIMixin:
         return xp.astype(codes, X.dtype)
 
     def _array_api_inverse_transform(self, X):
+        from ._estimator import _check_codes
+
         X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
-        X = check_array(X, dtype=[xp.float64, xp.float32], input_name="X")
-        n_components = self._n_features_out
-        if X.shape[1] != n_components:
-            raise ValueError(
-                f"X has {X.shape[1]} columns, but {type(self).__name__}.inverse_transform "
-                f"expects codes of width n_components = {n_components}."
-            )
+        X = _check_codes(self, X, dtype=(xp.float64, xp.float32))
         objective, _ = self._array_objective()
         net, (Xc, params) = objective.network, self._array_api_operands(xp, X)
         out = _chunked(

@@ -483,6 +483,29 @@ def test_sparse_tensors_are_refused(data):
             small().fit(X)
 
 
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param(strict, id="strict"),
+        pytest.param(torch_array, id="torch", marks=requires_torch),
+    ],
+)
+def test_complex_arrays_are_refused_not_cast_to_their_real_part(data, backend):
+    # PyTorch casts a complex tensor to a real dtype with only a warning.
+    complex_data = backend(data + 1j)
+    with config_context(array_api_dispatch=True):
+        est = small().fit(backend(data))
+        codes = est.transform(backend(data))
+        with pytest.raises(ValueError, match="X holds complex numbers"):
+            small().fit(complex_data)
+        for method in ("partial_fit", "transform", "score_samples", "score"):
+            with pytest.raises(ValueError, match="X holds complex numbers"):
+                getattr(est, method)(complex_data)
+        with pytest.raises(ValueError, match="X holds complex numbers"):
+            est.inverse_transform(codes + 1j)
+        assert_array_equal(to_numpy(est.transform(backend(data))), to_numpy(codes))
+
+
 @pytest.mark.parametrize("method", ["transform", "score_samples", "inverse_transform"])
 def test_mixing_namespaces_after_fit_raises(data, method):
     Xs = strict(data, STRICT_DEVICE1)

@@ -47,6 +47,7 @@ def _with(value, row=1, col=2):
     return make
 
 
+COMPLEX = r"X holds complex numbers.*np\.hstack\(\[X\.real, X\.imag\]\)"
 NON_NUMERIC = "non-numeric.*encode categorical columns first.*OneHotEncoder in a ColumnTransformer"
 
 BAD_INPUTS = [
@@ -56,7 +57,7 @@ BAD_INPUTS = [
     ("no features", lambda X: X[:, :0], ValueError, "0 feature"),
     ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
     ("3-D", lambda X: X[:, :, None], ValueError, "Found array with dim 3"),
-    ("complex", lambda X: X + 1j, ValueError, "Complex data not supported"),
+    ("complex", lambda X: X + 1j, ValueError, COMPLEX),
     ("a word", lambda X: [["a"] * X.shape[1]] + X.tolist(), ValueError, NON_NUMERIC),
     ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, NON_NUMERIC),
     ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, NON_NUMERIC),
@@ -211,14 +212,32 @@ def test_wrong_number_of_features(X, fitted, method):
         (lambda C: C[:, :1], "X has 1 columns.*codes of width n_components = 2"),
         (lambda C: np.hstack([C, C]), "X has 4 columns.*codes of width n_components = 2"),
         (lambda C: C[:, 0], "Expected 2D array"),
-        (lambda C: np.where(C > 0, np.nan, C), "Input X contains NaN"),
+        (lambda C: np.where(C > 0, np.nan, C), "Input X contains NaN: .* decodes codes"),
+        (lambda C: np.where(C > 0, np.inf, C), "Input X contains infinity.*: .* decodes codes"),
+        (lambda C: np.full(C.shape, "a"), "takes codes, numbers like those transform"),
         (lambda C: C[:0], "0 sample"),
-        (lambda C: C + 1j, "Complex data not supported"),
+        (lambda C: C + 1j, COMPLEX),
     ],
 )
 def test_bad_codes_for_inverse_transform(X, fitted, make, match):
     with pytest.raises(ValueError, match=match):
         fitted.inverse_transform(make(fitted.transform(X)))
+    vae = VariationalAutoencoder(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        vae.fit(X)
+    with pytest.raises(ValueError, match=match):
+        vae.inverse_transform(make(vae.transform(X)))
+
+
+def test_complex_columns_of_a_data_frame_are_refused_without_a_copy_of_the_data(X, fitted):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X).astype({2: complex})
+    for method in METHODS:
+        target = AutoencoderTransformer() if method in ("fit", "partial_fit") else fitted
+        with pytest.raises(ValueError, match=COMPLEX) as info:
+            getattr(target, method)(df)
+        assert "\n" not in str(info.value)  # scikit-learn's message prints the data
 
 
 @pytest.mark.parametrize(
@@ -260,8 +279,9 @@ BAD_WEIGHTS = [
 )
 def test_bad_sample_weight(X, fitted, method, make, exc, match):
     target = fitted if method == "score" else AutoencoderTransformer()
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         getattr(target, method)(X, sample_weight=make(X.shape[0]))
+    assert "needs one finite, non-negative number per row of X (40 rows)" in str(info.value)
 
 
 WEIGHT_SCALES = [
