@@ -399,6 +399,43 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     return X
 
 
+_SCALE_ADVICE = (
+    "Scale X as the training data were scaled (e.g. with the same StandardScaler, in a "
+    "Pipeline), or fit the model on data of that range."
+)
+_CODES_ADVICE = "Decode codes like those transform returns for data of the training range."
+
+
+def _refuse_overflow(estimator, values, what, xp=None, advice=_SCALE_ADVICE):
+    """Raise if inference on finite input gave non-finite ``values`` (the network overflowed).
+
+    ``values`` has one row per input row; ``what`` names them for the message
+    (``"codes"``, ``"reconstructions"``, ``"imputed values"``); ``xp``: the
+    namespace of an Array API array (None for NumPy).
+    """
+    if xp is None:
+        bad = ~np.isfinite(values)
+        if values.ndim > 1:
+            bad = bad.any(axis=1)
+        if not bad.any():
+            return
+        rows = np.flatnonzero(bad)
+        first, count = int(rows[0]), rows.size
+    else:
+        bad = ~xp.isfinite(values)
+        if values.ndim > 1:
+            bad = xp.any(bad, axis=1)
+        count = int(xp.sum(xp.astype(bad, xp.int64)))
+        if not count:
+            return
+        first = int(xp.argmax(xp.astype(bad, xp.int8)))
+    raise ValueError(
+        f"The {what} of {count} row(s) of X (the first: row {first}) overflow "
+        f"{values.dtype}: their values lie far beyond those {type(estimator).__name__} was "
+        f"trained on. {advice}"
+    )
+
+
 def _is_temporal(dtype):
     """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
     dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
@@ -889,17 +926,34 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         candidate and its :class:`~skae._training.TrainingResult`.
 
         A divergence that ``alpha="auto"`` may explain (sample weights summing
-        to less than one row's) says so.
+        to less than one row's), or the penalties and Gaussian noise in use,
+        says so.
         """
         try:
             return self._run_starts(
                 start, all_streams, max_epochs, n_iter, context, state, threads
             )
         except DivergenceError as error:
-            hint = self._auto_alpha_hint(context)
-            if hint is None:
+            hints = [h for h in (self._auto_alpha_hint(context), self._settings_hint()) if h]
+            if not hints:
                 raise
-            raise DivergenceError(f"{error} {hint}") from error
+            raise DivergenceError(" ".join([str(error), *hints])) from error
+
+    def _settings_hint(self):
+        """The penalties and noise in use that can make training diverge too, or None."""
+        settings = {}
+        alpha = getattr(self, "alpha", None)
+        if isinstance(alpha, Real) and alpha >= 1:
+            settings["alpha"] = alpha
+        for name in ("sparsity", "contraction"):
+            if getattr(self, name, 0):
+                settings[name] = getattr(self, name)
+        if getattr(self, "noise", None) == "gaussian":
+            settings["noise_level"] = self.noise_level
+        if not settings:
+            return None
+        listed = ", ".join(f"{name}={value!r}" for name, value in settings.items())
+        return f"Strong penalties or noise can make it diverge too: lower {listed}."
 
     def _auto_alpha_hint(self, context):
         """Why ``alpha="auto"`` may be too strong for these sample weights, or None."""
@@ -1112,12 +1166,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 chunk = X[rows]
                 chunk = chunk.toarray() if sp.issparse(chunk) else chunk
                 errors[rows] = objective.sample_errors(chunk)
+            # X is finite: only a reconstruction that overflowed gives NaN.
+            errors[np.isnan(errors)] = np.inf
             return (errors, None) if with_counts else errors
         counts = np.empty(X.shape[0], dtype=np.float64)
         for rows in self._chunks(X.shape[0]):
             inputs, chunk, observed = self._filled_chunk(X, rows, missing)
             errors[rows] = objective.observed_errors(inputs, chunk, observed)
             counts[rows] = missing.row_counts(observed)
+        errors[np.isnan(errors)] = np.inf
         with np.errstate(invalid="ignore", divide="ignore"):
             errors /= counts
         errors[counts == 0] = np.nan
@@ -1854,7 +1911,8 @@ class AutoencoderTransformer(
         X_new : ndarray of shape (n_samples, n_components)
             The codes, of the same float dtype as ``X`` (float64 for other input).
             With ``array_api_dispatch`` on, an array of ``X``'s namespace and
-            device (:ref:`gpu`).
+            device (:ref:`gpu`). Codes that overflow (values far beyond the
+            training data's) raise a ValueError rather than come back infinite.
         """
         if self._array_api_input(X, "transform"):
             return self._array_api_transform(X)
@@ -1865,6 +1923,7 @@ class AutoencoderTransformer(
         for rows in self._chunks(X.shape[0]):
             inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
             codes[rows] = network.encode(inputs)
+        _refuse_overflow(self, codes, "codes")
         return codes
 
     def inverse_transform(self, X):
@@ -1889,6 +1948,7 @@ class AutoencoderTransformer(
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):
             out[rows] = objective.output(objective.network.decode_raw(X[rows]))
+        _refuse_overflow(self, out, "reconstructions", advice=_CODES_ADVICE)
         return out
 
     def score_samples(self, X):
@@ -1910,8 +1970,9 @@ class AutoencoderTransformer(
             reconstruction. With missing entries, the mean is over the sample's
             observed entries only (a categorical group counting as one entry,
             scored by its cross-entropy); a sample with no observed entry
-            scores NaN. With ``array_api_dispatch`` on, an array of ``X``'s
-            namespace and device.
+            scores NaN. A sample whose reconstruction overflows (finite but
+            huge values) scores ``-inf``. With ``array_api_dispatch`` on, an
+            array of ``X``'s namespace and device.
         """
         if self._array_api_input(X, "score_samples"):
             return self._array_api_score_samples(X)

@@ -10,7 +10,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._activations import ACTIVATIONS
 from ._data import NOISES, MissingEntries
-from ._estimator import AutoencoderTransformer, _DenseAutoencoder
+from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _refuse_overflow
 
 
 class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
@@ -432,8 +432,14 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 if self.add_indicator
                 else None
             )
-        Z -= self.mean_.astype(Z.dtype)
-        Z /= self.scale_.astype(Z.dtype)
+        mean, scale = self.mean_.astype(Z.dtype), self.scale_.astype(Z.dtype)
+        with np.errstate(over="ignore"):
+            Z -= mean
+        overflowed = np.isinf(Z).any(axis=0)  # Z's entries are finite or NaN (missing)
+        Z /= scale
+        if overflowed.any():  # huge values of both signs: divide before subtracting
+            huge = self._missing_as_nan(X[:, overflowed]) / scale[overflowed]
+            Z[:, overflowed] = huge - mean[overflowed] / scale[overflowed]
         # A constant feature carries nothing the network could learn: its observed
         # entries enter as 0, in training and in transform, whatever their value.
         constant = self._constant_features
@@ -543,6 +549,14 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             filled[:, constant] = mean[constant]  # a constant feature keeps its value
             block = out[rows]
             block[holes] = filled[holes]
+        # The observed entries are finite: only an imputation can overflow.
+        _refuse_overflow(
+            self,
+            out,
+            "imputed values",
+            advice="Bring X's values well within their dtype's range first, e.g. with "
+            "StandardScaler (which leaves missing values missing) in a Pipeline.",
+        )
         if self.keep_empty_features:
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.
             out[:, empty] = np.where(unseen[:, empty], 0, X[:, empty])

@@ -573,9 +573,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
             whose reconstruction overflows (finite but huge values) scores
             ``-inf``: an outlier.
         """
-        scores = -self._sample_errors(self._validate_input(X))
-        scores[np.isnan(scores)] = -np.inf  # X is finite: only an overflow gives NaN
-        return scores
+        return -self._sample_errors(self._validate_input(X))
 
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.
@@ -625,7 +623,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Returns
         -------
         contributions : ndarray or DataFrame of shape (n_samples, n_features)
-            Per-feature scores, float64.
+            Per-feature scores, float64: ``-inf`` where a reconstruction
+            overflowed, as in :meth:`score_samples`.
         """
         frame = X if type(X).__module__.startswith("pandas") and hasattr(X, "columns") else None
         X = self._validate_input(X)
@@ -635,6 +634,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
             chunk = X[rows]
             chunk = chunk.toarray() if sp.issparse(chunk) else chunk
             np.negative(objective.feature_errors(chunk), out=out[rows])
+        out[np.isnan(out)] = -np.inf  # as in score_samples: X is finite, this overflowed
         if frame is not None:
             import pandas as pd
 

@@ -20,10 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._estimator import (
+    _CODES_ADVICE,
     _BaseAutoencoder,
     _check_codes,
     _FitTransformMixin,
     _layer_tuple,
+    _refuse_overflow,
     _score_weights,
 )
 from ._objectives import weighted_mean
@@ -576,6 +578,7 @@ class VariationalAutoencoder(
         for rows in self._chunks(X.shape[0]):
             inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
             codes[rows] = model.posterior(inputs)[0]
+        _refuse_overflow(self, codes, "codes")
         return codes
 
     def inverse_transform(self, X):
@@ -598,6 +601,7 @@ class VariationalAutoencoder(
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         for rows in self._chunks(X.shape[0]):
             out[rows] = model.decoder_mean(X[rows].astype(model.dtype, copy=False))
+        _refuse_overflow(self, out, "reconstructions", advice=_CODES_ADVICE)
         return out
 
     def sample(self, n_samples=1, random_state=None, *, decoder_mean=False):
@@ -651,7 +655,8 @@ class VariationalAutoencoder(
         scores : ndarray of shape (n_samples,)
             The bound per sample (float64): higher is more likely. Low values
             flag samples unlike the training data, which makes it an anomaly
-            score.
+            score. A sample with no observed entry scores 0 (``log p() = 0``),
+            one whose likelihood overflows (finite but huge values) ``-inf``.
         """
         X = self._validate_input(X)
         # Read here, not in fit (set_params after fitting changes the bound): checked here.
@@ -672,6 +677,10 @@ class VariationalAutoencoder(
             scores[rows] = objective.log_likelihood_bound(
                 chunk, self.n_importance_samples, self._score_seed, observed
             )
+            if observed is not None:  # nothing observed: log p() = 0 exactly, no estimate
+                scores[rows][missing.row_counts(observed) == 0] = 0.0
+        # X is finite: only a likelihood that overflowed gives NaN.
+        scores[np.isnan(scores)] = -np.inf
         return scores
 
     def score(self, X, y=None, sample_weight=None):

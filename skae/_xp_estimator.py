@@ -344,6 +344,8 @@ class ArrayAPIMixin:
         return xp.astype(X, dtype, copy=False), xp.astype(self._params, dtype, copy=False)
 
     def _array_api_transform(self, X):
+        from ._estimator import _refuse_overflow
+
         X, xp = self._array_api_check_X(X)
         objective, _ = self._array_objective()
         net, (Xc, params) = objective.network, self._array_api_operands(xp, X)
@@ -351,10 +353,11 @@ class ArrayAPIMixin:
             xp, Xc, lambda Z: net.propagate(params, Z, 0, net.n_encoder_layers),
             (self._n_features_out,),
         )
+        _refuse_overflow(self, codes, "codes", xp)
         return xp.astype(codes, X.dtype)
 
     def _array_api_inverse_transform(self, X):
-        from ._estimator import _check_codes
+        from ._estimator import _CODES_ADVICE, _check_codes, _refuse_overflow
 
         X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
@@ -369,6 +372,7 @@ class ArrayAPIMixin:
             ),
             (self.n_features_in_,),
         )
+        _refuse_overflow(self, out, "reconstructions", xp, advice=_CODES_ADVICE)
         return xp.astype(out, X.dtype)
 
     def _array_api_score_samples(self, X):
@@ -376,6 +380,8 @@ class ArrayAPIMixin:
         objective, _ = self._array_objective()
         Xc, params = self._array_api_operands(xp, X)
         errors = _chunked(xp, Xc, lambda Z: objective.sample_errors(params, Z), ())
+        # X is finite: only a reconstruction that overflowed gives NaN.
+        errors = xp.where(xp.isnan(errors), xp.asarray(xp.inf, dtype=errors.dtype), errors)
         return -xp.astype(errors, _xp.max_float_dtype(xp, X.device))
 
 

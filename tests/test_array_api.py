@@ -763,3 +763,18 @@ def test_the_other_estimators_refuse_array_api_input_clearly(data, name):
         for method in methods:
             with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
                 getattr(est, method)(xps.asarray(data))
+
+
+def test_inference_that_overflows_raises_or_scores_minus_infinity_as_on_numpy(data):
+    huge = np.vstack([data[:3], np.full((2, data.shape[1]), np.finfo(np.float64).max)])
+    with config_context(array_api_dispatch=True):
+        est = small().fit(strict(data))
+        with np.errstate(all="ignore"):
+            with pytest.raises(ValueError, match=r"codes of 2 row\(s\) of X \(the first: row 3\)"):
+                est.transform(strict(huge))
+            corners = np.finfo(np.float64).max * np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]])
+            with pytest.raises(ValueError, match="reconstructions of .*Decode codes like"):
+                est.inverse_transform(strict(np.vstack([corners, -corners])))
+            scores = strict_to_numpy(est.score_samples(strict(huge)))
+    assert_array_equal(scores[3:], -np.inf)
+    assert np.isfinite(scores[:3]).all()

@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -247,3 +248,90 @@ def test_divergence_of_the_weights_is_worded_as_such():
     weights = diverged(3, None, "weights became non-finite", 1e-3)
     assert "the weights became non-finite." in str(weights)
     assert "the loss became nan." in str(diverged(3, 2, float("nan"), 1e-3))
+
+
+@pytest.mark.parametrize(
+    "params, named",
+    [
+        ({"alpha": 1e200}, "lower alpha=1e+200"),
+        ({"contraction": 1e200}, "lower contraction=1e+200"),
+        ({"noise": "gaussian", "noise_level": 1e160}, "lower noise_level=1e+160"),
+    ],
+)
+def test_a_divergence_names_the_strong_penalties_and_noise_in_use(blobs, params, named):
+    X = StandardScaler().fit_transform(blobs)  # scaled data, a usual learning rate
+    with pytest.raises(DivergenceError, match=f"Strong penalties or noise .*: {re.escape(named)}"):
+        AutoencoderTransformer(2, n_init=1, max_iter=5, random_state=0, **params).fit(X)
+    with pytest.raises(DivergenceError) as info:  # settings it cannot blame: none named
+        AutoencoderTransformer(
+            2, learning_rate_init=1e30, max_iter=5, noise="masking", noise_level=0.5
+        ).fit(X)
+    assert "Strong penalties" not in str(info.value)
+
+
+# -- inference on finite values the network cannot represent --------------------------------
+HUGE = np.finfo(np.float64).max
+
+
+def _fitted(cls, X, **params):
+    from skae import VariationalAutoencoder  # noqa: F401 (cls may be either)
+
+    return cls(2, hidden_layer_sizes=(8,), max_iter=5, random_state=0, **params).fit(X)
+
+
+@pytest.mark.parametrize("cls_name", ["AutoencoderTransformer", "VariationalAutoencoder"])
+def test_inference_that_overflows_raises_or_scores_minus_infinity_never_nan(blobs, cls_name):
+    import skae
+
+    model = _fitted(getattr(skae, cls_name), blobs)
+    huge = np.vstack([blobs[:3], np.full((2, blobs.shape[1]), HUGE)])
+    before = snapshot(model)
+    with np.errstate(all="ignore"):
+        with pytest.raises(ValueError, match=r"codes of 2 row\(s\) of X \(the first: row 3\) "
+                           r"overflow float64.*Scale X as the training data"):
+            model.transform(huge)
+        corners = HUGE * np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+        with pytest.raises(ValueError, match=r"reconstructions of \d row.*Decode codes like"):
+            model.inverse_transform(np.vstack([np.zeros((1, 2)), corners]))
+        scores = model.score_samples(huge)
+        assert model.score(huge) == -np.inf
+    assert_array_equal(scores[3:], -np.inf)
+    assert np.isfinite(scores[:3]).all()
+    assert snapshot(model) == before
+    # With missing entries too (their own path): the observed huge entries overflow.
+    holes = huge.copy()
+    holes[:, 0] = np.nan
+    with np.errstate(all="ignore"):
+        scores = model.score_samples(holes)
+    assert_array_equal(scores[3:], -np.inf)
+    assert np.isfinite(scores[:3]).all()
+
+
+def test_the_variational_bound_of_a_row_with_nothing_observed_is_exactly_zero(blobs):
+    from skae import VariationalAutoencoder
+
+    vae = _fitted(VariationalAutoencoder, blobs, n_importance_samples=5)
+    X = blobs[:4].copy()
+    X[1:3] = np.nan
+    scores = vae.score_samples(X)
+    assert_array_equal(scores[1:3], 0.0)  # log p() = 0, not an estimate of it
+    assert (scores[[0, 3]] < 0).all()
+    assert_array_equal(scores[[0, 3]], vae.score_samples(blobs[[0, 3]]))
+
+
+def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardize(blobs):
+    from skae import AutoencoderImputer
+
+    X = blobs.copy()
+    X[:, 0] = np.where(np.arange(len(X)) % 2, 0.9 * HUGE, -0.9 * HUGE)  # (x - mean) overflows
+    X[3, 1] = np.nan
+    imputer = AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
+    assert np.isfinite(imputer.transform(X)).all()
+    assert np.isfinite(imputer.mean_).all() and np.isfinite(imputer.scale_).all()
+    # Far beyond the training data: the imputations overflow, and it says so.
+    small = AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    small.fit(np.where(X == X[3, 1], np.nan, blobs))
+    far = np.full((2, X.shape[1]), HUGE)
+    far[:, 0] = np.nan
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="imputed values of 2 row"):
+        small.transform(far)

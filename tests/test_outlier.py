@@ -375,8 +375,11 @@ def test_overflowing_rows_score_minus_infinity_and_are_outliers(blobs):
     with np.errstate(all="ignore"):
         scores = detector.score_samples(huge)
         assert_array_equal(detector.predict(huge)[3:], -1)
+        per_feature = detector.score_samples_per_feature(huge)
     assert_array_equal(scores[3:], -np.inf)
     assert np.isfinite(scores[:3]).all()
+    assert_array_equal(per_feature[3:], -np.inf)  # not NaN: the rows still sum to the scores
+    assert_allclose(per_feature.sum(axis=1), scores)
 
 
 def test_binary_crossentropy_warns_on_out_of_range_data_at_every_method(blobs):
