@@ -11,6 +11,7 @@ import contextvars
 import functools
 import itertools
 import sys
+import threading
 import warnings
 from numbers import Integral, Real
 from types import SimpleNamespace
@@ -266,6 +267,30 @@ def _thread_controller():
     return ThreadpoolController()
 
 
+_one_blas_thread_owner = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS limited to one thread while this fit trains, unless another fit holds the limit.
+
+    The limit is the process's, not the thread's: of fits running at once in
+    several threads, the first to start sets it and restores the caller's
+    setting when it ends, from its own thread; the others train under whatever
+    is set. Were each to set and restore it, one starting inside another's
+    limit would "restore" that limit after the other had ended (and
+    threadpoolctl lets only one thread at a time change OpenBLAS's setting).
+    """
+    if not _one_blas_thread_owner.acquire(blocking=False):
+        yield
+        return
+    try:
+        with _thread_controller().limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        _one_blas_thread_owner.release()
+
+
 def _blas_threads(model, batch_size):
     """One BLAS thread for networks whose products are small; else leave them be.
 
@@ -274,7 +299,7 @@ def _blas_threads(model, batch_size):
     shapes = getattr(model, "shapes", None)
     if shapes and batch_size * max(a * b for a, b in shapes) >= _MULTITHREAD_MIN_MACS:
         return contextlib.nullcontext()
-    return _thread_controller().limit(limits=1, user_api="blas")
+    return _one_blas_thread()
 
 
 def _random_streams(random_state, n_iter, n_starts=1):

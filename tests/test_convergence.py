@@ -341,6 +341,61 @@ def test_small_networks_train_on_one_blas_thread(blobs, monkeypatch):
     assert seen and all(set(threads) == {1} for threads in seen)
 
 
+OVERLAPPING_FITS = """
+import json
+import threading
+from types import SimpleNamespace
+from threadpoolctl import threadpool_info
+from skae._estimator import _blas_threads
+
+def blas():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+small = SimpleNamespace(shapes=[(4, 4)])
+a_in, b_in, a_done = threading.Event(), threading.Event(), threading.Event()
+inside = {}
+
+def fit_a():  # starts first, ends first
+    with _blas_threads(small, 8):
+        inside["a"] = blas()
+        a_in.set()
+        b_in.wait()
+
+def fit_b():  # starts inside a's limit, ends after a's thread has ended
+    a_in.wait()
+    with _blas_threads(small, 8):
+        b_in.set()
+        a_done.wait()
+        inside["b"] = blas()
+
+before = blas()
+threads = [threading.Thread(target=fit_a), threading.Thread(target=fit_b)]
+for t in threads:
+    t.start()
+threads[0].join()
+a_done.set()
+threads[1].join()
+print(json.dumps([before, inside["a"], blas()]))
+"""
+
+
+def test_fits_overlapping_in_threads_leave_the_process_blas_setting_as_it_was():
+    # In a fresh interpreter: threadpoolctl lets one thread at a time change
+    # OpenBLAS's setting, and this process's main thread has changed it already.
+    import json
+    import subprocess
+    import sys
+
+    if not blas_threads() or max(blas_threads()) < 2:
+        pytest.skip("needs a BLAS with at least 2 threads to tell a limit of 1 apart")
+    out = subprocess.run(
+        [sys.executable, "-c", OVERLAPPING_FITS], capture_output=True, text=True, check=True
+    )
+    before, first, after = json.loads(out.stdout)
+    assert first == [1]  # the first fit trained on one thread
+    assert after == before != [1]
+
+
 def test_large_products_keep_the_callers_threads(monkeypatch):
     X = np.random.RandomState(0).normal(size=(512, 300))
     monkeypatch.setattr(estimator_module, "_MULTITHREAD_MIN_MACS", 1)
