@@ -40,13 +40,33 @@ def _final_step(estimator):
 
 
 def _require(estimator, methods, display):
-    """Refuse, clearly, an estimator without the ``methods`` a display calls."""
+    """Refuse, clearly, an estimator without the ``methods`` a display calls.
+
+    Also an imputer, whose ``transform`` returns imputed data rather than codes.
+    """
+    from ._impute import AutoencoderImputer  # here: plotting stays importable alone
+
+    name = type(_final_step(estimator)).__name__
+    if isinstance(_final_step(estimator), AutoencoderImputer):
+        width = "n_components=2" if display == "LatentSpaceDisplay" else ""
+        raise TypeError(
+            f"{display}.from_estimator plots what an autoencoder's codes hold, and "
+            f"{name}.transform returns imputed data, not codes: plot an "
+            "AutoencoderTransformer fitted on the imputed data, e.g. "
+            f"make_pipeline(imputer, AutoencoderTransformer({width})).fit(X)."
+        )
     missing = [m for m in methods if not hasattr(estimator, m)]
     if missing:
+        hint = (
+            " (an outlier detector has none: plot an AutoencoderTransformer fitted alike)"
+            if getattr(estimator, "_estimator_type", None) == "outlier_detector"
+            or hasattr(estimator, "decision_function")
+            else ""
+        )
         raise TypeError(
             f"{display}.from_estimator needs a transformer with "
-            f"{' and '.join(methods)}; {type(estimator).__name__} has no {missing[0]} "
-            "(an outlier detector has none: plot an AutoencoderTransformer fitted alike)."
+            f"{' and '.join(methods)}; {type(estimator).__name__} has no "
+            f"{missing[0]}{hint}."
         )
 
 

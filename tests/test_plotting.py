@@ -520,3 +520,24 @@ def test_displays_that_need_transform_refuse_a_detector_clearly():
     with pytest.raises(TypeError, match="with transform and inverse_transform; "
                        "AutoencoderOutlierDetector has no transform"):
         ReconstructionDisplay.from_estimator(detector, X)
+
+
+def test_displays_refuse_an_imputer_whose_transform_returns_data_not_codes():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skae import AutoencoderImputer, AutoencoderTransformer
+
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    X[::5, 0] = np.nan
+    imputer = AutoencoderImputer(n_components=2, hidden_layer_sizes=(8,), max_iter=2).fit(X)
+    for display in (LatentSpaceDisplay, ReconstructionDisplay):
+        for estimator in (imputer, make_pipeline(StandardScaler(), imputer)):
+            with pytest.raises(TypeError, match="AutoencoderImputer.transform returns "
+                               "imputed data, not codes") as info:
+                display.from_estimator(estimator, X)
+            assert "outlier detector" not in str(info.value)
+    # What the message advises works.
+    advised = make_pipeline(imputer, AutoencoderTransformer(2, max_iter=2)).fit(X)
+    LatentSpaceDisplay.from_estimator(advised, X)
+    plt.close("all")
