@@ -461,6 +461,19 @@ def _refuse_overflow(estimator, values, what, xp=None, advice=_SCALE_ADVICE):
     )
 
 
+def _check_summed_duplicates(X):
+    """Refuse a sparse ``X`` whose duplicate entries, which mean their sum, overflow."""
+    canonical = X.copy()
+    canonical.sum_duplicates()
+    if np.isinf(canonical.data).any():
+        raise ValueError(
+            f"Input X contains infinity or a value too large for {X.dtype!r}: entries "
+            "stored more than once in the sparse matrix mean their sum, which "
+            "overflows. Store each entry once (X.sum_duplicates() shows the sums), "
+            "scaled to a range the dtype holds."
+        )
+
+
 def _is_temporal(dtype):
     """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
     dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
@@ -502,7 +515,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if _is_complex(X):
             raise _complex_error(name)
         try:
-            return validate_data(
+            X = validate_data(
                 self,
                 X,
                 reset=reset,
@@ -510,6 +523,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 dtype=list(dtype),
                 ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
             )
+            if sp.issparse(X) and not X.has_canonical_format:
+                _check_summed_duplicates(X)
+            return X
         except (TypeError, ValueError) as exc:
             message = str(exc)
             if message.startswith("Input X contains NaN"):

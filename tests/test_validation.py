@@ -458,6 +458,29 @@ def test_noncanonical_sparse_input_is_not_written(fmt):
     unchanged()
 
 
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_array"])
+def test_sparse_duplicates_summing_past_the_dtype_are_refused(X, fitted, fmt):
+    # Stored twice, 1e308 means 2e308: infinite once summed, though each value is finite.
+    data = np.array([1e308, 1e308, 0.5, 0.5])
+    if fmt.startswith("csr"):  # row 0 stores column 1 twice, row 1 column 0
+        indices, indptr = np.array([1, 1, 0]), np.array([0, 2, 3])
+    else:  # column 0 stores row 1, column 1 row 0 twice
+        indices, indptr = np.array([1, 0, 0]), np.array([0, 1, 3, 3, 3, 3])
+        data = data[[2, 0, 1]]
+    data = data[:3]
+    Xs = getattr(sp, fmt)((data, indices, indptr), shape=(2, N_FEATURES))
+    assert np.isinf(Xs.toarray()).any() and np.isfinite(Xs.data).all()
+    stored = Xs.data.copy()
+    for method in METHODS:
+        target = AutoencoderTransformer() if method in ("fit", "partial_fit") else fitted
+        with pytest.raises(ValueError, match="stored more than once .* overflows"):
+            getattr(target, method)(Xs)
+    assert_array_equal(Xs.data, stored)  # not summed in place
+    # Duplicates with a finite sum are what they mean, as before.
+    Xs.data[Xs.data > 1] = 1.0
+    assert_allclose(fitted.transform(Xs), fitted.transform(Xs.toarray()))
+
+
 def test_memmap_input(tmp_path, X):
     path = tmp_path / "X.dat"
     mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
