@@ -474,6 +474,32 @@ def _check_summed_duplicates(X):
         )
 
 
+def _finite_in_float64(X):
+    """Whether ``X`` (as given, any namespace) holds no infinity in float64."""
+    if is_array(X) and not isinstance(X, np.ndarray):
+        X = to_numpy(X)
+    try:
+        check_array(
+            X,
+            accept_sparse=True,
+            dtype=np.float64,
+            ensure_all_finite="allow-nan",
+            ensure_min_samples=0,
+            ensure_min_features=0,
+        )
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _dtype_name(dtype):
+    """``"float32"`` for NumPy's float32, PyTorch's, or another namespace's."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
+
+
 def _is_temporal(dtype):
     """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
     dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
@@ -515,19 +541,33 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if _is_complex(X):
             raise _complex_error(name)
         try:
-            X = validate_data(
-                self,
-                X,
-                reset=reset,
-                accept_sparse=["csr", "csc"] if input_tags.sparse else False,
-                dtype=list(dtype),
-                ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
-            )
+            with np.errstate(over="ignore", invalid="ignore"):  # a cast that overflows: refused
+                X = validate_data(
+                    self,
+                    X,
+                    reset=reset,
+                    accept_sparse=["csr", "csc"] if input_tags.sparse else False,
+                    dtype=list(dtype),
+                    ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
+                )
             if sp.issparse(X) and not X.has_canonical_format:
                 _check_summed_duplicates(X)
             return X
         except (TypeError, ValueError) as exc:
             message = str(exc)
+            if (
+                message.startswith("Input X contains infinity")
+                and len(dtype) == 1
+                and _finite_in_float64(X)
+            ):
+                # A continued fit casts X to the fitted model's dtype.
+                dtype_name = _dtype_name(dtype[0])
+                raise ValueError(
+                    f"{message} The model was fitted in {dtype_name} and goes on "
+                    f"training in it, so X is cast to {dtype_name}: scale X into that "
+                    "dtype's range, or refit (warm_start=False) on data of the dtype "
+                    "you need."
+                ) from exc
             if message.startswith("Input X contains NaN"):
                 raise ValueError(
                     f"Input X contains NaN. {name} does not accept missing values yet: "

@@ -481,6 +481,26 @@ def test_sparse_duplicates_summing_past_the_dtype_are_refused(X, fitted, fmt):
     assert_allclose(fitted.transform(Xs), fitted.transform(Xs.toarray()))
 
 
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_continuing_a_float32_model_on_values_float32_cannot_hold_says_so(X, how):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = AutoencoderTransformer(2, max_iter=2, random_state=0, warm_start=True)
+        model.fit(X.astype(np.float32))
+    params = model._params.copy()
+    big = X * 1e300  # finite in float64, infinite in float32
+    method = model.partial_fit if how == "partial_fit" else model.fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no raw "overflow in cast"
+        with pytest.raises(ValueError, match="fitted in float32 and goes on training in it"):
+            method(big)
+    assert_array_equal(model._params, params)
+    # X that is infinite as given gets scikit-learn's message alone.
+    with pytest.raises(ValueError, match="contains infinity") as info:
+        method(_with(np.inf)(X))
+    assert "fitted in float32" not in str(info.value)
+
+
 def test_memmap_input(tmp_path, X):
     path = tmp_path / "X.dat"
     mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
