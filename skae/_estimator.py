@@ -389,7 +389,7 @@ def _is_complex(X):
 
 def _complex_error(name):
     return ValueError(
-        f"X holds complex numbers, and {name} needs real ones: pass the part you mean "
+        f"Complex data not supported: {name} needs real numbers. Pass the part you mean "
         "(X.real, abs(X)), or both as separate columns, e.g. np.hstack([X.real, X.imag])."
     )
 

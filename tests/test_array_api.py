@@ -491,17 +491,18 @@ def test_sparse_tensors_are_refused(data):
     ],
 )
 def test_complex_arrays_are_refused_not_cast_to_their_real_part(data, backend):
+    COMPLEX = "Complex data not supported: .* needs real numbers"
     # PyTorch casts a complex tensor to a real dtype with only a warning.
     complex_data = backend(data + 1j)
     with config_context(array_api_dispatch=True):
         est = small().fit(backend(data))
         codes = est.transform(backend(data))
-        with pytest.raises(ValueError, match="X holds complex numbers"):
+        with pytest.raises(ValueError, match=COMPLEX):
             small().fit(complex_data)
         for method in ("partial_fit", "transform", "score_samples", "score"):
-            with pytest.raises(ValueError, match="X holds complex numbers"):
+            with pytest.raises(ValueError, match=COMPLEX):
                 getattr(est, method)(complex_data)
-        with pytest.raises(ValueError, match="X holds complex numbers"):
+        with pytest.raises(ValueError, match=COMPLEX):
             est.inverse_transform(codes + 1j)
         assert_array_equal(to_numpy(est.transform(backend(data))), to_numpy(codes))
 

@@ -47,7 +47,7 @@ def _with(value, row=1, col=2):
     return make
 
 
-COMPLEX = r"X holds complex numbers.*np\.hstack\(\[X\.real, X\.imag\]\)"
+COMPLEX = r"Complex data not supported: .* needs real numbers.*np\.hstack\(\[X\.real, X\.imag\]\)"
 NON_NUMERIC = "non-numeric.*encode categorical columns first.*OneHotEncoder in a ColumnTransformer"
 
 BAD_INPUTS = [
