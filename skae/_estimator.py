@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import os
 import sys
 import threading
 import warnings
@@ -270,6 +271,15 @@ def _thread_controller():
 _one_blas_thread_owner = threading.Lock()
 
 
+def _new_blas_thread_owner():
+    global _one_blas_thread_owner
+    _one_blas_thread_owner = threading.Lock()
+
+
+# A process forked while another thread held the lock starts without an owner.
+os.register_at_fork(after_in_child=_new_blas_thread_owner)
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
     """BLAS limited to one thread while this fit trains, unless another fit holds the limit.
@@ -387,6 +397,11 @@ def _is_complex(X):
     return "complex" in str(getattr(X, "dtype", ""))
 
 
+def _names_complex(message):
+    """Whether a validation error is about complex numbers (in an array, a frame or a list)."""
+    return message.startswith("Complex data not supported") or "not 'complex'" in message
+
+
 def _complex_error(name):
     return ValueError(
         f"Complex data not supported: {name} needs real numbers. Pass the part you mean "
@@ -408,7 +423,7 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
                 f"{message.rstrip('.')}: {name} decodes codes, which are finite numbers "
                 "like those transform returns."
             ) from exc
-        if message.startswith("Complex data not supported"):
+        if _names_complex(message):
             raise _complex_error(name) from None
         if any(words in message.lower() for words in _CONVERSION_ERRORS):
             raise type(exc)(
@@ -463,6 +478,9 @@ def _refuse_overflow(estimator, values, what, xp=None, advice=_SCALE_ADVICE):
 
 def _check_summed_duplicates(X):
     """Refuse a sparse ``X`` whose duplicate entries, which mean their sum, overflow."""
+    most_stored = int(np.diff(X.indptr).max(initial=0))  # entries of a row (CSR) or column
+    if most_stored * float(np.max(np.abs(X.data), initial=0.0)) < np.finfo(X.dtype).max:
+        return  # no sum of stored entries can overflow: no copy
     canonical = X.copy()
     canonical.sum_duplicates()
     if np.isinf(canonical.data).any():
@@ -550,9 +568,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     dtype=list(dtype),
                     ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
                 )
-            if sp.issparse(X) and not X.has_canonical_format:
-                _check_summed_duplicates(X)
-            return X
         except (TypeError, ValueError) as exc:
             message = str(exc)
             if (
@@ -565,8 +580,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 raise ValueError(
                     f"{message} The model was fitted in {dtype_name} and goes on "
                     f"training in it, so X is cast to {dtype_name}: scale X into that "
-                    "dtype's range, or refit (warm_start=False) on data of the dtype "
-                    "you need."
+                    "dtype's range, or train a new model on data of the dtype you need "
+                    "(fit with warm_start=False, or a new estimator's partial_fit)."
                 ) from exc
             if message.startswith("Input X contains NaN"):
                 raise ValueError(
@@ -574,7 +589,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     "impute them first in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
                     f"StandardScaler(), {name}())."
                 ) from exc
-            if message.startswith("Complex data not supported"):  # e.g. a frame's column
+            if _names_complex(message):  # e.g. a frame's column, a list of complex numbers
                 raise _complex_error(name) from None  # not scikit-learn's copy of the data
             if not any(words in message.lower() for words in _CONVERSION_ERRORS):
                 raise
@@ -586,6 +601,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             raise type(exc)(
                 f"Input X contains non-numeric data ({message}): {self._encoding_advice()}"
             ) from exc
+        if sp.issparse(X) and not X.has_canonical_format:
+            _check_summed_duplicates(X)
+        return X
 
     def _encoding_advice(self):
         """What to do with data that are not numbers: encode them in a ColumnTransformer."""
@@ -1026,11 +1044,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         alpha = getattr(self, "alpha", None)
         if isinstance(alpha, Real) and alpha >= 1:
             settings["alpha"] = alpha
-        for name in ("sparsity", "contraction"):
-            if getattr(self, name, 0):
+        for name in ("sparsity", "contraction"):  # weights of the order of the loss's, or more
+            if getattr(self, name, 0) >= 1:
                 settings[name] = getattr(self, name)
-        if getattr(self, "noise", None) == "gaussian":
-            settings["noise_level"] = self.noise_level
+        if getattr(self, "noise", None) == "gaussian" and self.noise_level >= 1:
+            settings["noise_level"] = self.noise_level  # noise as large as standardized data
         if not settings:
             return None
         listed = ", ".join(f"{name}={value!r}" for name, value in settings.items())
@@ -2106,4 +2124,5 @@ class AutoencoderTransformer(
             raise ValueError(
                 "X has no observed entries (with positive weight): there is nothing to score."
             )
-        return -float(np.dot(weights, np.where(counts > 0, errors, 0.0)) / weights.sum())
+        # Rows of zero weight do not count, infinite errors (0 · inf is NaN) included.
+        return -float(np.dot(weights, np.where(weights > 0, errors, 0.0)) / weights.sum())

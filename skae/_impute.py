@@ -435,11 +435,12 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         mean, scale = self.mean_.astype(Z.dtype), self.scale_.astype(Z.dtype)
         with np.errstate(over="ignore"):
             Z -= mean
-        overflowed = np.isinf(Z).any(axis=0)  # Z's entries are finite or NaN (missing)
+        overflowed = np.isinf(Z)  # Z's entries are finite or NaN (missing)
         Z /= scale
-        if overflowed.any():  # huge values of both signs: divide before subtracting
-            huge = self._missing_as_nan(X[:, overflowed]) / scale[overflowed]
-            Z[:, overflowed] = huge - mean[overflowed] / scale[overflowed]
+        if overflowed.any():  # huge values of both signs: these divide before subtracting
+            rows, columns = np.nonzero(overflowed)
+            values = np.asarray(X[rows, columns], dtype=Z.dtype)
+            Z[rows, columns] = values / scale[columns] - mean[columns] / scale[columns]
         # A constant feature carries nothing the network could learn: its observed
         # entries enter as 0, in training and in transform, whatever their value.
         constant = self._constant_features

@@ -353,8 +353,9 @@ class ArrayAPIMixin:
             xp, Xc, lambda Z: net.propagate(params, Z, 0, net.n_encoder_layers),
             (self._n_features_out,),
         )
-        _refuse_overflow(self, codes, "codes", xp)
-        return xp.astype(codes, X.dtype)
+        codes = xp.astype(codes, X.dtype)
+        _refuse_overflow(self, codes, "codes", xp)  # in X's dtype: the cast can overflow too
+        return codes
 
     def _array_api_inverse_transform(self, X):
         from ._estimator import _CODES_ADVICE, _check_codes, _refuse_overflow
@@ -372,8 +373,9 @@ class ArrayAPIMixin:
             ),
             (self.n_features_in_,),
         )
+        out = xp.astype(out, X.dtype)
         _refuse_overflow(self, out, "reconstructions", xp, advice=_CODES_ADVICE)
-        return xp.astype(out, X.dtype)
+        return out
 
     def _array_api_score_samples(self, X):
         X, xp = self._array_api_check_X(X)

@@ -779,3 +779,20 @@ def test_inference_that_overflows_raises_or_scores_minus_infinity_as_on_numpy(da
             scores = strict_to_numpy(est.score_samples(strict(huge)))
     assert_array_equal(scores[3:], -np.inf)
     assert np.isfinite(scores[:3]).all()
+
+
+def test_results_that_overflow_only_in_the_inputs_dtype_raise_too(data):
+    # A float64 model decodes float32 codes in float64; the cast back to float32
+    # overflows (these reconstructions reach ~5e38).
+    corners = np.finfo(np.float32).max * np.array(
+        [[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]]
+    )
+    codes = corners.astype(np.float32)
+    with config_context(array_api_dispatch=True):
+        est = small().fit(strict(data))
+        wide = strict_to_numpy(est.inverse_transform(strict(corners)))  # float64: finite
+        assert np.abs(wide).max() > np.finfo(np.float32).max
+        with np.errstate(all="ignore"), pytest.raises(ValueError, match="The reconstructions of"):
+            est.inverse_transform(strict(codes))
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="The reconstructions of"):
+        small().fit(data).inverse_transform(codes)  # as on NumPy

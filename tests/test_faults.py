@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.preprocessing import StandardScaler
 
@@ -264,7 +264,7 @@ def test_a_divergence_names_the_strong_penalties_and_noise_in_use(blobs, params,
         AutoencoderTransformer(2, n_init=1, max_iter=5, random_state=0, **params).fit(X)
     with pytest.raises(DivergenceError) as info:  # settings it cannot blame: none named
         AutoencoderTransformer(
-            2, learning_rate_init=1e30, max_iter=5, noise="masking", noise_level=0.5
+            2, learning_rate_init=1e30, max_iter=5, noise="gaussian", sparsity=0.1
         ).fit(X)
     assert "Strong penalties" not in str(info.value)
 
@@ -303,6 +303,13 @@ def test_inference_that_overflows_raises_or_scores_minus_infinity_never_nan(blob
     holes[:, 0] = np.nan
     with np.errstate(all="ignore"):
         scores = model.score_samples(holes)
+        # Rows of zero weight do not count, though they score -inf.
+        weights = np.array([1.0, 2.0, 1.0, 0.0, 0.0])
+        assert_allclose(
+            model.score(holes, sample_weight=weights),
+            model.score(holes[:3], sample_weight=weights[:3]),
+            rtol=1e-12,
+        )
     assert_array_equal(scores[3:], -np.inf)
     assert np.isfinite(scores[:3]).all()
 
@@ -323,11 +330,22 @@ def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardi
     from skae import AutoencoderImputer
 
     X = blobs.copy()
-    X[:, 0] = np.where(np.arange(len(X)) % 2, 0.9 * HUGE, -0.9 * HUGE)  # (x - mean) overflows
+    # Two rows in three positive: a mean of ~0.3 HUGE, from which -0.9 HUGE overflows.
+    X[:, 0] = np.where(np.arange(len(X)) % 3, 0.9 * HUGE, -0.9 * HUGE)
+    X[::5, 0] = np.random.RandomState(0).uniform(-0.5, 0.5, size=len(X[::5])) * HUGE
     X[3, 1] = np.nan
     imputer = AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X)
     assert np.isfinite(imputer.transform(X)).all()
     assert np.isfinite(imputer.mean_).all() and np.isfinite(imputer.scale_).all()
+    # Only the entries whose difference from the mean overflows divide first: the
+    # others standardize as always, whatever rows come with them.
+    with np.errstate(over="ignore"):
+        plain = (X - imputer.mean_) / imputer.scale_
+    Z = imputer._standardized(X, continuing=True)
+    overflowing = np.isinf(plain)
+    assert overflowing.any() and not overflowing.all()
+    assert_array_equal(Z[~overflowing], plain[~overflowing])
+    assert np.isfinite(Z[overflowing]).all()
     # Far beyond the training data: the imputations overflow, and it says so.
     small = AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
     small.fit(np.where(X == X[3, 1], np.nan, blobs))

@@ -58,6 +58,8 @@ BAD_INPUTS = [
     ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
     ("3-D", lambda X: X[:, :, None], ValueError, "Found array with dim 3"),
     ("complex", lambda X: X + 1j, ValueError, COMPLEX),
+    ("complex list", lambda X: (X + 1j).tolist(), ValueError, COMPLEX),
+    ("complex objects", lambda X: (X + 1j).astype(object), ValueError, COMPLEX),
     ("a word", lambda X: [["a"] * X.shape[1]] + X.tolist(), ValueError, NON_NUMERIC),
     ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, NON_NUMERIC),
     ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, NON_NUMERIC),
@@ -217,6 +219,7 @@ def test_wrong_number_of_features(X, fitted, method):
         (lambda C: np.full(C.shape, "a"), "takes codes, numbers like those transform"),
         (lambda C: C[:0], "0 sample"),
         (lambda C: C + 1j, COMPLEX),
+        (lambda C: (C + 1j).tolist(), COMPLEX),
     ],
 )
 def test_bad_codes_for_inverse_transform(X, fitted, make, match):
@@ -476,9 +479,32 @@ def test_sparse_duplicates_summing_past_the_dtype_are_refused(X, fitted, fmt):
         with pytest.raises(ValueError, match="stored more than once .* overflows"):
             getattr(target, method)(Xs)
     assert_array_equal(Xs.data, stored)  # not summed in place
+    warm = AutoencoderTransformer(2, max_iter=2, warm_start=True).fit(X)
+    for method in (warm.fit, warm.partial_fit):  # no advice about the model's dtype
+        with pytest.raises(ValueError, match="stored more than once") as info:
+            method(Xs)
+        assert "fitted in" not in str(info.value)
     # Duplicates with a finite sum are what they mean, as before.
     Xs.data[Xs.data > 1] = 1.0
     assert_allclose(fitted.transform(Xs), fitted.transform(Xs.toarray()))
+
+
+def test_unsorted_sparse_input_of_ordinary_values_is_not_copied_to_sum_duplicates(
+    X, monkeypatch
+):
+    from skae._estimator import _check_summed_duplicates
+
+    Xs = sp.csr_matrix(X)
+    Xs.indices[:2] = Xs.indices[1::-1]  # row 0's first two columns swapped: not canonical
+    Xs.data[:2] = Xs.data[1::-1]
+    Xs.has_sorted_indices = False
+    assert not Xs.has_canonical_format
+
+    def copy(self, *args, **kwargs):
+        raise AssertionError("copied")
+
+    monkeypatch.setattr(type(Xs), "copy", copy)
+    _check_summed_duplicates(Xs)  # no stored entries whose sum could overflow
 
 
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
