@@ -383,7 +383,8 @@ class ArrayAPIMixin:
         Xc, params = self._array_api_operands(xp, X)
         errors = _chunked(xp, Xc, lambda Z: objective.sample_errors(params, Z), ())
         # X is finite: only a reconstruction that overflowed gives NaN.
-        errors = xp.where(xp.isnan(errors), xp.asarray(xp.inf, dtype=errors.dtype), errors)
+        infinity = xp.asarray(xp.inf, dtype=errors.dtype, device=errors.device)
+        errors = xp.where(xp.isnan(errors), infinity, errors)
         return -xp.astype(errors, _xp.max_float_dtype(xp, X.device))
 
 
