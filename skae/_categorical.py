@@ -56,7 +56,13 @@ def check_categorical_groups(groups, n_features):
         if len(set(columns)) != len(columns):
             raise ValueError(f"categorical_groups[{number}] = {columns} repeats a column.")
         for column in columns:
-            if not 0 <= column < n_features:
+            if column < 0:
+                raise ValueError(
+                    f"categorical_groups[{number}] refers to column {column}: groups hold "
+                    f"column indices from 0 to {n_features - 1} (negative ones do not count "
+                    "from the end)."
+                )
+            if column >= n_features:
                 raise ValueError(
                     f"categorical_groups[{number}] refers to column {column}, but X has "
                     f"{n_features} columns (indices 0 to {n_features - 1}). Groups read "
@@ -86,10 +92,11 @@ def _refuse_a_missing_category(name, encoder, i, categories):
     raise ValueError(
         f"The OneHotEncoder {name!r} encodes the missing values of its feature {feature} "
         f"as a category of their own ({missing[0]!r}): in a group, such a row would count "
-        "as observed and never be imputed. Encode them as an all-zero block, which "
-        "counts as missing: give the encoder the categories without the missing value "
-        "and handle_unknown='ignore', e.g. OneHotEncoder(categories=[sorted(df[c].dropna()"
-        ".unique()) for c in columns], handle_unknown='ignore')."
+        "as observed (a category to reconstruct, never imputed). Encode them as an "
+        "all-zero block, which counts as missing: give the encoder the categories "
+        "without the missing value and handle_unknown='ignore', e.g. OneHotEncoder("
+        "categories=[sorted(df[c].dropna().unique()) for c in columns], "
+        "handle_unknown='ignore', sparse_output=False)."
     )
 
 
@@ -152,9 +159,14 @@ def categorical_groups_from(column_transformer):
     from sklearn.utils.validation import check_is_fitted
 
     if not isinstance(column_transformer, ColumnTransformer):
+        hint = (
+            ": pass the pipeline's ColumnTransformer step, e.g. pipe[0]"
+            if type(column_transformer).__name__ == "Pipeline"
+            else ""
+        )
         raise ValueError(
             "categorical_groups_from needs a fitted sklearn.compose.ColumnTransformer, "
-            f"got {type(column_transformer).__name__}."
+            f"got {type(column_transformer).__name__}{hint}."
         )
     check_is_fitted(column_transformer)
     return _groups_of(column_transformer, 0)

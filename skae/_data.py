@@ -107,19 +107,30 @@ def has_missing(X):
     return bool(np.isnan(values).any())
 
 
-def observed_weight(X, sample_weight):
+def observed_weight(X, sample_weight, groups=()):
     """``sample_weight`` with the rows whose every entry is missing weighted 0.
 
     Such rows add nothing to the loss; holding them out for validation, or counting
     them towards the rows ``early_stopping="auto"`` needs, would count rows that say
-    nothing. Returns ``sample_weight`` itself (``None`` included) when no row is
-    entirely missing, else a new float array; neither ``X`` nor ``sample_weight`` is
-    modified. Dense rows are checked in chunks, without a full-size temporary.
+    nothing. With categorical ``groups`` (see :class:`MissingEntries`), a group of
+    zeros is missing too. Returns ``sample_weight`` itself (``None`` included) when
+    no row is entirely missing, else a new float array; neither ``X`` nor
+    ``sample_weight`` is modified. Rows are checked in chunks, without a full-size
+    temporary.
     """
-    if not has_missing(X):
-        return sample_weight
     n, d = X.shape
-    if sp.issparse(X):
+    if groups:
+        missing = MissingEntries(d, groups)
+        empty = np.empty(n, dtype=bool)
+        for start in range(0, n, 8192):
+            chunk = X[start : start + 8192]
+            chunk = chunk.toarray() if sp.issparse(chunk) else np.array(chunk, dtype=float)
+            observed = np.empty_like(chunk)
+            missing.fill(chunk, observed)
+            empty[start : start + 8192] = missing.row_counts(observed) == 0
+    elif not has_missing(X):
+        return sample_weight
+    elif sp.issparse(X):
         X = sp.csr_array(X)
         if not X.has_canonical_format:
             X = X.copy()  # summing duplicate entries must not edit the caller's matrix

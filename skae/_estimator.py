@@ -56,7 +56,14 @@ from ._data import (
 from ._model import Network
 from ._objectives import LOSSES, Objective, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
-from ._training import DivergenceError, best_start, print_epoch, train
+from ._training import (
+    RATE_ADVICE,
+    SCALING_ADVICE,
+    DivergenceError,
+    best_start,
+    print_epoch,
+    train,
+)
 from ._xp import check_same_namespace, is_array, namespace_and_device, to_numpy
 from ._xp_estimator import ArrayAPIMixin
 
@@ -533,6 +540,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     to train.
     """
 
+    #: Whether the estimator standardizes its inputs itself (advice on divergence).
+    _standardizes_inputs = False
+
     # -- input validation -------------------------------------------------------------------
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
         """``validate_data`` for every method that takes data, with errors that say what to do.
@@ -554,8 +564,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 f"X holds dates or durations ({X.dtype}), which {name} would read as "
                 "numbers since an epoch: convert them to the numbers you mean first."
             )
-        if _temporal_columns(X):
-            raise self._non_numeric_error(_non_numeric_columns(X))
+        temporal = _temporal_columns(X)
+        if temporal:
+            others = [c for c in _non_numeric_columns(X) if c not in temporal]
+            label = "Column {} of X holds" if len(temporal) == 1 else "Columns {} of X hold"
+            message = (
+                f"{label.format([str(c) for c in temporal])} dates, times or durations, "
+                f"which {name} would read as numbers since an epoch: convert them to the "
+                "numbers you mean first (e.g. days since a reference date, or the year "
+                "and month as features)."
+            )
+            if others:
+                message += f" {self._non_numeric_error(others)}"
+            raise ValueError(message)
         if _is_complex(X):
             raise _complex_error(name)
         try:
@@ -577,17 +598,34 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             ):
                 # A continued fit casts X to the fitted model's dtype.
                 dtype_name = _dtype_name(dtype[0])
+                how = (
+                    "fit with warm_start=False, or a new estimator's partial_fit"
+                    if hasattr(self, "partial_fit")
+                    else "fit with warm_start=False"
+                )
                 raise ValueError(
                     f"{message} The model was fitted in {dtype_name} and goes on "
                     f"training in it, so X is cast to {dtype_name}: scale X into that "
-                    "dtype's range, or train a new model on data of the dtype you need "
-                    "(fit with warm_start=False, or a new estimator's partial_fit)."
+                    f"dtype's range, or train a new model on data of the dtype you need "
+                    f"({how})."
+                ) from exc
+            if message.startswith("Input X contains infinity") and input_tags.allow_nan:
+                raise ValueError(
+                    f"{message} Replace the infinities with finite values, or mark "
+                    "them missing (NaN)."
                 ) from exc
             if message.startswith("Input X contains NaN"):
                 raise ValueError(
                     f"Input X contains NaN. {name} does not accept missing values yet: "
                     "impute them first in a Pipeline, e.g. make_pipeline(SimpleImputer(), "
                     f"StandardScaler(), {name}())."
+                ) from exc
+            if message.startswith("Sparse data was passed"):
+                raise TypeError(
+                    f"{name} needs dense input, and X is sparse: pass X.toarray(), or "
+                    "have the steps before it output dense arrays, e.g. "
+                    "OneHotEncoder(sparse_output=False) or "
+                    "make_column_transformer(..., sparse_threshold=0)."
                 ) from exc
             if _names_complex(message):  # e.g. a frame's column, a list of complex numbers
                 raise _complex_error(name) from None  # not scikit-learn's copy of the data
@@ -770,14 +808,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if incremental
             else "Refit with warm_start=False."
         )
-        for key, value in spec.items():
-            fitted = getattr(self, f"_{key}")
+        shape_keys = ("layer_sizes", "n_encoder_layers")
+        # A named setting first: mask_as_input changes the layer sizes too.
+        for key in sorted(spec, key=lambda key: key in shape_keys):
+            value, fitted = spec[key], getattr(self, f"_{key}")
             if value == fitted:
                 continue
-            if key == "layer_sizes":
+            if key in shape_keys:
                 raise ValueError(
-                    f"The network's layer sizes {value} differ from the fitted ones "
-                    f"{fitted}; {how} cannot change the architecture. {remedy}"
+                    f"The network's layer sizes {spec['layer_sizes']} (the code at layer "
+                    f"{spec['n_encoder_layers']}) differ from the fitted ones "
+                    f"{self._layer_sizes} (the code at layer {self._n_encoder_layers}); "
+                    f"{how} cannot change the architecture (hidden_layer_sizes, "
+                    f"n_components, decoder_layer_sizes). {remedy}"
                 )
             raise ValueError(
                 f"The {key} {value!r} differs from the fitted {fitted!r}; {how} cannot "
@@ -822,10 +865,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             low, high = feature_range(bounds, X.dtype)
         return Corruption(noise, self.noise_level, rng, low, high), bounds
 
-    def _warn_about_range(self, X, loss=None):
+    def _warn_about_range(self, X, loss=None, fitted=False):
         """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns.
 
         Not inside :func:`_range_warned_by_fit`: ``fit`` has just warned about ``X``.
+        ``fitted``: the data go through a fitted model (inference), ``loss`` its loss.
         """
         if (loss or getattr(self, "loss", None)) != "binary_crossentropy":
             return
@@ -839,11 +883,18 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if values.size and (values.min() < -slack or values.max() > 1 + slack):
             high = float(values.max())
             shown = f"{high:.3g}" if f"{high:.3g}" != "1" else repr(high)  # not 1 if above
+            advice = (
+                "Scale new data as the training data were scaled (e.g. with the same "
+                "MinMaxScaler(clip=True), in a Pipeline), or refit with "
+                'loss="squared_error".'
+                if fitted
+                else 'Rescale X (e.g. with MinMaxScaler) or use loss="squared_error".'
+            )
+            model = "this model was fitted with " if fitted else ""
             warnings.warn(
-                'loss="binary_crossentropy" expects data in [0, 1], but X ranges over '
-                f"[{values.min():.3g}, {shown}]: the loss is unbounded below "
-                "there and the reconstructions stay in [0, 1]. Rescale X (e.g. with "
-                'MinMaxScaler) or use loss="squared_error".',
+                f'{model}loss="binary_crossentropy", which expects data in [0, 1], but X '
+                f"ranges over [{values.min():.3g}, {shown}]: the loss is unbounded below "
+                f"there and the reconstructions stay in [0, 1]. {advice}",
                 UserWarning,
                 stacklevel=_outside_stacklevel(),
             )
@@ -882,7 +933,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         # Rows with no observed entry neither count towards "auto" nor are held out.
         split_weight = sample_weight
         if self.early_stopping and not incremental:
-            split_weight = observed_weight(X, sample_weight)
+            split_weight = observed_weight(X, sample_weight, spec.get("categorical_groups", ()))
         if not incremental and self._validates(X.shape[0], split_weight):
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
@@ -1033,10 +1084,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 start, all_streams, max_epochs, n_iter, context, state, threads
             )
         except DivergenceError as error:
+            message = str(error)
+            if self._standardizes_inputs:  # scaling X cannot help
+                message = message.replace(SCALING_ADVICE, RATE_ADVICE)
             hints = [h for h in (self._auto_alpha_hint(context), self._settings_hint()) if h]
-            if not hints:
+            if message == str(error) and not hints:
                 raise
-            raise DivergenceError(" ".join([str(error), *hints])) from error
+            raise DivergenceError(" ".join([message, *hints])) from error
 
     def _settings_hint(self):
         """The penalties and noise in use that can make training diverge too, or None."""
@@ -1227,7 +1281,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if groups:
             MissingEntries(X.shape[1], groups).check_one_hot(X)
         # Scores and reconstructions of such data mean little (BCE is unbounded below).
-        self._warn_about_range(X, loss=self._loss)
+        self._warn_about_range(X, loss=self._loss, fitted=True)
         return X
 
     def _inference_missing(self, X, *, scoring=False):

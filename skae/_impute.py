@@ -240,6 +240,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     contraction = 0.0
     tied_weights = False
 
+    _standardizes_inputs = True
+
     _parameter_constraints: dict = {
         "missing_values": [Real],
         "add_indicator": ["boolean"],
@@ -343,6 +345,12 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     # -- validation and standardization -----------------------------------------------------
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
+        if np.isinf(self.missing_values):
+            raise ValueError(
+                f"missing_values={self.missing_values!r} cannot mark missing entries: X "
+                "must be finite. Replace the infinities with NaN and keep "
+                "missing_values=np.nan (the default)."
+            )
         try:
             return super()._check_X(X, reset=reset, dtype=dtype)
         except ValueError as exc:
@@ -350,7 +358,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 raise
             raise ValueError(
                 f"Input X contains NaN, but missing_values={self.missing_values!r}: NaN is "
-                "missing only with missing_values=np.nan (the default)."
+                "missing only with missing_values=np.nan (the default). Set that, or "
+                f"replace the NaNs with {self.missing_values!r}."
             ) from exc
 
     def _missing_as_nan(self, X):
@@ -555,8 +564,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             self,
             out,
             "imputed values",
-            advice="Bring X's values well within their dtype's range first, e.g. with "
-            "StandardScaler (which leaves missing values missing) in a Pipeline.",
+            advice="Check the observed values of those rows, or fit the imputer on data "
+            "of their range.",
         )
         if self.keep_empty_features:
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.

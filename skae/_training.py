@@ -70,18 +70,26 @@ class TrainingResult:
     resume: dict | None = None
 
 
+#: The first cause :func:`diverged` names; an estimator that standardizes its
+#: inputs itself replaces it (by this text) with :data:`RATE_ADVICE`.
+SCALING_ADVICE = (
+    "The inputs may be badly scaled (standardize them, e.g. with "
+    "sklearn.preprocessing.StandardScaler in a Pipeline) or the learning rate too large"
+)
+RATE_ADVICE = "The learning rate may be too large"
+
+
 def diverged(epoch, batch, loss, learning_rate):
     """The error raised when training diverges, with what to do about it.
 
-    ``loss`` is the non-finite value, or a string saying what became non-finite.
+    ``loss`` is the non-finite value, or a string saying what became non-finite;
+    ``learning_rate`` the rate of that epoch (a schedule's, not the initial one).
     """
     where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
     what = f"the {loss}" if isinstance(loss, str) else f"the loss became {loss}"
     return DivergenceError(
-        f"Training diverged at {where}: {what}. The inputs may be "
-        "badly scaled (standardize them, e.g. with sklearn.preprocessing."
-        "StandardScaler in a Pipeline) or the learning rate too large (lower "
-        f"learning_rate_init, currently {learning_rate})."
+        f"Training diverged at {where}: {what}. {SCALING_ADVICE} (lower "
+        f"learning_rate_init; the rate was {learning_rate:.3g} then)."
     )
 
 

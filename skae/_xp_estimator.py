@@ -329,14 +329,14 @@ class ArrayAPIMixin:
             )
         X = self._check_X(X, reset=False, dtype=(xp.float64, xp.float32))
         _refuse_missing(X, xp)
-        self._array_api_warn_about_range(X, xp, self._loss)
+        self._array_api_warn_about_range(X, xp, self._loss, fitted=True)
         return X, xp
 
-    def _array_api_warn_about_range(self, X, xp, loss):
+    def _array_api_warn_about_range(self, X, xp, loss, fitted=False):
         """``_warn_about_range`` from ``X``'s extremes (two numbers come to the host)."""
         if loss == "binary_crossentropy" and X.shape[0]:
             bounds = _xp.to_numpy(xp.stack([xp.min(X), xp.max(X)]))
-            self._warn_about_range(bounds, loss=loss)
+            self._warn_about_range(bounds, loss=loss, fitted=fitted)
 
     def _array_api_operands(self, xp, X):
         """``X`` and the parameters in their common dtype (products need one dtype)."""

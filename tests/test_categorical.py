@@ -29,7 +29,7 @@ def mixed(n=300, seed=0):
 
 BAD_GROUPS = [
     ("out of range", [[0, 6]], "refers to column 6, but X has 6 columns"),
-    ("negative", [[-1, 0]], "refers to column -1"),
+    ("negative", [[-1, 0]], r"refers to column -1: .*\(negative ones do not count from the end"),
     ("one column", [[0]], r"has 1 column\(s\); a one-hot group needs at least 2"),
     ("overlap", [[0, 1], [1, 2]], r"Column 1 is in categorical_groups\[0\] and categorical"),
     ("repeated", [[0, 0]], "repeats a column"),
@@ -323,8 +323,10 @@ def test_groups_from_refuses_missing_values_as_a_category(missing):
     default = make_column_transformer(
         (StandardScaler(), ["x"]), (OneHotEncoder(sparse_output=False), ["c"])
     ).fit(df)
-    with pytest.raises(ValueError, match=r"feature 'c' as a category of their own .*categ"):
+    match = r"feature 'c' as a category of their own .*categ"
+    with pytest.raises(ValueError, match=match) as info:
         categorical_groups_from(default)
+    assert "handle_unknown='ignore', sparse_output=False)" in str(info.value)
     categories = [sorted(df[c].dropna().unique()) for c in ["c"]]
     ct = make_column_transformer(
         (StandardScaler(), ["x"]),
@@ -348,6 +350,10 @@ def test_groups_from_refuses_dropped_categories_and_other_objects():
         categorical_groups_from(ct)
     with pytest.raises(ValueError, match="needs a fitted sklearn.compose.ColumnTransformer"):
         categorical_groups_from(OneHotEncoder())
+    pipe = make_pipeline(make_column_transformer((OneHotEncoder(), [1])), StandardScaler())
+    with pytest.raises(ValueError, match=r"got Pipeline: pass the pipeline's ColumnTransformer"):
+        categorical_groups_from(pipe.fit(_raw()))
+    assert categorical_groups_from(pipe[0]) == [[0, 1, 2]]
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):

@@ -287,6 +287,20 @@ def test_continuing_refuses_another_activation_or_loss(blobs, method, name, valu
     assert pickle.dumps(ae.set_params(**{name: old})) == before
 
 
+def test_continuing_with_the_code_at_another_layer_names_the_architecture(blobs):
+    # Same layer sizes, (6, 4, 4, 4, 6), but the code moves from layer 2 to layer 3.
+    ae = AutoencoderTransformer(
+        4, hidden_layer_sizes=(4,), decoder_layer_sizes=(4,), max_iter=2, warm_start=True
+    ).fit(blobs)
+    ae.set_params(hidden_layer_sizes=(4, 4), decoder_layer_sizes=())
+    with pytest.raises(ValueError, match=re.escape(
+        "(the code at layer 3) differ from the fitted ones (6, 4, 4, 4, 6) (the code at "
+        "layer 2); warm_start cannot change the architecture (hidden_layer_sizes, "
+        "n_components, decoder_layer_sizes)"
+    )):
+        ae.fit(blobs)
+
+
 def test_partial_fit_lowers_loss(blobs):
     ae = AutoencoderTransformer(2, random_state=0)
     scores = []

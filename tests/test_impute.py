@@ -352,11 +352,11 @@ def test_beats_mean_and_knn_on_unscaled_real_data():
 
 
 def test_refuses_sparse_and_infinite_input(holes):
-    with pytest.raises(TypeError, match="Sparse data was passed"):
+    with pytest.raises(TypeError, match="needs dense input, and X is sparse"):
         quick().fit(sp.csr_matrix(np.nan_to_num(holes)))
     bad = holes.copy()
     bad[0, 0] = np.inf
-    with pytest.raises(ValueError, match="Input X contains infinity"):
+    with pytest.raises(ValueError, match="Input X contains infinity.*mark them missing"):
         quick().fit(bad)
     imputer = quick().fit(holes)
     with pytest.raises(ValueError, match="Input X contains infinity"):
@@ -420,3 +420,37 @@ def test_defaults_converge_without_warning_on_bundled_data(load, rate, seed):
         warnings.simplefilter("error", ConvergenceWarning)
         imputer = AutoencoderImputer(random_state=seed).fit(X)
     assert imputer.n_iter_ < imputer.max_iter
+
+
+def test_messages_for_missing_markers_and_sparse_input_say_what_to_do(holes):
+    import re
+
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match=re.escape(
+        "missing_values=inf cannot mark missing entries: X must be finite. Replace the "
+        "infinities with NaN"
+    )):
+        quick(missing_values=np.inf).fit(np.where(np.isnan(holes), np.inf, holes))
+    with pytest.raises(ValueError, match=r"missing_values=-1: .* Set that, or replace the "
+                       r"NaNs with -1\."):
+        quick(missing_values=-1).fit(holes)
+    with pytest.raises(TypeError, match=r"needs dense input, and X is sparse: pass "
+                       r"X\.toarray\(\).*OneHotEncoder\(sparse_output=False\)"):
+        quick().fit(sp.csr_matrix(np.nan_to_num(holes)))
+
+
+def test_a_divergence_blames_the_learning_rate_not_the_scaling_it_does_itself(holes):
+    from skae._training import DivergenceError
+
+    with pytest.raises(DivergenceError, match=r"The learning rate may be too large \(lower "
+                       r"learning_rate_init; the rate was 1e\+30 then\)\.") as info:
+        quick(learning_rate_init=1e30, max_iter=5).fit(holes)
+    assert "StandardScaler" not in str(info.value)
+
+
+def test_continuing_in_float32_on_values_it_cannot_hold_offers_what_the_imputer_has(holes):
+    imputer = quick(warm_start=True, max_iter=2).fit(holes.astype(np.float32))
+    with pytest.raises(ValueError, match=r"fit with warm_start=False\)\.") as info:
+        imputer.fit(holes * 1e300)
+    assert "partial_fit" not in str(info.value)  # the imputer has none

@@ -411,7 +411,10 @@ def test_partial_fit_with_nan_continues(holes):
 
 @pytest.mark.parametrize(
     "change, match",
-    [({"mask_as_input": True}, "layer sizes"), ({"categorical_groups": [[0, 1]]}, "categorical")],
+    [
+        ({"mask_as_input": True}, "The mask_as_input True differs from the fitted False"),
+        ({"categorical_groups": [[0, 1]]}, "categorical"),
+    ],
 )
 def test_continuing_cannot_change_how_missing_values_are_handled(holes, change, match):
     ae = small(warm_start=True, max_iter=2).fit(holes)

@@ -599,3 +599,25 @@ def test_early_stopping_accepts_only_booleans_and_auto(blobs):
         AutoencoderTransformer(n_init=0).fit(blobs)
     with pytest.raises(InvalidParameterError, match="early_stopping"):
         AutoencoderOutlierDetector(early_stopping="auto").fit(blobs)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_rows_whose_only_entries_are_a_group_of_zeros_count_as_empty(sparse):
+    import scipy.sparse as sp
+
+    from skae._data import observed_weight
+
+    # Columns 0-1 a one-hot group: all zeros is a missing category.
+    X = np.array([[0.0, 0.0, np.nan], [1.0, 0.0, np.nan], [0.0, 0.0, 0.5], [0.0, 1.0, 2.0]])
+    X = sp.csr_matrix(X) if sparse else X
+    assert_array_equal(observed_weight(X, None, [[0, 1]]), [0, 1, 1, 1])
+    assert observed_weight(X, None) is None  # without the group no row is empty
+    # Nothing NaN: a group of zeros alone empties a row.
+    Y = np.array([[0.0, 0.0], [1.0, 0.0]])
+    assert_array_equal(observed_weight(Y, np.array([2.0, 3.0]), [[0, 1]]), [0, 3])
+    # So early stopping names the rows it lacks, not "every entry is missing".
+    A = np.array([[0.0, 0.0, np.nan]] * 10 + [[1.0, 0.0, 0.5]])
+    with pytest.raises(ValueError, match="of which 1 distinct with positive weight and an "
+                                         "observed entry"):
+        quiet_fit(AutoencoderTransformer(2, categorical_groups=[[0, 1]], early_stopping=True,
+                                         max_iter=2), A)
