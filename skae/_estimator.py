@@ -209,8 +209,8 @@ def _weights_as(sample_weight, dtype):
         return sample_weight.astype(dtype, copy=False)
     raise ValueError(
         f"sample_weight {problem} ({name} is the dtype of X). Rescale the weights by "
-        "a constant, e.g. divide them by their maximum: only their ratios matter, "
-        'but for the penalty of alpha="auto".'
+        "a constant, e.g. divide them by their maximum: only their ratios matter "
+        '(but for the penalty of alpha="auto", where an estimator has it).'
     )
 
 
@@ -1221,7 +1221,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         elif not (incremental or result.converged or result.stopped_by_monitor):
             warnings.warn(
                 f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
+                "and the optimization hasn't converged yet. Raise max_iter"
+                + (
+                    ", or go on training with warm_start=True"
+                    if "warm_start" in self.get_params()
+                    else ""
+                )
+                + " (loss_curve_ shows how far it got).",
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )

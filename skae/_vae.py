@@ -632,7 +632,13 @@ class VariationalAutoencoder(
         if isinstance(random_state, np.random.RandomState):
             rng = np.random.default_rng(random_state.randint(0, 2**32, size=4))
         else:
-            rng = np.random.default_rng(random_state)
+            try:
+                rng = np.random.default_rng(random_state)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    "random_state must be None, an int, a numpy.random.RandomState or a "
+                    f"numpy.random.Generator, got {random_state!r}."
+                ) from exc
         model = self._model()
         Z = rng.standard_normal((int(n_samples), self._n_features_out)).astype(model.dtype)
         if decoder_mean:

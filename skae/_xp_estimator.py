@@ -34,12 +34,22 @@ _CHUNK_ROWS = 65536
 
 
 
-def _refuse_missing(X, xp):
-    """Missing values are the NumPy engine's: raise on a NaN in an Array API array."""
+def _refuse_missing(X, xp, fitted=False):
+    """Missing values are the NumPy engine's: raise on a NaN in an Array API array.
+
+    ``fitted``: for inference with a model fitted on the Array API path, which
+    must move to NumPy too.
+    """
     if bool(xp.any(xp.isnan(X))):
+        numpy = (
+            "move the model to NumPy (sklearn.utils._array_api.move_estimator_to(model, "
+            "numpy, 'cpu')) and pass NumPy arrays"
+            if fitted
+            else "pass a NumPy array"
+        )
         raise ValueError(
-            "X contains NaN. Missing values are handled by the NumPy engine only: pass "
-            "a NumPy array (for a PyTorch tensor: X.cpu().numpy()), or impute them first."
+            f"X contains NaN. Missing values are handled by the NumPy engine only: {numpy} "
+            "(for a PyTorch tensor: X.cpu().numpy()), or impute them first."
         )
 
 class ArrayAPIMixin:
@@ -328,7 +338,7 @@ class ArrayAPIMixin:
                 "fitted on NumPy data, or a dense array of the model's namespace."
             )
         X = self._check_X(X, reset=False, dtype=(xp.float64, xp.float32))
-        _refuse_missing(X, xp)
+        _refuse_missing(X, xp, fitted=True)
         self._array_api_warn_about_range(X, xp, self._loss, fitted=True)
         return X, xp
 

@@ -796,3 +796,19 @@ def test_results_that_overflow_only_in_the_inputs_dtype_raise_too(data):
             est.inverse_transform(strict(codes))
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="The reconstructions of"):
         small().fit(data).inverse_transform(codes)  # as on NumPy
+
+
+def test_missing_values_are_refused_with_advice_that_works(data):
+    holes = data.copy()
+    holes[::7, 2] = np.nan
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match="NumPy engine only: pass a NumPy array"):
+            small().fit(strict(holes))
+        est = small().fit(strict(data))
+        for method in ("transform", "score_samples"):
+            with pytest.raises(ValueError, match=r"NumPy engine only: move the model to NumPy "
+                               r"\(sklearn\.utils\._array_api\.move_estimator_to"):
+                getattr(est, method)(strict(holes))
+        moved = move_estimator_to(est, np, "cpu")  # as advised
+        codes = moved.transform(holes)
+    assert np.isfinite(codes).all()

@@ -567,7 +567,8 @@ def test_fit_transform_passes_sample_weight_and_equals_fit_then_transform(blobs)
 def test_convergence_warning_and_convergence(blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        with pytest.raises(ConvergenceWarning, match="maximum iterations"):
+        with pytest.raises(ConvergenceWarning, match=r"maximum iterations \(3\) .* Raise "
+                           r"max_iter, or go on training with warm_start=True"):
             AutoencoderTransformer(2, max_iter=3).fit(blobs)
         ae = AutoencoderTransformer(2, max_iter=1000, tol=1e-2, n_iter_no_change=3)
         ae.fit(blobs)  # converges: no warning
