@@ -83,8 +83,12 @@ def fit_task(method):
                 estimator=self, X=X, y=target, metadata=metadata, reconstruction_attributes={}
             )
         except BaseException:
-            self.__dict__.clear()
+            # Put back, then drop what the call added: never an empty estimator that
+            # another thread's transform would find unfitted.
+            added = self.__dict__.keys() - saved_state.keys()
             self.__dict__.update(saved_state)
+            for key in added:
+                del self.__dict__[key]
             raise
         return self
 

@@ -73,6 +73,10 @@ _INFERENCE_MEMORY_MIB = 64
 #: Fitted attributes that are views into ``_params`` and rebuilt after unpickling.
 _VIEW_ATTRIBUTES = ("coefs_", "intercepts_")
 
+#: What exists only during a fit call (ours and scikit-learn's callback machinery):
+#: never pickled, so that pickling an estimator another thread is fitting works.
+_FIT_CALL_ATTRIBUTES = ("_skae_epoch_tasks", "_callback_fit_ctx", "_skl_callbacks_to_teardown")
+
 #: Rows per chunk when computing the validation loss.
 _VALIDATION_CHUNK = 4096
 
@@ -276,15 +280,18 @@ def _thread_controller():
 
 
 _one_blas_thread_owner = threading.Lock()
+_one_blas_thread_limiter = None  # the owner's, while it holds the limit
 
 
-def _new_blas_thread_owner():
-    global _one_blas_thread_owner
-    _one_blas_thread_owner = threading.Lock()
+def _after_fork_in_child():
+    """A process forked during a fit starts with the caller's BLAS setting, unowned."""
+    global _one_blas_thread_owner, _one_blas_thread_limiter
+    if _one_blas_thread_limiter is not None:
+        _one_blas_thread_limiter.restore_original_limits()
+    _one_blas_thread_owner, _one_blas_thread_limiter = threading.Lock(), None
 
 
-# A process forked while another thread held the lock starts without an owner.
-os.register_at_fork(after_in_child=_new_blas_thread_owner)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextlib.contextmanager
@@ -298,14 +305,20 @@ def _one_blas_thread():
     limit would "restore" that limit after the other had ended (and
     threadpoolctl lets only one thread at a time change OpenBLAS's setting).
     """
-    if not _one_blas_thread_owner.acquire(blocking=False):
+    global _one_blas_thread_limiter
+    owner = _one_blas_thread_owner
+    if not owner.acquire(blocking=False):
         yield
         return
     try:
-        with _thread_controller().limit(limits=1, user_api="blas"):
-            yield
+        with _thread_controller().limit(limits=1, user_api="blas") as limiter:
+            _one_blas_thread_limiter = limiter
+            try:
+                yield
+            finally:
+                _one_blas_thread_limiter = None
     finally:
-        _one_blas_thread_owner.release()
+        owner.release()
 
 
 def _blas_threads(model, batch_size):
@@ -796,8 +809,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             return self._fit_unsafe(X, sample_weight, incremental)
         except BaseException:
             # A failed fit leaves the estimator exactly as it was.
-            self.__dict__.clear()
+            # Put back, then drop what the call added: never an empty estimator that
+            # another thread's transform would find unfitted.
+            added = self.__dict__.keys() - saved_state.keys()
             self.__dict__.update(saved_state)
+            for key in added:
+                del self.__dict__[key]
             raise
 
     def _check_continuation(self, spec, incremental):
@@ -1240,7 +1257,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         # BaseEstimator.__getstate__ returns the live __dict__ for classes outside
         # sklearn: copy it before editing, or pickling would damage the model.
         state = dict(super().__getstate__())
-        for name in _VIEW_ATTRIBUTES:
+        for name in (*_VIEW_ATTRIBUTES, *_FIT_CALL_ATTRIBUTES):
             state.pop(name, None)
         from . import __version__
 

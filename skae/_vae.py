@@ -671,7 +671,11 @@ class VariationalAutoencoder(
             {"n_importance_samples": self.n_importance_samples},
             caller_name=f"{type(self).__name__}.score_samples",
         )
-        objective = VariationalObjective(self._model())
+        model = self._model()
+        # The seed of these parameters: read from them, not from the estimator, which
+        # another thread's fit may have moved on since.
+        seed = _params_seed(model.params)
+        objective = VariationalObjective(model)
         missing = self._inference_missing(X)
         scores = np.empty(X.shape[0], dtype=np.float64)
         for rows in self._chunks(X.shape[0]):
@@ -681,7 +685,7 @@ class VariationalAutoencoder(
             else:
                 _, chunk, observed = self._filled_chunk(X, rows, missing)
             scores[rows] = objective.log_likelihood_bound(
-                chunk, self.n_importance_samples, self._score_seed, observed
+                chunk, self.n_importance_samples, seed, observed
             )
             if observed is not None:  # nothing observed: log p() = 0 exactly, no estimate
                 scores[rows][missing.row_counts(observed) == 0] = 0.0

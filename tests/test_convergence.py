@@ -396,6 +396,46 @@ def test_fits_overlapping_in_threads_leave_the_process_blas_setting_as_it_was():
     assert after == before != [1]
 
 
+FORK_DURING_A_FIT = """
+import json
+import os
+from types import SimpleNamespace
+from threadpoolctl import threadpool_info
+from skae._estimator import _blas_threads
+
+def blas():
+    return sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+
+before = blas()
+with _blas_threads(SimpleNamespace(shapes=[(4, 4)]), 8):
+    inside = blas()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what does it start with?
+        os.write(write, json.dumps(blas()).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = json.loads(os.read(read, 1000))
+print(json.dumps([before, inside, child, blas()]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork (POSIX)")
+def test_a_process_forked_during_a_fit_starts_with_the_callers_blas_setting():
+    import json
+    import subprocess
+    import sys
+
+    if not blas_threads() or max(blas_threads()) < 2:
+        pytest.skip("needs a BLAS with at least 2 threads to tell a limit of 1 apart")
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_DURING_A_FIT], capture_output=True, text=True, check=True
+    )
+    before, inside, child, after = json.loads(out.stdout)
+    assert inside == [1] and before != [1]
+    assert child == before and after == before
+
+
 def test_large_products_keep_the_callers_threads(monkeypatch):
     X = np.random.RandomState(0).normal(size=(512, 300))
     monkeypatch.setattr(estimator_module, "_MULTITHREAD_MIN_MACS", 1)

@@ -355,3 +355,72 @@ def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardi
         ValueError, match="imputed values of 2 row.*Check the observed values of those rows"
     ):
         small.transform(far)
+
+
+# -- a fitted model read by other threads while a call on it fails --------------------------
+class _NeverEmptied(dict):
+    """An estimator's __dict__ that must never be emptied (another thread may read it)."""
+
+    def clear(self):
+        raise AssertionError("the estimator was emptied")
+
+
+def test_a_failed_fit_restores_the_model_without_ever_emptying_it(blobs):
+    ae = AutoencoderTransformer(2, max_iter=3, random_state=0).fit(blobs)
+    codes = ae.transform(blobs)
+    ae.__dict__ = _NeverEmptied(ae.__dict__)
+    for call in (lambda: ae.partial_fit(blobs[:, :3]), lambda: ae.fit(blobs * np.inf)):
+        with pytest.raises(ValueError):
+            call()
+        assert_array_equal(ae.transform(blobs), codes)
+
+
+class PickleEachEpoch:
+    """A callback pickling the estimator it watches at the end of each epoch."""
+
+    pickles = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        if context.task_name == "epoch":
+            PickleEachEpoch.pickles.append(pickle.dumps(estimator))
+        return False
+
+
+def test_an_estimator_pickles_while_it_is_being_fitted(blobs):
+    pytest.importorskip("sklearn.callback")
+    pickles = PickleEachEpoch.pickles
+    pickles.clear()
+    fitted = AutoencoderTransformer(2, max_iter=2, random_state=0).fit(blobs)
+    fitted.set_callbacks(PickleEachEpoch())
+    fitted.partial_fit(blobs)  # the estimator holds its fit's machinery meanwhile
+    assert pickles
+    loaded = pickle.loads(pickles[-1])
+    assert not {"_skae_epoch_tasks", "_callback_fit_ctx"} & set(vars(loaded))
+    assert loaded.transform(blobs).shape == (len(blobs), 2)
+    assert len(pickles[-1]) < 3 * len(pickle.dumps(AutoencoderTransformer(2).fit(blobs[:5])))
+
+
+def test_the_variational_bound_uses_the_seed_of_the_parameters_it_scores(blobs, monkeypatch):
+    from skae import VariationalAutoencoder
+
+    vae = VariationalAutoencoder(2, hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    vae.fit(blobs)
+    expected = vae.score_samples(blobs)
+    # Another thread's fit commits new parameters (and their seed) while this one scores.
+    original = VariationalAutoencoder._inference_missing
+
+    def commit_meanwhile(self, *args, **kwargs):
+        self.__dict__["_score_seed"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(VariationalAutoencoder, "_inference_missing", commit_meanwhile)
+    assert_array_equal(vae.score_samples(blobs), expected)
