@@ -74,13 +74,24 @@ def fence_offset(scores, weights=None):
 
     ``-exp(Q3 + 1.5 (Q3 - Q1))`` with ``Q1``, ``Q3`` the weighted quartiles of
     ``log(errors)`` (errors floored at the smallest positive float), and at
-    least ``1 + 1e-5`` times the errors' upper quartile.
+    least ``1 + 1e-5`` times the errors' upper quartile. When the errors' lower
+    quartile is not positive (errors of 0, or the negative binary cross-entropy
+    of data off [0, 1]), the fence is on the errors themselves.
     """
-    errors = np.maximum(-np.asarray(scores), np.finfo(np.float64).tiny)
-    log_errors = np.log(errors)
-    q1 = weighted_quantile(log_errors, 0.25, weights)
-    q3 = weighted_quantile(log_errors, 0.75, weights)
-    fence = float(np.exp(q3 + _FENCE * (q3 - q1)))
+    raw = -np.asarray(scores, dtype=np.float64)
+    raw_q1 = weighted_quantile(raw, 0.25, weights)
+    errors = np.maximum(raw, np.finfo(np.float64).tiny)
+    if raw_q1 <= 0:
+        # Errors of 0, or negative ones (binary cross-entropy off [0, 1]), at the
+        # lower quartile: no logarithm there, Tukey's fence on the errors themselves.
+        raw_q3 = weighted_quantile(raw, 0.75, weights)
+        fence = float(raw_q3 + _FENCE * (raw_q3 - raw_q1))
+    else:
+        log_errors = np.log(errors)
+        q1 = weighted_quantile(log_errors, 0.25, weights)
+        q3 = weighted_quantile(log_errors, 0.75, weights)
+        with np.errstate(over="ignore"):  # beyond float64: no finite error is above it
+            fence = float(np.exp(q3 + _FENCE * (q3 - q1)))
     # Never at or below the errors' upper quartile: with tied quartiles (duplicated
     # rows) exp(log(e)) can round below e, and a row's error varies in its last
     # digits with the batch it is scored in (float32's included).

@@ -68,6 +68,15 @@ def test_fence_offset_formula():
     q1, q3 = np.quantile(log_errors, [0.25, 0.75], method="averaged_inverted_cdf")
     assert_allclose(fence_offset(-errors), -np.exp(q3 + 1.5 * (q3 - q1)))
     assert np.isfinite(fence_offset(np.zeros(10)))  # zero errors: no log(0)
+    # Negative errors (binary cross-entropy off [0, 1]) at the lower quartile: Tukey's
+    # fence on the errors themselves, not an exp() beyond float64 (no row flagged).
+    errors = np.r_[-np.linspace(1, 5, 60), np.linspace(0.1, 1.0, 130), [40.0, 80.0]]
+    q1, q3 = np.quantile(errors, [0.25, 0.75], method="averaged_inverted_cdf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        offset = fence_offset(-errors)
+    assert_allclose(offset, -(q3 + 1.5 * (q3 - q1)))
+    assert (-errors < offset).sum() == 2
 
 
 @pytest.mark.parametrize("weighted", [False, True])
