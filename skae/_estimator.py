@@ -1211,16 +1211,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             best_validation_loss = float(result.best_validation_loss)
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
-        self.__dict__.update(attributes)
-        self._optimizer_state = optimizer.state()
-        self._validation_seed = validation_seed
-        self.n_iter_ = n_iter + result.n_epochs
-        self.t_ = (self.t_ if continuing else 0) + result.n_samples_seen
-        self.loss_curve_ = (list(self.loss_curve_) if continuing else []) + result.loss_curve
-        self.loss_ = self.loss_curve_[-1]
-        self.best_loss_ = float(min(self.loss_curve_))
-        self.validation_loss_curve_ = validation_curve
-        self.best_validation_loss_ = best_validation_loss
+        loss_curve = (list(self.loss_curve_) if continuing else []) + result.loss_curve
+        # One update of the estimator's dict: another thread reading the model sees
+        # the old one or the new one, never a mix. A subclass's attributes worked out
+        # before training (_fit_pending) join them.
+        self.__dict__.update(
+            {
+                **attributes,
+                **self.__dict__.get("_fit_pending", {}),
+                "_optimizer_state": optimizer.state(),
+                "_validation_seed": validation_seed,
+                "n_iter_": n_iter + result.n_epochs,
+                "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
+                "loss_curve_": loss_curve,
+                "loss_": loss_curve[-1],
+                "best_loss_": float(min(loss_curve)),
+                "validation_loss_curve_": validation_curve,
+                "best_validation_loss_": best_validation_loss,
+            }
+        )
+        self.__dict__.pop("_fit_pending", None)
 
     def _warn_about_stop(self, result, incremental):
         """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.

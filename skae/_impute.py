@@ -430,18 +430,27 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 mean[np.flatnonzero(numeric)[flat]] = low[flat]
                 scale[numeric] = np.where(flat, 1.0, std)
                 constant[numeric] = flat
-            self.mean_, self.scale_ = mean, scale
-            self._empty_features = empty
-            self._constant_features = constant
-            self._missing_placeholder = self.missing_values
             from sklearn.impute import MissingIndicator  # on first use: imports are slow
 
-            self.indicator_ = (
-                MissingIndicator(missing_values=self.missing_values, error_on_new=False).fit(X)
-                if self.add_indicator
-                else None
-            )
-        mean, scale = self.mean_.astype(Z.dtype), self.scale_.astype(Z.dtype)
+            fitted = {
+                "mean_": mean,
+                "scale_": scale,
+                "_empty_features": empty,
+                "_constant_features": constant,
+                "_missing_placeholder": self.missing_values,
+                "indicator_": (
+                    MissingIndicator(missing_values=self.missing_values, error_on_new=False)
+                    .fit(X)
+                    if self.add_indicator
+                    else None
+                ),
+            }
+            # Set with the model's attributes when the fit succeeds (_commit_fit).
+            self._fit_pending = fitted
+        else:
+            fitted = {"mean_": self.mean_, "scale_": self.scale_,
+                      "_constant_features": self._constant_features}
+        mean, scale = fitted["mean_"].astype(Z.dtype), fitted["scale_"].astype(Z.dtype)
         with np.errstate(over="ignore"):
             Z -= mean
         overflowed = np.isinf(Z)  # Z's entries are finite or NaN (missing)
@@ -452,7 +461,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             Z[rows, columns] = values / scale[columns] - mean[columns] / scale[columns]
         # A constant feature carries nothing the network could learn: its observed
         # entries enter as 0, in training and in transform, whatever their value.
-        constant = self._constant_features
+        constant = fitted["_constant_features"]
         if constant.any():
             Z[:, constant] = np.where(np.isnan(Z[:, constant]), np.nan, 0)
         return Z

@@ -454,3 +454,27 @@ def test_continuing_in_float32_on_values_it_cannot_hold_offers_what_the_imputer_
     with pytest.raises(ValueError, match=r"fit with warm_start=False\)\.") as info:
         imputer.fit(holes * 1e300)
     assert "partial_fit" not in str(info.value)  # the imputer has none
+
+
+def test_fitted_attributes_are_set_together_when_the_fit_succeeds(holes, monkeypatch):
+    imputer = quick().fit(holes)
+    old = {name: getattr(imputer, name) for name in ("mean_", "scale_", "indicator_")}
+    seen = []
+    original = AutoencoderImputer._train_from_starts
+
+    def during_training(self, *args, **kwargs):
+        seen.append({name: getattr(self, name) for name in old})
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(AutoencoderImputer, "_train_from_starts", during_training)
+    imputer.set_params(add_indicator=True).fit(holes * 10 + 3)
+    assert seen and all(seen[0][name] is value for name, value in old.items())  # still the old
+    assert not np.allclose(imputer.mean_, old["mean_"]) and imputer.indicator_ is not None
+    assert "_fit_pending" not in vars(imputer)
+    # A first fit has none of them while it trains.
+    seen.clear()
+    monkeypatch.setattr(AutoencoderImputer, "_train_from_starts",
+                        lambda self, *a, **k: seen.append(hasattr(self, "mean_"))
+                        or original(self, *a, **k))
+    quick().fit(holes)
+    assert seen == [False]
