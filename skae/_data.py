@@ -115,19 +115,21 @@ def observed_weight(X, sample_weight, groups=()):
     nothing. With categorical ``groups`` (see :class:`MissingEntries`), a group of
     zeros is missing too. Returns ``sample_weight`` itself (``None`` included) when
     no row is entirely missing, else a new float array; neither ``X`` nor
-    ``sample_weight`` is modified. Rows are checked in chunks, without a full-size
-    temporary.
+    ``sample_weight`` is modified. Dense rows are checked in chunks of about a
+    million entries, sparse ones from their stored entries.
     """
     n, d = X.shape
-    if groups:
+    if groups and sp.issparse(X):
+        empty = _empty_rows_of_sparse_with_groups(X, groups)
+    elif groups:
         missing = MissingEntries(d, groups)
         empty = np.empty(n, dtype=bool)
-        for start in range(0, n, 8192):
-            chunk = X[start : start + 8192]
-            chunk = chunk.toarray() if sp.issparse(chunk) else np.array(chunk, dtype=float)
+        step = max(1, 2**20 // d)  # rows per chunk: about a million entries
+        for start in range(0, n, step):
+            chunk = np.array(X[start : start + step], dtype=float)
             observed = np.empty_like(chunk)
             missing.fill(chunk, observed)
-            empty[start : start + 8192] = missing.row_counts(observed) == 0
+            empty[start : start + step] = missing.row_counts(observed) == 0
     elif not has_missing(X):
         return sample_weight
     elif sp.issparse(X):
@@ -146,6 +148,34 @@ def observed_weight(X, sample_weight, groups=()):
     weight = np.ones(n) if sample_weight is None else np.array(sample_weight, dtype=float)
     weight[empty] = 0.0
     return weight
+
+
+def _empty_rows_of_sparse_with_groups(X, groups):
+    """Rows of sparse ``X`` with no observed variable, from its stored entries only.
+
+    A numeric column is observed unless its entry is an explicit NaN (an implicit
+    zero is a value); a group is observed when it holds no NaN and a nonzero.
+    """
+    n, d = X.shape
+    X = sp.csr_array(X)
+    if not X.has_canonical_format:
+        X = X.copy()  # summing duplicate entries must not edit the caller's matrix
+        X.sum_duplicates()
+    group_of = np.full(d, -1, dtype=np.intp)
+    for number, group in enumerate(groups):
+        group_of[list(group)] = number
+    rows = np.repeat(np.arange(n), np.diff(X.indptr))
+    owner, nan = group_of[X.indices], np.isnan(X.data)
+    numeric = owner < 0
+    n_numeric = int(np.count_nonzero(group_of < 0))
+    empty = np.bincount(rows[numeric & nan], minlength=n) == n_numeric
+    in_group = ~numeric
+    key = rows[in_group] * len(groups) + owner[in_group]
+    size = n * len(groups)
+    has_nan = np.bincount(key[nan[in_group]], minlength=size) > 0
+    has_value = np.bincount(key[(X.data[in_group] != 0) & ~nan[in_group]], minlength=size) > 0
+    observed = (has_value & ~has_nan).reshape(n, len(groups))
+    return empty & ~observed.any(axis=1)
 
 
 class MissingEntries:

@@ -286,9 +286,10 @@ _one_blas_thread_limiter = None  # the owner's, while it holds the limit
 def _after_fork_in_child():
     """A process forked during a fit starts with the caller's BLAS setting, unowned."""
     global _one_blas_thread_owner, _one_blas_thread_limiter
-    if _one_blas_thread_limiter is not None:
-        _one_blas_thread_limiter.restore_original_limits()
-    _one_blas_thread_owner, _one_blas_thread_limiter = threading.Lock(), None
+    limiter, _one_blas_thread_limiter = _one_blas_thread_limiter, None
+    _one_blas_thread_owner = threading.Lock()
+    if limiter is not None:
+        limiter.restore_original_limits()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -722,13 +723,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
 
     def _training_data(self, X, continuing):
-        """The data the network trains on, from validated ``X``: ``X`` itself by default.
+        """The data the network trains on, from validated ``X``, and what was learned.
 
-        A subclass that preprocesses (the imputer standardizes) returns a new
-        array and keeps what it learned as fitted attributes; ``continuing``
-        says whether the fit continues from a fitted model. Never write ``X``.
+        Returns ``(data, fitted)``: ``X`` itself and ``{}`` by default. A
+        subclass that preprocesses (the imputer standardizes) returns a new
+        array and the fitted attributes it learned doing so, which are set with
+        the model's when the fit succeeds; ``continuing`` says whether the fit
+        continues from a fitted model. Never write ``X``.
         """
-        return X
+        return X, {}
 
     def _missing_entries(self, spec, X):
         """How missing entries are handled for ``spec``: a MissingEntries, or None.
@@ -931,11 +934,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if sp.issparse(X) and X.format != "csr":
             X = X.tocsr()  # row gathers need CSR (a converted copy; the caller's is kept)
         sample_weight = self._check_sample_weight(sample_weight, X)
-        X = self._training_data(X, continuing)
+        X, learned = self._training_data(X, continuing)
         spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)
-        self._warn_about_range(X)
+        self._warn_about_range(X, fitted=continuing)
         missing = self._missing_entries(spec, X)
         if missing is not None:
             missing.check_one_hot(X)
@@ -1064,7 +1067,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         # Commit the fitted state all at once.
         self._commit_fit(
-            {**self._model_attributes(spec, model.params), "_noise_bounds": noise_bounds},
+            {
+                **learned,
+                **self._model_attributes(spec, model.params),
+                "_noise_bounds": noise_bounds,
+            },
             optimizer,
             result,
             continuing=continuing,
@@ -1213,12 +1220,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             best_validation_loss = self.best_validation_loss_ if continuing else None
         loss_curve = (list(self.loss_curve_) if continuing else []) + result.loss_curve
         # One update of the estimator's dict: another thread reading the model sees
-        # the old one or the new one, never a mix. A subclass's attributes worked out
-        # before training (_fit_pending) join them.
+        # the old one or the new one, never a mix (but for a subclass's _finish_fit).
         self.__dict__.update(
             {
                 **attributes,
-                **self.__dict__.get("_fit_pending", {}),
                 "_optimizer_state": optimizer.state(),
                 "_validation_seed": validation_seed,
                 "n_iter_": n_iter + result.n_epochs,
@@ -1230,7 +1235,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "best_validation_loss_": best_validation_loss,
             }
         )
-        self.__dict__.pop("_fit_pending", None)
 
     def _warn_about_stop(self, result, incremental):
         """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.

@@ -377,15 +377,21 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         as in :meth:`transform`, whatever this ``X`` holds in them. Its
         one-hot groups are checked as given, as :meth:`transform` checks them.
         """
-        Z = self._standardized(X, continuing)
+        Z, learned = self._standardized(X, continuing)
         if continuing and self._empty_features.any():
             groups = self._spec_groups_of(X.shape[1])
             MissingEntries(X.shape[1], groups).check_one_hot(Z)
             Z[:, self._empty_features] = np.nan
-        return Z
+        return Z, learned
 
     def _standardized(self, X, continuing):
-        """A standardized copy of ``X``, by its observed entries (kept when continuing)."""
+        """A standardized copy of ``X``, by its observed entries, and what was learned.
+
+        Returns ``(Z, learned)``: ``learned`` holds the fitted attributes of the
+        standardization (and the indicator) when not ``continuing``, to be set
+        with the model's when the fit succeeds; else ``{}`` (the fitted ones are
+        used).
+        """
         Z = self._missing_as_nan(X)
         if not continuing:
             groups = self._spec_groups_of(X.shape[1])
@@ -445,12 +451,15 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                     else None
                 ),
             }
-            # Set with the model's attributes when the fit succeeds (_commit_fit).
-            self._fit_pending = fitted
+            stats = fitted
         else:
-            fitted = {"mean_": self.mean_, "scale_": self.scale_,
-                      "_constant_features": self._constant_features}
-        mean, scale = fitted["mean_"].astype(Z.dtype), fitted["scale_"].astype(Z.dtype)
+            fitted = {}
+            stats = {
+                "mean_": self.mean_,
+                "scale_": self.scale_,
+                "_constant_features": self._constant_features,
+            }
+        mean, scale = stats["mean_"].astype(Z.dtype), stats["scale_"].astype(Z.dtype)
         with np.errstate(over="ignore"):
             Z -= mean
         overflowed = np.isinf(Z)  # Z's entries are finite or NaN (missing)
@@ -461,10 +470,10 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
             Z[rows, columns] = values / scale[columns] - mean[columns] / scale[columns]
         # A constant feature carries nothing the network could learn: its observed
         # entries enter as 0, in training and in transform, whatever their value.
-        constant = fitted["_constant_features"]
+        constant = stats["_constant_features"]
         if constant.any():
             Z[:, constant] = np.where(np.isnan(Z[:, constant]), np.nan, 0)
-        return Z
+        return Z, fitted
 
     def _check_continuation(self, spec, incremental):
         super()._check_continuation(spec, incremental)
@@ -538,7 +547,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        Z = self._standardized(X, continuing=True)
+        Z = self._standardized(X, continuing=True)[0]
         missing = MissingEntries(
             X.shape[1], self._categorical_groups, as_input=self._mask_as_input
         )

@@ -83,9 +83,11 @@ def fence_offset(scores, weights=None):
     errors = np.maximum(raw, np.finfo(np.float64).tiny)
     if raw_q1 <= 0:
         # Errors of 0, or negative ones (binary cross-entropy off [0, 1]), at the
-        # lower quartile: no logarithm there, Tukey's fence on the errors themselves.
+        # lower quartile: no logarithm there, Tukey's fence on the errors themselves,
+        # never at or below their upper quartile (negative ones included).
         raw_q3 = weighted_quantile(raw, 0.75, weights)
         fence = float(raw_q3 + _FENCE * (raw_q3 - raw_q1))
+        return -max(fence, float(raw_q3 + _FENCE_SLACK * abs(raw_q3)))
     else:
         log_errors = np.log(errors)
         q1 = weighted_quantile(log_errors, 0.25, weights)
@@ -379,12 +381,15 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     so that a sample is an outlier when its error lies far in the right tail of
     the training errors; how many training rows that is depends on the data.
     The fence never falls below ``1 + 1e-5`` times the upper quartile of the
-    errors, so that tied training errors (duplicated rows) stay inliers.
+    errors, so that tied training errors (duplicated rows) stay inliers. When a
+    quarter of the errors or more are not positive (the negative binary
+    cross-entropy of data outside [0, 1]), it is Tukey's fence on the errors
+    themselves, ``Q3 + 1.5 · (Q3 - Q1)``.
 
     Robust training (``trim_fraction = f > 0``): training starts as for the
     transformer. After each epoch ``t ≥ 10``, the training rows' errors ``e_i``
     under the current weights give the threshold ``τ_t``, the larger of Tukey's
-    fence ``exp(Q3 + 1.5 · (Q3 - Q1))`` on their log errors and their weighted
+    fence ``exp(Q3 + 1.5 · (Q3 - Q1))`` on their log errors (as above) and their weighted
     ``(1 - f)``-quantile (averaged inverted CDF), and the next epoch minimises
     the trimmed loss::
 

@@ -636,8 +636,9 @@ class VariationalAutoencoder(
                 rng = np.random.default_rng(random_state)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
-                    "random_state must be None, an int, a numpy.random.RandomState or a "
-                    f"numpy.random.Generator, got {random_state!r}."
+                    "random_state must be None, a non-negative int, a "
+                    "numpy.random.RandomState or a numpy.random.Generator, got "
+                    f"{random_state!r}."
                 ) from exc
         model = self._model()
         Z = rng.standard_normal((int(n_samples), self._n_features_out)).astype(model.dtype)

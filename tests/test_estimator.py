@@ -505,8 +505,19 @@ def test_binary_crossentropy(digits):
 
 def test_binary_crossentropy_warns_outside_unit_interval(blobs):
     ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=2)
-    with pytest.warns(UserWarning, match=re.escape("expects data in [0, 1]")):
+    with pytest.warns(UserWarning, match=re.escape("expects data in [0, 1]")) as caught:
         ae.fit(blobs)
+    assert 'use loss="squared_error"' in str(caught[0].message)
+    # Continuing or predicting with the fitted model: its loss cannot change there.
+    unit = (blobs - blobs.min()) / (blobs.max() - blobs.min())
+    ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=2, warm_start=True)
+    ae.fit(unit)
+    calls = [ae.partial_fit, ae.fit, ae.transform, ae.score_samples]
+    for call in calls:
+        with pytest.warns(UserWarning, match="this model was fitted with loss=.*Scale new "
+                          "data as the training data were scaled") as caught:
+            call(blobs)
+        assert "use loss=" not in str(caught[0].message)
 
 
 def _warnings_of(call):

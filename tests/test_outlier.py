@@ -77,6 +77,12 @@ def test_fence_offset_formula():
         offset = fence_offset(-errors)
     assert_allclose(offset, -(q3 + 1.5 * (q3 - q1)))
     assert (-errors < offset).sum() == 2
+    # Every error negative: the fence stays where Tukey puts it, below zero.
+    errors = np.r_[-np.linspace(19, 21, 100), [-5.0]]
+    q1, q3 = np.quantile(errors, [0.25, 0.75], method="averaged_inverted_cdf")
+    offset = fence_offset(-errors)
+    assert_allclose(offset, -(q3 + 1.5 * (q3 - q1)))
+    assert (-errors < offset).sum() == 1
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -621,3 +621,23 @@ def test_rows_whose_only_entries_are_a_group_of_zeros_count_as_empty(sparse):
                                          "observed entry"):
         quiet_fit(AutoencoderTransformer(2, categorical_groups=[[0, 1]], early_stopping=True,
                                          max_iter=2), A)
+
+
+def test_empty_rows_with_groups_agree_between_dense_and_sparse_input():
+    import scipy.sparse as sp
+
+    from skae._data import MissingEntries, observed_weight
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, d = int(rng.integers(1, 12)), int(rng.integers(3, 8))
+        X = rng.choice([0.0, 1.0, np.nan, 2.5], size=(n, d), p=[0.5, 0.2, 0.2, 0.1])
+        groups = [sorted(rng.choice(d, size=int(rng.integers(2, min(d, 4) + 1)),
+                                    replace=False).tolist())]
+        missing = MissingEntries(d, groups)
+        filled, observed = X.copy(), np.empty_like(X)
+        missing.fill(filled, observed)
+        expected = np.where(missing.row_counts(observed) == 0, 0.0, 1.0)
+        for data in (X, sp.csr_matrix(X), sp.csc_matrix(X)):
+            weight = observed_weight(data, None, groups)
+            assert_array_equal(np.ones(n) if weight is None else weight, expected)

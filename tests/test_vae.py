@@ -325,8 +325,9 @@ def test_sample_shapes_seeds_and_decoder_mean(blobs):
     assert_allclose(means, vae.inverse_transform(Z), rtol=1e-12)
     assert_allclose(a - means, 0, atol=6 * np.sqrt(vae.noise_variance_.max()))
     assert vae.sample().shape == (1, 6)
-    with pytest.raises(ValueError, match="random_state must be None, an int, a numpy"):
-        vae.sample(2, random_state="a")
+    for bad in ("a", -1):
+        with pytest.raises(ValueError, match="random_state must be None, a non-negative int"):
+            vae.sample(2, random_state=bad)
 
 
 def test_bernoulli_decoder(blobs):
