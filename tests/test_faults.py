@@ -341,7 +341,8 @@ def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardi
     # others standardize as always, whatever rows come with them.
     with np.errstate(over="ignore"):
         plain = (X - imputer.mean_) / imputer.scale_
-    Z = imputer._standardized(X, continuing=True)
+    Z, learned = imputer._standardized(X, continuing=True)
+    assert learned == {}  # nothing new learned when continuing
     overflowing = np.isinf(plain)
     assert overflowing.any() and not overflowing.all()
     assert_array_equal(Z[~overflowing], plain[~overflowing])
