@@ -83,16 +83,23 @@ def fit_task(method):
                 estimator=self, X=X, y=target, metadata=metadata, reconstruction_attributes={}
             )
         except BaseException:
-            # Put back, then drop what the call added: never an empty estimator that
-            # another thread's transform would find unfitted.
-            added = self.__dict__.keys() - saved_state.keys()
-            self.__dict__.update(saved_state)
-            for key in added:
-                del self.__dict__[key]
+            restore_state(self, saved_state)
             raise
         return self
 
     return wrapper
+
+
+def restore_state(estimator, saved_state):
+    """Set ``estimator``'s attributes back to ``saved_state`` (a copy of its ``__dict__``).
+
+    Puts the saved values back, then drops what was added since: the estimator
+    is never empty meanwhile, as another thread's ``transform`` would find it.
+    """
+    added = estimator.__dict__.keys() - saved_state.keys()
+    estimator.__dict__.update(saved_state)
+    for key in added:
+        del estimator.__dict__[key]
 
 
 def epoch_monitor(estimator, snapshot):

@@ -39,7 +39,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import ThreadpoolController
 
 from ._activations import ACTIVATIONS
-from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task
+from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task, restore_state
 from ._categorical import check_categorical_groups
 from ._data import (
     NOISES,
@@ -811,13 +811,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         try:
             return self._fit_unsafe(X, sample_weight, incremental)
         except BaseException:
-            # A failed fit leaves the estimator exactly as it was.
-            # Put back, then drop what the call added: never an empty estimator that
-            # another thread's transform would find unfitted.
-            added = self.__dict__.keys() - saved_state.keys()
-            self.__dict__.update(saved_state)
-            for key in added:
-                del self.__dict__[key]
+            restore_state(self, saved_state)  # a failed fit leaves the estimator as it was
             raise
 
     def _check_continuation(self, spec, incremental):
