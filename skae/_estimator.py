@@ -500,7 +500,7 @@ def _refuse_overflow(estimator, values, what, xp=None, advice=_SCALE_ADVICE):
 def _check_summed_duplicates(X):
     """Refuse a sparse ``X`` whose duplicate entries, which mean their sum, overflow."""
     most_stored = int(np.diff(X.indptr).max(initial=0))  # entries of a row (CSR) or column
-    if most_stored * float(np.max(np.abs(X.data), initial=0.0)) < np.finfo(X.dtype).max:
+    if most_stored * float(np.nanmax(np.abs(X.data), initial=0.0)) < np.finfo(X.dtype).max:
         return  # no sum of stored entries can overflow: no copy
     canonical = X.copy()
     canonical.sum_duplicates()
