@@ -1302,6 +1302,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         row_bytes = 4 * max(self._layer_sizes) * self._params.dtype.itemsize
         working_memory = min(get_config()["working_memory"], _INFERENCE_MEMORY_MIB)
         n_rows = get_chunk_n_rows(row_bytes, max_n_rows=n_samples, working_memory=working_memory)
+        if n_rows >= n_samples:  # one chunk: spares a small call gen_batches' validation
+            return (slice(0, n_samples),)
         return gen_batches(n_samples, n_rows)
 
     def _validate_input(self, X):

@@ -25,6 +25,8 @@ buffer is preallocated in a :class:`Workspace` and the calls' arguments are
 planned once per workspace.
 """
 
+import functools
+
 import numpy as np
 
 from ._activations import ACTIVATIONS, DERIVATIVES, RELU_FAMILY
@@ -78,7 +80,8 @@ class Network:
         Flat parameters to use (not copied). Zeros when None.
     grad : ndarray or None
         Flat gradient buffer to use (not copied), e.g. a view of a larger
-        model's gradient. A new buffer of zeros when None.
+        model's gradient. When None, a buffer of zeros, allocated the first time
+        :attr:`grad` is read (inference never reads it).
     """
 
     def __init__(
@@ -118,31 +121,48 @@ class Network:
                 f"got {params.shape} and {params.dtype}."
             )
         self.params = params
-        if grad is None:
-            grad = np.zeros_like(params)
-        elif grad.shape != params.shape or grad.dtype != self.dtype:
+        if grad is not None and (grad.shape != params.shape or grad.dtype != self.dtype):
             raise ValueError(
                 f"grad must have shape ({self.layout.size},) and dtype {self.dtype}, "
                 f"got {grad.shape} and {grad.dtype}."
             )
-        self.grad = grad
-        views, grads = self.layout.views(params), self.layout.views(self.grad)
+        self._grad = grad
+        views = self.layout.views(params)
         self.coefs = [views[f"W{i}"] for i in range(L)]
         self.intercepts = [views[f"b{i}"] for i in range(L)]
-        # Gradient blocks in their stored layout (a tied layer's is its source's).
-        self.coef_grads = [grads[f"W{self.tied_to.get(i, i)}"] for i in range(L)]
-        self.intercept_grads = [grads[f"b{i}"] for i in range(L)]
         acts = [activation] * L
         acts[self.n_encoder_layers - 1] = "identity"
         acts[-1] = "identity"
         self.layer_activations = acts
         self._forward_fns = [ACTIVATIONS[a] for a in acts]
         self._derivative_fns = [DERIVATIVES[a] for a in acts]
-        # Tied encoder layers add their part to a gradient block already written.
-        self._tied_scratch = {
-            j: np.empty(self.shapes[j], self.dtype) for j in self.tied_to.values()
-        }
         self._workspaces = {}
+
+    # The gradient and its blocks exist from their first use on: inference, which
+    # builds a network per call, never needs them.
+    @property
+    def grad(self):
+        """The flat gradient, laid out as ``params`` (zeros when first read)."""
+        if self._grad is None:
+            self._grad = np.zeros_like(self.params)
+        return self._grad
+
+    @functools.cached_property
+    def coef_grads(self):
+        """The weights' gradient blocks, as stored (a tied layer's is its source's)."""
+        grads = self.layout.views(self.grad)
+        return [grads[f"W{self.tied_to.get(i, i)}"] for i in range(self.n_layers)]
+
+    @functools.cached_property
+    def intercept_grads(self):
+        """The biases' gradient blocks."""
+        grads = self.layout.views(self.grad)
+        return [grads[f"b{i}"] for i in range(self.n_layers)]
+
+    @functools.cached_property
+    def _tied_scratch(self):
+        # Tied encoder layers add their part to a gradient block already written.
+        return {j: np.empty(self.shapes[j], self.dtype) for j in self.tied_to.values()}
 
     @property
     def n_layers(self):

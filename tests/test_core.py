@@ -316,6 +316,28 @@ def test_tied_network_stores_half_the_weights_as_transposed_views():
         Network((6, 4, 2, 3, 6), 2, "relu", tied=True)
 
 
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_network_allocates_its_gradient_on_first_use_only(tied):
+    """Inference builds a network per call: it reads the parameters, and no gradient."""
+    rng = np.random.default_rng(0)
+    network = Network((6, 4, 2, 4, 6), 2, "relu", tied=tied)
+    network.initialize(rng)
+    network.encode(rng.normal(size=(3, 6)))
+    assert network._grad is None
+    grad = network.grad
+    assert grad.shape == network.params.shape and not grad.any()
+    assert network.grad is grad  # one buffer, kept
+    for i, block in enumerate(network.coef_grads):
+        block[...] = i + 1
+        assert np.shares_memory(block, grad)
+    assert all(np.shares_memory(block, grad) for block in network.intercept_grads)
+    # A gradient buffer given to the network (a view of a larger model's) is the one used.
+    given = np.zeros_like(network.params)
+    assert Network((6, 4, 2, 4, 6), 2, "relu", tied=tied, grad=given).grad is given
+    with pytest.raises(ValueError, match="grad must have shape"):
+        Network((6, 4, 2, 4, 6), 2, "relu", tied=tied, grad=given[:-1])
+
 @pytest.fixture(scope="module")
 def low_rank_data():
     rng = np.random.RandomState(0)
