@@ -18,6 +18,10 @@ import math
 
 import numpy as np
 
+#: Decay rates from this one on update a moment by its change, ``m + (1-β)(g - m)``;
+#: smaller ones as ``β m + (1-β) g`` (:meth:`Adam.step`).
+MOMENT_FORM_THRESHOLD = 0.5
+
 
 class Adam:
     """Adam optimizer updating ``params`` in place.
@@ -60,14 +64,24 @@ class Adam:
         m, v, tmp = self.m, self.v, self._tmp
         self.t += 1
         lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        # m ← m + (1-β1)(g - m)
-        np.subtract(grad, m, out=tmp)
-        tmp *= 1.0 - b1
-        m += tmp
-        # v ← v + (1-β2)(g² - v)
+        # m ← β1 m + (1-β1) g and v ← β2 v + (1-β2) g², as m + (1-β1)(g - m) for the
+        # usual β near 1. A small β is computed as written: with β = 0, g - m rounds
+        # to -m where |g| ≪ |m|, and the moment would become 0 instead of g.
+        if b1 >= MOMENT_FORM_THRESHOLD:
+            np.subtract(grad, m, out=tmp)
+            tmp *= 1.0 - b1
+            m += tmp
+        else:
+            m *= b1
+            np.multiply(grad, 1.0 - b1, out=tmp)
+            m += tmp
         np.multiply(grad, grad, out=tmp)
-        tmp -= v
-        tmp *= 1.0 - b2
+        if b2 >= MOMENT_FORM_THRESHOLD:
+            tmp -= v
+            tmp *= 1.0 - b2
+        else:
+            v *= b2
+            tmp *= 1.0 - b2
         v += tmp
         # θ ← θ - lr_t m / (√v + ε)
         np.sqrt(v, out=tmp)

@@ -24,6 +24,7 @@ import math
 import time
 
 from ._activations import LEAKY_SLOPE
+from ._optim import MOMENT_FORM_THRESHOLD
 from ._training import PlateauRule, TrainingResult, diverged
 
 
@@ -258,8 +259,15 @@ class ArrayAdam:
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
-        self.m = self.m + (grad - self.m) * (1.0 - b1)
-        self.v = self.v + (grad * grad - self.v) * (1.0 - b2)
+        # As skae._optim.Adam.step computes them (a small β as written).
+        if b1 >= MOMENT_FORM_THRESHOLD:
+            self.m = self.m + (grad - self.m) * (1.0 - b1)
+        else:
+            self.m = self.m * b1 + grad * (1.0 - b1)
+        if b2 >= MOMENT_FORM_THRESHOLD:
+            self.v = self.v + (grad * grad - self.v) * (1.0 - b2)
+        else:
+            self.v = self.v * b2 + (grad * grad) * (1.0 - b2)
         self.params = self.params - (self.m / (self.xp.sqrt(self.v) + self.epsilon)) * lr_t
 
     def state(self):

@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
@@ -261,6 +261,34 @@ def test_adam_step_matches_formula():
     assert_allclose(state["m"], m, rtol=1e-13)
     assert_allclose(state["v"], v, rtol=1e-13)
 
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("engine", ["numpy", "array_api"])
+def test_adam_with_zero_decay_keeps_the_last_gradient_and_its_square(dtype, engine):
+    """beta_1 = beta_2 = 0 (allowed): m = g and v = g**2, so each step is lr * sign(g).
+
+    A moment updated by its change, m + (1-β)(g - m), loses a gradient much smaller
+    than the moment when β = 0 (g - m rounds to -m): v became 0 and the step lr/ε.
+    """
+    grads = np.array([[1.0, -3.0], [1e-4, 2e-5], [-1e-6, 5.0]], dtype=dtype)
+    theta = np.zeros(2, dtype=dtype)
+    if engine == "numpy":
+        opt = Adam(theta, learning_rate=1e-3, beta_1=0.0, beta_2=0.0)
+    else:
+        xp = pytest.importorskip("array_api_strict", reason="the Array API test extra")
+        from skae._xp_engine import ArrayAdam
+
+        opt = ArrayAdam(xp, xp.asarray(theta), 1e-3, 0.0, 0.0, 1e-8)
+    for g in grads:
+        before = np.array(opt.params if engine == "numpy" else np.asarray(opt.params))
+        opt.step(g if engine == "numpy" else xp.asarray(g))
+        m, v = (np.asarray(opt.m), np.asarray(opt.v))
+        assert_array_equal(m, g)
+        assert_array_equal(v, g * g)
+        after = np.asarray(opt.params)
+        assert_allclose(before - after, 1e-3 * np.sign(g) * np.abs(g) / (np.abs(g) + 1e-8),
+                        rtol=1e-3 if dtype == np.float32 else 1e-9)
 
 def test_adam_resumes_from_state():
     rng = np.random.RandomState(1)
