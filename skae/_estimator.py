@@ -436,7 +436,9 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     if _is_complex(X):
         raise _complex_error(name)
     try:
-        X = check_array(X, dtype=list(dtype), input_name="X")
+        # Huge codes can overflow the finiteness check's sum, which then checks each value.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = check_array(X, dtype=list(dtype), input_name="X")
     except (TypeError, ValueError) as exc:
         message = str(exc)
         if message.startswith("Input X contains"):  # NaN or infinity
@@ -1348,18 +1350,21 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         errors = np.empty(X.shape[0], dtype=np.float64)
         missing = self._inference_missing(X, scoring=True)
         if missing is None:
-            for rows in self._chunks(X.shape[0]):
-                chunk = X[rows]
-                chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-                errors[rows] = objective.sample_errors(chunk)
+            # A reconstruction that overflows scores -inf: NumPy's warnings say nothing more.
+            with np.errstate(over="ignore", invalid="ignore"):
+                for rows in self._chunks(X.shape[0]):
+                    chunk = X[rows]
+                    chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                    errors[rows] = objective.sample_errors(chunk)
             # X is finite: only a reconstruction that overflowed gives NaN.
             errors[np.isnan(errors)] = np.inf
             return (errors, None) if with_counts else errors
         counts = np.empty(X.shape[0], dtype=np.float64)
-        for rows in self._chunks(X.shape[0]):
-            inputs, chunk, observed = self._filled_chunk(X, rows, missing)
-            errors[rows] = objective.observed_errors(inputs, chunk, observed)
-            counts[rows] = missing.row_counts(observed)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for rows in self._chunks(X.shape[0]):
+                inputs, chunk, observed = self._filled_chunk(X, rows, missing)
+                errors[rows] = objective.observed_errors(inputs, chunk, observed)
+                counts[rows] = missing.row_counts(observed)
         errors[np.isnan(errors)] = np.inf
         with np.errstate(invalid="ignore", divide="ignore"):
             errors /= counts
@@ -2106,9 +2111,12 @@ class AutoencoderTransformer(
         network = self._network()
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
         missing = self._inference_missing(X)
-        for rows in self._chunks(X.shape[0]):
-            inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
-            codes[rows] = network.encode(inputs)
+        # What overflows is refused below (a layer's overflow a ReLU zeroes is not):
+        # NumPy's warnings would say nothing more.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for rows in self._chunks(X.shape[0]):
+                inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
+                codes[rows] = network.encode(inputs)
         _refuse_overflow(self, codes, "codes")
         return codes
 
@@ -2132,8 +2140,9 @@ class AutoencoderTransformer(
         X = _check_codes(self, X)
         objective = self._objective()
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
-        for rows in self._chunks(X.shape[0]):
-            out[rows] = objective.output(objective.network.decode_raw(X[rows]))
+        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
+            for rows in self._chunks(X.shape[0]):
+                out[rows] = objective.output(objective.network.decode_raw(X[rows]))
         _refuse_overflow(self, out, "reconstructions", advice=_CODES_ADVICE)
         return out
 

@@ -547,7 +547,8 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        Z = self._standardized(X, continuing=True)[0]
+        with np.errstate(over="ignore"):  # an imputation that overflows is refused below
+            Z = self._standardized(X, continuing=True)[0]
         missing = MissingEntries(
             X.shape[1], self._categorical_groups, as_input=self._mask_as_input
         )
@@ -570,10 +571,11 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
                 continue
             chunk[:, hidden] = 0
             observed[:, hidden] = 0
-            raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
-            filled = objective.output(raw)
-            filled *= scale
-            filled += mean
+            with np.errstate(over="ignore", invalid="ignore"):  # refused below if it overflows
+                raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
+                filled = objective.output(raw)
+                filled *= scale
+                filled += mean
             filled[:, constant] = mean[constant]  # a constant feature keeps its value
             block = out[rows]
             block[holes] = filled[holes]

@@ -646,10 +646,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         X = self._validate_input(X)
         objective = self._objective()
         out = np.empty(X.shape, dtype=np.float64)
-        for rows in self._chunks(X.shape[0]):
-            chunk = X[rows]
-            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-            np.negative(objective.feature_errors(chunk), out=out[rows])
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow scores -inf, below
+            for rows in self._chunks(X.shape[0]):
+                chunk = X[rows]
+                chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                np.negative(objective.feature_errors(chunk), out=out[rows])
         out[np.isnan(out)] = -np.inf  # as in score_samples: X is finite, this overflowed
         if frame is not None:
             import pandas as pd

@@ -575,9 +575,10 @@ class VariationalAutoencoder(
         model = self._model()
         missing = self._inference_missing(X)
         codes = np.empty((X.shape[0], self._n_features_out), dtype=X.dtype)
-        for rows in self._chunks(X.shape[0]):
-            inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
-            codes[rows] = model.posterior(inputs)[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
+            for rows in self._chunks(X.shape[0]):
+                inputs = X[rows] if missing is None else self._filled_chunk(X, rows, missing)[0]
+                codes[rows] = model.posterior(inputs)[0]
         _refuse_overflow(self, codes, "codes")
         return codes
 
@@ -599,8 +600,9 @@ class VariationalAutoencoder(
         X = _check_codes(self, X)
         model = self._model()
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
-        for rows in self._chunks(X.shape[0]):
-            out[rows] = model.decoder_mean(X[rows].astype(model.dtype, copy=False))
+        with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
+            for rows in self._chunks(X.shape[0]):
+                out[rows] = model.decoder_mean(X[rows].astype(model.dtype, copy=False))
         _refuse_overflow(self, out, "reconstructions", advice=_CODES_ADVICE)
         return out
 
@@ -679,17 +681,18 @@ class VariationalAutoencoder(
         objective = VariationalObjective(model)
         missing = self._inference_missing(X)
         scores = np.empty(X.shape[0], dtype=np.float64)
-        for rows in self._chunks(X.shape[0]):
-            if missing is None:
-                chunk, observed = X[rows], None
-                chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-            else:
-                _, chunk, observed = self._filled_chunk(X, rows, missing)
-            scores[rows] = objective.log_likelihood_bound(
-                chunk, self.n_importance_samples, seed, observed
-            )
-            if observed is not None:  # nothing observed: log p() = 0 exactly, no estimate
-                scores[rows][missing.row_counts(observed) == 0] = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow scores -inf, below
+            for rows in self._chunks(X.shape[0]):
+                if missing is None:
+                    chunk, observed = X[rows], None
+                    chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                else:
+                    _, chunk, observed = self._filled_chunk(X, rows, missing)
+                scores[rows] = objective.log_likelihood_bound(
+                    chunk, self.n_importance_samples, seed, observed
+                )
+                if observed is not None:  # nothing observed: log p() = 0, no estimate
+                    scores[rows][missing.row_counts(observed) == 0] = 0.0
         # X is finite: only a likelihood that overflowed gives NaN.
         scores[np.isnan(scores)] = -np.inf
         return scores

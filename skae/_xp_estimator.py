@@ -363,7 +363,8 @@ class ArrayAPIMixin:
             xp, Xc, lambda Z: net.propagate(params, Z, 0, net.n_encoder_layers),
             (self._n_features_out,),
         )
-        codes = xp.astype(codes, X.dtype)
+        with np.errstate(over="ignore"):  # a cast that overflows is refused next
+            codes = xp.astype(codes, X.dtype)
         _refuse_overflow(self, codes, "codes", xp)  # in X's dtype: the cast can overflow too
         return codes
 
@@ -383,7 +384,8 @@ class ArrayAPIMixin:
             ),
             (self.n_features_in_,),
         )
-        out = xp.astype(out, X.dtype)
+        with np.errstate(over="ignore"):  # a cast that overflows is refused next
+            out = xp.astype(out, X.dtype)
         _refuse_overflow(self, out, "reconstructions", xp, advice=_CODES_ADVICE)
         return out
 
@@ -403,5 +405,8 @@ def _chunked(xp, X, fn, tail_shape):
     n = X.shape[0]
     if n == 0:
         return xp.zeros((0, *tail_shape), dtype=X.dtype, device=X.device)
-    parts = [fn(X[s : min(s + _CHUNK_ROWS, n), ...]) for s in range(0, n, _CHUNK_ROWS)]
+    # What overflows is refused or scored -inf by the callers: on NumPy-backed
+    # namespaces, NumPy's warnings would say nothing more.
+    with np.errstate(over="ignore", invalid="ignore"):
+        parts = [fn(X[s : min(s + _CHUNK_ROWS, n), ...]) for s in range(0, n, _CHUNK_ROWS)]
     return parts[0] if len(parts) == 1 else xp.concat(parts)

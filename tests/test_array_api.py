@@ -770,7 +770,8 @@ def test_inference_that_overflows_raises_or_scores_minus_infinity_as_on_numpy(da
     huge = np.vstack([data[:3], np.full((2, data.shape[1]), np.finfo(np.float64).max)])
     with config_context(array_api_dispatch=True):
         est = small().fit(strict(data))
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # the errors say it all
             with pytest.raises(ValueError, match=r"codes of 2 row\(s\) of X \(the first: row 3\)"):
                 est.transform(strict(huge))
             corners = np.finfo(np.float64).max * np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, -1.0]])
@@ -792,9 +793,11 @@ def test_results_that_overflow_only_in_the_inputs_dtype_raise_too(data):
         est = small().fit(strict(data))
         wide = strict_to_numpy(est.inverse_transform(strict(corners)))  # float64: finite
         assert np.abs(wide).max() > np.finfo(np.float32).max
-        with np.errstate(all="ignore"), pytest.raises(ValueError, match="The reconstructions of"):
+        with warnings.catch_warnings(), pytest.raises(ValueError, match="The reconstructions of"):
+            warnings.simplefilter("error", RuntimeWarning)
             est.inverse_transform(strict(codes))
-    with np.errstate(all="ignore"), pytest.raises(ValueError, match="The reconstructions of"):
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="The reconstructions of"):
+        warnings.simplefilter("error", RuntimeWarning)
         small().fit(data).inverse_transform(codes)  # as on NumPy
 
 

@@ -387,7 +387,8 @@ def test_a_warm_fit_on_badly_scaled_data_reports_the_divergence(blobs):
 def test_overflowing_rows_score_minus_infinity_and_are_outliers(blobs):
     detector = small().fit(blobs)
     huge = np.vstack([blobs[:3], np.full((2, blobs.shape[1]), np.finfo(np.float64).max)])
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # -inf says it: no NumPy warnings
         scores = detector.score_samples(huge)
         assert_array_equal(detector.predict(huge)[3:], -1)
         per_feature = detector.score_samples_per_feature(huge)
