@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +191,64 @@ def test_memory_and_speed_command_lines(speed):
     for parser in (memory.make_parser(), speed.make_parser(), load("anomaly").make_parser()):
         for action in parser._actions:
             assert action.help, (parser.prog, action.dest)
+
+
+def test_latency_main_times_every_call(tmp_path, capsys):
+    latency = load("latency")
+    out = tmp_path / "latency.json"
+    results = latency.main(
+        ["--rows", "1", "3", "--rounds", "2", "--calls", "2", "--json", str(out)]
+    )
+    assert [(r["task"], r["rows"]) for r in results] == [
+        (task, rows) for rows in (1, 3) for task in ("encode", "reconstruct", "score_samples")
+    ]
+    onnx = {"onnx"} if _has_onnx() else set()
+    expected = {"encode": {"pca"}, "reconstruct": {"pca", "mlp"}, "score_samples": set()}
+    for r in results:
+        assert all(t > 0 for t in r["median_seconds"].values())
+        assert {k.removeprefix("skae_over_") for k in r if k.startswith("skae_over_")} == (
+            expected[r["task"]] | onnx
+        )
+    # Without ONNX Runtime (or told to leave it out): the other contenders alone.
+    for r in latency.main(["--rows", "2", "--rounds", "1", "--calls", "1", "--no-onnx"]):
+        assert set(r["median_seconds"]) == expected[r["task"]] | {"skae"}
+    data = json.loads(out.read_text())
+    assert data["results"] == results and data["machine"]["cpu"]
+    table = capsys.readouterr().out
+    assert "| reconstruct | 3 |" in table and "| score_samples | 1 |" in table
+    with pytest.raises(SystemExit, match="at most 1797"):
+        latency.main(["--rows", "5000"])
+    with pytest.raises(SystemExit, match="positive"):
+        latency.main(["--rows", "0"])
+
+
+def _has_onnx():
+    return all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+
+
+def test_latency_onnx_sessions_compute_what_skae_does(monkeypatch):
+    pytest.importorskip("onnxruntime", reason="the ONNX extra: pip install 'skae[onnx]'")
+    pytest.importorskip("skl2onnx", reason="the ONNX extra: pip install 'skae[onnx]'")
+    latency = load("latency")
+    X = np.random.default_rng(0).normal(size=(40, 12))
+    ae, _, _ = latency.fitted_models(X)
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "onnxruntime", None)  # as if not installed: skipped
+        assert latency.onnx_sessions(ae, X) is None
+    runs = latency.onnx_sessions(ae, X)
+    np.testing.assert_allclose(runs["codes"](X[:5]), ae.transform(X[:5]), rtol=1e-9)
+    np.testing.assert_allclose(
+        runs["reconstruction"](X[:5]), ae.inverse_transform(ae.transform(X[:5])), rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        runs["score_samples"](X[:5]).ravel(), ae.score_samples(X[:5]), rtol=1e-9
+    )
+
+
+def test_latency_models_share_one_architecture():
+    """The MLPRegressor's predict runs the same products as skae's reconstruction."""
+    latency = load("latency")
+    X = np.random.default_rng(0).normal(size=(40, 12))
+    ae, pca, mlp = latency.fitted_models(X)
+    assert [c.shape for c in mlp.coefs_] == [c.shape for c in ae.coefs_]
+    assert pca.n_components_ == ae.n_components == latency.N_COMPONENTS
