@@ -202,10 +202,12 @@ def make_parser():
 
 def main(argv=None):
     args = make_parser().parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 11)
+    for flag in ("rows", "rounds", "calls"):
+        value = getattr(args, flag)
+        if value is not None and min(value if flag == "rows" else [value]) < 1:
+            raise SystemExit(f"--{flag} must be positive")
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 11)
     n_calls = max(1, args.calls // 10) if args.quick else args.calls
-    if min(args.rows) < 1:
-        raise SystemExit("--rows must be positive")
     X = StandardScaler().fit_transform(load_digits().data)
     if max(args.rows) > X.shape[0]:
         raise SystemExit(f"--rows can be at most {X.shape[0]} (the digits' rows)")

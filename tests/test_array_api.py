@@ -799,6 +799,17 @@ def test_results_that_overflow_only_in_the_inputs_dtype_raise_too(data):
     with warnings.catch_warnings(), pytest.raises(ValueError, match="The reconstructions of"):
         warnings.simplefilter("error", RuntimeWarning)
         small().fit(data).inverse_transform(codes)  # as on NumPy
+    # Codes, likewise: float32 inputs whose float64 codes lie beyond float32's range.
+    with config_context(array_api_dispatch=True):
+        linear = small(hidden_layer_sizes=()).fit(strict(data))
+        W = strict_to_numpy(linear.coefs_[0])[:, 0]
+        assert np.abs(W).sum() > 1.5  # the first code reaches ~1.5 float32 max, or more
+        X = np.vstack([data[:2], np.sign(W) * np.finfo(np.float32).max]).astype(np.float32)
+        with warnings.catch_warnings(), pytest.raises(
+            ValueError, match=r"codes of 1 row\(s\) of X \(the first: row 2\) overflow"
+        ):
+            warnings.simplefilter("error", RuntimeWarning)  # not the cast's warning
+            linear.transform(strict(X))
 
 
 def test_missing_values_are_refused_with_advice_that_works(data):

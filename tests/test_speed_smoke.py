@@ -218,8 +218,10 @@ def test_latency_main_times_every_call(tmp_path, capsys):
     assert "| reconstruct | 3 |" in table and "| score_samples | 1 |" in table
     with pytest.raises(SystemExit, match="at most 1797"):
         latency.main(["--rows", "5000"])
-    with pytest.raises(SystemExit, match="positive"):
-        latency.main(["--rows", "0"])
+    for flag in ("--rows", "--rounds", "--calls"):
+        for bad in ("0", "-1"):
+            with pytest.raises(SystemExit, match=f"{flag} must be positive"):
+                latency.main([flag, bad])
 
 
 def _has_onnx():
