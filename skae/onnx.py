@@ -19,7 +19,11 @@ computes from a (dense) batch ``X`` of shape ``(n_samples, n_features)``:
 
 A NaN in ``X`` is a missing entry, as in the estimator's methods: it enters
 the network as 0, and ``"score_samples"`` averages each row's error over its
-observed entries (NaN for a row with none).
+observed entries (NaN for a row with none). A row whose reconstruction
+overflows scores ``-inf``, as in the method (a float32 graph overflows sooner
+than the method, which computes the score in float64). Codes and
+reconstructions that overflow come out infinite or NaN: a graph cannot raise
+the method's error.
 
 A :class:`~skae.VariationalAutoencoder` exports the same way, with the
 outputs ``"codes"`` (its ``transform``: the posterior mean ``μ``) and
@@ -348,6 +352,12 @@ def _converter(scope, operator, container):
         errors = OnnxMul(_sample_error_node(Z, X, loss, dtype, opv), observed, op_version=opv)
         total, count = (
             OnnxReduceSumApi11(E, axes=[1], keepdims=0, op_version=opv) for E in (errors, observed)
+        )
+        # A reconstruction that overflows (inf · 0 at a missing entry, inf - inf in the
+        # cross-entropy) gives a NaN total: its score is -inf, as score_samples says; a
+        # row with nothing observed keeps 0 / 0 = NaN.
+        total = OnnxWhere(
+            OnnxIsNaN(total, op_version=opv), _scalar(np.inf, dtype), total, op_version=opv
         )
         Z = OnnxNeg(OnnxDiv(total, count, op_version=opv), op_version=opv)
     OnnxIdentity(Z, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)

@@ -242,6 +242,31 @@ def test_nan_is_missing_in_the_graph_as_in_skae(output, loss, dtype):
     assert_close_to_scale(np.where(keep, got, 0), np.where(keep, expected, 0), dtype)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_rows_whose_reconstruction_overflows_score_minus_infinity_as_in_skae(loss, dtype):
+    """Not NaN, which a threshold (score < t) would let through as an inlier."""
+    X_fit = MinMaxScaler().fit_transform(X_TRAIN)
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(12,), loss=loss, max_iter=5)
+    ae.set_params(random_state=0).fit(X_fit)
+    big = 1e30 if dtype == np.float32 else 1e200
+    X = X_fit[:6].astype(dtype)
+    X[2:] = big * np.sign(np.random.RandomState(0).normal(size=(4, N_FEATURES)))
+    X[[2, 4], 1] = np.nan  # the overflow at a missing entry: inf · 0
+    X[5] = np.nan  # nothing observed: NaN, as in skae
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the cross-entropy's range warning, on purpose
+        expected = ae.score_samples(X)
+    got = export_output(ae, X, "score_samples")
+    assert np.isfinite(got[:2]).all()
+    assert_array_equal(np.isnan(got), [False] * 5 + [True])
+    if dtype == np.float64:
+        assert_array_equal(got[2:5], -np.inf)
+        assert_array_equal(got[2:5], expected[2:5])
+    else:  # the graph overflows in float32, where skae computes in float64
+        assert (got[2:5] == -np.inf).all()
+
 def test_codes_feed_a_downstream_classifier(pipelines):
     base = pipelines("relu", "squared_error")
     y = (X_TRAIN[:, 0] > np.median(X_TRAIN[:, 0])).astype(int)
