@@ -602,7 +602,8 @@ class VariationalAutoencoder(
         out = np.empty((X.shape[0], self.n_features_in_), dtype=X.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # what overflows is refused below
             for rows in self._chunks(X.shape[0]):
-                out[rows] = model.decoder_mean(X[rows].astype(model.dtype, copy=False))
+                # In the codes' precision, or the model's if higher (as transform does).
+                out[rows] = model.decoder_mean(X[rows])
         _refuse_overflow(self, out, "reconstructions", advice=_CODES_ADVICE)
         return out
 
