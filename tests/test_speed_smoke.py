@@ -188,7 +188,8 @@ def test_memory_and_speed_command_lines(speed):
     args = speed.parse_args([])
     assert args.dtypes == ["float32", "float64"] and args.threads == [1, 2]
 
-    for parser in (memory.make_parser(), speed.make_parser(), load("anomaly").make_parser()):
+    parsers = [memory.make_parser(), speed.make_parser(), load("anomaly").make_parser()]
+    for parser in [*parsers, load("latency").make_parser()]:
         for action in parser._actions:
             assert action.help, (parser.prog, action.dest)
 
