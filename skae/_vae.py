@@ -519,7 +519,10 @@ class VariationalAutoencoder(
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the objective.
+            Non-negative weights of the samples in the objective. A weight of
+            ``k`` scales the row's term; it is not ``k`` copies of the row,
+            which would each draw their own codes from the posterior (the same
+            in expectation, not draw for draw).
 
         Returns
         -------
@@ -542,7 +545,8 @@ class VariationalAutoencoder(
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the objective.
+            Non-negative weights of the samples in the objective (as in
+            :meth:`fit`).
 
         Returns
         -------
