@@ -33,7 +33,11 @@ averages over random posterior draws, is not exported.
 
 Pass it as skl2onnx passes any converter option, per class
 (``options={AutoencoderTransformer: {"output": "reconstruction"}}``) or per
-instance (``options={id(ae): {...}}``).
+instance (``options={id(ae): {...}}``). A per-class option reaches every
+autoencoder of a pipeline; the export refuses one whose input would have
+another width than the autoencoder was fitted on (an autoencoder feeding it a
+reconstruction or scores, say), so where one feeds another, give the option to
+the last one only.
 
 The graph computes in the input's precision: a float32 input (the usual
 ``X[:1].astype(np.float32)``) gives a float32 graph, weights included; a float64
@@ -291,6 +295,30 @@ def _tensor_type(input_type):
     return DoubleTensorType if isinstance(input_type, DoubleTensorType) else FloatTensorType
 
 
+def _check_input_shape(estimator, shape):
+    """Refuse an input whose declared shape cannot be the estimator's ``X``.
+
+    In a pipeline, the step before an autoencoder gives its input; an
+    autoencoder there exported with ``"reconstruction"`` or ``"score_samples"``
+    (a class-wide option reaches every autoencoder of the pipeline) gives a
+    width the next one was not fitted on, and the graph would fail only when run.
+    """
+    if not shape:  # unknown: nothing to check
+        return
+    n_features = estimator.n_features_in_
+    if len(shape) == 2 and not (isinstance(shape[1], int) and shape[1] != n_features):
+        return
+    got = "one value per row" if len(shape) == 1 else f"shape {list(shape)}"
+    raise ValueError(
+        f"{type(estimator).__name__} was fitted on {n_features} features, but its ONNX "
+        f"input has {got}. Convert it with a sample of such rows, e.g. X_train[:1]. In "
+        "a pipeline, the step before it gives its input: an autoencoder there exported "
+        'with output "reconstruction" or "score_samples" (an option given per class '
+        'reaches every autoencoder) feeds it the wrong width; give the "output" option '
+        'to the last one only, e.g. options={id(pipe[-1]): {"output": "score_samples"}}.'
+    )
+
+
 def _shape_calculator(operator):
     """Declare the output's type and shape (skl2onnx shape calculator)."""
     check_is_fitted(operator.raw_operator)
@@ -302,8 +330,10 @@ def _shape_calculator(operator):
             "df.to_numpy(dtype=np.float32)[:1]), or put the estimator in a Pipeline after "
             "a step that joins the columns."
         )
-    layers, n_encoder_layers, _ = _export_layers(operator.raw_operator)
+    estimator = operator.raw_operator
     input_type = operator.inputs[0].type
+    _check_input_shape(estimator, input_type.shape)
+    layers, n_encoder_layers, _ = _export_layers(estimator)
     n_samples = input_type.shape[0] if input_type.shape else None
     output = _output_option(operator)
     if output == "codes":

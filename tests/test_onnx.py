@@ -287,6 +287,38 @@ def test_option_per_instance_and_bad_value(pipelines):
         skl2onnx.to_onnx(pipe, X[:1], options={AutoencoderTransformer: {"output": "error"}})
 
 
+@pytest.mark.parametrize("output", ["reconstruction", "score_samples"])
+def test_a_class_wide_option_on_stacked_autoencoders_is_refused_at_export(output):
+    # The second autoencoder was fitted on the first one's codes: a class-wide
+    # option would feed it reconstructions or scores, and the graph fail in the runtime.
+    pipe = make_pipeline(
+        StandardScaler(),
+        AutoencoderTransformer(4, hidden_layer_sizes=(6,), max_iter=2, random_state=0),
+        AutoencoderTransformer(2, hidden_layer_sizes=(3,), max_iter=2, random_state=0),
+    ).fit(X_TRAIN)
+    X = X_TEST.astype(np.float32)
+    with pytest.raises(ValueError, match=r"fitted on 4 features.*options=\{id\(pipe\[-1\]\)"):
+        skl2onnx.to_onnx(pipe, X[:1], options={AutoencoderTransformer: {"output": output}})
+    # The advice works: the option on the last autoencoder only.
+    (result,) = run_onnx(pipe, X, options={id(pipe[-1]): {"output": output}})
+    expected = getattr(pipe[-1], output if output == "score_samples" else "transform")(
+        pipe[:-1].transform(X)
+    )
+    if output == "reconstruction":
+        expected = pipe[-1].inverse_transform(expected)
+    assert_close_to_scale(result, expected, np.float32)
+
+
+def test_a_sample_of_another_width_is_refused_at_export():
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(6,), max_iter=2, random_state=0)
+    ae.fit(X_TRAIN)
+    X_wide = np.hstack([X_TEST, X_TEST]).astype(np.float32)
+    with pytest.raises(ValueError, match=r"fitted on 8 features.*shape \[None, 16\]"):
+        skl2onnx.to_onnx(ae, X_wide[:1])
+    # A sample of the right width with an unknown number of rows converts.
+    assert skl2onnx.to_onnx(ae, X_TEST[:1].astype(np.float32)) is not None
+
+
 def test_export_does_not_change_the_estimator(pipelines):
     ae = pipelines("logistic", "binary_crossentropy")[-1]
     before = [w.copy() for w in ae.coefs_ + ae.intercepts_]
