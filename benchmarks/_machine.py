@@ -3,11 +3,38 @@
 import os
 import platform
 import sys
+from pathlib import Path
 
 import numpy as np
 import sklearn
 
 import skae
+
+#: Environment variables that change which BLAS kernels run, or how many threads.
+BLAS_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
+
+
+def blas_kernels():
+    """The BLAS libraries loaded, each with its version and the kernels it chose.
+
+    The kernels matter beyond speed: a long training run amplifies their
+    differences in rounding, so two kernels give different errors split by split.
+    """
+    from threadpoolctl import threadpool_info
+
+    return [
+        f"{_owner(pool.get('filepath'))}{pool.get('internal_api')} {pool.get('version')} "
+        f"({pool.get('architecture')} kernel, {pool.get('threading_layer')})"
+        for pool in threadpool_info()
+        if pool.get("user_api") == "blas"
+    ]
+
+
+def _owner(path):
+    """``"numpy: "`` for a library under ``numpy.libs`` (a wheel's bundled copy), else ``""``."""
+    parts = Path(path or "").parts
+    bundled = [part.removesuffix(".libs") for part in parts if part.endswith(".libs")]
+    return f"{bundled[-1]}: " if bundled else ""
 
 
 def machine_info():
@@ -32,6 +59,8 @@ def machine_info():
         "scikit-learn": sklearn.__version__,
         "skae": skae.__version__,
         "torch": getattr(torch, "__version__", None),
+        "blas": blas_kernels(),
+        "env": {name: os.environ[name] for name in BLAS_ENVIRONMENT if name in os.environ},
         "thread_pools": [
             {k: pool[k] for k in ("user_api", "internal_api", "num_threads")}
             for pool in threadpool_info()

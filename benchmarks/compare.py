@@ -880,6 +880,7 @@ def main(argv=None):
         f"\n{elapsed:.0f} s on {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
         f"numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
         f"skae {machine['skae']}, {args.threads} BLAS thread(s)"
+        + (f" ({'; '.join(machine['blas'])})" if machine["blas"] else "")
         + (
             f", torch {machine['torch']} ({args.torch_threads} thread(s))."
             if machine["torch"]

@@ -51,10 +51,14 @@ import numpy as np
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from skae import AutoencoderTransformer
 from skae.datasets import make_embedded_manifold
+
+# The module the benchmark scripts share, found also when a script is loaded by path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import BLAS_ENVIRONMENT, blas_kernels  # noqa: E402
 
 try:
     import torch
@@ -398,25 +402,15 @@ def machine_description():
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
                     break
-    blas = [
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernel, "
-        f"{i.get('threading_layer')})"
-        for i in threadpool_info()
-        if i.get("user_api") == "blas"
-    ]
     return {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
-        "blas": blas,
+        "blas": blas_kernels(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
         "torch": torch.__version__ if torch is not None else None,
-        "env": {
-            k: os.environ[k]
-            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
-            if k in os.environ
-        },
+        "env": {name: os.environ[name] for name in BLAS_ENVIRONMENT if name in os.environ},
     }
 
 

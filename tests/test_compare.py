@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
 
@@ -87,6 +88,10 @@ def test_command_line(compare, tmp_path, capsys, monkeypatch):
     # The thread pools are recorded inside the limits, as the run had them.
     assert all(pool["num_threads"] == 1 for pool in results["machine"]["thread_pools"])
     assert results["machine"]["numpy"] == np.__version__
+    # The BLAS kernels, which change the errors split by split, are named in both.
+    blas = results["machine"]["blas"]
+    assert len(blas) == sum(pool["user_api"] == "blas" for pool in threadpool_info())
+    assert all(entry in out.splitlines()[-1] for entry in blas)
     # --quick: one seed, no grid search.
     assert {r["method"] for r in results["records"]} == {"PCA", "KernelPCA", "Isomap", "skae"}
     assert len(results["records"]) == 2 * 4
