@@ -408,8 +408,9 @@ def make_parser():
         choices=list(SETTINGS),
         default=list(SETTINGS),
         metavar="NAME",
+        # argparse formats help with %: a literal percent sign is written %%.
         help=f"contamination of the training part, among {', '.join(SETTINGS)} "
-        "(default: all)",
+        "(default: all)".replace("%", "%%"),
     )
     parser.add_argument(
         "--variant",

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -255,3 +256,18 @@ def test_latency_models_share_one_architecture():
     ae, pca, mlp = latency.fitted_models(X)
     assert [c.shape for c in mlp.coefs_] == [c.shape for c in ae.coefs_]
     assert pca.n_components_ == ae.n_components == latency.N_COMPONENTS
+
+
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
+)
+def test_every_benchmark_prints_its_help(script):
+    # As a user runs it: argparse formats each option's help only here.
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:") and "--help" in done.stdout
