@@ -1,8 +1,16 @@
 """scikit-learn's estimator checks, on every option of the family."""
 
+import inspect
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae import (
+    AutoencoderImputer,
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoder,
+)
 
 # The checks fit random noise, which never converges, so every fit runs to
 # max_iter. 300 epochs bound their time; they also keep the sample-weight checks
@@ -63,3 +71,18 @@ def expected_failures(estimator):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        AutoencoderTransformer,
+        AutoencoderOutlierDetector,
+        VariationalAutoencoder,
+        AutoencoderImputer,
+    ],
+)
+def test_constraints_name_exactly_the_parameters(cls):
+    # A rule for a parameter the estimator lacks would never run; a parameter
+    # without a rule would never be validated.
+    assert set(cls._parameter_constraints) == set(inspect.signature(cls).parameters)
