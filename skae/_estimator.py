@@ -168,7 +168,10 @@ def _layer_tuple(value, name):
 
 
 def _auto_batch_size(n_samples):
-    """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on."""
+    """``n_samples // 32`` clipped to [32, 128]: ~32 updates an epoch from 1024 rows on.
+
+    ``n_samples``: the rows trained on (held-out and zero-weight rows excluded).
+    """
     return int(min(n_samples, np.clip(n_samples // 32, 32, 128)))
 
 
@@ -1671,10 +1674,12 @@ class AutoencoderTransformer(
         ``tied_weights``.
 
     batch_size : int or "auto", default="auto"
-        Minibatch size. ``"auto"`` uses ``n_samples // 32`` clipped to
-        ``[32, 128]``: about 32 updates per epoch from 1024 to 4096 samples,
-        more above, and batches of 32 below. Larger than the number of
-        (training) samples means full batch.
+        Minibatch size. ``"auto"`` uses ``n_train // 32`` clipped to
+        ``[32, 128]``, where ``n_train`` counts the rows trained on (not those
+        held out by ``early_stopping``, nor rows of zero weight): about 32
+        updates per epoch from 1024 to 4096 training rows, more above, and
+        batches of 32 below. Larger than the number of training rows means
+        full batch.
 
     learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
         Learning-rate schedule. ``"constant"``: ``learning_rate_init``

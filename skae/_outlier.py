@@ -192,6 +192,10 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     (see Notes).
     :meth:`score_samples_per_feature` says which features make a row anomalous.
 
+    The network and training parameters mean what they mean for
+    :class:`AutoencoderTransformer` (except the plateau rule, see ``tol``),
+    whose documentation has the details.
+
     Parameters
     ----------
     n_components : int, default=4
@@ -255,7 +259,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Decoder weights are the transposed encoder weights.
 
     batch_size : int or "auto", default="auto"
-        Minibatch size; ``"auto"`` is ``n_samples // 32`` clipped to [32, 128].
+        Minibatch size; ``"auto"`` is ``n_train // 32`` clipped to [32, 128],
+        ``n_train`` the rows trained on (held-out and zero-weight rows excluded).
 
     learning_rate : {"constant", "adaptive", "cosine"}, default="adaptive"
         Learning-rate schedule: ``"adaptive"`` divides the rate by 5 at each
@@ -305,10 +310,6 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     n_iter_no_change : int, default=10
         Epochs without improvement by ``tol`` that make a plateau.
-
-    The network and training parameters mean what they mean for
-    :class:`AutoencoderTransformer` (except the plateau rule, see ``tol``),
-    whose documentation has the details.
 
     Attributes
     ----------
