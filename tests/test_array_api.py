@@ -826,3 +826,27 @@ def test_missing_values_are_refused_with_advice_that_works(data):
         moved = move_estimator_to(est, np, "cpu")  # as advised
         codes = moved.transform(holes)
     assert np.isfinite(codes).all()
+
+
+def test_an_interrupt_keeps_the_optimizer_state_of_the_last_complete_epoch(monkeypatch):
+    from skae._xp_engine import ArrayAdam
+
+    X = np.random.default_rng(0).normal(size=(120, 4))
+    step = ArrayAdam.step
+    calls = []
+
+    def interrupted(self, grad):
+        calls.append(None)
+        if len(calls) > 7:  # in the third epoch of three steps
+            raise KeyboardInterrupt
+        step(self, grad)
+
+    monkeypatch.setattr(ArrayAdam, "step", interrupted)
+    est = AutoencoderTransformer(
+        2, hidden_layer_sizes=(8,), batch_size=40, max_iter=50, n_init=1,
+        early_stopping=False, random_state=0,
+    )
+    with config_context(array_api_dispatch=True):
+        est.fit(xps.asarray(X))
+    assert est.n_iter_ == 2
+    assert est._optimizer_state["t"] == 6

@@ -640,3 +640,42 @@ def test_pipeline_and_grid_search_without_scoring():
     assert grid.best_params_ == {"autoencodertransformer__n_components": 4}
     scores = grid.cv_results_["mean_test_score"]
     assert np.all(scores < 0) and scores[1] > scores[0]
+
+
+def tiny(**params):
+    defaults = dict(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=3, random_state=0, n_init=1,
+        early_stopping=False,
+    )
+    return AutoencoderTransformer(**{**defaults, **params})
+
+
+def test_a_zero_weight_row_whose_error_overflows_does_not_count_in_score():
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    est = tiny().fit(X)
+    huge = np.full((1, 4), 1e300)
+    assert est.score_samples(huge)[0] == -np.inf
+    # 0 · inf would be NaN: the zero-weight row must be left out, not multiplied.
+    score = est.score(np.vstack([X[:1], huge]), sample_weight=[1.0, 0.0])
+    assert score == pytest.approx(est.score(X[:1]))
+
+
+def test_each_partial_fit_call_draws_fresh_noise(monkeypatch):
+    # An int random_state seeds the whole sequence of calls, not each call afresh.
+    import skae._data
+
+    drawn = []
+    corrupt = skae._data.Corruption.__call__
+
+    def spy(self, clean):
+        out = corrupt(self, clean)
+        drawn.append(out - clean)
+        return out
+
+    monkeypatch.setattr(skae._data.Corruption, "__call__", spy)
+    X = np.random.default_rng(0).normal(size=(16, 3))
+    est = tiny(noise="gaussian", batch_size=16, shuffle=False)
+    est.partial_fit(X)
+    est.partial_fit(X)
+    assert len(drawn) == 2
+    assert not np.array_equal(drawn[0], drawn[1])

@@ -478,3 +478,19 @@ def test_fitted_attributes_are_set_together_when_the_fit_succeeds(holes, monkeyp
                         or original(self, *a, **k))
     quick().fit(holes)
     assert seen == [False]
+
+
+def test_a_feature_within_rounding_of_its_mean_is_constant():
+    # Its spread is below float64's resolution at its size: standardizing would
+    # divide rounding noise; the feature is kept as a constant instead.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    X[:, 1] = 1e8 + np.where(np.arange(40) % 2, 1.4901161193847656e-08, 0.0)
+    X[::5, 0] = np.nan
+    imputer = AutoencoderImputer(
+        n_components=2, hidden_layer_sizes=(8,), max_iter=3, random_state=0
+    ).fit(X)
+    assert imputer._constant_features[1]
+    X_missing = X.copy()
+    X_missing[0, 1] = np.nan
+    assert imputer.transform(X_missing)[0, 1] == 1e8

@@ -434,3 +434,15 @@ def test_deploying_page_examples_run(tmp_path, monkeypatch, capsys):
     session = ort.InferenceSession(namespace["scores_onx"].SerializeToString())
     (scores,) = session.run(None, {"X": namespace["X32"]})
     assert_close_to_scale(scores, namespace["pipe"].score_samples(namespace["X32"]), np.float32)
+
+
+def test_the_export_is_of_the_fitted_model_not_of_parameters_set_since():
+    X = np.random.default_rng(0).uniform(0, 1, size=(40, 4))
+    ae = AutoencoderTransformer(
+        2, hidden_layer_sizes=(8,), activation="tanh", loss="binary_crossentropy",
+        max_iter=3, n_init=1, random_state=0,
+    ).fit(X)
+    expected = ae.score_samples(X)
+    ae.set_params(activation="relu", loss="squared_error")  # not refitted
+    (scores,) = run_onnx(ae, X, options={id(ae): {"output": "score_samples"}})
+    assert_close_to_scale(scores, expected, np.float64)

@@ -516,3 +516,35 @@ def test_contributions_of_a_data_frame():
     # A plain array in, a plain array out.
     with pytest.warns(UserWarning, match="feature names"):
         assert isinstance(detector.score_samples_per_feature(frame.to_numpy()), np.ndarray)
+
+
+def test_a_decision_of_exactly_zero_is_an_inlier(blobs):
+    # IsolationForest's convention: outliers are decision_function < 0.
+    detector = small(trim_fraction=0.0).fit(blobs)
+    detector.offset_ = float(detector.score_samples(blobs[:1])[0])
+    assert detector.decision_function(blobs[:1])[0] == 0.0
+    assert detector.predict(blobs[:1])[0] == 1
+
+
+def test_trimming_leaves_out_every_row_whose_error_overflows_even_past_the_fraction():
+    class FirstColumnErrors:
+        def sample_errors(self, X):
+            return np.array(X[:, 0], dtype=np.float64)
+
+    class Source:
+        def set_weights(self, weights):
+            self.weights = weights
+
+    n = 100
+    X = np.zeros((n, 2))
+    X[:, 0] = np.linspace(1.0, 2.0, n)
+    X[60:, 0] = np.inf  # 40 % of the rows overflow, over trim_fraction=0.1
+    context = SimpleNamespace(
+        X=X, train_rows=np.arange(n), sample_weight=None, objective=FirstColumnErrors(),
+        source=Source(),
+    )
+    _Trimming(0.1, context, warmup=0).begin_epoch(1)
+    weights = context.source.weights
+    assert (weights[60:] == 0).all()
+    # The fence is drawn on the finite errors: few of those rows are trimmed.
+    assert (weights[:60] > 0).sum() >= 54

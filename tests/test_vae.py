@@ -467,3 +467,14 @@ def test_callbacks_see_each_epoch_and_can_stop(blobs):
     assert vae.n_iter_ == 3 and [s.n_iter_ for s in rec.snapshots] == [1, 2, 3]
     assert_array_equal(rec.snapshots[-1].score_samples(blobs), vae.score_samples(blobs))
     assert rec.snapshots[0].noise_variance_ is not None
+
+
+def test_sample_draws_from_a_random_state_instance(blobs):
+    vae = small(max_iter=3).fit(blobs)
+    a = vae.sample(3, random_state=np.random.RandomState(1))
+    assert not np.array_equal(a, vae.sample(3, random_state=np.random.RandomState(2)))
+    assert_array_equal(a, vae.sample(3, random_state=np.random.RandomState(1)))
+    generator = np.random.RandomState(1)  # consumed: two calls draw differently
+    assert not np.array_equal(
+        vae.sample(3, random_state=generator), vae.sample(3, random_state=generator)
+    )

@@ -545,3 +545,32 @@ def test_memmap_input(tmp_path, X):
     assert_array_equal(ae._params, ref._params)
     assert_allclose(ae.transform(ro), ref.transform(X.astype(np.float32)))
     assert_array_equal(np.asarray(ro), X.astype(np.float32))
+
+
+def test_fit_leaves_a_non_canonical_sparse_matrix_with_nan_as_it_was():
+    # Duplicate, unsorted entries: summing them must happen on a copy.
+    rng = np.random.default_rng(0)
+    n, d = 30, 4
+    dense = rng.normal(size=(n, d))
+    dense[3, 1] = np.nan
+    dense[5, :] = np.nan  # a row with every entry missing
+    canonical = sp.csr_matrix(dense)
+    data, indices, indptr = [], [], [0]
+    for i in range(n):  # each row reversed, its last entry stored as two halves
+        row = canonical[i]
+        idx, val = list(row.indices[::-1]), list(row.data[::-1])
+        val[-1] /= 2
+        idx.append(idx[-1])
+        val.append(val[-1])
+        indices += idx
+        data += val
+        indptr.append(len(indices))
+    X = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(n, d))
+    assert not X.has_canonical_format
+    before = X.data.copy(), X.indices.copy(), X.indptr.copy()
+    AutoencoderTransformer(
+        2, hidden_layer_sizes=(8,), max_iter=3, n_init=1, early_stopping=True, random_state=0
+    ).fit(X)
+    for array, copy in zip((X.data, X.indices, X.indptr), before, strict=True):
+        assert_array_equal(array, copy)
+    assert not X.has_canonical_format

@@ -327,3 +327,27 @@ def test_variant_divergence_is_reported(blobs):
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(ValueError, match="diverged"):
             small(contraction=1.0, noise="gaussian", max_iter=5).fit(blobs * 1e200)
+
+
+def test_a_warm_started_fit_takes_its_own_datas_salt_and_pepper_extremes():
+    # fit (unlike partial_fit) starts the range afresh: salt and pepper are the new
+    # data's extremes, not the union with the previous fit's.
+    rng = np.random.default_rng(0)
+    wide, narrow = rng.uniform(-10, 10, size=(50, 3)), rng.uniform(-1, 1, size=(50, 3))
+    est = small(noise="salt_and_pepper", warm_start=True, max_iter=2, n_init=1)
+    est.fit(wide).fit(narrow)
+    low, high = est._noise_bounds
+    assert_array_equal(low, narrow.min(axis=0))
+    assert_array_equal(high, narrow.max(axis=0))
+
+
+def test_partial_fit_keeps_the_extremes_of_a_feature_missing_from_a_later_call():
+    rng = np.random.default_rng(0)
+    first, second = rng.uniform(-3, 3, size=(20, 3)), rng.uniform(-1, 1, size=(20, 3))
+    second[:, 0] = np.nan
+    est = small(noise="salt_and_pepper")
+    est.partial_fit(first)
+    est.partial_fit(second)
+    low, high = est._noise_bounds
+    assert (low[0], high[0]) == (first[:, 0].min(), first[:, 0].max())
+    assert low[1] == min(first[:, 1].min(), second[:, 1].min())
