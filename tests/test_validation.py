@@ -547,16 +547,20 @@ def test_memmap_input(tmp_path, X):
     assert_array_equal(np.asarray(ro), X.astype(np.float32))
 
 
-def test_fit_leaves_a_non_canonical_sparse_matrix_with_nan_as_it_was():
-    # Duplicate, unsorted entries: summing them must happen on a copy.
+@pytest.mark.parametrize("groups", [None, [[2, 3]]])
+def test_fit_leaves_a_non_canonical_sparse_matrix_with_nan_as_it_was(groups):
+    # Duplicate, unsorted entries: summing them must happen on a copy (in the
+    # observed weights, the empty rows with groups and the rows' keys).
     rng = np.random.default_rng(0)
     n, d = 30, 4
     dense = rng.normal(size=(n, d))
+    dense[:, 2] = rng.integers(0, 2, size=n)  # a one-hot group of two columns
+    dense[:, 3] = 1 - dense[:, 2]
     dense[3, 1] = np.nan
-    dense[5, :] = np.nan  # a row with every entry missing
+    dense[5, :2] = np.nan  # a row whose numeric entries are all missing
     canonical = sp.csr_matrix(dense)
     data, indices, indptr = [], [], [0]
-    for i in range(n):  # each row reversed, its last entry stored as two halves
+    for i in range(n):  # each row reversed, its first entry stored as two halves
         row = canonical[i]
         idx, val = list(row.indices[::-1]), list(row.data[::-1])
         val[-1] /= 2
@@ -569,7 +573,8 @@ def test_fit_leaves_a_non_canonical_sparse_matrix_with_nan_as_it_was():
     assert not X.has_canonical_format
     before = X.data.copy(), X.indices.copy(), X.indptr.copy()
     AutoencoderTransformer(
-        2, hidden_layer_sizes=(8,), max_iter=3, n_init=1, early_stopping=True, random_state=0
+        2, hidden_layer_sizes=(8,), max_iter=3, n_init=1, early_stopping=True, random_state=0,
+        categorical_groups=groups,
     ).fit(X)
     for array, copy in zip((X.data, X.indices, X.indptr), before, strict=True):
         assert_array_equal(array, copy)
