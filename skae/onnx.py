@@ -34,10 +34,10 @@ averages over random posterior draws, is not exported.
 Pass it as skl2onnx passes any converter option, per class
 (``options={AutoencoderTransformer: {"output": "reconstruction"}}``) or per
 instance (``options={id(ae): {...}}``). A per-class option reaches every
-autoencoder of a pipeline; the export refuses one whose input would have
-another width than the autoencoder was fitted on (an autoencoder feeding it a
-reconstruction or scores, say), so where one feeds another, give the option to
-the last one only.
+autoencoder of a pipeline, and the steps after an autoencoder were fitted on
+its codes: the export refuses a reconstruction or scores that another step of
+the graph would take in, so give the option to the last step only there. It
+also refuses an input of another width than the model was fitted on.
 
 The graph computes in the input's precision: a float32 input (the usual
 ``X[:1].astype(np.float32)``) gives a float32 graph, weights included; a float64
@@ -84,6 +84,8 @@ Anomaly scores, with the sign of :meth:`~skae.AutoencoderTransformer.score_sampl
 >>> bool(np.abs(scores - pipe.score_samples(X32)).max() < 1e-4)
 True
 """
+
+from numbers import Integral
 
 import numpy as np
 
@@ -296,27 +298,45 @@ def _tensor_type(input_type):
 
 
 def _check_input_shape(estimator, shape):
-    """Refuse an input whose declared shape cannot be the estimator's ``X``.
-
-    In a pipeline, the step before an autoencoder gives its input; an
-    autoencoder there exported with ``"reconstruction"`` or ``"score_samples"``
-    (a class-wide option reaches every autoencoder of the pipeline) gives a
-    width the next one was not fitted on, and the graph would fail only when run.
-    """
+    """Refuse an input whose declared shape cannot be the estimator's ``X``."""
     if not shape:  # unknown: nothing to check
         return
     n_features = estimator.n_features_in_
-    if len(shape) == 2 and not (isinstance(shape[1], int) and shape[1] != n_features):
+    if len(shape) == 2 and not (isinstance(shape[1], Integral) and shape[1] != n_features):
         return
-    got = "one value per row" if len(shape) == 1 else f"shape {list(shape)}"
+    dims = [int(d) if isinstance(d, Integral) else d for d in shape]
+    got = "one value per row" if len(shape) == 1 else f"shape {dims}"
     raise ValueError(
         f"{type(estimator).__name__} was fitted on {n_features} features, but its ONNX "
-        f"input has {got}. Convert it with a sample of such rows, e.g. X_train[:1]. In "
-        "a pipeline, the step before it gives its input: an autoencoder there exported "
-        'with output "reconstruction" or "score_samples" (an option given per class '
-        'reaches every autoencoder) feeds it the wrong width; give the "output" option '
-        'to the last one only, e.g. options={id(pipe[-1]): {"output": "score_samples"}}.'
+        f"input has {got}. Convert it with a sample of such rows, e.g. X_train[:1]."
     )
+
+
+def _step_name(operator):
+    raw = operator.raw_operator
+    return operator.type if raw is None else type(raw).__name__
+
+
+def _check_not_consumed(operator, output):
+    """Refuse a reconstruction or scores that another step of the graph would take in.
+
+    A pipeline fits each step on the codes of the autoencoder before it; an option
+    given per class reaches every autoencoder of the pipeline, so the steps after
+    one would get its reconstruction or scores, and compute something else (or
+    fail in the runtime).
+    """
+    if output == "codes":
+        return
+    name = operator.outputs[0].onnx_name
+    for other in operator.scope_inst.operators.values():
+        if other is not operator and any(v.onnx_name == name for v in other.inputs):
+            raise ValueError(
+                f'{type(operator.raw_operator).__name__} exported with output "{output}" '
+                f"feeds another step ({_step_name(other)}), which was "
+                "fitted on its codes. An option given per class reaches every "
+                'autoencoder of a pipeline: give the "output" option to the last step '
+                'only, e.g. options={id(pipe[-1]): {"output": "score_samples"}}.'
+            )
 
 
 def _shape_calculator(operator):
@@ -331,11 +351,12 @@ def _shape_calculator(operator):
             "a step that joins the columns."
         )
     estimator = operator.raw_operator
+    layers, n_encoder_layers, _ = _export_layers(estimator)  # refuses what cannot export
     input_type = operator.inputs[0].type
     _check_input_shape(estimator, input_type.shape)
-    layers, n_encoder_layers, _ = _export_layers(estimator)
-    n_samples = input_type.shape[0] if input_type.shape else None
     output = _output_option(operator)
+    _check_not_consumed(operator, output)
+    n_samples = input_type.shape[0] if input_type.shape else None
     if output == "codes":
         shape = [n_samples, layers[n_encoder_layers - 1][0].shape[1]]
     elif output == "reconstruction":

@@ -288,25 +288,38 @@ def test_option_per_instance_and_bad_value(pipelines):
 
 
 @pytest.mark.parametrize("output", ["reconstruction", "score_samples"])
-def test_a_class_wide_option_on_stacked_autoencoders_is_refused_at_export(output):
+@pytest.mark.parametrize("first_width", [4, N_FEATURES])
+def test_a_class_wide_option_on_stacked_autoencoders_is_refused_at_export(output, first_width):
     # The second autoencoder was fitted on the first one's codes: a class-wide
-    # option would feed it reconstructions or scores, and the graph fail in the runtime.
+    # option would feed it reconstructions or scores, and the graph would fail in
+    # the runtime, or (codes as wide as the input) silently compute something else.
     pipe = make_pipeline(
         StandardScaler(),
-        AutoencoderTransformer(4, hidden_layer_sizes=(6,), max_iter=2, random_state=0),
+        AutoencoderTransformer(first_width, hidden_layer_sizes=(6,), max_iter=2, random_state=0),
         AutoencoderTransformer(2, hidden_layer_sizes=(3,), max_iter=2, random_state=0),
     ).fit(X_TRAIN)
     X = X_TEST.astype(np.float32)
-    with pytest.raises(ValueError, match=r"fitted on 4 features.*options=\{id\(pipe\[-1\]\)"):
+    refused = rf'output "{output}" feeds another step.*id\(pipe\[-1\]\)'
+    with pytest.raises(ValueError, match=refused):
         skl2onnx.to_onnx(pipe, X[:1], options={AutoencoderTransformer: {"output": output}})
     # The advice works: the option on the last autoencoder only.
     (result,) = run_onnx(pipe, X, options={id(pipe[-1]): {"output": output}})
-    expected = getattr(pipe[-1], output if output == "score_samples" else "transform")(
-        pipe[:-1].transform(X)
-    )
-    if output == "reconstruction":
-        expected = pipe[-1].inverse_transform(expected)
+    codes = pipe[:-1].transform(X)
+    if output == "score_samples":
+        expected = pipe[-1].score_samples(codes)
+    else:
+        expected = pipe[-1].inverse_transform(pipe[-1].transform(codes))
     assert_close_to_scale(result, expected, np.float32)
+
+
+def test_scores_feeding_a_classifier_are_refused_at_export(pipelines):
+    base = pipelines("relu", "squared_error")
+    y = (X_TRAIN[:, 0] > np.median(X_TRAIN[:, 0])).astype(int)
+    pipe = make_pipeline(*[step for _, step in base.steps], LogisticRegression())
+    pipe.steps[-1][1].fit(base.transform(X_TRAIN), y)
+    options = {AutoencoderTransformer: {"output": "score_samples"}}
+    with pytest.raises(ValueError, match=r"feeds another step \(LogisticRegression\)"):
+        skl2onnx.to_onnx(pipe, X_TEST[:1].astype(np.float32), options=options)
 
 
 def test_a_sample_of_another_width_is_refused_at_export():
@@ -315,6 +328,18 @@ def test_a_sample_of_another_width_is_refused_at_export():
     X_wide = np.hstack([X_TEST, X_TEST]).astype(np.float32)
     with pytest.raises(ValueError, match=r"fitted on 8 features.*shape \[None, 16\]"):
         skl2onnx.to_onnx(ae, X_wide[:1])
+    # A width given as a NumPy integer is checked too.
+    from skl2onnx.common.data_types import FloatTensorType
+
+    declared = [("X", FloatTensorType([None, np.int64(16)]))]
+    with pytest.raises(ValueError, match=r"fitted on 8 features.*shape \[None, 16\]"):
+        skl2onnx.to_onnx(ae, initial_types=declared)
+    # A model that cannot be exported says so first, whatever the sample's width.
+    grouped = AutoencoderTransformer(
+        3, hidden_layer_sizes=(6,), mask_as_input=True, max_iter=2, random_state=0
+    ).fit(X_TRAIN)
+    with pytest.raises(NotImplementedError, match="mask_as_input"):
+        skl2onnx.to_onnx(grouped, X_wide[:1])
     # A sample of the right width with an unknown number of rows converts.
     assert skl2onnx.to_onnx(ae, X_TEST[:1].astype(np.float32)) is not None
 
