@@ -31,10 +31,18 @@ def blas_kernels():
 
 
 def _owner(path):
-    """``"numpy: "`` for a library under ``numpy.libs`` (a wheel's bundled copy), else ``""``."""
+    """``"numpy: "`` for a wheel's bundled copy of a library, else ``""``.
+
+    Wheels bundle their libraries in ``numpy.libs`` (Linux, Windows) or
+    ``numpy/.dylibs`` (macOS).
+    """
     parts = Path(path or "").parts
-    bundled = [part.removesuffix(".libs") for part in parts if part.endswith(".libs")]
-    return f"{bundled[-1]}: " if bundled else ""
+    owners = [
+        parts[i - 1] if part in (".libs", ".dylibs") else part.removesuffix(".libs")
+        for i, part in enumerate(parts)
+        if i and (part.endswith(".libs") or part == ".dylibs")
+    ]
+    return f"{owners[-1]}: " if owners else ""
 
 
 def machine_info():

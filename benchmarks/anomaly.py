@@ -409,8 +409,9 @@ def make_parser():
         default=list(SETTINGS),
         metavar="NAME",
         # argparse formats help with %: a literal percent sign is written %%.
-        help=f"contamination of the training part, among {', '.join(SETTINGS)} "
-        "(default: all)".replace("%", "%%"),
+        help="contamination of the training part, among "
+        + ", ".join(SETTINGS).replace("%", "%%")
+        + " (default: all)",
     )
     parser.add_argument(
         "--variant",

@@ -22,10 +22,10 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
     (``mask_as_input``), and the training loss counts the observed entries
     only, so the holes never act as targets. :meth:`transform` returns ``X``
     with every missing entry replaced by its reconstruction and every observed
-    entry exactly as given (but for a categorical group missing as a whole,
-    rewritten to a one-hot row). Like :class:`~sklearn.impute.IterativeImputer` it
-    models each feature from all the others, but with one network for all
-    features, trained once.
+    entry exactly as given (but for a categorical group missing as a whole, one
+    of its entries missing or all 0, rewritten to a one-hot row). Like
+    :class:`~sklearn.impute.IterativeImputer` it models each feature from all
+    the others, but with one network for all features, trained once.
 
     Parameters
     ----------

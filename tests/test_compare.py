@@ -90,8 +90,13 @@ def test_command_line(compare, tmp_path, capsys, monkeypatch):
     assert results["machine"]["numpy"] == np.__version__
     # The BLAS kernels, which change the errors split by split, are named in both.
     blas = results["machine"]["blas"]
-    assert len(blas) == sum(pool["user_api"] == "blas" for pool in threadpool_info())
+    pools = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert len(blas) == len(pools)
     assert all(entry in out.splitlines()[-1] for entry in blas)
+    for entry, pool in zip(blas, pools, strict=True):
+        assert f"{pool['internal_api']} {pool['version']}" in entry
+        if "numpy.libs" in pool["filepath"]:  # NumPy's own copy, as a wheel installs it
+            assert entry.startswith("numpy: ")
     # --quick: one seed, no grid search.
     assert {r["method"] for r in results["records"]} == {"PCA", "KernelPCA", "Isomap", "skae"}
     assert len(results["records"]) == 2 * 4
@@ -300,3 +305,22 @@ def test_against_the_mean_of_the_reference_runs(compare):
     )
     assert skae.endswith("missed: MSE 1.75x > 1.2x, fit time 1.00x > 0.20x")
     assert "mean of the reference's two runs" not in reseeded
+
+
+@pytest.mark.parametrize(
+    "path, owner",
+    [
+        ("/venv/site-packages/numpy.libs/libscipy_openblas64_-32a4b2a6.so", "numpy: "),
+        ("/venv/site-packages/scipy.libs/libscipy_openblas-68440149.so", "scipy: "),
+        ("/venv/site-packages/numpy/.dylibs/libscipy_openblas64_.dylib", "numpy: "),
+        ("/usr/lib/x86_64-linux-gnu/libopenblas.so.0", ""),
+        (None, ""),
+    ],
+)
+def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        from _machine import _owner
+    finally:
+        sys.path.pop(0)
+    assert _owner(path) == owner
