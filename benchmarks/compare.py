@@ -50,6 +50,7 @@ from functools import partial
 from itertools import product
 
 import numpy as np
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.datasets import load_breast_cancer, load_digits, make_s_curve, make_swiss_roll
 from sklearn.decomposition import PCA, KernelPCA
@@ -807,7 +808,8 @@ def main(argv=None):
         type=_positive,
         default=1,
         metavar="N",
-        help="BLAS and OpenMP threads of every method, through threadpoolctl (default 1)",
+        help="BLAS and OpenMP threads of every method, through threadpoolctl, and of the "
+        "grid search's worker processes, through joblib (default 1)",
     )
     parser.add_argument(
         "--torch-threads",
@@ -839,7 +841,11 @@ def main(argv=None):
     notes = [missing] if missing else []  # said before the run starts, and with the table
     if missing:
         print(missing, file=sys.stderr)
-    with threadpool_limits(limits=args.threads):
+    # The grid search's worker processes (joblib's loky) start with their own BLAS:
+    # limited to --threads as well (joblib's default is the cores over n_jobs).
+    with threadpool_limits(limits=args.threads), parallel_config(
+        backend="loky", inner_max_num_threads=args.threads
+    ):
         methods = make_methods(
             skae_params=args.skae_params,
             tuning_grid=None if args.quick else TUNING_GRID,

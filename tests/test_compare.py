@@ -69,6 +69,14 @@ def test_command_line(compare, tmp_path, capsys, monkeypatch):
         return threadpool_limits(*args, **kwargs)
 
     monkeypatch.setattr(compare, "threadpool_limits", recording)
+    inner = []
+    parallel_config = compare.parallel_config
+
+    def recording_inner(*args, **kwargs):
+        inner.append(kwargs["inner_max_num_threads"])
+        return parallel_config(*args, **kwargs)
+
+    monkeypatch.setattr(compare, "parallel_config", recording_inner)
     json_path = tmp_path / "results.json"
     argv = ["--quick", "--datasets", "breast_cancer", "--max-samples", "100"]
     argv += ["--json", str(json_path)]
@@ -81,6 +89,7 @@ def test_command_line(compare, tmp_path, capsys, monkeypatch):
     assert "Where skae does not beat PCA" in out
     # One BLAS thread for every method by default, said in the footer and the JSON.
     assert limits == [1]
+    assert inner == [1]  # the grid search's worker processes too
     assert ", 1 BLAS thread(s)" in out.splitlines()[-1]
     results = json.loads(json_path.read_text())
     assert results["settings"]["quick"] is True and results["settings"]["threads"] == 1
