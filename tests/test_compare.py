@@ -60,23 +60,21 @@ def test_tiny_benchmark(compare):
     assert all(isinstance(line, str) for line in compare.losses_to_pca(records))
 
 
-def test_command_line(compare, tmp_path, capsys, monkeypatch):
-    limits = []
-    threadpool_limits = compare.threadpool_limits
+def record_keyword(monkeypatch, module, name, keyword):
+    """Wrap ``module.name`` so that each call's ``keyword`` argument is recorded."""
+    calls, original = [], getattr(module, name)
 
     def recording(*args, **kwargs):
-        limits.append(kwargs["limits"])
-        return threadpool_limits(*args, **kwargs)
+        calls.append(kwargs[keyword])
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(compare, "threadpool_limits", recording)
-    inner = []
-    parallel_config = compare.parallel_config
+    monkeypatch.setattr(module, name, recording)
+    return calls
 
-    def recording_inner(*args, **kwargs):
-        inner.append(kwargs["inner_max_num_threads"])
-        return parallel_config(*args, **kwargs)
 
-    monkeypatch.setattr(compare, "parallel_config", recording_inner)
+def test_command_line(compare, tmp_path, capsys, monkeypatch):
+    limits = record_keyword(monkeypatch, compare, "threadpool_limits", "limits")
+    inner = record_keyword(monkeypatch, compare, "parallel_config", "inner_max_num_threads")
     json_path = tmp_path / "results.json"
     argv = ["--quick", "--datasets", "breast_cancer", "--max-samples", "100"]
     argv += ["--json", str(json_path)]
