@@ -111,7 +111,8 @@ def epoch_monitor(estimator, snapshot):
         The estimator being fitted, inside a method decorated by :func:`fit_task`.
     snapshot : callable
         ``snapshot(n_iter) -> dict``: the fitted attributes of the model being
-        trained as it is now (parameters copied), with ``n_iter_ = n_iter``.
+        trained as a stop now would leave it (with rows held out, the best
+        epoch's so far; parameters copied), with ``n_iter_ = n_iter``.
         Called when an epoch begins and when it ends, so with several random
         starts it must follow the start in training.
 
@@ -132,9 +133,10 @@ class _EpochTasks:
     """One subtask of the root task per epoch, begun before the epoch and ended after it.
 
     The training loop calls :meth:`begin_epoch` right before an epoch trains, so
-    the snapshot an epoch begins with is the model that epoch trains: the
+    the snapshot an epoch begins with is the model that epoch trains from: the
     previous epoch's, a new random start's initial weights, or the best start's
-    as it goes on. An epoch that began but did not finish (its start diverged)
+    as it goes on (with rows held out, that start's best validation epoch's so
+    far: what a stop there would leave). An epoch that began but did not finish (its start diverged)
     is ended without data when the next begins, or by :meth:`close`.
     """
 

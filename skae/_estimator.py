@@ -60,6 +60,7 @@ from ._training import (
     RATE_ADVICE,
     SCALING_ADVICE,
     DivergenceError,
+    TrainingResult,
     best_start,
     print_epoch,
     train,
@@ -727,6 +728,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         it was; nothing by default.
         """
 
+    def _snapshot_attributes(self, attributes, X, sample_weight):
+        """The fitted attributes of a snapshot for the callbacks, from the model's.
+
+        ``attributes`` are those of :meth:`_model_attributes` with ``n_iter_``;
+        a subclass whose :meth:`_finish_fit` sets more (from the training data
+        ``X`` and ``sample_weight``) adds them. ``attributes`` by default.
+        """
+        return attributes
+
     def _training_data(self, X, continuing):
         """The data the network trains on, from validated ``X``, and what was learned.
 
@@ -1015,15 +1025,18 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
-            def run(epochs, **kwargs):
+            def run(epochs, *, result=None, **kwargs):
                 if source.corruption is not None:  # each start draws its own noise
                     source.corruption.rng = start_streams["noise"]
+                # Kept on the candidate: its snapshot reads the best epoch so far.
+                candidate.training = TrainingResult() if result is None else result
                 return train(
                     objective,
                     optimizer,
                     source,
                     rng=start_streams["shuffle"],
                     max_epochs=epochs,
+                    result=candidate.training,
                     validate=validate,
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
@@ -1033,9 +1046,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
 
-            return SimpleNamespace(
-                model=model, optimizer=optimizer, objective=objective, monitors=monitors, run=run
+            candidate = SimpleNamespace(
+                model=model,
+                optimizer=optimizer,
+                objective=objective,
+                monitors=monitors,
+                run=run,
+                training=None,
             )
+            return candidate
 
         context = {
             "X": X,
@@ -1047,10 +1066,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         }
 
         def state(chosen):
-            return lambda n: {
-                **self._model_attributes(spec, chosen.model.params.copy()),
-                "n_iter_": n,
-            }
+            def snapshot(n):
+                # As a stop now would leave it: with rows held out, the best epoch's.
+                best = None if chosen.training is None else chosen.training.best_params
+                params = chosen.model.params if best is None else best
+                attributes = {**self._model_attributes(spec, params.copy()), "n_iter_": n}
+                return self._snapshot_attributes(attributes, X, sample_weight)
+
+            return snapshot
 
         chosen, result = self._train_from_starts(
             start,

@@ -7,6 +7,7 @@ a monitor of the loop (:class:`_Trimming`) that changes the batch source's
 per-row weights between epochs.
 """
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -522,6 +523,13 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     def _finish_fit(self, X, sample_weight):
         self.offset_ = self._offset(-self._sample_errors(X), sample_weight)
+
+    def _snapshot_attributes(self, attributes, X, sample_weight):
+        # A snapshot's threshold: the fit's rule on the snapshot's own scores.
+        snapshot = copy.copy(self)
+        vars(snapshot).update(attributes)
+        snapshot._finish_fit(X, sample_weight)
+        return {**attributes, "offset_": snapshot.offset_}
 
     # -- the public API ---------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

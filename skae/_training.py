@@ -68,6 +68,9 @@ class TrainingResult:
     #: optimizer's state is the last's), the best parameters so far, and the stopping
     #: rule's state (:meth:`PlateauRule.state`: its counts, window and best).
     resume: dict | None = None
+    #: With a validation set, the best epoch's parameters so far, kept up to date
+    #: while training (what training stopped now would leave); None without one.
+    best_params: np.ndarray | None = None
 
 
 #: The first cause :func:`diverged` names; an estimator that standardizes its
@@ -233,6 +236,7 @@ def train(
             best_params = result.resume["best_params"]
         rule.load_state(result.resume["rule"])
     result.resume = None
+    result.best_params = best_params  # updated in place
     # The last complete epoch's optimizer state (and weights, which validation
     # otherwise keeps): an interrupt drops the unfinished epoch entirely.
     checkpoint = (None if has_validation else params.copy(), optimizer.state())

@@ -438,6 +438,7 @@ def train(
             best_params = result.resume["best_params"]
         rule.load_state(result.resume["rule"])
     result.resume = None
+    result.best_params = best_params
     # The last complete epoch's optimizer state (and weights without validation).
     checkpoint = (optimizer.params, optimizer.state())
     n_rows = source.n_rows
@@ -492,7 +493,7 @@ def train(
                 monitored = val_loss
                 if val_loss < result.best_validation_loss:
                     result.best_validation_loss = val_loss
-                    best_params = params
+                    best_params = result.best_params = params
             else:
                 monitored = loss
             checkpoint = (params, optimizer.state())

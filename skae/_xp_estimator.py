@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _xp
 from ._data import feature_bounds, feature_range, validation_split
 from ._optim import Schedule
-from ._training import print_epoch
+from ._training import TrainingResult, print_epoch
 from ._xp_engine import (
     ArrayAdam,
     ArrayBatches,
@@ -218,15 +218,18 @@ class ArrayAPIMixin:
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
-            def run(epochs, **kwargs):
+            def run(epochs, *, result=None, **kwargs):
                 if source.corruption is not None:  # each start draws its own noise
                     source.corruption.rng = start_streams["noise"]
+                # Kept on the candidate: its snapshot reads the best epoch so far.
+                candidate.training = TrainingResult() if result is None else result
                 return train(
                     objective,
                     optimizer,
                     source,
                     rng=start_streams["shuffle"],
                     max_epochs=epochs,
+                    result=candidate.training,
                     to_host=_xp.to_numpy,
                     validate=validate,
                     tol=self.tol,
@@ -237,9 +240,10 @@ class ArrayAPIMixin:
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
 
-            return SimpleNamespace(
-                optimizer=optimizer, objective=objective, monitors=monitors, run=run
+            candidate = SimpleNamespace(
+                optimizer=optimizer, objective=objective, monitors=monitors, run=run, training=None
             )
+            return candidate
 
         context = {
             "X": X,
@@ -251,10 +255,13 @@ class ArrayAPIMixin:
         }
 
         def state(chosen):
-            return lambda n: {
-                **self._array_api_attributes(spec, chosen.optimizer.params),
-                "n_iter_": n,
-            }
+            def snapshot(n):
+                # As a stop now would leave it: with rows held out, the best epoch's.
+                best = None if chosen.training is None else chosen.training.best_params
+                params = chosen.optimizer.params if best is None else best
+                return {**self._array_api_attributes(spec, params), "n_iter_": n}
+
+            return snapshot
 
         chosen, result = self._train_from_starts(
             start, all_streams, max_epochs, n_iter, context, state

@@ -705,6 +705,25 @@ def test_callbacks_see_each_epoch_and_can_stop_training(data):
     assert stopped.n_iter_ == len(stopped.loss_curve_) == 2
 
 
+@pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
+def test_with_early_stopping_a_snapshot_is_what_a_stop_there_leaves(data):
+    """As on NumPy: an epoch's snapshot is the best validation epoch's model so far."""
+    params = dict(max_iter=10, early_stopping=True, learning_rate_init=0.05,
+                  learning_rate="constant", tol=0.0)
+    X = strict(data, STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        seen = Recorder()
+        est = small(**params).set_callbacks(seen).fit(X)
+        ends = [event[3] for event in seen.named("end")]
+        curve = est.validation_loss_curve_
+        assert any(np.argmin(curve[:k]) + 1 < k for k in range(1, 11))  # it rises somewhere
+        codes = lambda model: strict_to_numpy(model.transform(X))  # noqa: E731
+        assert_array_equal(codes(ends[-1]), codes(est))
+        for k in (3, 7):
+            stopped = small(**params).set_callbacks(Recorder(stop_after=k)).fit(X)
+            assert_array_equal(codes(ends[k - 1]), codes(stopped))
+
+
 def test_no_warning_beyond_convergence(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -7,15 +7,16 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._callbacks import HAS_CALLBACKS
 from skae._optim import Adam
+from skae._outlier import quantile_offset
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -211,6 +212,46 @@ def test_callback_stop_with_early_stopping_restores_best(X):
     ae.fit(X)
     assert ae.n_iter_ == len(ae.validation_loss_curve_) == 4
     assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+
+
+@needs_callbacks
+def test_with_early_stopping_a_snapshot_is_what_a_stop_there_leaves(X):
+    """Each epoch's snapshot is the model a callback stop at that epoch returns:
+    the best validation epoch's so far, not the weights last trained."""
+    params = dict(max_iter=12, early_stopping=True, learning_rate_init=0.05,
+                  learning_rate="constant", tol=0.0)
+    rec = Recorder()
+    ae = small(**params).set_callbacks(rec).fit(X)
+    assert ae.n_iter_ == 12
+    curve = ae.validation_loss_curve_
+    best = [int(np.argmin(curve[:k])) + 1 for k in range(1, 13)]
+    assert any(b < k for k, b in enumerate(best, 1))  # the curve rises somewhere
+    ends = [e[3] for e in rec.named("end")]
+    begins = [e[3] for e in rec.named("begin")]
+    assert_allclose(ends[-1].transform(X), ae.transform(X))  # the fitted model
+    for k in (2, 5, 9):
+        stopped = small(**params).set_callbacks(Recorder(stop_after=k)).fit(X)
+        assert_allclose(ends[k - 1].transform(X), stopped.transform(X))
+        assert_allclose(begins[k].transform(X), stopped.transform(X))  # the next epoch's
+        assert ends[k - 1].n_iter_ == k
+
+
+@needs_callbacks
+def test_a_detector_snapshot_has_its_own_threshold(X):
+    """The detector's snapshots predict: their ``offset_`` is the fit's rule on their scores."""
+    rec = Recorder()
+    det = AutoencoderOutlierDetector(
+        contamination=0.1, hidden_layer_sizes=(8,), max_iter=4, random_state=0
+    ).set_callbacks(rec)
+    det.fit(X)
+    snapshots = [e[3] for e in rec.named("end")]
+    first, last = snapshots[0], snapshots[-1]
+    assert last.offset_ == det.offset_
+    assert_array_equal(last.predict(X), det.predict(X))
+    assert (first.predict(X) == -1).sum() == 15  # a tenth of 150 rows, by its own scores
+    assert first.offset_ != det.offset_
+    assert first.offset_ == quantile_offset(first.score_samples(X), 0.1)
+    assert not hasattr(det, "_skae_epoch_tasks")
 
 
 @needs_callbacks
