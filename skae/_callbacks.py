@@ -136,8 +136,9 @@ class _EpochTasks:
     the snapshot an epoch begins with is the model that epoch trains from: the
     previous epoch's, a new random start's initial weights, or the best start's
     as it goes on (with rows held out, that start's best validation epoch's so
-    far: what a stop there would leave). An epoch that began but did not finish (its start diverged)
-    is ended without data when the next begins, or by :meth:`close`.
+    far: what a stop there would leave). An epoch that began but did not finish
+    (its start diverged) is ended without data when the next begins, or by
+    :meth:`close`.
     """
 
     def __init__(self, estimator, context, max_epochs, X, y, metadata):
