@@ -26,7 +26,9 @@ from ._estimator import (
 #: Tukey's fence, on the logarithm of the reconstruction errors, for ``contamination="auto"``.
 _FENCE = 1.5
 
-#: The fence is at least this much (relatively) above the upper quartile of the errors.
+#: The fence is at least this much (relatively) above the upper quartile of the errors,
+#: and the quantile rule's threshold this much below the lowest training score when no
+#: score lies below the quantile (a row's score varies in its last digits with its batch).
 _FENCE_SLACK = 1e-5
 
 #: Relative tolerance for a quantile's target falling on a boundary of the cumulative weights.
@@ -108,16 +110,22 @@ def quantile_offset(scores, q, weights=None):
     Halfway between the highest score below the weighted ``q``-quantile
     (:func:`weighted_quantile`) and the lowest at or above it: the same
     training rows lie below it, and a row's score, which varies in its last
-    digits with the batch it is scored in, keeps its side. The quantile itself
-    when no finite counted score lies below it.
+    digits with the batch it is scored in, keeps its side. When no finite
+    counted score lies below the quantile (it falls on the lowest finite
+    scores, tied), just below them (relatively ``_FENCE_SLACK``): the tied rows
+    are inliers whatever batch they are scored in. The quantile itself when it
+    is ``-inf``.
     """
     scores = np.asarray(scores, dtype=np.float64)
     quantile = weighted_quantile(scores, q, weights)
     counted = scores if weights is None else scores[np.asarray(weights) > 0]
     below, above = counted[counted < quantile], counted[counted >= quantile]
-    if not below.size or below.max() == -np.inf:
+    if below.size and below.max() > -np.inf:
+        return float(below.max() / 2 + above.min() / 2)
+    lowest = float(above.min())
+    if lowest == -np.inf:
         return quantile
-    return float(below.max() / 2 + above.min() / 2)
+    return lowest - _FENCE_SLACK * max(abs(lowest), np.finfo(np.float64).tiny)
 
 
 class _Trimming:
@@ -372,9 +380,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     :class:`~sklearn.ensemble.IsolationForest` takes a percentile of its scores),
     so a share ``c`` of the training weight is predicted an outlier (exactly
     when ``c · n_samples`` is a whole number and scores do not tie), moved
-    halfway down to the next lower training score when it falls on one: no
-    training row sits on the threshold, where the last digits of its score,
-    which depend on the batch it is scored in, would decide its label. For
+    halfway down to the next lower training score when it falls on one, or
+    just below it (relatively 1e-5) when none is lower (tied lowest scores,
+    e.g. duplicated rows, are then all inliers): no training row sits on the
+    threshold, where the last digits of its score, which depend on the batch it
+    is scored in, would decide its label. For
     ``"auto"`` it is Tukey's fence on the log errors, ``Q1`` and ``Q3`` being
     the quartiles of ``log e`` over the training rows::
 

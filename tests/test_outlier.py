@@ -97,7 +97,23 @@ def test_quantile_offset_flags_the_quantile_rows_and_sits_on_none(weighted):
             counted = scores if weights is None else scores[weights > 0]
             assert_array_equal(counted < offset, counted < quantile)
             assert not np.any(counted == offset) or not np.any(counted < quantile)
-    assert quantile_offset([-np.inf, -1.0, -0.5, -0.2], 0.3) == -1.0  # no midpoint with -inf
+    # No midpoint with -inf: just below the lowest finite score.
+    assert -1.0 - 1e-4 < quantile_offset([-np.inf, -1.0, -0.5, -0.2], 0.3) < -1.0
+    assert quantile_offset([-np.inf, -np.inf, -1.0], 0.5) == -np.inf
+
+
+@pytest.mark.parametrize("lowest", [-3.0, -1e-300, 0.0])
+@pytest.mark.parametrize("n_tied", [2, 5, 20])
+def test_quantile_on_tied_lowest_scores_sits_below_them(lowest, n_tied):
+    """The quantile falls on the lowest scores, tied (duplicated rows): nothing lies
+    below to take a midpoint with, so the threshold goes just under them."""
+    rng = np.random.default_rng(0)
+    scores = np.r_[np.full(n_tied, lowest), lowest + rng.uniform(0.5, 1.0, 30)]
+    for q in (0.01, 0.05, 0.06):
+        assert weighted_quantile(scores, q) == lowest
+        offset = quantile_offset(scores, q)
+        assert offset < lowest and not np.any(scores < offset)
+        assert offset >= lowest - 1e-5 * max(abs(lowest), np.finfo(float).tiny)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -117,6 +133,33 @@ def test_a_rows_label_does_not_depend_on_its_batch(dtype, contamination):
     alone = np.array([detector.predict(X[i : i + 1])[0] for i in range(len(X))])
     assert_array_equal(alone, detector.predict(X))
     assert np.sum(detector.predict(X) == -1) == int(contamination * len(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_duplicated_worst_rows_keep_their_label_alone(dtype):
+    """Duplicated rows with the worst error, more of them than the contamination
+    share: the quantile falls on their tied score; they are inliers in any batch."""
+    rng = np.random.default_rng(0)
+    n_worst = 0
+    for seed in range(40):
+        X = np.r_[np.repeat([[4.0, -4.0, 4.0]], 5, axis=0), rng.normal(size=(24, 3))]
+        X = X.astype(dtype)
+        detector = AutoencoderOutlierDetector(
+            contamination=0.1, hidden_layer_sizes=(4,), max_iter=5, random_state=seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            detector.fit(X)
+        scores = detector.score_samples(X)
+        assert np.all(scores[:5] == scores[0])
+        if scores[0] != scores.min():
+            continue  # the duplicates are not the worst rows of this fit
+        n_worst += 1
+        assert scores[0] * (1 + 2e-5) < detector.offset_ < scores[0]
+        assert_array_equal(detector.predict(X), 1)  # nothing to flag but the tie
+        alone = [detector.predict(X[i : i + 1])[0] for i in range(5)]
+        assert_array_equal(alone, 1)
+    assert n_worst >= 3
 
 
 @pytest.mark.parametrize("n_tied", [1, 8, 40])
