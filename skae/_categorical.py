@@ -32,6 +32,12 @@ def check_categorical_groups(groups, n_features):
             "categorical_groups must be a list of sequences of column indices, e.g. "
             f"[[0, 1, 2], [5, 6]]; got {groups!r}."
         )
+    if iter(groups) is groups:  # a generator or iterator: used up by the first fit
+        raise ValueError(
+            "categorical_groups must be a list of sequences of column indices, e.g. "
+            f"[[0, 1, 2], [5, 6]]; got an iterator ({type(groups).__name__}), which the "
+            "first use would exhaust: pass list(...) of it."
+        )
     checked = []
     owner = {}
     for number, group in enumerate(groups):
@@ -39,6 +45,12 @@ def check_categorical_groups(groups, n_features):
             raise ValueError(
                 f"categorical_groups[{number}] must be a sequence of column indices, "
                 f"got {group!r}."
+            )
+        if iter(group) is group:
+            raise ValueError(
+                f"categorical_groups[{number}] must be a sequence of column indices; got "
+                f"an iterator ({type(group).__name__}), which the first use would "
+                "exhaust: pass list(...) of it."
             )
         columns = list(group)
         for column in columns:
@@ -100,11 +112,26 @@ def _refuse_a_missing_category(name, encoder, i, categories):
     )
 
 
-def _last_step(transformer):
-    """A ColumnTransformer entry's transformer, or its last step if it is a Pipeline."""
-    from sklearn.pipeline import Pipeline
+def _last_step(name, transformer):
+    """A ColumnTransformer entry's transformer, or its last step if it is a Pipeline.
 
-    return transformer.steps[-1][1] if isinstance(transformer, Pipeline) else transformer
+    A Pipeline that one-hot encodes in an earlier step is refused: the steps
+    after the encoder change its columns.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    if not isinstance(transformer, Pipeline):
+        return transformer
+    for step_name, step in transformer.steps[:-1]:
+        if isinstance(step, OneHotEncoder):
+            raise ValueError(
+                f"The Pipeline {name!r} one-hot encodes in its step {step_name!r}, which is "
+                "not its last: the steps after it change the columns, so they cannot be "
+                "read as groups. Make the OneHotEncoder the last step of that Pipeline, "
+                "or give categorical_groups yourself."
+            )
+    return transformer.steps[-1][1]
 
 
 def categorical_groups_from(column_transformer):
@@ -140,7 +167,8 @@ def categorical_groups_from(column_transformer):
         ``OneHotEncoder`` does by default): a group would then never be
         missing; pass the encoder ``categories`` without them and
         ``handle_unknown="ignore"``, so that a missing value is an all-zero
-        block.
+        block. Or if a Pipeline has a OneHotEncoder before its last step: the
+        steps after it change its columns.
 
     Examples
     --------
@@ -179,7 +207,7 @@ def _groups_of(column_transformer, offset):
 
     groups = []
     for name, transformer, _ in column_transformer.transformers_:
-        encoder = _last_step(transformer)
+        encoder = _last_step(name, transformer)
         block = column_transformer.output_indices_[name]
         if block.start == block.stop:
             continue  # selected no column (left unfitted)

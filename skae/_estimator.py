@@ -434,15 +434,30 @@ def _complex_error(name):
     )
 
 
+def _overflow_error(exc):
+    """The error for input holding Python integers too large for a float."""
+    return ValueError(
+        f"Input X holds a number too large for a float ({exc}): scale X into float64's "
+        "range first, e.g. divide it by a power of ten."
+    )
+
+
 def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     """The codes ``X`` given to ``inverse_transform``, checked, with errors that say what to do."""
     name = f"{type(estimator).__name__}.inverse_transform"
     if _is_complex(X):
         raise _complex_error(name)
+    if hasattr(X, "__next__"):
+        raise TypeError(
+            f"X is an iterator ({type(X).__name__}): {name} takes an array of codes, "
+            "e.g. np.asarray(list(X))."
+        )
     try:
         # Huge codes can overflow the finiteness check's sum, which then checks each value.
         with np.errstate(over="ignore", invalid="ignore"):
             X = check_array(X, dtype=list(dtype), input_name="X")
+    except OverflowError as exc:
+        raise _overflow_error(exc) from exc
     except (TypeError, ValueError) as exc:
         message = str(exc)
         if message.startswith("Input X contains"):  # NaN or infinity
@@ -599,6 +614,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             raise ValueError(message)
         if _is_complex(X):
             raise _complex_error(name)
+        if hasattr(X, "__next__"):  # np.asarray would make one object of it
+            raise TypeError(
+                f"X is an iterator ({type(X).__name__}): {name} needs array-like data "
+                "(an array, a list of rows, a data frame or a sparse matrix), e.g. "
+                "np.asarray(list(X))."
+            )
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a cast that overflows: refused
                 X = validate_data(
@@ -609,6 +630,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     dtype=list(dtype),
                     ensure_all_finite="allow-nan" if input_tags.allow_nan else True,
                 )
+        except OverflowError as exc:  # Python integers beyond float64
+            raise _overflow_error(exc) from exc
         except (TypeError, ValueError) as exc:
             message = str(exc)
             if (

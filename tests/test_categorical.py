@@ -37,6 +37,9 @@ BAD_GROUPS = [
     ("booleans", [[True, False]], "must hold integer column indices"),
     ("a string", "ab", "must be a list of sequences"),
     ("a flat list", [0, 1], r"categorical_groups\[0\] must be a sequence"),
+    ("a generator", ([0, 1] for _ in range(1)), r"got an iterator \(generator\).*list\(\.\.\.\)"),
+    ("a group generator", [(c for c in (0, 1))], r"categorical_groups\[0\] .*an iterator"),
+    ("a group iterator", [iter([0, 1])], r"categorical_groups\[0\] .*an iterator"),
 ]
 
 
@@ -53,6 +56,9 @@ def test_bad_groups_in_the_estimators(cls):
     X, _, _ = mixed()
     with pytest.raises(ValueError, match=r"refers to column 9.*refitted.*categories="):
         cls(categorical_groups=[[2, 9]], max_iter=2).fit(X)
+    # An iterator would pass the first check and be empty at the next: refused up front.
+    with pytest.raises(ValueError, match=r"categorical_groups\[0\] must be .*an iterator"):
+        cls(categorical_groups=[iter([2, 3, 4])], max_iter=2).fit(X)
 
 
 @pytest.mark.parametrize(
@@ -253,6 +259,21 @@ def test_groups_from_an_encoder_in_a_pipeline_with_remainder():
     )
     ct.fit(X)
     assert categorical_groups_from(ct) == [[0, 1], [2, 3, 4]]
+
+
+def test_groups_from_refuses_an_encoder_before_the_last_step_of_a_pipeline():
+    """Steps after the encoder change its columns: no groups can be read, and none
+    silently (the block would be taken for numbers)."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    X = _raw()
+    ct = make_column_transformer(
+        (make_pipeline(OneHotEncoder(sparse_output=False), FunctionTransformer()), [1]),
+        remainder="passthrough",
+    ).fit(X)
+    with pytest.raises(ValueError, match=r"Pipeline 'pipeline' one-hot encodes in its step "
+                       r"'onehotencoder', which is not its last.*Make the OneHotEncoder"):
+        categorical_groups_from(ct)
 
 
 def test_groups_from_a_nested_column_transformer_are_shifted_to_its_block():

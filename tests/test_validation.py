@@ -64,6 +64,10 @@ BAD_INPUTS = [
     ("non-numeric", lambda X: np.full(X.shape, "a", dtype=object), ValueError, NON_NUMERIC),
     ("strings", lambda X: X.astype(str).astype(object) + "x", ValueError, NON_NUMERIC),
     ("scalar", lambda X: 3.0, ValueError, "Expected 2D array, got scalar array"),
+    ("too large int", lambda X: [[10**400] * X.shape[1]] + X.tolist(), ValueError,
+     r"number too large for a float .*scale X into float64's range"),
+    ("iterator", lambda X: iter(X), TypeError, r"X is an iterator .*np\.asarray\(list\(X\)\)"),
+    ("generator", lambda X: (row for row in X), TypeError, r"X is an iterator \(generator\)"),
 ]
 
 
@@ -204,6 +208,12 @@ def test_nan_is_a_missing_value_not_an_error(X, fitted, method):
         getattr(target, method)(bad)
 
 
+def test_iterator_codes_for_inverse_transform(X, fitted):
+    codes = fitted.transform(X)
+    with pytest.raises(TypeError, match=r"X is an iterator .*takes an array of codes"):
+        fitted.inverse_transform(iter(codes))
+
+
 @pytest.mark.parametrize("method", ["transform", "score", "score_samples", "partial_fit"])
 def test_wrong_number_of_features(X, fitted, method):
     with pytest.raises(ValueError, match=f"X has 3 features, but .* is expecting {N_FEATURES}"):
@@ -222,6 +232,7 @@ def test_wrong_number_of_features(X, fitted, method):
         (lambda C: C[:0], "0 sample"),
         (lambda C: C + 1j, COMPLEX),
         (lambda C: (C + 1j).tolist(), COMPLEX),
+        (lambda C: [[10**400, 0]] + C.tolist(), "number too large for a float"),
     ],
 )
 def test_bad_codes_for_inverse_transform(X, fitted, make, match):
