@@ -73,6 +73,20 @@ def test_divergence_leaves_previous_model_intact(blobs, method):
     assert_array_equal(ae.transform(blobs), codes)
 
 
+def test_a_rate_too_large_but_finite_ends_on_a_poor_fit_without_an_error():
+    """What the user guide says of a divergence that stays finite: no error, a
+    converged fit worse than the mean reconstruction, a first-epoch loss above 1e12."""
+    from sklearn.datasets import load_iris
+
+    X = StandardScaler().fit_transform(load_iris().data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = AutoencoderTransformer(learning_rate_init=1.0, random_state=0).fit(X)
+    assert round(model.score(X), 1) == -12.7 < -1.0
+    assert model.loss_curve_[0] > 1e12
+    assert np.isfinite(model.loss_curve_).all()
+
+
 def test_infinity_under_assume_finite_is_caught(blobs):
     # NaN is a missing value (tests/test_missing.py); an unchecked infinity diverges.
     X = blobs.copy()
