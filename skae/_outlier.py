@@ -653,15 +653,16 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to score. A pandas data frame gives a data frame with its
-            index and columns.
+            index and columns; a polars one, a polars frame with its columns.
 
         Returns
         -------
-        contributions : ndarray or DataFrame of shape (n_samples, n_features)
+        contributions : ndarray, pandas or polars DataFrame of shape (n_samples, n_features)
             Per-feature scores, float64: ``-inf`` where a reconstruction
             overflowed, as in :meth:`score_samples`.
         """
-        frame = X if type(X).__module__.startswith("pandas") and hasattr(X, "columns") else None
+        library = type(X).__module__.partition(".")[0]
+        frame = X if library in ("pandas", "polars") and hasattr(X, "columns") else None
         X = self._validate_input(X)
         objective = self._objective()
         out = np.empty(X.shape, dtype=np.float64)
@@ -671,6 +672,10 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
                 chunk = chunk.toarray() if sp.issparse(chunk) else chunk
                 np.negative(objective.feature_errors(chunk), out=out[rows])
         out[np.isnan(out)] = -np.inf  # as in score_samples: X is finite, this overflowed
+        if frame is not None and library == "polars":
+            import polars as pl
+
+            return pl.DataFrame(out, schema=list(frame.columns), orient="row")
         if frame is not None:
             import pandas as pd
 

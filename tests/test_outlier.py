@@ -561,6 +561,18 @@ def test_contributions_of_a_data_frame():
         assert isinstance(detector.score_samples_per_feature(frame.to_numpy()), np.ndarray)
 
 
+def test_contributions_of_a_polars_frame():
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame(rng.normal(size=(40, 3)), schema=["a", "b", "c"], orient="row")
+    detector = small().fit(frame)
+    contributions = detector.score_samples_per_feature(frame)
+    assert isinstance(contributions, pl.DataFrame)
+    assert contributions.columns == ["a", "b", "c"]
+    assert contributions.dtypes == [pl.Float64] * 3
+    assert_allclose(contributions.to_numpy().sum(axis=1), detector.score_samples(frame))
+
+
 def test_a_decision_of_exactly_zero_is_an_inlier(blobs):
     # IsolationForest's convention: outliers are decision_function < 0.
     detector = small(trim_fraction=0.0).fit(blobs)
