@@ -110,11 +110,12 @@ def epoch_monitor(estimator, snapshot):
     estimator : estimator
         The estimator being fitted, inside a method decorated by :func:`fit_task`.
     snapshot : callable
-        ``snapshot(n_iter) -> dict``: the fitted attributes of the model being
-        trained as a stop now would leave it (with rows held out, the best
-        epoch's so far; parameters copied), with ``n_iter_ = n_iter``.
-        Called when an epoch begins and when it ends, so with several random
-        starts it must follow the start in training.
+        ``snapshot(n_iter) -> dict``: the fitted attributes of the model a
+        stop now would leave (the best start so far while random starts
+        compete; with rows held out, the best epoch's so far; parameters
+        copied), with ``n_iter_`` that model's epoch count (``n_iter``, the
+        epochs of the start in training, when it is that start's). Called
+        when an epoch begins and when it ends.
 
     Returns
     -------
@@ -132,13 +133,12 @@ def epoch_monitor(estimator, snapshot):
 class _EpochTasks:
     """One subtask of the root task per epoch, begun before the epoch and ended after it.
 
-    The training loop calls :meth:`begin_epoch` right before an epoch trains, so
-    the snapshot an epoch begins with is the model that epoch trains from: the
-    previous epoch's, a new random start's initial weights, or the best start's
-    as it goes on (with rows held out, that start's best validation epoch's so
-    far: what a stop there would leave). An epoch that began but did not finish
-    (its start diverged) is ended without data when the next begins, or by
-    :meth:`close`.
+    The training loop calls :meth:`begin_epoch` right before an epoch trains.
+    Every snapshot, at an epoch's beginning or end, is the model a stop there
+    would leave (scikit-learn's definition): so an epoch begins with what the
+    previous one ended with, the first with the first start's initial weights.
+    An epoch that began but did not finish (its start diverged) is ended
+    without data when the next begins, or by :meth:`close`.
     """
 
     def __init__(self, estimator, context, max_epochs, X, y, metadata):

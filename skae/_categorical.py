@@ -115,6 +115,7 @@ def _refuse_a_missing_category(name, encoder, i, categories):
 def _last_step(name, transformer):
     """A ColumnTransformer entry's transformer, or its last step if it is a Pipeline.
 
+    Steps that pass their input through (``"passthrough"``, None) do not count.
     A Pipeline that one-hot encodes in an earlier step is refused: the steps
     after the encoder change its columns.
     """
@@ -123,7 +124,10 @@ def _last_step(name, transformer):
 
     if not isinstance(transformer, Pipeline):
         return transformer
-    for step_name, step in transformer.steps[:-1]:
+    steps = [(n, step) for n, step in transformer.steps if step not in (None, "passthrough")]
+    if not steps:
+        return "passthrough"
+    for step_name, step in steps[:-1]:
         if isinstance(step, OneHotEncoder):
             raise ValueError(
                 f"The Pipeline {name!r} one-hot encodes in its step {step_name!r}, which is "
@@ -131,7 +135,7 @@ def _last_step(name, transformer):
                 "read as groups. Make the OneHotEncoder the last step of that Pipeline, "
                 "or give categorical_groups yourself."
             )
-    return transformer.steps[-1][1]
+    return steps[-1][1]
 
 
 def categorical_groups_from(column_transformer):

@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import functools
 import itertools
+import math
 import os
 import sys
 import threading
@@ -63,6 +64,7 @@ from ._training import (
     TrainingResult,
     best_start,
     print_epoch,
+    start_score,
     train,
 )
 from ._xp import check_same_namespace, is_array, namespace_and_device, to_numpy
@@ -233,9 +235,13 @@ def _host_weights(sample_weight, rows):
         return _check_sample_weight(
             sample_weight, rows, dtype=np.float64, ensure_non_negative=True
         )
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(
-            f"Invalid sample_weight ({str(exc).rstrip('.!')}): it needs one finite, "
+    except (TypeError, ValueError, OverflowError) as exc:  # Overflow: an int beyond floats
+        kind = ValueError if isinstance(exc, OverflowError) else type(exc)
+        problem = str(exc).rstrip(".!")
+        if isinstance(exc, OverflowError):
+            problem = f"a weight too large for a float: {problem}"
+        raise kind(
+            f"Invalid sample_weight ({problem}): it needs one finite, "
             f"non-negative number per row of X ({rows.shape[0]} rows); a row's "
             "weight scales its share of the loss, and 0 leaves the row out."
         ) from exc
@@ -447,7 +453,7 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     name = f"{type(estimator).__name__}.inverse_transform"
     if _is_complex(X):
         raise _complex_error(name)
-    if hasattr(X, "__next__"):
+    if hasattr(X, "__next__") and not hasattr(X, "__array__"):
         raise TypeError(
             f"X is an iterator ({type(X).__name__}): {name} takes an array of codes, "
             "e.g. np.asarray(list(X))."
@@ -614,7 +620,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             raise ValueError(message)
         if _is_complex(X):
             raise _complex_error(name)
-        if hasattr(X, "__next__"):  # np.asarray would make one object of it
+        if hasattr(X, "__next__") and not hasattr(X, "__array__"):  # one object to NumPy
             raise TypeError(
                 f"X is an iterator ({type(X).__name__}): {name} needs array-like data "
                 "(an array, a list of rows, a data frame or a sparse matrix), e.g. "
@@ -1048,18 +1054,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
+            progress = SimpleNamespace(result=None)  # read by the snapshots, as it trains
+
             def run(epochs, *, result=None, **kwargs):
                 if source.corruption is not None:  # each start draws its own noise
                     source.corruption.rng = start_streams["noise"]
-                # Kept on the candidate: its snapshot reads the best epoch so far.
-                candidate.training = TrainingResult() if result is None else result
+                progress.result = TrainingResult() if result is None else result
                 return train(
                     objective,
                     optimizer,
                     source,
                     rng=start_streams["shuffle"],
                     max_epochs=epochs,
-                    result=candidate.training,
+                    result=progress.result,
                     validate=validate,
                     tol=self.tol,
                     n_iter_no_change=self.n_iter_no_change,
@@ -1069,15 +1076,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
 
-            candidate = SimpleNamespace(
+            return SimpleNamespace(
                 model=model,
                 optimizer=optimizer,
                 objective=objective,
                 monitors=monitors,
                 run=run,
-                training=None,
+                progress=progress,
             )
-            return candidate
 
         context = {
             "X": X,
@@ -1091,7 +1097,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         def state(chosen):
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
-                best = None if chosen.training is None else chosen.training.best_params
+                result = chosen.progress.result
+                best = None if result is None else result.best_params
                 params = chosen.model.params if best is None else best
                 attributes = {**self._model_attributes(spec, params.copy()), "n_iter_": n}
                 return self._snapshot_attributes(attributes, X, sample_weight)
@@ -1197,7 +1204,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """:meth:`_train_from_starts` without its explanation of a divergence."""
         n_starts = len(all_streams)
         current = []
-        callback = epoch_monitor(self, lambda n: state(current[-1])(n))
+        leader = SimpleNamespace(candidate=None, result=None, score=math.inf)
+        memo = SimpleNamespace(key=None, attributes=None)
+
+        def snapshot(n):
+            """The model a stop now leaves: the leading start's while starts compete."""
+            candidate = current[-1]
+            if leader.candidate is not None and leader.candidate is not candidate:
+                if not start_score(candidate.progress.result) < leader.score:
+                    candidate, n = leader.candidate, n_iter + leader.result.n_epochs
+            result = candidate.progress.result
+            # An epoch ends and the next begins on the same model: one snapshot for both.
+            key = (0 if result is None else result.n_epochs, n)
+            if memo.key is None or memo.key[0] is not result or memo.key[1:] != key:
+                memo.key, memo.attributes = (result, *key), state(candidate)(n)
+            return memo.attributes
+
+        def lead(candidate, result, score):
+            leader.candidate, leader.result, leader.score = candidate, result, score
+
+        callback = epoch_monitor(self, snapshot)
         callbacks = [] if callback is None else [callback]
 
         def starts():
@@ -1212,27 +1238,38 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 current[:] = [candidate]
                 yield candidate
 
-        candidates = starts()
-        first = next(candidates)
-        with contextlib.nullcontext() if threads is None else threads(first):
-            if n_starts == 1:
-                return first, first.run(max_epochs)
-            chosen, result = best_start(
-                itertools.chain([first], candidates), min(self._start_epochs(), max_epochs)
-            )
-            done = result.n_epochs
-            if (
-                result.converged
-                or result.interrupted
-                or result.stopped_by_monitor
-                or done >= max_epochs
-            ):
-                return chosen, result
-            current[:] = [chosen]
-            if self.verbose:
-                print(f"Going on from the best start, {done} epochs in:", flush=True)
-            result = chosen.run(max_epochs - done, first_epoch=n_iter + 1 + done, result=result)
-        return chosen, result
+        try:
+            candidates = starts()
+            first = next(candidates)
+            with contextlib.nullcontext() if threads is None else threads(first):
+                if n_starts == 1:
+                    return first, first.run(max_epochs)
+                chosen, result = best_start(
+                    itertools.chain([first], candidates),
+                    min(self._start_epochs(), max_epochs),
+                    on_leader=lead if callback is not None else None,
+                )
+                done = result.n_epochs
+                if (
+                    result.converged
+                    or result.interrupted
+                    or result.stopped_by_monitor
+                    or done >= max_epochs
+                ):
+                    return chosen, result
+                current[:] = [chosen]
+                if self.verbose:
+                    print(f"Going on from the best start, {done} epochs in:", flush=True)
+                result = chosen.run(
+                    max_epochs - done, first_epoch=n_iter + 1 + done, result=result
+                )
+            return chosen, result
+        finally:
+            # The starts' monitors refer back to these: drop them, so that no cycle
+            # keeps a start's model and optimizer alive after the fit.
+            current.clear()
+            leader.candidate = leader.result = None
+            memo.key = memo.attributes = None
 
     def _epoch_budget(self):
         """Most epochs a :meth:`fit` trains, every start's included (the callbacks' count)."""

@@ -26,10 +26,13 @@ from ._estimator import (
 #: Tukey's fence, on the logarithm of the reconstruction errors, for ``contamination="auto"``.
 _FENCE = 1.5
 
-#: The fence is at least this much (relatively) above the upper quartile of the errors,
-#: and the quantile rule's threshold this much below the lowest training score when no
-#: score lies below the quantile (a row's score varies in its last digits with its batch).
+#: The fence is at least this much (relatively) above the upper quartile of the errors.
 _FENCE_SLACK = 1e-5
+
+#: The quantile rule's threshold is this much (relatively) below the lowest training
+#: scores when they tie at the quantile: a row's score varies with its batch, in float32
+#: by more than its last digits where the row is reconstructed almost exactly.
+_TIE_MARGIN = 1e-3
 
 #: Relative tolerance for a quantile's target falling on a boundary of the cumulative weights.
 _BOUNDARY_RTOL = 1e-10
@@ -112,9 +115,9 @@ def quantile_offset(scores, q, weights=None):
     training rows lie below it, and a row's score, which varies in its last
     digits with the batch it is scored in, keeps its side. When no finite
     counted score lies below the quantile (it falls on the lowest finite
-    scores, tied), just below them (relatively ``_FENCE_SLACK``): the tied rows
-    are inliers whatever batch they are scored in. The quantile itself when it
-    is ``-inf``.
+    scores, tied), just below them (relatively ``_TIE_MARGIN``): the tied rows
+    are inliers in any batch their score varies in by less. The quantile
+    itself when it is ``-inf``, or when that margin would overflow.
     """
     scores = np.asarray(scores, dtype=np.float64)
     quantile = weighted_quantile(scores, q, weights)
@@ -125,7 +128,8 @@ def quantile_offset(scores, q, weights=None):
     lowest = float(above.min())
     if lowest == -np.inf:
         return quantile
-    return lowest - _FENCE_SLACK * max(abs(lowest), np.finfo(np.float64).tiny)
+    below_lowest = lowest - _TIE_MARGIN * max(abs(lowest), np.finfo(np.float64).tiny)
+    return below_lowest if below_lowest > -np.inf else quantile  # at float64's edge
 
 
 class _Trimming:
@@ -381,7 +385,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     so a share ``c`` of the training weight is predicted an outlier (exactly
     when ``c · n_samples`` is a whole number and scores do not tie), moved
     halfway down to the next lower training score when it falls on one, or
-    just below it (relatively 1e-5) when none is lower (tied lowest scores,
+    just below it (relatively 1e-3) when none is lower (tied lowest scores,
     e.g. duplicated rows, are then all inliers): no training row sits on the
     threshold, where the last digits of its score, which depend on the batch it
     is scored in, would decide its label. For

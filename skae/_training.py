@@ -309,7 +309,20 @@ def train(
     return result
 
 
-def best_start(candidates, n_epochs):
+def start_score(result):
+    """What :func:`best_start` ranks a start by: its best monitored loss so far.
+
+    The best validation loss when there is a validation set, else the best
+    training loss; ``inf`` for None or a result without a completed epoch.
+    """
+    if result is None:
+        return math.inf
+    if result.validation_loss_curve:
+        return result.best_validation_loss
+    return result.best_loss
+
+
+def best_start(candidates, n_epochs, on_leader=None):
     """Train each candidate for ``n_epochs`` epochs; the one to go on with, and its result.
 
     ``candidates`` yields objects with ``run(max_epochs) -> TrainingResult`` (a
@@ -319,7 +332,8 @@ def best_start(candidates, n_epochs):
     contest among the candidates run so far and marks the winner's result so
     (an interrupt before any epoch completed propagates). A candidate that
     diverges drops out; if all do, the first one's :class:`DivergenceError` is
-    raised.
+    raised. ``on_leader(candidate, result, score)``, if given, is called each
+    time a candidate becomes the best so far (the one a stop would keep).
     """
     best = best_result = None
     best_score = math.inf
@@ -339,12 +353,11 @@ def best_start(candidates, n_epochs):
                 raise
             best_result.interrupted = True
             break
-        if result.validation_loss_curve:
-            score = result.best_validation_loss
-        else:
-            score = result.best_loss
+        score = start_score(result)
         if best is None or score < best_score:
             best, best_result, best_score = candidate, result, score
+            if on_leader is not None:
+                on_leader(candidate, result, score)
         if result.interrupted or result.stopped_by_monitor:
             best_result.interrupted |= result.interrupted
             best_result.stopped_by_monitor |= result.stopped_by_monitor

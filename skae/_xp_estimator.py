@@ -218,18 +218,19 @@ class ArrayAPIMixin:
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
+            progress = SimpleNamespace(result=None)  # read by the snapshots, as it trains
+
             def run(epochs, *, result=None, **kwargs):
                 if source.corruption is not None:  # each start draws its own noise
                     source.corruption.rng = start_streams["noise"]
-                # Kept on the candidate: its snapshot reads the best epoch so far.
-                candidate.training = TrainingResult() if result is None else result
+                progress.result = TrainingResult() if result is None else result
                 return train(
                     objective,
                     optimizer,
                     source,
                     rng=start_streams["shuffle"],
                     max_epochs=epochs,
-                    result=candidate.training,
+                    result=progress.result,
                     to_host=_xp.to_numpy,
                     validate=validate,
                     tol=self.tol,
@@ -240,10 +241,13 @@ class ArrayAPIMixin:
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
 
-            candidate = SimpleNamespace(
-                optimizer=optimizer, objective=objective, monitors=monitors, run=run, training=None
+            return SimpleNamespace(
+                optimizer=optimizer,
+                objective=objective,
+                monitors=monitors,
+                run=run,
+                progress=progress,
             )
-            return candidate
 
         context = {
             "X": X,
@@ -257,7 +261,8 @@ class ArrayAPIMixin:
         def state(chosen):
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
-                best = None if chosen.training is None else chosen.training.best_params
+                result = chosen.progress.result
+                best = None if result is None else result.best_params
                 params = chosen.optimizer.params if best is None else best
                 return {**self._array_api_attributes(spec, params), "n_iter_": n}
 

@@ -114,10 +114,34 @@ def test_every_start_reports_its_epochs(X, three_starts):
     assert ae._epoch_budget() == 14 + 2 * 10
     begins, ends = rec.named("begin"), rec.named("end")
     assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(34))
-    # Each start's snapshots count its own epochs; the winner's go on from 10.
-    assert [e[3].n_iter_ for e in ends] == 3 * list(range(1, 11)) + [11, 12, 13, 14]
+    # The first start's snapshots count its epochs; a later start's are its own
+    # when it leads the contest so far, else the leader's (10 epochs); the
+    # winner's go on from 10.
+    counts = [e[3].n_iter_ for e in ends]
+    assert counts[:10] == list(range(1, 11)) and counts[30:] == [11, 12, 13, 14]
+    assert all(counts[i] in (i % 10 + 1, 10) for i in range(10, 30))
     assert ae.n_iter_ == len(ae.loss_curve_) == 14
     assert_allclose(ends[-1][3].transform(X), ae.transform(X))
+
+
+@needs_callbacks
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_while_starts_compete_a_snapshot_is_what_a_stop_there_leaves(X, early_stopping):
+    """A stop during the contest keeps the best start so far: so does the snapshot."""
+    params = dict(max_iter=14, n_init=3, tol=0.0, early_stopping=early_stopping)
+    rec = Recorder()
+    small(**params).set_callbacks(rec).fit(X)
+    ends = [e[3] for e in rec.named("end")]
+    begins = [e[3] for e in rec.named("begin")]
+    tasks = (5, 12, 16, 21, 27, 29, 31)
+    leaders = []
+    for task in tasks:
+        stopped = small(**params).set_callbacks(Recorder(stop_after=task + 1)).fit(X)
+        assert ends[task].n_iter_ == stopped.n_iter_
+        assert_allclose(ends[task].transform(X), stopped.transform(X))
+        assert_allclose(begins[task + 1].transform(X), stopped.transform(X))
+        leaders.append(stopped.n_iter_ == 10 and task % 10 != 9)
+    assert any(leaders)  # some stops keep an earlier start, not the one in training
 
 
 @needs_callbacks
@@ -146,27 +170,20 @@ def test_convergence_begins_no_epoch_it_does_not_run(X):
 
 
 @needs_callbacks
-def test_each_epoch_begins_with_the_model_it_trains(X, three_starts):
-    """A start's first epoch begins from its own initial weights; going on, from the winner's."""
+def test_each_epoch_begins_with_what_the_last_one_ended_with(X, three_starts):
+    """An epoch begins with the model a stop at the previous epoch's end leaves (the
+    first, with the first start's initial weights)."""
     _, rec = three_starts
     begins = [e[3] for e in rec.named("begin")]
     ends = [e[3] for e in rec.named("end")]
     assert len(begins) == len(ends) == 34
     codes = lambda snapshot: snapshot.transform(X)  # noqa: E731
-    # Start k's first epoch begins untrained, from weights of its own.
-    firsts = [begins[0], begins[10], begins[20]]
-    assert [s.n_iter_ for s in firsts] == [0, 0, 0]
-    for k in (10, 20):
-        assert not np.allclose(codes(begins[k]), codes(ends[k - 1]))
-        assert not np.allclose(codes(begins[k]), codes(begins[k - 10]))
-    # Within a start, an epoch begins where the previous one ended.
-    for i in [*range(1, 10), *range(11, 20), *range(21, 30), 31, 32, 33]:
+    assert begins[0].n_iter_ == 0
+    assert not np.allclose(codes(begins[0]), codes(ends[0]))
+    for i in range(1, 34):
         assert begins[i].n_iter_ == ends[i - 1].n_iter_
         assert_allclose(codes(begins[i]), codes(ends[i - 1]))
-    # Going on begins from the winning start's last epoch (not its rival's).
-    assert begins[30].n_iter_ == 10
-    matches = [k for k in range(3) if np.allclose(codes(begins[30]), codes(ends[10 * k + 9]))]
-    assert len(matches) == 1
+    assert begins[30].n_iter_ == 10  # going on from the winner's tenth epoch
 
 
 @needs_callbacks
@@ -189,7 +206,9 @@ def test_a_start_that_diverges_ends_its_last_epoch_without_data(X, monkeypatch):
     assert [e[2] for e in begins] == [e[2] for e in ends] == list(range(10 + 3 + 10 + 4))
     assert [i for i, e in enumerate(ends) if e[3] is None] == [12]
     assert ends[12][4] is None
-    assert begins[13][3].n_iter_ == 0
+    # The diverged start dropped out: the third start begins with the leader, the first.
+    assert begins[13][3].n_iter_ == 10
+    assert_allclose(begins[13][3].transform(X), ends[9][3].transform(X))
     assert np.isfinite(ae.transform(X)).all()
 
 

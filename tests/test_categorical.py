@@ -276,6 +276,15 @@ def test_groups_from_refuses_an_encoder_before_the_last_step_of_a_pipeline():
         categorical_groups_from(ct)
 
 
+@pytest.mark.parametrize("after", ["passthrough", None])
+def test_groups_from_a_pipeline_whose_later_steps_pass_through(after):
+    from sklearn.pipeline import Pipeline
+
+    pipe = Pipeline([("ohe", OneHotEncoder(sparse_output=False)), ("rest", after)])
+    ct = make_column_transformer((pipe, [1]), remainder="passthrough").fit(_raw())
+    assert categorical_groups_from(ct) == [[0, 1, 2]]
+
+
 def test_groups_from_a_nested_column_transformer_are_shifted_to_its_block():
     """A ColumnTransformer in a ColumnTransformer (or a Pipeline's last step) is read too."""
     X = np.array([[0.5, 0, 1, 7.0], [1.5, 1, 0, 8.0], [2.5, 2, 1, 9.0]] * 2)

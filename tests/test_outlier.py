@@ -98,8 +98,11 @@ def test_quantile_offset_flags_the_quantile_rows_and_sits_on_none(weighted):
             assert_array_equal(counted < offset, counted < quantile)
             assert not np.any(counted == offset) or not np.any(counted < quantile)
     # No midpoint with -inf: just below the lowest finite score.
-    assert -1.0 - 1e-4 < quantile_offset([-np.inf, -1.0, -0.5, -0.2], 0.3) < -1.0
+    assert -1.0 - 1e-2 < quantile_offset([-np.inf, -1.0, -0.5, -0.2], 0.3) < -1.0
     assert quantile_offset([-np.inf, -np.inf, -1.0], 0.5) == -np.inf
+    # At float64's edge the margin would overflow: the tied scores' own value.
+    edge = -np.finfo(np.float64).max
+    assert quantile_offset([edge] * 3 + [-1.0] * 7, 0.15) == edge
 
 
 @pytest.mark.parametrize("lowest", [-3.0, -1e-300, 0.0])
@@ -113,7 +116,7 @@ def test_quantile_on_tied_lowest_scores_sits_below_them(lowest, n_tied):
         assert weighted_quantile(scores, q) == lowest
         offset = quantile_offset(scores, q)
         assert offset < lowest and not np.any(scores < offset)
-        assert offset >= lowest - 1e-5 * max(abs(lowest), np.finfo(float).tiny)
+        assert offset >= lowest - 1e-3 * max(abs(lowest), np.finfo(float).tiny)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -155,7 +158,7 @@ def test_duplicated_worst_rows_keep_their_label_alone(dtype):
         if scores[0] != scores.min():
             continue  # the duplicates are not the worst rows of this fit
         n_worst += 1
-        assert scores[0] * (1 + 2e-5) < detector.offset_ < scores[0]
+        assert scores[0] * (1 + 2e-3) < detector.offset_ < scores[0]
         assert_array_equal(detector.predict(X), 1)  # nothing to flag but the tie
         alone = [detector.predict(X[i : i + 1])[0] for i in range(5)]
         assert_array_equal(alone, 1)

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._estimator as estimator_module
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer, VariationalAutoencoder
+from skae._callbacks import HAS_CALLBACKS
 from skae._model import Network
 from skae._objectives import Objective
 from skae._optim import Adam, Schedule
@@ -25,6 +26,40 @@ def quiet_fit(estimator, X, **kwargs):
 
 
 # -- initialisation -----------------------------------------------------------------------
+@pytest.mark.parametrize("with_callback", [False, True])
+def test_the_starts_dropped_are_freed_as_the_contest_goes_on(blobs, monkeypatch, with_callback):
+    """No reference cycle keeps a start's model, gradients and optimizer alive: once
+    the contest moves on from a start, it is freed (without the garbage collector)."""
+    import gc
+    import weakref
+
+    optimizers = []
+    original = Adam.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        optimizers.append(weakref.ref(self))
+
+    monkeypatch.setattr(Adam, "__init__", init)
+    estimator = AutoencoderTransformer(
+        hidden_layer_sizes=(8,), max_iter=15, n_init=4, early_stopping=True, random_state=0
+    )
+    if with_callback:
+        if not HAS_CALLBACKS:
+            pytest.skip("this scikit-learn has no callback API (sklearn.callback)")
+        from sklearn.callback import ScoringMonitor
+
+        estimator.set_callbacks(ScoringMonitor(scoring={"s": lambda est, X, y=None: 0.0}))
+    gc.disable()
+    try:
+        quiet_fit(estimator, blobs)
+        alive = sum(ref() is not None for ref in optimizers)
+    finally:
+        gc.enable()
+    assert len(optimizers) == 4
+    assert alive == 0  # the winner's optimizer state is saved, not the optimizer
+
+
 def test_lecun_initialisation_draws_weights_and_biases_by_fan_in():
     net = Network((300, 400, 2, 400, 300), 2, "relu")
     net.initialize(np.random.default_rng(0), "lecun")
@@ -238,7 +273,7 @@ def record_starts(monkeypatch):
     seen = {"starts": [], "validation": [], "chosen": None}
     original = estimator_module.best_start
 
-    def recording(candidates, n_epochs):
+    def recording(candidates, n_epochs, **kwargs):
         def wrapped():
             for candidate in candidates:
                 run = candidate.run
@@ -253,7 +288,7 @@ def record_starts(monkeypatch):
                 candidate.run = logged
                 yield candidate
 
-        chosen, result = original(wrapped(), n_epochs)
+        chosen, result = original(wrapped(), n_epochs, **kwargs)
         seen["chosen"] = list(result.loss_curve)
         return chosen, result
 
@@ -314,9 +349,9 @@ def test_the_chosen_start_goes_on_as_if_it_had_been_alone(blobs, monkeypatch, va
     alone = quiet_fit(AutoencoderTransformer(n_init=1, **params), X)
     original = estimator_module.best_start
 
-    def first_start(candidates, n_epochs):
+    def first_start(candidates, n_epochs, **kwargs):
         candidates = list(candidates)
-        chosen, result = original(iter(candidates[:1]), n_epochs)
+        chosen, result = original(iter(candidates[:1]), n_epochs, **kwargs)
         for other in candidates[1:]:
             other.run(n_epochs)
         return chosen, result

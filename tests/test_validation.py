@@ -208,6 +208,25 @@ def test_nan_is_a_missing_value_not_an_error(X, fitted, method):
         getattr(target, method)(bad)
 
 
+def test_an_iterator_that_converts_to_an_array_is_taken_as_one(X, fitted):
+    class Rows:  # iterates over its rows, and NumPy converts it as a whole
+        def __init__(self, values):
+            self.values = values
+
+        def __array__(self, dtype=None, copy=None):
+            return self.values
+
+        def __iter__(self):
+            return iter(self.values)
+
+        def __next__(self):
+            raise StopIteration
+
+    assert_array_equal(fitted.transform(Rows(X)), fitted.transform(X))
+    codes = fitted.transform(X)
+    assert_array_equal(fitted.inverse_transform(Rows(codes)), fitted.inverse_transform(codes))
+
+
 def test_iterator_codes_for_inverse_transform(X, fitted):
     codes = fitted.transform(X)
     with pytest.raises(TypeError, match=r"X is an iterator .*takes an array of codes"):
@@ -286,6 +305,8 @@ BAD_WEIGHTS = [
     ("NaN", lambda n: np.full(n, np.nan), ValueError, "contains NaN"),
     ("all zero", lambda n: np.zeros(n), ValueError, "Sample weights must contain at least"),
     ("strings", lambda n: np.array(["x"] * n), ValueError, "could not convert"),
+    ("too large int", lambda n: [10**400] + [1] * (n - 1), ValueError,
+     r"Invalid sample_weight \(a weight too large for a float"),
 ]
 
 
