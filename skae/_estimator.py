@@ -757,14 +757,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         it was; nothing by default.
         """
 
-    def _snapshot_attributes(self, attributes, X, sample_weight):
-        """The fitted attributes of a snapshot for the callbacks, from the model's.
+    def _snapshot_extras(self, attributes, X, sample_weight):
+        """Fitted attributes a callback snapshot needs beyond the model's, as a dict.
 
         ``attributes`` are those of :meth:`_model_attributes` with ``n_iter_``;
         a subclass whose :meth:`_finish_fit` sets more (from the training data
-        ``X`` and ``sample_weight``) adds them. ``attributes`` by default.
+        ``X`` and ``sample_weight``) returns them. Computed once per model
+        state and shared by its snapshots, so immutable values only. ``{}`` by
+        default.
         """
-        return attributes
+        return {}
 
     def _training_data(self, X, continuing):
         """The data the network trains on, from validated ``X``, and what was learned.
@@ -1100,8 +1102,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 result = chosen.progress.result
                 best = None if result is None else result.best_params
                 params = chosen.model.params if best is None else best
-                attributes = {**self._model_attributes(spec, params.copy()), "n_iter_": n}
-                return self._snapshot_attributes(attributes, X, sample_weight)
+                return {**self._model_attributes(spec, params.copy()), "n_iter_": n}
 
             return snapshot
 
@@ -1147,7 +1148,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         (:func:`~skae._training.best_start`). Every epoch of every start is
         reported to the monitors: ``verbose``, the subclass's
         (:meth:`_training_monitors`, given ``context`` and the candidate's
-        ``objective``) and the callbacks', whose snapshot is ``state(candidate)``.
+        ``objective``) and the callbacks', whose snapshot is ``state(candidate)``
+        of the candidate a stop would keep (the leading start while they compete).
         ``threads(candidate)`` is the context to train in. Returns the chosen
         candidate and its :class:`~skae._training.TrainingResult`.
 
@@ -1205,20 +1207,29 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         n_starts = len(all_streams)
         current = []
         leader = SimpleNamespace(candidate=None, result=None, score=math.inf)
-        memo = SimpleNamespace(key=None, attributes=None)
+        memo = SimpleNamespace(key=None, extras=None)
 
         def snapshot(n):
-            """The model a stop now leaves: the leading start's while starts compete."""
+            """The model a stop now leaves: the leading start's while starts compete.
+
+            Each call copies the weights; the extras (:meth:`_snapshot_extras`)
+            are computed once per model state: an epoch ends and the next
+            begins on the same model, and a start that trails leaves the
+            leader's in place.
+            """
             candidate = current[-1]
             if leader.candidate is not None and leader.candidate is not candidate:
                 if not start_score(candidate.progress.result) < leader.score:
                     candidate, n = leader.candidate, n_iter + leader.result.n_epochs
+            attributes = state(candidate)(n)
             result = candidate.progress.result
-            # An epoch ends and the next begins on the same model: one snapshot for both.
             key = (0 if result is None else result.n_epochs, n)
             if memo.key is None or memo.key[0] is not result or memo.key[1:] != key:
-                memo.key, memo.attributes = (result, *key), state(candidate)(n)
-            return memo.attributes
+                extras = self._snapshot_extras(
+                    attributes, context["X"], context["sample_weight"]
+                )
+                memo.key, memo.extras = (result, *key), extras
+            return {**attributes, **memo.extras}
 
         def lead(candidate, result, score):
             leader.candidate, leader.result, leader.score = candidate, result, score
@@ -1269,7 +1280,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             # keeps a start's model and optimizer alive after the fit.
             current.clear()
             leader.candidate = leader.result = None
-            memo.key = memo.attributes = None
+            memo.key = memo.extras = None
 
     def _epoch_budget(self):
         """Most epochs a :meth:`fit` trains, every start's included (the callbacks' count)."""

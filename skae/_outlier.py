@@ -538,12 +538,12 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     def _finish_fit(self, X, sample_weight):
         self.offset_ = self._offset(-self._sample_errors(X), sample_weight)
 
-    def _snapshot_attributes(self, attributes, X, sample_weight):
+    def _snapshot_extras(self, attributes, X, sample_weight):
         # A snapshot's threshold: the fit's rule on the snapshot's own scores.
         snapshot = copy.copy(self)
         vars(snapshot).update(attributes)
         snapshot._finish_fit(X, sample_weight)
-        return {**attributes, "offset_": snapshot.offset_}
+        return {"offset_": snapshot.offset_}
 
     # -- the public API ---------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

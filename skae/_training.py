@@ -346,7 +346,9 @@ def best_start(candidates, n_epochs, on_leader=None):
                 break
             result = candidate.run(n_epochs)
         except DivergenceError as error:
-            failures.append(error)
+            # Without its traceback: its frames would keep the start alive (a cycle
+            # through this frame); the message names the epoch and batch.
+            failures.append(error.with_traceback(None))
             continue
         except KeyboardInterrupt:
             if best is None:

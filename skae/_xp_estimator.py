@@ -264,6 +264,7 @@ class ArrayAPIMixin:
                 result = chosen.progress.result
                 best = None if result is None else result.best_params
                 params = chosen.optimizer.params if best is None else best
+                params = xp.asarray(params, copy=True)  # the snapshot's own: callbacks may write
                 return {**self._array_api_attributes(spec, params), "n_iter_": n}
 
             return snapshot

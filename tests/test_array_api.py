@@ -724,6 +724,33 @@ def test_with_early_stopping_a_snapshot_is_what_a_stop_there_leaves(data):
             assert_array_equal(codes(ends[k - 1]), codes(stopped))
 
 
+@pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_callback_writing_into_a_snapshot_changes_neither_the_fit_nor_others(
+    data, early_stopping
+):
+    class Vandal(Recorder):
+        def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+            stop = super().on_fit_task_end(
+                estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
+            )
+            if context.task_name == "epoch" and context.task_id == 2:
+                fitted_estimator._params[...] = 0.0
+            return stop
+
+    X = strict(data, STRICT_DEVICE1)
+    params = dict(max_iter=5, early_stopping=early_stopping)
+    with config_context(array_api_dispatch=True):
+        reference = small(**params).fit(X)
+        vandal = Vandal()
+        model = small(**params).set_callbacks(vandal).fit(X)
+        assert_array_equal(strict_to_numpy(model._params), strict_to_numpy(reference._params))
+        last = vandal.named("end")[-1][3]
+        assert last._params is not model._params
+        begins = [event[3] for event in vandal.named("begin")]
+        assert bool(xps.any(begins[3]._params != 0.0))  # the next epoch's own copy
+
+
 def test_no_warning_beyond_convergence(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -169,6 +169,40 @@ def test_convergence_begins_no_epoch_it_does_not_run(X):
     assert all(e[3] is not None and e[4] is not None for e in ends)
 
 
+class Vandal(Recorder):
+    """Writes zeros into the weights of the snapshot that ends epoch task ``at``."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+        stop = super().on_fit_task_end(
+            estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
+        )
+        if context.task_name == "epoch" and context.task_id == self.at:
+            for array in (fitted_estimator._params, *fitted_estimator.coefs_):
+                array[...] = 0.0
+        return stop
+
+
+@needs_callbacks
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_a_callback_writing_into_a_snapshot_changes_no_other_nor_the_fit(X, n_init):
+    params = dict(max_iter=14, n_init=n_init, tol=0.0)
+    plain = Recorder()
+    reference = small(**params).set_callbacks(plain).fit(X)
+    vandal = Vandal(at=9 if n_init > 1 else 4)
+    model = small(**params).set_callbacks(vandal).fit(X)
+    assert_array_equal(model._params, reference._params)
+    for kind in ("begin", "end"):
+        for seen, want in zip(vandal.named(kind), plain.named(kind), strict=True):
+            if kind == "end" and seen[2] == vandal.at:
+                continue  # the one written into
+            assert_array_equal(seen[3]._params, want[3]._params)
+            assert_array_equal(seen[3].coefs_[0], want[3].coefs_[0])
+
+
 @needs_callbacks
 def test_each_epoch_begins_with_what_the_last_one_ended_with(X, three_starts):
     """An epoch begins with the model a stop at the previous epoch's end leaves (the

@@ -26,8 +26,11 @@ def quiet_fit(estimator, X, **kwargs):
 
 
 # -- initialisation -----------------------------------------------------------------------
+@pytest.mark.parametrize("diverging", [False, True])
 @pytest.mark.parametrize("with_callback", [False, True])
-def test_the_starts_dropped_are_freed_as_the_contest_goes_on(blobs, monkeypatch, with_callback):
+def test_the_starts_dropped_are_freed_as_the_contest_goes_on(
+    blobs, monkeypatch, with_callback, diverging
+):
     """No reference cycle keeps a start's model, gradients and optimizer alive: once
     the contest moves on from a start, it is freed (without the garbage collector)."""
     import gc
@@ -41,6 +44,15 @@ def test_the_starts_dropped_are_freed_as_the_contest_goes_on(blobs, monkeypatch,
         optimizers.append(weakref.ref(self))
 
     monkeypatch.setattr(Adam, "__init__", init)
+    if diverging:  # the second start's weights turn NaN at its first step: it drops out
+        step = Adam.step
+
+        def diverge(self, grad):
+            step(self, grad)
+            if len(optimizers) == 2:
+                self.params[:] = np.nan
+
+        monkeypatch.setattr(Adam, "step", diverge)
     estimator = AutoencoderTransformer(
         hidden_layer_sizes=(8,), max_iter=15, n_init=4, early_stopping=True, random_state=0
     )
