@@ -19,6 +19,7 @@ estimator works as before, ``verbose`` included, without ``set_callbacks``.
 """
 
 import functools
+import inspect
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -42,22 +43,20 @@ def fit_task(method):
     Parameters
     ----------
     method : callable
-        ``fit`` or ``partial_fit``, with signature ``(self, X, y=None, sample_weight=None)``.
+        ``fit`` or ``partial_fit``, with signature ``(self, X, y=None,
+        sample_weight=None)`` or ``(self, X, y=None)``.
 
     Returns
     -------
     decorated : callable
-        Without callback support, a plain wrapper.
+        Without callback support, ``method`` itself.
     """
     if not HAS_CALLBACKS:
-
-        @functools.wraps(method)
-        def plain(self, X, y=None, sample_weight=None):
-            return method(self, X, y, sample_weight=sample_weight)
-
-        return plain
+        return method
 
     task_name = method.__name__
+
+    weighted = "sample_weight" in inspect.signature(method).parameters
 
     @functools.wraps(method)
     def wrapper(self, X, y=None, sample_weight=None):
@@ -74,7 +73,10 @@ def fit_task(method):
         # estimator's state, restores it too; removed in any case.
         self._skae_epoch_tasks = epochs
         try:
-            method(self, X, y, sample_weight=sample_weight)
+            if weighted:
+                method(self, X, y, sample_weight=sample_weight)
+            else:  # e.g. the imputer's fit(X, y=None)
+                method(self, X, y)
         finally:
             self.__dict__.pop("_skae_epoch_tasks", None)
         try:

@@ -8,6 +8,7 @@ parameter vector and what the network was fitted with) and chunked inference.
 
 import contextlib
 import contextvars
+import copy
 import functools
 import itertools
 import math
@@ -1102,7 +1103,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 result = chosen.progress.result
                 best = None if result is None else result.best_params
                 params = chosen.model.params if best is None else best
-                return {**self._model_attributes(spec, params.copy()), "n_iter_": n}
+                return {
+                    **copy.deepcopy(learned),  # what preprocessing learned (the imputer's)
+                    **self._model_attributes(spec, params.copy()),
+                    "n_iter_": n,
+                }
 
             return snapshot
 

@@ -9,11 +9,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._activations import ACTIVATIONS
+from ._callbacks import CallbackSupportMixin, fit_task
 from ._data import NOISES, MissingEntries
 from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _refuse_overflow
 
 
-class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
+class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencoder):
     """Impute missing values with an autoencoder trained on the observed entries.
 
     The network reconstructs every row from its observed entries: missing
@@ -510,6 +511,7 @@ class AutoencoderImputer(TransformerMixin, _DenseAutoencoder):
 
     # -- public API -------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
+    @fit_task
     def fit(self, X, y=None):
         """Fit the imputer on ``X``, learning from its observed entries.
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae import AutoencoderImputer, AutoencoderOutlierDetector, AutoencoderTransformer
 from skae._callbacks import HAS_CALLBACKS
 from skae._optim import Adam
 from skae._outlier import quantile_offset
@@ -305,6 +305,35 @@ def test_a_detector_snapshot_has_its_own_threshold(X):
     assert first.offset_ != det.offset_
     assert first.offset_ == quantile_offset(first.score_samples(X), 0.1)
     assert not hasattr(det, "_skae_epoch_tasks")
+
+
+@needs_callbacks
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_imputer_reports_its_epochs_and_its_snapshots_impute(X, early_stopping):
+    """Each snapshot carries what the standardization learned: it imputes, as a fit
+    stopped there does."""
+    holes = X.copy()
+    holes[::4, 1] = np.nan
+    holes[1::5, 3] = np.nan
+    params = dict(hidden_layer_sizes=(8,), max_iter=8, random_state=0, tol=0.0,
+                  early_stopping=early_stopping)
+    rec = Recorder()
+    with pytest.warns(ConvergenceWarning):
+        imputer = AutoencoderImputer(**params).set_callbacks(rec).fit(holes)
+    ends = [e[3] for e in rec.named("end")]
+    assert [e[2] for e in rec.named("end")] == list(range(8))
+    assert_array_equal(ends[-1].transform(holes), imputer.transform(holes))
+    imputed = {}
+    for k in (2, 5):
+        stopped = AutoencoderImputer(**params).set_callbacks(Recorder(stop_after=k)).fit(holes)
+        imputed[k] = stopped.transform(holes)
+        assert_array_equal(ends[k - 1].transform(holes), imputed[k])
+    first = ends[0].transform(holes)
+    assert not np.allclose(first, imputer.transform(holes))
+    assert_array_equal(first[~np.isnan(holes)], holes[~np.isnan(holes)])  # observed: as given
+    # The snapshots own their learned arrays: writing into one changes no other.
+    ends[0].mean_[...] = 1e6
+    assert_array_equal(ends[1].transform(holes), imputed[2])
 
 
 @needs_callbacks
