@@ -54,9 +54,21 @@ def fit_task(method):
     if not HAS_CALLBACKS:
         return method
 
-    task_name = method.__name__
+    with_weights = "sample_weight" in inspect.signature(method).parameters
+    reporting = _reporting(method, method.__name__, with_weights)
+    if with_weights:
+        return reporting
 
-    weighted = "sample_weight" in inspect.signature(method).parameters
+    # e.g. the imputer's fit(X, y=None): a sample_weight is refused, as by the method.
+    @functools.wraps(method)
+    def unweighted(self, X, y=None):
+        return reporting(self, X, y)
+
+    return unweighted
+
+
+def _reporting(method, task_name, with_weights):
+    """:func:`fit_task`'s wrapper of ``method``; passes ``sample_weight`` if ``with_weights``."""
 
     @functools.wraps(method)
     def wrapper(self, X, y=None, sample_weight=None):
@@ -73,9 +85,9 @@ def fit_task(method):
         # estimator's state, restores it too; removed in any case.
         self._skae_epoch_tasks = epochs
         try:
-            if weighted:
+            if with_weights:
                 method(self, X, y, sample_weight=sample_weight)
-            else:  # e.g. the imputer's fit(X, y=None)
+            else:
                 method(self, X, y)
         finally:
             self.__dict__.pop("_skae_epoch_tasks", None)

@@ -1,5 +1,6 @@
 """AutoencoderImputer: missing values filled in from a masked autoencoder's reconstruction."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -59,6 +60,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         category. Group columns are not standardized. A group with a column
         missing in every training row (and so missing in every row) is
         refused, unless all its columns are: then it is empty, as a feature.
+        A group missing as a whole in every training row otherwise (all 0s,
+        or a missing entry, in each) is refused too: nothing of it could be
+        learned.
 
     n_components : int, default=16
         Width of the network's linear code layer.
@@ -347,7 +351,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     # -- validation and standardization -----------------------------------------------------
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
-        if np.isinf(self.missing_values):
+        try:
+            placeholder = float(self.missing_values)
+        except OverflowError:  # an integer beyond float64
+            raise ValueError(
+                f"missing_values={self.missing_values!r} is beyond float64's range, so no "
+                "entry of X could equal it. Mark missing entries with NaN (the default "
+                "missing_values) or a value X can hold."
+            ) from None
+        if math.isinf(placeholder):
             raise ValueError(
                 f"missing_values={self.missing_values!r} cannot mark missing entries: X "
                 "must be finite. Replace the infinities with NaN and keep "
@@ -358,10 +370,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         except ValueError as exc:
             if not str(exc).startswith("Input X contains NaN."):
                 raise
+            if self.categorical_groups is not None and placeholder in (0.0, 1.0):
+                other = ""  # 0 and 1 are a one-hot group's values: not a placeholder then
+            else:
+                other = f", or replace the NaNs with {self.missing_values!r}"
             raise ValueError(
                 f"Input X contains NaN, but missing_values={self.missing_values!r}: NaN is "
-                "missing only with missing_values=np.nan (the default). Set that, or "
-                f"replace the NaNs with {self.missing_values!r}."
+                f"missing only with missing_values=np.nan (the default). Set that{other}."
             ) from exc
 
     def _missing_as_nan(self, X):
@@ -408,6 +423,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                         "is missing in every row and the network could learn nothing of it. "
                         "Leave that column out of the group, or fit on rows where it is "
                         "observed."
+                    )
+                block = Z[:, columns]
+                seen = ~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)
+                if not empty[columns].any() and not seen.any():
+                    raise ValueError(
+                        f"The categorical group {columns} is missing (all zeros, or a NaN) in "
+                        "every training row, so the network could learn nothing of it and "
+                        "would fill it with an arbitrary category. Leave it out of "
+                        "categorical_groups, or fit on rows where it is observed."
                     )
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])

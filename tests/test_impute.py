@@ -266,6 +266,46 @@ def test_warm_start_cannot_change_what_the_output_is_made_of(holes, change, matc
         with_indicator.set_params(add_indicator=False).fit(holes)
 
 
+@pytest.mark.parametrize("fill", ["zeros", "zeros and NaN"])
+def test_a_group_missing_in_every_training_row_is_refused_and_leaves_the_model(fill):
+    """All zeros (or a NaN) in every row: the group is never observed, and imputing it
+    would pick an arbitrary category."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(60, 2)), np.eye(3)[rng.integers(0, 3, 60)]])
+    X[::3, 0] = np.nan
+    params = dict(categorical_groups=[[2, 3, 4]], max_iter=3, hidden_layer_sizes=(8,))
+    imputer = AutoencoderImputer(**params).fit(X)
+    before = pickle.dumps(imputer)
+    bad = X.copy()
+    bad[:, 2:] = 0.0
+    if fill == "zeros and NaN":
+        bad[1::2, 3] = np.nan
+    given = bad.copy()
+    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(all "
+                       r"zeros, or a NaN\) in every training row.*Leave it out of"):
+        imputer.fit(bad)
+    assert pickle.dumps(imputer) == before
+    assert_array_equal(bad, given)
+    bad[5, 2:] = [0.0, 1.0, 0.0]  # observed in one row: it trains
+    AutoencoderImputer(**params).fit(bad)
+
+
+def test_fit_takes_no_sample_weight(holes):
+    """As SimpleImputer: fit(X, y=None) refuses a sample_weight rather than ignoring it."""
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sample_weight'"):
+        quick().fit(holes, sample_weight=np.ones(len(holes)))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sample_weight'"):
+        quick().fit_transform(holes, sample_weight=np.ones(len(holes)))
+
+
+def test_a_placeholder_beyond_float64_is_refused_with_advice(holes):
+    with pytest.raises(ValueError, match=r"missing_values=1\d+ is beyond float64's range"):
+        quick(missing_values=10**400).fit(holes)
+    X = np.where(np.isnan(holes), float(2**70), holes)  # a large integer that floats hold
+    out = quick(missing_values=2**70).fit_transform(X)
+    assert np.isfinite(out).all() and not np.any(out == float(2**70))
+
+
 @pytest.mark.parametrize("placeholder", ["NA", None])
 def test_missing_values_must_be_a_number(holes, placeholder):
     from sklearn.utils._param_validation import InvalidParameterError
@@ -290,6 +330,10 @@ def test_zero_or_one_as_missing_values_is_refused_with_categorical_groups(placeh
     out = imputer.set_params(missing_values=-1).fit_transform(X)
     assert_array_equal(out[:, 2:], X[:, 2:])  # every category observed and kept
     quick(missing_values=placeholder).fit(X)  # without groups, any number is a placeholder
+    # NaN in such data: the advice is NaN as the placeholder, not the NaNs replaced by it.
+    X[20, 0] = np.nan
+    with pytest.raises(ValueError, match=r"missing_values=np.nan \(the default\). Set that\.$"):
+        quick(missing_values=placeholder, categorical_groups=[[2, 3, 4]]).fit(X)
 
 
 def test_add_indicator_appends_the_missing_indicator(holes):
