@@ -40,7 +40,24 @@ def gather_rows(X, rows, out):
     if sp.issparse(X):
         X[rows].toarray(out=out)
     else:
+        take_rows(X, rows, out)
+    return out
+
+
+def take_rows(X, rows, out):
+    """``np.take(X, rows, axis=0, out=out)`` without a copy of the whole of ``X``.
+
+    NumPy's ``take`` first copies an ``X`` that is not C-contiguous whole (a
+    column-major memory map, e.g. ``np.save`` of a data frame's ``to_numpy()``,
+    would be read entirely for each minibatch): a column-major ``X`` is taken
+    as its transpose, any other layout by indexing. ``out`` is C-contiguous.
+    """
+    if X.flags.c_contiguous:
         np.take(X, rows, axis=0, out=out, mode="clip")
+    elif X.flags.f_contiguous:
+        np.take(X.T, rows, axis=1, out=out.T, mode="clip")
+    else:
+        np.copyto(out, X[rows])
     return out
 
 
@@ -505,7 +522,7 @@ class BatchSource:
         if self.epoch_copy:
             shuffled, shuffled_weights = self._shuffled, self._shuffled_weights
             if self.shuffle or not self._copied:
-                np.take(X, order, axis=0, out=shuffled, mode="clip")
+                take_rows(X, order, shuffled)
                 if weights is not None:
                     np.take(weights, order, out=shuffled_weights, mode="clip")
                 self._copied = True
@@ -542,7 +559,7 @@ class BatchSource:
             shuffled, shuffled_weights = self._shuffled, self._shuffled_weights
             shuffled_mask = self._shuffled_mask
             if self.shuffle or not self._copied:
-                np.take(X, order, axis=0, out=shuffled, mode="clip")
+                take_rows(X, order, shuffled)
                 self.mask.fill(shuffled, shuffled_mask)
                 shuffled_mask *= scale
                 if weights is not None:

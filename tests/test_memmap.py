@@ -61,6 +61,35 @@ def test_fit_streams_minibatches_from_a_memmap(memmap, n_init):
     assert ae.n_iter_ == 2
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_column_major_memmap_is_read_by_minibatch_not_whole(memmap, tmp_path, early_stopping):
+    """np.save of a data frame's to_numpy() writes column-major: NumPy's take would
+    copy such a file whole for every minibatch. Same model as from the row-major file."""
+    path = tmp_path / "F.npy"
+    F = np.lib.format.open_memmap(
+        path, mode="w+", dtype=memmap.dtype, shape=memmap.shape, fortran_order=True
+    )
+    F[:] = memmap
+    F.flush()
+    del F
+    F = np.load(path, mmap_mode="r")
+    assert F.flags.f_contiguous and not F.flags.c_contiguous
+    params = dict(n_components=4, hidden_layer_sizes=(16,), max_iter=2, random_state=0,
+                  n_init=1, early_stopping=early_stopping)
+    ae = AutoencoderTransformer(**params)
+    peak, _ = peak_allocation(lambda: ae.fit(F))
+    hash_buffer = 2 * HASH_CHUNK_ROWS * N_FEATURES * 8 if early_stopping else 0
+    assert peak < memmap.nbytes / 8 + hash_buffer, (peak, memmap.nbytes)
+    reference = AutoencoderTransformer(**params).fit(memmap)
+    np.testing.assert_array_equal(ae._params, reference._params)
+    # Neither row- nor column-major (a strided view): indexed, same rows.
+    view = np.load(path, mmap_mode="r")[:, ::2]
+    assert not (view.flags.c_contiguous or view.flags.f_contiguous)
+    strided = AutoencoderTransformer(**params).fit(view)
+    contiguous = AutoencoderTransformer(**params).fit(np.ascontiguousarray(view))
+    np.testing.assert_array_equal(strided._params, contiguous._params)
+
+
 def test_early_stopping_split_reads_a_memmap_in_chunks(tmp_path):
     memmap = write_memmap(tmp_path / "X.npy", np.float64)
     ae = AutoencoderTransformer(
