@@ -322,8 +322,19 @@ class ArrayAPIMixin:
 
         Called by scikit-learn's ``move_estimator_to``: ``coefs_`` and
         ``intercepts_`` are views of one parameter vector, so they are rebuilt from
-        the converted vector instead of being converted one by one.
+        the converted vector instead of being converted one by one. A fitted
+        model of a class that runs on NumPy only is refused anywhere else,
+        rather than moved and broken.
         """
+        if "_params" in vars(self) and not vars(type(self)).get("_array_api_path", False):
+            target, _ = _xp.array_namespace(converter(np.zeros(1)))
+            if target is not None:
+                name = type(self).__name__
+                raise ValueError(
+                    f"Cannot move this {name} to {_xp.namespace_name(target)}: {name} runs "
+                    "on NumPy only (not on Array API inputs yet). Keep it on NumPy and pass "
+                    "it NumPy arrays."
+                )
         new = clone(self)
         for key, value in vars(self).items():
             if key not in ("coefs_", "intercepts_"):

@@ -30,7 +30,12 @@ from test_callbacks import Recorder
 
 import skae._callbacks
 import skae._xp
-from skae import AutoencoderTransformer
+from skae import (
+    AutoencoderImputer,
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoder,
+)
 from skae._training import DivergenceError
 
 HAS_TORCH = find_spec("torch") is not None
@@ -606,6 +611,25 @@ def test_a_model_fitted_with_contraction_runs_inference_after_a_move(data):
         )
         assert_allclose(strict_to_numpy(moved.score_samples(X)), est.score_samples(data))
         assert moved.score(X) == pytest.approx(est.score(data), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "cls", [VariationalAutoencoder, AutoencoderOutlierDetector, AutoencoderImputer]
+)
+def test_a_numpy_only_model_is_refused_a_move_off_numpy(data, cls):
+    """Moved, it broke in its first method with a raw type error."""
+    est = cls(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(data)
+    with config_context(array_api_dispatch=True):
+        with pytest.raises(ValueError, match=f"Cannot move this {cls.__name__} to "
+                           f"array_api_strict: {cls.__name__} runs on NumPy only"):
+            move_estimator_to(est, xps, STRICT_CPU)
+        back = move_estimator_to(est, np, "cpu")  # NumPy takes it
+        unfitted = move_estimator_to(cls(), xps, STRICT_CPU)  # nothing to move
+    assert_array_equal(back.transform(data) if hasattr(back, "transform") else
+                       back.score_samples(data),
+                       est.transform(data) if hasattr(est, "transform") else
+                       est.score_samples(data))
+    assert unfitted.get_params() == cls().get_params()
 
 
 @pytest.mark.parametrize("params", [{"categorical_groups": [[7, 8, 9]]}, {"mask_as_input": True}])
