@@ -750,22 +750,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Rebuild the fitted attributes that are views into ``_params`` (after loading)."""
         raise NotImplementedError
 
-    def _finish_fit(self, X, sample_weight):
-        """Set the fitted attributes that need the fitted model and the training data.
+    def _fitted_extras(self, attributes, X, sample_weight):
+        """Fitted attributes that need the fitted model and the training data, as a dict.
 
-        Called at the end of a successful fit with the validated ``X`` and
-        ``sample_weight``, inside the fit that succeeds or leaves the estimator as
-        it was; nothing by default.
-        """
-
-    def _snapshot_extras(self, attributes, X, sample_weight):
-        """Fitted attributes a callback snapshot needs beyond the model's, as a dict.
-
-        ``attributes`` are those of :meth:`_model_attributes` with ``n_iter_``;
-        a subclass whose :meth:`_finish_fit` sets more (from the training data
-        ``X`` and ``sample_weight``) returns them. Computed once per model
-        state and shared by its snapshots, so immutable values only. ``{}`` by
-        default.
+        ``attributes`` are the model's (:meth:`_model_attributes`); ``X`` and
+        ``sample_weight`` the validated training data. Computed on a copy of
+        the estimator holding ``attributes``, so that a fit sets them in the
+        same step as the model's (another thread never sees one without the
+        other) and a callback snapshot gets its own; a snapshot's are computed
+        once per model state and shared by its snapshots, so immutable values
+        only. ``{}`` by default.
         """
         return {}
 
@@ -1124,12 +1118,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         optimizer.learning_rate = self.learning_rate_init  # the saved state is the rate-free part
 
         # Commit the fitted state all at once.
+        attributes = {
+            **learned,
+            **self._model_attributes(spec, model.params),
+            "_noise_bounds": noise_bounds,
+        }
+        attributes.update(self._fitted_extras(attributes, X, sample_weight))
         self._commit_fit(
-            {
-                **learned,
-                **self._model_attributes(spec, model.params),
-                "_noise_bounds": noise_bounds,
-            },
+            attributes,
             optimizer,
             result,
             continuing=continuing,
@@ -1137,7 +1133,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             validated=validation_rows is not None,
             validation_seed=validation_seed,
         )
-        self._finish_fit(X, sample_weight)
         self._warn_about_stop(result, incremental)
         return self
 
@@ -1217,7 +1212,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         def snapshot(n):
             """The model a stop now leaves: the leading start's while starts compete.
 
-            Each call copies the weights; the extras (:meth:`_snapshot_extras`)
+            Each call copies the weights; the extras (:meth:`_fitted_extras`)
             are computed once per model state: an epoch ends and the next
             begins on the same model, and a start that trails leaves the
             leader's in place.
@@ -1230,7 +1225,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             result = candidate.progress.result
             key = (0 if result is None else result.n_epochs, n)
             if memo.key is None or memo.key[0] is not result or memo.key[1:] != key:
-                extras = self._snapshot_extras(
+                extras = self._fitted_extras(
                     attributes, context["X"], context["sample_weight"]
                 )
                 memo.key, memo.extras = (result, *key), extras
@@ -1318,7 +1313,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             best_validation_loss = self.best_validation_loss_ if continuing else None
         loss_curve = (list(self.loss_curve_) if continuing else []) + result.loss_curve
         # One update of the estimator's dict: another thread reading the model sees
-        # the old one or the new one, never a mix (but for a subclass's _finish_fit).
+        # the old one or the new one, never a mix.
         self.__dict__.update(
             {
                 **attributes,

@@ -535,15 +535,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
             return []
         return [_Trimming(self.trim_fraction, context, self._warmup)]
 
-    def _finish_fit(self, X, sample_weight):
-        self.offset_ = self._offset(-self._sample_errors(X), sample_weight)
-
-    def _snapshot_extras(self, attributes, X, sample_weight):
-        # A snapshot's threshold: the fit's rule on the snapshot's own scores.
-        snapshot = copy.copy(self)
-        vars(snapshot).update(attributes)
-        snapshot._finish_fit(X, sample_weight)
-        return {"offset_": snapshot.offset_}
+    def _fitted_extras(self, attributes, X, sample_weight):
+        # The threshold: the rule of contamination on the model's own training scores.
+        model = copy.copy(self)
+        vars(model).update(attributes)
+        return {"offset_": model._offset(-model._sample_errors(X), sample_weight)}
 
     # -- the public API ---------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

@@ -576,6 +576,25 @@ def test_contributions_of_a_polars_frame():
     assert_allclose(contributions.to_numpy().sum(axis=1), detector.score_samples(frame))
 
 
+def test_a_refit_sets_the_threshold_in_the_same_step_as_the_weights(blobs, monkeypatch):
+    """While the threshold is computed, the detector still holds the old model whole:
+    a reader never finds new weights with the old offset_."""
+    detector = small().fit(blobs)
+    old = (detector._params.copy(), detector.offset_)
+    seen = []
+    score = AutoencoderOutlierDetector._sample_errors
+
+    def spy(self, X, **kwargs):
+        seen.append((detector._params.copy(), detector.offset_))
+        return score(self, X, **kwargs)
+
+    monkeypatch.setattr(AutoencoderOutlierDetector, "_sample_errors", spy)
+    detector.set_params(random_state=1).fit(3 * blobs + 1)
+    assert seen and detector.offset_ != old[1]
+    for params, offset in seen:
+        assert np.array_equal(params, old[0]) and offset == old[1]
+
+
 def test_a_decision_of_exactly_zero_is_an_inlier(blobs):
     # IsolationForest's convention: outliers are decision_function < 0.
     detector = small(trim_fraction=0.0).fit(blobs)
