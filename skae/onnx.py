@@ -333,9 +333,11 @@ def _check_not_consumed(operator, output):
             raise ValueError(
                 f'{type(operator.raw_operator).__name__} exported with output "{output}" '
                 f"feeds another step ({_step_name(other)}), which was "
-                "fitted on its codes. An option given per class reaches every "
-                'autoencoder of a pipeline: give the "output" option to the last step '
-                'only, e.g. options={id(pipe[-1]): {"output": "score_samples"}}.'
+                "fitted on its codes: only an autoencoder whose output ends the graph "
+                "(the last step of a pipeline) can output a reconstruction or scores. "
+                "An option given per class reaches every autoencoder of a pipeline: "
+                'give the "output" option to the last step only, e.g. '
+                'options={id(pipe[-1]): {"output": "score_samples"}}.'
             )
 
 
