@@ -40,7 +40,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator`'s output (one 0/1
         column per feature that had missing values in :meth:`fit`) to the
-        imputed data, as scikit-learn's imputers do.
+        imputed data, as scikit-learn's imputers do. It marks the entries equal
+        to ``missing_values``: a categorical group missing as all zeros has no
+        mark, one with a missing entry a mark in that entry's column only.
 
     keep_empty_features : bool, default=False
         Keep the features that had no observed value in :meth:`fit`, their
