@@ -44,13 +44,11 @@ thread) throughout.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import warnings
 
 import numpy as np
-import sklearn
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
@@ -60,9 +58,13 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-import skae
 from skae import AutoencoderOutlierDetector
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
+
+# The modules the benchmark scripts share, found also when a script is loaded by path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine_info as shared_machine_info  # noqa: E402
+from _report import decimals  # noqa: E402
 
 SETTINGS = {"clean": 0.0, "5%": 0.05, "10%": 0.10}
 TRAIN_SHARE = 0.6
@@ -350,8 +352,9 @@ def goal_report(records, method=SKAE):
         best_method = max(row, key=lambda m: row[m][0])
         gap = row[best_method][0] - row[method][0]
         if gap > GOAL_MARGIN:
+            d = decimals(gap, GOAL_MARGIN, at_least=3)
             lines.append(
-                f"{cell[0]} {cell[1]}: {method} {row[method][0]:.3f}, {gap:.3f} below "
+                f"{cell[0]} {cell[1]}: {method} {row[method][0]:.3f}, {gap:.{d}f} below "
                 f"{best_method} {row[best_method][0]:.3f} (goal MISSED)"
             )
     if len(lines) == 1:
@@ -360,26 +363,8 @@ def goal_report(records, method=SKAE):
 
 
 def machine_info():
-    """What the timings were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    torch = sys.modules.get("torch")
-    return {
-        "cpu": cpu,
-        "logical_cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "skae": skae.__version__,
-        "torch": getattr(torch, "__version__", None),
-        "pyod": getattr(sys.modules.get("pyod"), "__version__", None),
-    }
+    """What the timings were measured on (the shared description, BLAS kernels included)."""
+    return {**shared_machine_info(), "pyod": getattr(sys.modules.get("pyod"), "__version__", None)}
 
 
 def _variant(text):
@@ -472,6 +457,7 @@ def main(argv=None):
         f"\n{elapsed:.0f} s, seeds {seeds}, on {machine['cpu']} ({machine['logical_cpus']} "
         f"logical CPUs), numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
         f"skae {machine['skae']}"
+        + (f" ({'; '.join(machine['blas'])})" if machine["blas"] else "")
         + (f", torch {machine['torch']}, pyod {machine['pyod']}" if PYOD in methods else "")
         + "."
     )

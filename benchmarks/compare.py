@@ -70,6 +70,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
+from _report import decimals  # noqa: E402
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -704,9 +705,12 @@ def against_torch(records, goals=TORCH_GOALS):
             fit_time = np.mean([r["fit_time"] for r in rows])
             misses = []
             if mse_goal is not None and np.mean(mse) > mse_goal:
-                misses.append(f"MSE {np.mean(mse):.2f}x > {mse_goal:g}x")
+                d = decimals(np.mean(mse), mse_goal)
+                goal = f"{mse_goal:g}" if d == 2 else f"{mse_goal:.{d}f}"
+                misses.append(f"MSE {np.mean(mse):.{d}f}x > {goal}x")
             if time_goal is not None and time_ratio > time_goal:
-                misses.append(f"fit time {time_ratio:.2f}x > {time_goal:.2f}x")
+                d = decimals(time_ratio, time_goal)
+                misses.append(f"fit time {time_ratio:.{d}f}x > {time_goal:.{d}f}x")
             notes = [f"seeds {min(mse):.2f}-{max(mse):.2f}"] if len(mse) > 1 else []
             if again and method != TORCH_RESEEDED_METHOD:
                 pooled = [r["mse"] / ((first[r["seed"]] + again[r["seed"]]) / 2) for r in rows]

@@ -241,6 +241,25 @@ def _ratios(compare, method, mse_ratios, time_ratio=0.1):
     ]
 
 
+@pytest.mark.parametrize(
+    "value, goal, at_least, places",
+    [(1.25, 1.2, 2, 2), (0.2004, 0.2, 2, 4), (0.29004, 0.29, 3, 5), (0.2, 0.2, 2, 2),
+     (0.2 + 1e-15, 0.2, 2, 2), (-2.04, -2.0, 1, 2)],
+)
+def test_decimals_tell_a_value_from_its_goal(compare, value, goal, at_least, places):
+    from _report import decimals
+
+    assert decimals(value, goal, at_least) == places
+
+
+def test_a_verdict_prints_the_digits_that_decide_it(compare):
+    """Just past a goal, the printed numbers are not rounded onto it ("0.20x > 0.20x")."""
+    [missed] = compare.against_torch(_ratios(compare, "skae", [1.2004], time_ratio=0.2004))
+    assert missed.endswith("missed: MSE 1.2004x > 1.2000x, fit time 0.2004x > 0.2000x")
+    [met] = compare.against_torch(_ratios(compare, "skae", [1.2], time_ratio=0.2))
+    assert met.endswith(": goal met")  # at the goal is within it
+
+
 def test_against_torch_goals_and_the_reseeded_reference(compare):
     """A goal is met or missed on the mean ratio; the re-seeded reference has no verdict."""
     [met] = compare.against_torch(_ratios(compare, "skae", [0.9, 1.4]))

@@ -1,0 +1,14 @@
+"""How the benchmark scripts print a verdict: shared by them."""
+
+
+def decimals(value, goal, at_least=2):
+    """Decimals that tell ``value`` from ``goal`` in print (at least ``at_least``).
+
+    A verdict compares the unrounded numbers; printed to the same few decimals a
+    value just past its goal reads as equal to it ("0.20x > 0.20x"). Equal
+    numbers, and numbers apart only beyond 12 decimals, print at ``at_least``.
+    """
+    for places in range(at_least, 13):
+        if f"{value:.{places}f}" != f"{goal:.{places}f}":
+            return places
+    return at_least
