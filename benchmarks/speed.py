@@ -163,6 +163,7 @@ def run_skae(config, X, epochs, seed, **variant):
         loss="squared_error",
         alpha=0.0,
         batch_size=config.batch_size,
+        learning_rate="constant",
         learning_rate_init=LEARNING_RATE,
         beta_1=BETA_1,
         beta_2=BETA_2,
