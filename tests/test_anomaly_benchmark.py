@@ -91,3 +91,20 @@ def test_goal_report_with_pyod(anomaly):
         for method, auc in ((anomaly.SKAE, 0.9), (anomaly.PYOD, 0.8))
     ]
     assert anomaly.goal_report(records)[0].endswith("(goal met)")
+
+
+def test_the_goal_is_judged_against_the_peers_not_other_skae_configurations(anomaly):
+    """A variant of skae (or skae without trimming) doing better is no rival."""
+    rows = ((anomaly.SKAE, 0.9), (anomaly.SKAE_PLAIN, 0.95), ("nc8", 0.97), ("LOF", 0.85))
+    records = [
+        {"dataset": "wine", "setting": "clean", "seed": 0, "method": method, "roc_auc": auc}
+        for method, auc in rows
+    ]
+    report = anomaly.goal_report(records, own=(anomaly.SKAE_PLAIN, "nc8"))
+    assert report[0] == (
+        f"mean ROC AUC: skae 0.900, best skae 0.900 (goal met, judged without {anomaly.PYOD})"
+    )
+    assert report[1].endswith("(goal met)")
+    # Without saying which are skae's, the variant counts as a rival.
+    assert "goal MISSED" in anomaly.goal_report(records, own=(anomaly.SKAE_PLAIN,))[0]
+
