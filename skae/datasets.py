@@ -54,7 +54,10 @@ def make_manifold_clusters(
         relative to the standard deviation of all the noiseless data's entries
         (one number for every feature).
     random_state : int, RandomState instance or None, default=None
-        Seeds the latent points, the map and the noise.
+        Seeds the latent points, the map and the noise. The map is drawn after
+        the points, so the same seed with another ``n_samples`` gives another
+        map: draw one data set and split it (``train_test_split``) for
+        training and test data on the same manifold.
 
     Returns
     -------
@@ -73,6 +76,7 @@ def make_manifold_clusters(
     ((500, 10), (500,), (500, 2))
     """
     rng = check_random_state(random_state)
+    n_samples, n_features = int(n_samples), int(n_features)  # NumPy integers and bools too
     angles = 2 * np.pi * np.arange(n_clusters) / n_clusters
     centers = 1.6 * np.column_stack([np.cos(angles), np.sin(angles)])
     y = rng.randint(n_clusters, size=n_samples)
@@ -109,7 +113,10 @@ def make_embedded_manifold(
         Standard deviation of the noise, relative to that of all the noiseless
         data's entries (one number for every feature).
     random_state : int, RandomState instance or None, default=None
-        Seeds the latent points, the map and the noise.
+        Seeds the latent points, the map and the noise. The map is drawn after
+        the points, so the same seed with another ``n_samples`` gives another
+        map: draw one data set and split it (``train_test_split``) for
+        training and test data on the same manifold.
 
     Returns
     -------
@@ -131,6 +138,7 @@ def make_embedded_manifold(
             f"many dimensions: n_features must be >= {n_latent}, got {n_features}."
         )
     rng = check_random_state(random_state)
+    n_samples, n_features = int(n_samples), int(n_features)  # NumPy integers and bools too
     latent = rng.uniform(-1, 1, size=(n_samples, n_latent))
     X = _random_smooth_map(2.0 * latent, n_features, _EMBEDDING_WIDTH, rng)
     X += noise * X.std() * rng.normal(size=X.shape)

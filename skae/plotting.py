@@ -498,24 +498,28 @@ class LossCurveDisplay:
                     f"{self.best_validation_loss!r}."
                 )
         name = self.name if name is None else name
-        if ax is None:
-            _, ax = plt.subplots()
-
         epochs = np.arange(1, loss.size + 1)
-        (line,) = ax.plot(epochs, loss, **{"label": "training loss", **kwargs})
-        validation_line = best_line = None
+        best_epoch = None
         if validation is not None:
             validation_epochs = epochs[loss.size - validation.size :]
-            (validation_line,) = ax.plot(
-                validation_epochs, validation, **{"label": "validation loss", **kwargs}
-            )
             # The kept weights are those of the best epoch of the last fit that
             # validated, among the trailing run of validated epochs. A curve that
             # ends without validation kept its last epoch's weights: nothing to mark.
+            # Found before anything is drawn: a wrong best_validation_loss is refused.
             unvalidated = np.flatnonzero(np.isnan(validation))
             start = unvalidated[-1] + 1 if unvalidated.size else 0
             if start < validation.size:
                 best_epoch = validation_epochs[start + self._kept_epoch(validation[start:])]
+        if ax is None:
+            _, ax = plt.subplots()
+
+        (line,) = ax.plot(epochs, loss, **{"label": "training loss", **kwargs})
+        validation_line = best_line = None
+        if validation is not None:
+            (validation_line,) = ax.plot(
+                validation_epochs, validation, **{"label": "validation loss", **kwargs}
+            )
+            if best_epoch is not None:
                 best_line = ax.axvline(
                     best_epoch,
                     color="0.5",
@@ -855,6 +859,8 @@ class ReconstructionDisplay:
         _require(estimator, ["transform", "inverse_transform"], cls.__name__)
         if not isinstance(n_images, Integral) or isinstance(n_images, bool) or n_images < 1:
             raise ValueError(f"n_images must be a positive integer; got {n_images!r}.")
+        if sp.issparse(X):
+            X = X.tocsr()  # COO, DIA and BSR cannot be sliced by rows
         X = X.iloc[:n_images] if hasattr(X, "iloc") else X[:n_images]
         reconstructions = estimator.inverse_transform(estimator.transform(X))
         name = _default_name(estimator) if name is None else name

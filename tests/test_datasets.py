@@ -52,3 +52,11 @@ def test_the_same_seed_draws_the_same_data():
     for a, b in zip(first, again, strict=True):
         assert_array_equal(a, b)
     assert not np.array_equal(first[0], make_manifold_clusters(50, random_state=4)[0])
+
+
+@pytest.mark.parametrize("maker", [make_manifold_clusters, make_embedded_manifold])
+def test_integer_counts_of_any_integer_type(maker):
+    """NumPy integers and bools pass the Integral rule, as in scikit-learn's make_*."""
+    X, *_ = maker(np.int64(5), random_state=0)
+    assert_array_equal(X, maker(5, random_state=0)[0])
+    assert maker(True, random_state=0)[0].shape[0] == 1

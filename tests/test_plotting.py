@@ -294,6 +294,11 @@ def test_loss_curve_bad_kept_loss(validation, best_validation_loss, match):
     disp = LossCurveDisplay([3.0, 2.0, 1.0], validation, best_validation_loss=best_validation_loss)
     with pytest.raises(ValueError, match=match):
         disp.plot()
+    assert not plt.get_fignums()  # refused before a figure was made
+    _, ax = plt.subplots()
+    with pytest.raises(ValueError, match=match):
+        disp.plot(ax=ax)
+    assert not ax.lines  # nor anything drawn on the caller's axes
 
 
 def test_loss_curve_needs_a_fitted_estimator_with_a_curve(clusters):
@@ -418,6 +423,12 @@ def test_reconstruction_from_dataframe_and_sparse(digits_pipe, digits):
     ae = digits_pipe[-1]
     disp = ReconstructionDisplay.from_estimator(ae, sp.csr_matrix(digits / 16), n_images=400)
     assert disp.images_.shape == (2, 300)  # at most n_samples
+    # Formats that cannot be sliced by rows are taken too.
+    for fmt in ("coo", "dia", "bsr"):
+        sparse = sp.csr_matrix(digits[:5] / 16).asformat(fmt)
+        disp = ReconstructionDisplay.from_estimator(ae, sparse, n_images=2)
+        assert_allclose(disp.originals, digits[:2] / 16)
+        assert disp.images_.shape == (2, 2)
 
 
 @pytest.mark.parametrize(
