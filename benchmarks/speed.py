@@ -21,7 +21,8 @@ every contender runs under the same BLAS thread count (threadpoolctl, and
 samples per second, the **median over rounds of the per-round ratios** skae/torch,
 skae/MLPRegressor and skae/floor, the final training loss of each contender (mean
 squared reconstruction error over the training data) and skae's achieved GFLOP/s,
-``6 · samples · epochs · Σ n_in·n_out / time``, against the measured peak of a
+``samples · epochs · (6 · Σ n_in·n_out − 2 · n_in·n_out of the first layer) /
+time`` (no input gradient of the first layer), against the measured peak of a
 large matrix product of the same dtype and thread count.
 
 Usage::
@@ -96,8 +97,14 @@ class Config:
         return sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
     def flops(self, epochs):
-        """Floating-point operations of ``epochs`` epochs: 2 forward + 4 backward per MAC."""
-        return 6.0 * self.n_samples * epochs * self.macs_per_sample
+        """Floating-point operations of ``epochs`` epochs.
+
+        Per multiply-add 2 forward and 4 backward (weight and input gradients), but
+        the first layer has no input gradient to compute (2 fewer per its MACs).
+        """
+        sizes = self.layer_sizes
+        per_sample = 6.0 * self.macs_per_sample - 2.0 * sizes[0] * sizes[1]
+        return self.n_samples * epochs * per_sample
 
 
 CONFIGS = {
