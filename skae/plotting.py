@@ -121,8 +121,9 @@ class LatentSpaceDisplay:
 
     y : array-like of shape (n_samples,), default=None
         Colours of the points. Class labels (integers or strings) get one
-        colour each and a legend (a colorbar beyond 20 classes); continuous
-        values get a colormap and a colorbar. None draws every point alike.
+        colour each and a legend (a colorbar beyond 20 classes), in sorted
+        order, or a pandas categorical's own order; continuous values get a
+        colormap and a colorbar. None draws every point alike.
 
     name : str, default=None
         Title of the axes. None gives no title.
@@ -224,6 +225,13 @@ class LatentSpaceDisplay:
                 target_type = type_of_target(y, input_name="y")
                 if target_type in ("binary", "multiclass"):
                     classes, indices = np.unique(y, return_inverse=True)
+                    declared = getattr(getattr(self.y, "cat", self.y), "categories", None)
+                    if declared is not None:  # a pandas categorical: its own order
+                        order = [c for c in declared if c in set(classes.tolist())]
+                        rank = {c: i for i, c in enumerate(order)}
+                        position = np.array([rank[c] for c in classes.tolist()])
+                        indices = position[indices]
+                        classes = np.asarray(order, dtype=classes.dtype)
             except TypeError as exc:  # the labels do not sort
                 raise ValueError(
                     "y's class labels must be of one type that sorts (all strings or all "

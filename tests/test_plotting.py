@@ -552,3 +552,19 @@ def test_displays_refuse_an_imputer_whose_transform_returns_data_not_codes():
     advised = make_pipeline(imputer, AutoencoderTransformer(2, max_iter=2)).fit(X)
     LatentSpaceDisplay.from_estimator(advised, X)
     plt.close("all")
+
+
+def test_latent_space_keeps_a_categoricals_order(clusters, pipe):
+    """A pandas categorical's classes come in its declared order, not sorted."""
+    pd = pytest.importorskip("pandas")
+    X, _ = clusters
+    ae = pipe
+    labels = np.array(["lo", "hi", "mid"])[np.arange(X.shape[0]) % 3]
+    y = pd.Categorical(labels, categories=["lo", "mid", "hi", "unused"], ordered=True)
+    disp = LatentSpaceDisplay.from_estimator(ae, X, y=y)
+    assert [t.get_text() for t in disp.ax_.get_legend().get_texts()] == ["lo", "mid", "hi"]
+    colour_index = np.asarray(disp.scatter_.get_array())
+    assert_array_equal(colour_index[labels == "lo"], 0)
+    assert_array_equal(colour_index[labels == "hi"], 2)
+    plain = LatentSpaceDisplay.from_estimator(ae, X, y=labels)  # sorted, as before
+    assert [t.get_text() for t in plain.ax_.get_legend().get_texts()] == ["hi", "lo", "mid"]
