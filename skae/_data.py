@@ -109,6 +109,29 @@ def feature_range(bounds, dtype):
     return lo.astype(dtype), hi.astype(dtype)
 
 
+def unobserved_groups(X, groups, rows):
+    """The categorical ``groups`` missing as a whole in every row of ``X[rows]``.
+
+    A group is observed in a row that holds no NaN in its columns and a nonzero
+    entry (see :class:`MissingEntries`). Dense or CSR ``X``, read in chunks of
+    about a million entries; stops as soon as every group has been observed.
+    """
+    n_features = X.shape[1]
+    columns = [np.asarray(g) for g in groups]
+    seen = np.zeros(len(columns), dtype=bool)
+    step = max(1, 2**20 // n_features)
+    for start in range(0, rows.size, step):
+        chunk = X[rows[start : start + step]]
+        chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
+        for i, cols in enumerate(columns):
+            if not seen[i]:
+                block = chunk[:, cols]
+                seen[i] = bool((~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)).any())
+        if seen.all():
+            break
+    return [list(map(int, cols)) for cols, s in zip(columns, seen, strict=True) if not s]
+
+
 def has_missing(X):
     """Whether dense or sparse ``X`` (already checked for infinities) holds a NaN.
 

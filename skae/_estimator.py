@@ -53,6 +53,7 @@ from ._data import (
     gather_rows,
     has_missing,
     observed_weight,
+    unobserved_groups,
     validation_split,
 )
 from ._model import Network
@@ -763,6 +764,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return {}
 
+    def _refuse_unobserved_groups(self, X, spec, sample_weight):
+        """Refuse categorical groups that no training row of positive weight observes.
+
+        Nothing of such a group could be learned: its reconstruction would be an
+        arbitrary category. A fresh ``fit`` checks; ``partial_fit`` and warm
+        starts, whose later data may observe it, do not.
+        """
+        groups = spec.get("categorical_groups", ())
+        if not groups:
+            return
+        rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight)
+        unobserved = unobserved_groups(X, groups, rows)
+        if unobserved:
+            raise ValueError(
+                f"The categorical group {unobserved[0]} is missing (all zeros, or a NaN) in "
+                "every training row (of positive weight), so the network could learn "
+                "nothing of it and would reconstruct it as an arbitrary category. Leave it "
+                "out of categorical_groups, or fit on rows where it is observed."
+            )
+
     def _training_data(self, X, continuing):
         """The data the network trains on, from validated ``X``, and what was learned.
 
@@ -977,6 +998,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         missing = self._missing_entries(spec, X)
         if missing is not None:
             missing.check_one_hot(X)
+            if not (continuing or incremental):
+                self._refuse_unobserved_groups(X, spec, sample_weight)
 
         n_iter = self.n_iter_ if continuing else 0
         n_starts = 1 if continuing or incremental else self._n_starts()
@@ -1760,6 +1783,8 @@ class AutoencoderTransformer(
         ``handle_unknown="ignore"``). :meth:`inverse_transform` returns
         one-hot rows (the most probable category) there. Groups must be
         disjoint, in range and have at least two columns; their entries 0 or 1.
+        :meth:`fit` refuses a group missing as a whole in every training row
+        (of positive weight): nothing of it could be learned.
 
     mask_as_input : bool, default=False
         Append the observed-entries mask (1 observed, 0 missing) to the

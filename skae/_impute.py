@@ -403,6 +403,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             Z[:, self._empty_features] = np.nan
         return Z, learned
 
+    def _refuse_unobserved_groups(self, X, spec, sample_weight):
+        # :meth:`_standardized` refuses them, but for a group empty in every column,
+        # which is an empty feature (dropped, or kept, as the others are).
+        pass
+
     def _standardized(self, X, continuing):
         """A standardized copy of ``X``, by its observed entries, and what was learned.
 

@@ -276,6 +276,37 @@ def test_groups_from_refuses_an_encoder_before_the_last_step_of_a_pipeline():
         categorical_groups_from(ct)
 
 
+@pytest.mark.parametrize("container", ["dense", "csr"])
+def test_a_group_observed_in_no_training_row_is_refused_by_fit(container):
+    """All zeros, or a NaN, in every row (of positive weight): nothing of the group
+    could be learned. partial_fit, whose later batches may observe it, goes on."""
+    import pickle
+
+    X, groups, _ = mixed()
+    model = AutoencoderTransformer(categorical_groups=groups, max_iter=2).fit(X)
+    before = pickle.dumps(model)
+    bad = X.copy()
+    bad[:, 2:5] = 0.0
+    bad[::3, 3] = np.nan
+    data = sp.csr_matrix(bad) if container == "csr" else bad
+    given = data.copy()
+    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(all "
+                       r"zeros, or a NaN\) in every training row \(of positive weight\)"):
+        model.fit(data)
+    assert pickle.dumps(model) == before
+    assert_array_equal(data.toarray() if sp.issparse(data) else data,
+                       given.toarray() if sp.issparse(given) else given)
+    # Observed in one row, but only one of weight 0: still refused; of weight 1: trains.
+    bad[1, 2:5] = [0.0, 1.0, 0.0]
+    weights = np.ones(len(bad))
+    weights[1] = 0.0
+    fresh = AutoencoderTransformer(categorical_groups=groups, max_iter=2)
+    with pytest.raises(ValueError, match="every training row"):
+        fresh.fit(bad, sample_weight=weights)
+    fresh.fit(bad)
+    AutoencoderTransformer(categorical_groups=groups, max_iter=2).partial_fit(given)
+
+
 @pytest.mark.parametrize("after", ["passthrough", None])
 def test_groups_from_a_pipeline_whose_later_steps_pass_through(after):
     from sklearn.pipeline import Pipeline
