@@ -404,9 +404,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         return Z, learned
 
     def _refuse_unobserved_groups(self, X, spec, sample_weight):
-        # :meth:`_standardized` refuses them, but for a group empty in every column,
-        # which is an empty feature (dropped, or kept, as the others are).
-        pass
+        # A group missing in every entry is an empty feature (dropped, or kept, as the
+        # others are), not refused; X is the standardized data, missing entries NaN.
+        groups = spec.get("categorical_groups", ())
+        groups = [g for g in groups if not np.isnan(X[:, list(g)]).all()]
+        super()._refuse_unobserved_groups(X, {**spec, "categorical_groups": groups}, sample_weight)
 
     def _standardized(self, X, continuing):
         """A standardized copy of ``X``, by its observed entries, and what was learned.
@@ -430,15 +432,6 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                         "is missing in every row and the network could learn nothing of it. "
                         "Leave that column out of the group, or fit on rows where it is "
                         "observed."
-                    )
-                block = Z[:, columns]
-                seen = ~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)
-                if not empty[columns].any() and not seen.any():
-                    raise ValueError(
-                        f"The categorical group {columns} is missing (all zeros, or a NaN) in "
-                        "every training row, so the network could learn nothing of it and "
-                        "would fill it with an arbitrary category. Leave it out of "
-                        "categorical_groups, or fit on rows where it is observed."
                     )
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])
