@@ -441,16 +441,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             constant = np.zeros(X.shape[1], dtype=bool)
             if numeric.any():
                 values = Z[:, numeric].astype(np.float64)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    mean[numeric] = np.nanmean(values, axis=0)
-                    std = np.nanstd(values, axis=0)
-                overflowed = ~(np.isfinite(mean[numeric]) & np.isfinite(std))
-                if overflowed.any():  # huge values: the sums of their squares overflow
-                    big = values[:, overflowed]
-                    unit = np.nanmax(np.abs(big), axis=0)
-                    redone = np.flatnonzero(numeric)[overflowed]
-                    mean[redone] = unit * np.nanmean(big / unit, axis=0)
-                    std[overflowed] = unit * np.nanstd(big / unit, axis=0)
+                # Each feature is brought near 1 by a power of two (exact) before its
+                # squares are summed: those of 1e160 overflow, those of 1e-170 vanish
+                # (their deviation would read 0, a constant); data near 1 are unchanged.
+                exponent = np.frexp(np.nanmax(np.abs(values), axis=0))[1]
+                unit = np.ldexp(values, -exponent)
+                mean[numeric] = np.ldexp(np.nanmean(unit, axis=0), exponent)
+                std = np.ldexp(np.nanstd(unit, axis=0), exponent)
                 # Equal observed values are a constant, though their computed mean and
                 # deviation can be off by rounding (0.1 repeated: std ~1e-17, and a
                 # scale that small would blow the network's inputs up); so is a spread

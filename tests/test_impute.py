@@ -155,6 +155,20 @@ def test_huge_values_are_standardized_without_overflow(holes, magnitude):
     assert_allclose(imputer.scale_[1:], quick().fit(holes).scale_[1:])  # others as before
 
 
+@pytest.mark.parametrize("magnitude", [2.0**-570, 1e-170, 1e-300])
+def test_tiny_values_are_standardized_without_underflow(holes, magnitude):
+    """The squares of 1e-170 vanish: its features read as constants, imputed by their minimum."""
+    X = holes.copy()
+    X[:, :2] *= magnitude  # two features tiny, the others as before
+    imputer, reference = quick().fit(X), quick().fit(holes)
+    assert not imputer._constant_features.any()
+    assert_allclose(imputer.mean_[:2] / magnitude, reference.mean_[:2], rtol=1e-14)
+    assert_allclose(imputer.scale_[:2] / magnitude, reference.scale_[:2], rtol=1e-14)
+    hidden = np.isnan(X)
+    scaled = reference.transform(holes)[hidden] * np.where(np.nonzero(hidden)[1] < 2, magnitude, 1)
+    assert_allclose(imputer.transform(X)[hidden], scaled, rtol=1e-9 if magnitude != 2.0**-570 else 0)
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_empty_features(holes, keep):
     X = holes.copy()
