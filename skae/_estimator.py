@@ -1476,8 +1476,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     chunk = X[rows]
                     chunk = chunk.toarray() if sp.issparse(chunk) else chunk
                     errors[rows] = objective.sample_errors(chunk)
-            # X is finite: only a reconstruction that overflowed gives NaN.
-            errors[np.isnan(errors)] = np.inf
+            # X is finite: only a reconstruction that overflowed gives NaN, or an
+            # infinite error (-inf too: binary cross-entropy off [0, 1] is unbounded below).
+            errors[~np.isfinite(errors)] = np.inf
             return (errors, None) if with_counts else errors
         counts = np.empty(X.shape[0], dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1485,7 +1486,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 inputs, chunk, observed = self._filled_chunk(X, rows, missing)
                 errors[rows] = objective.observed_errors(inputs, chunk, observed)
                 counts[rows] = missing.row_counts(observed)
-        errors[np.isnan(errors)] = np.inf
+        errors[~np.isfinite(errors)] = np.inf
         with np.errstate(invalid="ignore", divide="ignore"):
             errors /= counts
         errors[counts == 0] = np.nan

@@ -671,7 +671,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
                 chunk = X[rows]
                 chunk = chunk.toarray() if sp.issparse(chunk) else chunk
                 np.negative(objective.feature_errors(chunk), out=out[rows])
-        out[np.isnan(out)] = -np.inf  # as in score_samples: X is finite, this overflowed
+        out[~np.isfinite(out)] = -np.inf  # as in score_samples: X is finite, this overflowed
         if frame is not None and library == "polars":
             import polars as pl
 

@@ -444,6 +444,23 @@ def test_overflowing_rows_score_minus_infinity_and_are_outliers(blobs):
     assert_allclose(per_feature.sum(axis=1), scores)
 
 
+def test_binary_crossentropy_whose_loss_overflows_below_scores_minus_infinity(blobs):
+    """Off [0, 1], x * logit can overflow to an error of -inf: overflowed, not a perfect fit."""
+    X = (blobs > 0).astype(float)
+    detector = small(loss="binary_crossentropy").fit(X)
+    far = -1e300 * np.vstack([X[:20], 1.0 - X[:20]])
+    far = far[(far != 0).any(axis=1)]  # a row of zeros is in range
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # off [0, 1]: tested below
+        per_feature = detector.score_samples_per_feature(far)
+        scores = detector.score_samples(far)
+        labels = detector.predict(far)
+    assert_array_equal(scores, -np.inf)
+    assert_array_equal(labels, -1)
+    assert not np.isposinf(per_feature).any() and not np.isnan(per_feature).any()
+    assert (per_feature == -np.inf).any(axis=1).all()
+
+
 def test_binary_crossentropy_warns_on_out_of_range_data_at_every_method(blobs):
     """BCE is unbounded below outside [0, 1]: such rows can look like inliers, so it warns."""
     X = (blobs > 0).astype(float)
