@@ -560,6 +560,21 @@ def _finite_in_float64(X):
     return True
 
 
+def _beyond_float64(X):
+    """Whether ``X``, which holds no finite float64 only, holds no infinity either.
+
+    Numbers beyond float64's range (a long double's, or text such as "1e400") read
+    as infinities there; in a long double of larger range (x86's) they are finite.
+    """
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        return False  # no wider type to tell them apart
+    try:
+        values = X.data if sp.issparse(X) else np.asarray(X, dtype=np.longdouble)
+        return not np.isinf(np.asarray(values, dtype=np.longdouble)).any()
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return False
+
+
 def _dtype_name(dtype):
     """``"float32"`` for NumPy's float32, PyTorch's, or another namespace's."""
     try:
@@ -660,10 +675,16 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     f"dtype's range, or train a new model on data of the dtype you need "
                     f"({how})."
                 ) from exc
-            if message.startswith("Input X contains infinity") and input_tags.allow_nan:
+            if message.startswith("Input X contains infinity"):
+                if _beyond_float64(X):
+                    raise ValueError(
+                        "Input X holds finite numbers beyond float64's range (as a long "
+                        "double or as text, e.g. 1e400): scale X into float64's range "
+                        "first, e.g. divide it by a power of ten."
+                    ) from exc
+                instead = "mark them missing (NaN)" if input_tags.allow_nan else "drop those rows"
                 raise ValueError(
-                    f"{message} Replace the infinities with finite values, or mark "
-                    "them missing (NaN)."
+                    f"{message} Replace the infinities with finite values, or {instead}."
                 ) from exc
             if message.startswith("Input X contains NaN"):
                 raise ValueError(

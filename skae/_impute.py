@@ -370,6 +370,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         try:
             return super()._check_X(X, reset=reset, dtype=dtype)
         except ValueError as exc:
+            if str(exc).endswith("or drop those rows."):  # infinities, NaN not missing here
+                raise ValueError(
+                    str(exc).replace(
+                        "or drop those rows.",
+                        f"or with {self.missing_values!r} (missing_values) to impute them.",
+                    )
+                ) from exc.__cause__
             if not str(exc).startswith("Input X contains NaN."):
                 raise
             if self.categorical_groups is not None and placeholder in (0.0, 1.0):

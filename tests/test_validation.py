@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.compose import make_column_transformer
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
@@ -51,8 +52,8 @@ COMPLEX = r"Complex data not supported: .* needs real numbers.*np\.hstack\(\[X\.
 NON_NUMERIC = "non-numeric.*encode categorical columns first.*OneHotEncoder in a ColumnTransformer"
 
 BAD_INPUTS = [
-    ("inf", _with(np.inf), ValueError, "Input X contains infinity"),
-    ("-inf", _with(-np.inf), ValueError, "Input X contains infinity"),
+    ("inf", _with(np.inf), ValueError, r"Input X contains infinity.*mark them missing \(NaN\)"),
+    ("-inf", _with(-np.inf), ValueError, r"Input X contains infinity.*mark them missing \(NaN\)"),
     ("empty", lambda X: X[:0], ValueError, "0 sample"),
     ("no features", lambda X: X[:, :0], ValueError, "0 feature"),
     ("1-D", lambda X: X[:, 0], ValueError, "Expected 2D array, got 1D array"),
@@ -80,6 +81,47 @@ def test_bad_X(X, fitted, method, make, exc, match):
     target = AutoencoderTransformer() if method in ("fit", "partial_fit") else fitted
     with pytest.raises(exc, match=match):
         getattr(target, method)(bad)
+
+
+WIDER_LONG_DOUBLE = np.finfo(np.longdouble).max > np.finfo(np.float64).max
+
+
+@pytest.mark.skipif(not WIDER_LONG_DOUBLE, reason="no wider long double on this platform: "
+                    "1e400 is an infinity there, and refused as one")
+@pytest.mark.parametrize("as_", ["long double", "text"])
+@pytest.mark.parametrize(
+    "cls",
+    [AutoencoderTransformer, VariationalAutoencoder, AutoencoderImputer,
+     AutoencoderOutlierDetector],
+)
+def test_finite_numbers_beyond_float64_are_told_to_scale_not_to_replace_infinities(X, cls, as_):
+    bad = X.astype(np.longdouble) if as_ == "long double" else X.astype(object)
+    bad[1, 2] = np.longdouble("1e400") if as_ == "long double" else "1e400"
+    with pytest.raises(ValueError, match=r"finite numbers beyond float64's range .*divide it "
+                       "by a power of ten") as info:
+        cls().fit(bad)
+    assert "infinit" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "estimator, advice",
+    [
+        (AutoencoderOutlierDetector(), "or drop those rows"),
+        (AutoencoderImputer(missing_values=-1), r"or with -1 \(missing_values\) to impute them"),
+        (AutoencoderImputer(), r"or mark them missing \(NaN\)"),
+    ],
+)
+def test_infinities_get_advice_where_nan_is_not_missing_too(X, estimator, advice):
+    bad = _with(np.inf)(X)
+    with pytest.raises(ValueError, match=rf"Input X contains infinity.* Replace the infinities "
+                       rf"with finite values, {advice}"):
+        estimator.fit(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = clone(estimator).set_params(max_iter=2).fit(X)
+    method = "transform" if hasattr(fitted, "transform") else "score_samples"
+    with pytest.raises(ValueError, match=advice):
+        getattr(fitted, method)(bad)
 
 
 @pytest.mark.parametrize("method", METHODS)
