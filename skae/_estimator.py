@@ -1936,7 +1936,9 @@ class AutoencoderTransformer(
         Number of passes over training data: the epochs of every :meth:`fit`
         (accumulated over ``warm_start`` fits) plus one per :meth:`partial_fit`
         call, each call being one pass over the data it is given whatever its
-        size (as :class:`~sklearn.neural_network.MLPRegressor` counts).
+        size. :class:`~sklearn.neural_network.MLPRegressor` counts the passes
+        of its latest call only, though its ``t_`` and ``loss_curve_``
+        accumulate as these do.
 
     t_ : int
         Number of training samples seen (accumulated likewise); rows of zero
