@@ -5,8 +5,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import TransformerMixin, _fit_context
-from sklearn.utils._missing import is_scalar_nan
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
+from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._activations import ACTIVATIONS
@@ -31,9 +31,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     Parameters
     ----------
-    missing_values : int, float or np.nan, default=np.nan
+    missing_values : int, float, np.nan or pd.NA, default=np.nan
         The placeholder of a missing entry. With a number other than NaN,
-        entries equal to it are missing and NaN is refused. Data are numeric
+        entries equal to it are missing and NaN is refused. ``pd.NA`` is NaN
+        here: pandas' nullable columns hold their missing entries as NaN once
+        converted to floats. Data are numeric
         only: encode strings first (``OneHotEncoder``, see
         ``categorical_groups``).
 
@@ -251,7 +253,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     _standardizes_inputs = True
 
     _parameter_constraints: dict = {
-        "missing_values": [Real],
+        "missing_values": [MissingValues(numeric_only=True)],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
         "categorical_groups": [list, tuple, None],
@@ -347,14 +349,14 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = is_scalar_nan(self.missing_values)
+        tags.input_tags.allow_nan = is_scalar_nan(self._marker())
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
     # -- validation and standardization -----------------------------------------------------
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
         try:
-            placeholder = float(self.missing_values)
+            placeholder = float(self._marker())
         except OverflowError:  # an integer beyond float64
             raise ValueError(
                 f"missing_values={self.missing_values!r} is beyond float64's range, so no "
@@ -388,11 +390,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 f"missing only with missing_values=np.nan (the default). Set that{other}."
             ) from exc
 
+    def _marker(self):
+        """``missing_values`` as a number: pandas' NA marks what float data hold as NaN."""
+        return np.nan if is_pandas_na(self.missing_values) else self.missing_values
+
     def _missing_as_nan(self, X):
         """A copy of validated ``X`` with the missing entries as NaN."""
         Z = np.array(X, dtype=X.dtype, copy=True)
-        if not is_scalar_nan(self.missing_values):
-            Z[Z == self.missing_values] = np.nan
+        if not is_scalar_nan(self._marker()):
+            Z[Z == self._marker()] = np.nan
         return Z
 
     def _training_data(self, X, continuing):
@@ -473,9 +479,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 "scale_": scale,
                 "_empty_features": empty,
                 "_constant_features": constant,
-                "_missing_placeholder": self.missing_values,
+                "_missing_placeholder": self._marker(),
                 "indicator_": (
-                    MissingIndicator(missing_values=self.missing_values, error_on_new=False)
+                    MissingIndicator(missing_values=self._marker(), error_on_new=False)
                     .fit(X)
                     if self.add_indicator
                     else None
@@ -509,8 +515,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         super()._check_continuation(spec, incremental)
         fitted = self._missing_placeholder
         if not (
-            (is_scalar_nan(fitted) and is_scalar_nan(self.missing_values))
-            or fitted == self.missing_values
+            (is_scalar_nan(fitted) and is_scalar_nan(self._marker()))
+            or fitted == self._marker()
         ):
             raise ValueError(
                 f"missing_values={self.missing_values!r} differs from the fitted "
@@ -527,7 +533,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         from ._categorical import check_categorical_groups
 
         groups = check_categorical_groups(self.categorical_groups, n_features)
-        placeholder = self.missing_values
+        placeholder = self._marker()
         if groups and not is_scalar_nan(placeholder) and placeholder in (0, 1):
             raise ValueError(
                 f"missing_values={placeholder!r} cannot mark the missing entries of data "

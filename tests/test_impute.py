@@ -329,6 +329,22 @@ def test_missing_values_must_be_a_number(holes, placeholder):
         quick(missing_values=placeholder).fit(holes)
 
 
+def test_pandas_na_as_missing_values_is_nan_as_in_simple_imputer(holes):
+    """Nullable frames hold pd.NA, NaN once converted; SimpleImputer takes pd.NA for it too."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(holes).astype("Float64")  # NaN entries are pd.NA here
+    assert frame.isna().to_numpy().sum() == np.isnan(holes).sum() > 0
+    na = quick(missing_values=pd.NA, add_indicator=True).fit(frame)
+    nan = quick(add_indicator=True).fit(holes)
+    assert na.__sklearn_tags__().input_tags.allow_nan
+    assert_array_equal(na.transform(frame), nan.transform(holes))
+    assert_array_equal(na.transform(frame)[:, holes.shape[1]:],
+                       SimpleImputer(missing_values=pd.NA, add_indicator=True)
+                       .fit(frame).transform(frame)[:, holes.shape[1]:])
+    assert na.missing_values is pd.NA  # the parameter as given
+    na.set_params(warm_start=True, max_iter=2).fit(holes)  # NaN is what pd.NA marked
+
+
 @pytest.mark.parametrize("placeholder", [0, 1, 0.0, 1.0])
 def test_zero_or_one_as_missing_values_is_refused_with_categorical_groups(placeholder):
     """One-hot columns hold 0s and 1s as values: as placeholders, every group would be
