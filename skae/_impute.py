@@ -398,7 +398,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         """A copy of validated ``X`` with the missing entries as NaN."""
         Z = np.array(X, dtype=X.dtype, copy=True)
         if not is_scalar_nan(self._marker()):
-            Z[Z == self._marker()] = np.nan
+            # A Python float compares in X's dtype: np.float64(0.1) would miss float32's 0.1.
+            Z[Z == float(self._marker())] = np.nan
         return Z
 
     def _training_data(self, X, continuing):
@@ -481,7 +482,12 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 "_constant_features": constant,
                 "_missing_placeholder": self._marker(),
                 "indicator_": (
-                    MissingIndicator(missing_values=self._marker(), error_on_new=False)
+                    MissingIndicator(
+                        missing_values=self._marker()
+                        if is_scalar_nan(self._marker())
+                        else float(self._marker()),
+                        error_on_new=False,
+                    )
                     .fit(X)
                     if self.add_indicator
                     else None

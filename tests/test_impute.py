@@ -329,6 +329,16 @@ def test_missing_values_must_be_a_number(holes, placeholder):
         quick(missing_values=placeholder).fit(holes)
 
 
+@pytest.mark.parametrize("dtype, placeholder", [(np.float32, np.float64(0.1)),
+                                                (np.float64, np.float32(0.1)), (np.float32, 0.1)])
+def test_a_placeholder_of_another_float_type_marks_its_entries(holes, dtype, placeholder):
+    """Compared in X's dtype: float32's 0.1 is not float64's, yet it is the 0.1 meant."""
+    X = np.where(np.isnan(holes), dtype(placeholder), holes).astype(dtype)
+    imputer = quick(missing_values=placeholder, add_indicator=True).fit(X)
+    reference = quick(add_indicator=True).fit(holes.astype(dtype))
+    assert_array_equal(imputer.transform(X), reference.transform(holes.astype(dtype)))
+
+
 def test_pandas_na_as_missing_values_is_nan_as_in_simple_imputer(holes):
     """Nullable frames hold pd.NA, NaN once converted; SimpleImputer takes pd.NA for it too."""
     pd = pytest.importorskip("pandas")
