@@ -287,7 +287,9 @@ class VariationalAutoencoder(
     of the fitted parameters: a fitted model scores a row the same way on every
     call, whatever the other rows or their order (up to the last bits of
     floating-point rounding, which depends on the batch's size), and an int
-    ``random_state`` reproduces the scores with the model. As for PCA's
+    ``random_state`` reproduces the scores with the model. A change of a row's
+    values, even in the last bit, gives it other draws: its score moves within
+    the bound's Monte-Carlo spread (see the user guide; more draws shrink it). As for PCA's
     score, the density is that of the data as given to this estimator: after
     a scaler, of the scaled data.
 
