@@ -524,7 +524,9 @@ class VariationalAutoencoder(
             Non-negative weights of the samples in the objective. A weight of
             ``k`` scales the row's term; it is not ``k`` copies of the row,
             which would each draw their own codes from the posterior (the same
-            in expectation, not draw for draw).
+            in expectation, not draw for draw): scikit-learn's exact checks of
+            that equivalence (``check_sample_weight_equivalence_on_dense_data``
+            and ``_on_sparse_data``) fail for this estimator, as expected.
 
         Returns
         -------
