@@ -1209,10 +1209,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             message = str(error)
             if self._standardizes_inputs:  # scaling X cannot help
                 message = message.replace(SCALING_ADVICE, RATE_ADVICE)
-            hints = [h for h in (self._auto_alpha_hint(context), self._settings_hint()) if h]
+            hints = [
+                h
+                for h in (
+                    self._auto_alpha_hint(context),
+                    self._settings_hint(),
+                    self._training_data_hint(context),
+                )
+                if h
+            ]
             if message == str(error) and not hints:
                 raise
             raise DivergenceError(" ".join([message, *hints])) from error
+
+    def _training_data_hint(self, context):
+        """What in the training data can explain a divergence, or None.
+
+        ``context["X"]`` is the data as :meth:`_training_data` made them; the
+        estimators that standardize their inputs say what there could diverge.
+        """
+        return None
 
     def _settings_hint(self):
         """The penalties and noise in use that can make training diverge too, or None."""

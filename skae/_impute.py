@@ -14,6 +14,10 @@ from ._callbacks import CallbackSupportMixin, fit_task
 from ._data import NOISES, MissingEntries
 from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _refuse_overflow
 
+#: Standardized entries beyond this many of the first fit's scales from its means: a
+#: warm start's data far from the first fit's (said when such a fit diverges).
+_FAR_FROM_FIRST_FIT = 100.0
+
 
 class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencoder):
     """Impute missing values with an autoencoder trained on the observed entries.
@@ -534,6 +538,20 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 f"{not self.add_indicator!r}; warm_start cannot change it. Refit with "
                 "warm_start=False."
             )
+
+    def _training_data_hint(self, context):
+        """A warm start standardizes with the first fit's statistics: data far from them."""
+        if context["n_iter"] == 0:  # a first fit: standardized by its own data
+            return None
+        with np.errstate(invalid="ignore"):
+            farthest = float(np.nanmax(np.abs(context["X"]), initial=0.0))
+        if not farthest > _FAR_FROM_FIRST_FIT:
+            return None
+        return (
+            "This warm-started fit standardizes X with the first fit's mean_ and scale_, "
+            f"and X lies up to {farthest:.3g} of those scales from mean_: refit with "
+            "warm_start=False, which standardizes by this X."
+        )
 
     def _spec_groups_of(self, n_features):
         from ._categorical import check_categorical_groups

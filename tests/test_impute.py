@@ -532,6 +532,20 @@ def test_a_divergence_blames_the_learning_rate_not_the_scaling_it_does_itself(ho
                        r"learning_rate_init; the rate was 1e\+30 then\)\.") as info:
         quick(learning_rate_init=1e30, max_iter=5).fit(holes)
     assert "StandardScaler" not in str(info.value)
+    assert "warm_start" not in str(info.value)  # a first fit: standardized by its own data
+
+
+def test_a_warm_start_that_diverges_on_data_far_from_the_first_fit_says_so(holes):
+    from skae._training import DivergenceError
+
+    imputer = quick(warm_start=True).fit(holes)
+    before = pickle.dumps(imputer)
+    with pytest.raises(DivergenceError, match=r"standardizes X with the first fit's mean_ and "
+                       r"scale_, and X lies up to \S+e\+150 of those scales from mean_: "
+                       r"refit with warm_start=False"):
+        imputer.fit(holes * 1e150)
+    assert pickle.dumps(imputer) == before
+    assert np.isfinite(quick().fit(holes * 1e150).transform(holes * 1e150)).all()
 
 
 def test_continuing_in_float32_on_values_it_cannot_hold_offers_what_the_imputer_has(holes):
