@@ -1139,11 +1139,21 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
                 result = chosen.progress.result
-                best = None if result is None else result.best_params
+                result = TrainingResult() if result is None else result
+                best = result.best_params
                 params = chosen.model.params if best is None else best
                 return {
                     **copy.deepcopy(learned),  # what preprocessing learned (the imputer's)
                     **self._model_attributes(spec, params.copy()),
+                    "_noise_bounds": noise_bounds,
+                    **self._history_attributes(
+                        chosen.optimizer.state(),  # copies
+                        result,
+                        continuing=continuing,
+                        n_iter=n_iter,
+                        validated=validation_rows is not None,
+                        validation_seed=validation_seed,
+                    ),
                     "n_iter_": n,
                 }
 
@@ -1353,12 +1363,35 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     ):
         """Set every fitted attribute of a fit that succeeded, at once (both engines).
 
-        ``attributes`` are the model's (:meth:`_model_attributes`); the curves of
-        a continued fit are appended to, with NaN for epochs without validation.
+        ``attributes`` are the model's (:meth:`_model_attributes`); the others
+        are :meth:`_history_attributes`.
+        """
+        history = self._history_attributes(
+            optimizer.state(),
+            result,
+            continuing=continuing,
+            n_iter=n_iter,
+            validated=validated,
+            validation_seed=validation_seed,
+        )
+        # One update of the estimator's dict: another thread reading the model sees
+        # the old one or the new one, never a mix.
+        self.__dict__.update({**attributes, **history})
+
+    def _history_attributes(
+        self, optimizer_state, result, *, continuing, n_iter, validated, validation_seed
+    ):
+        """The fitted attributes of training so far: the optimizer's state, counts, curves.
+
+        What a fit that ends with ``result`` sets besides the model (its commit,
+        and a callback's snapshot of it); the curves of a continued fit are
+        appended to, with NaN for epochs without validation. A first fit with
+        no epoch yet (a snapshot of the initial weights) has empty curves and
+        no loss.
         """
         previous_curve = self.validation_loss_curve_ if continuing else None
         if validated:
-            new_entries = result.validation_loss_curve
+            new_entries = list(result.validation_loss_curve)
         else:
             new_entries = [float("nan")] * result.n_epochs
         if previous_curve is None and not validated:
@@ -1367,27 +1400,22 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             validation_curve = [float("nan")] * n_iter + new_entries
         else:
             validation_curve = list(previous_curve) + new_entries
-        if validated:
+        if validated and result.n_epochs:
             best_validation_loss = float(result.best_validation_loss)
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
-        loss_curve = (list(self.loss_curve_) if continuing else []) + result.loss_curve
-        # One update of the estimator's dict: another thread reading the model sees
-        # the old one or the new one, never a mix.
-        self.__dict__.update(
-            {
-                **attributes,
-                "_optimizer_state": optimizer.state(),
-                "_validation_seed": validation_seed,
-                "n_iter_": n_iter + result.n_epochs,
-                "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
-                "loss_curve_": loss_curve,
-                "loss_": loss_curve[-1],
-                "best_loss_": float(min(loss_curve)),
-                "validation_loss_curve_": validation_curve,
-                "best_validation_loss_": best_validation_loss,
-            }
-        )
+        loss_curve = (list(self.loss_curve_) if continuing else []) + list(result.loss_curve)
+        return {
+            "_optimizer_state": optimizer_state,
+            "_validation_seed": validation_seed,
+            "n_iter_": n_iter + result.n_epochs,
+            "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
+            "loss_curve_": loss_curve,
+            "loss_": loss_curve[-1] if loss_curve else None,
+            "best_loss_": float(min(loss_curve)) if loss_curve else None,
+            "validation_loss_curve_": validation_curve,
+            "best_validation_loss_": best_validation_loss,
+        }
 
     def _warn_about_stop(self, result, incremental):
         """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.

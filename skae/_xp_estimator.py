@@ -262,10 +262,27 @@ class ArrayAPIMixin:
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
                 result = chosen.progress.result
-                best = None if result is None else result.best_params
+                result = TrainingResult() if result is None else result
+                best = result.best_params
                 params = chosen.optimizer.params if best is None else best
                 params = xp.asarray(params, copy=True)  # the snapshot's own: callbacks may write
-                return {**self._array_api_attributes(spec, params), "n_iter_": n}
+                optimizer_state = {
+                    key: xp.asarray(value, copy=True) if key in ("m", "v") else value
+                    for key, value in chosen.optimizer.state().items()
+                }
+                return {
+                    **self._array_api_attributes(spec, params),
+                    "_noise_bounds": noise_bounds,
+                    **self._history_attributes(
+                        optimizer_state,
+                        result,
+                        continuing=continuing,
+                        n_iter=n_iter,
+                        validated=validation_rows is not None,
+                        validation_seed=validation_seed,
+                    ),
+                    "n_iter_": n,
+                }
 
             return snapshot
 

@@ -749,6 +749,38 @@ def test_with_early_stopping_a_snapshot_is_what_a_stop_there_leaves(data):
 
 
 @pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_snapshot_holds_the_training_state_of_a_stop_there_and_goes_on_alike(
+    data, early_stopping
+):
+    """As on NumPy: counts, curves and the optimizer's moments, its own copies."""
+    params = dict(max_iter=6, tol=0.0, n_init=2, early_stopping=early_stopping)
+    X = strict(data, STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        seen = Recorder()
+        small(**params).set_callbacks(seen).fit(X)
+        ends = [event[3] for event in seen.named("end")]
+        for task in (3, len(ends) - 2):
+            snapshot = ends[task]
+            stopped = small(**params).set_callbacks(Recorder(stop_after=task + 1)).fit(X)
+            for key in ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_loss_",
+                        "_validation_seed", "_noise_bounds"):
+                assert getattr(snapshot, key) == getattr(stopped, key), key
+            assert_array_equal(snapshot.loss_curve_, stopped.loss_curve_)
+            assert_array_equal(np.asarray(snapshot.validation_loss_curve_, dtype=float),
+                               np.asarray(stopped.validation_loss_curve_, dtype=float))
+            mine, theirs = snapshot._optimizer_state, stopped._optimizer_state
+            assert mine["t"] == theirs["t"]
+            for name in ("m", "v"):
+                assert_array_equal(strict_to_numpy(mine[name]), strict_to_numpy(theirs[name]))
+            going_on = dict(warm_start=True, max_iter=2)
+            a = snapshot.set_callbacks().set_params(**going_on).fit(X)
+            b = stopped.set_callbacks().set_params(**going_on).fit(X)
+            assert_array_equal(strict_to_numpy(a._params), strict_to_numpy(b._params))
+
+
+@pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_a_callback_writing_into_a_snapshot_changes_neither_the_fit_nor_others(
     data, early_stopping
@@ -760,6 +792,8 @@ def test_a_callback_writing_into_a_snapshot_changes_neither_the_fit_nor_others(
             )
             if context.task_name == "epoch" and context.task_id == 2:
                 fitted_estimator._params[...] = 0.0
+                for name in ("m", "v"):  # the optimizer's moments: the snapshot's too
+                    fitted_estimator._optimizer_state[name][...] = 0.0
             return stop
 
     X = strict(data, STRICT_DEVICE1)

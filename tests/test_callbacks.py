@@ -447,6 +447,23 @@ def test_scoring_monitor_records_reconstruction_score_per_epoch(X):
 
 
 @needs_callbacks
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_documented_monitor_recipe_scores_weighted_fits_too(X, weighted):
+    """check_scoring's scorer of ``score``: a plain function fails on sample_weight."""
+    from sklearn.callback import ScoringMonitor
+    from sklearn.metrics import check_scoring
+
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    ae = small(max_iter=4)
+    monitor = ScoringMonitor(scoring={"reconstruction": check_scoring(ae)})
+    with pytest.warns(ConvergenceWarning):
+        ae.set_callbacks(monitor).fit(X, sample_weight=weights)
+    rows = [r for r in monitor.get_logs().data if r["task_name"] == "epoch"]
+    assert [r["task_id"] for r in rows] == [0, 1, 2, 3]
+    assert_allclose(rows[-1]["reconstruction"], ae.score(X, sample_weight=weights))
+
+
+@needs_callbacks
 def test_verbose_still_prints(X, capsys):
     small(max_iter=2, verbose=True).set_callbacks(Recorder()).fit(X)
     assert capsys.readouterr().out.count("Epoch ") == 2
@@ -506,3 +523,83 @@ def test_degrades_without_sklearn_callback():
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("Epoch ") == 2
     assert "fitted 2" in out.stdout
+
+
+def _fitted_state(estimator):
+    """The attributes a fit sets: the fitted ones and the private training state."""
+    params = set(estimator.get_params(deep=False))
+    return {
+        key: value
+        for key, value in vars(estimator).items()
+        if key not in params and not key.startswith(("_skl", "_callback", "_parent"))
+    }
+
+
+def _assert_same_state(snapshot, stopped):
+    want, seen = _fitted_state(stopped), _fitted_state(snapshot)
+    assert set(want) <= set(seen), set(want) - set(seen)
+    for key, value in want.items():
+        other = seen[key]
+        if isinstance(value, dict):  # the optimizer's state
+            assert value.keys() == other.keys(), key
+            for name in value:
+                assert_array_equal(np.asarray(other[name]), np.asarray(value[name]), err_msg=key)
+        elif isinstance(value, (np.ndarray, list, tuple, float)) and key != "indicator_":
+            assert_array_equal(np.asarray(other, dtype=object).shape,
+                               np.asarray(value, dtype=object).shape, err_msg=key)
+            if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
+                for a, b in zip(other, value, strict=True):
+                    assert_array_equal(a, b, err_msg=key)
+            else:
+                assert_array_equal(other, value, err_msg=key)
+        elif key != "indicator_" and not callable(value):
+            assert other == value, key
+
+
+@needs_callbacks
+@pytest.mark.parametrize(
+    "case",
+    ["first fit", "starts compete", "early stopping", "warm start", "partial_fit", "detector",
+     "imputer"],
+)
+def test_a_snapshot_holds_every_fitted_attribute_of_a_stop_there(X, case):
+    """Not the model only: the counts, curves and optimizer state a stop there leaves,
+    so that a snapshot goes on training (warm start, partial_fit) as that fit would."""
+    params = dict(max_iter=6, tol=0.0)
+    make = small
+    if case == "starts compete":
+        params.update(n_init=3, max_iter=14)
+    elif case == "early stopping":
+        params.update(early_stopping=True, n_init=2, max_iter=14)
+    elif case == "detector":
+        make = lambda **p: AutoencoderOutlierDetector(  # noqa: E731
+            hidden_layer_sizes=(8,), random_state=0, **p)
+    data = X
+    if case == "imputer":
+        data = X.copy()
+        data[::4, 1] = np.nan
+        make = lambda **p: AutoencoderImputer(  # noqa: E731
+            hidden_layer_sizes=(8,), random_state=0, **p)
+
+    def trained(callback):
+        model = make(**params, warm_start=case == "warm start")
+        if case in ("warm start", "partial_fit"):
+            model.fit(data)  # the first fit, without callbacks
+            model.set_params(max_iter=5)
+        model.set_callbacks(callback)
+        return model.partial_fit(data) if case == "partial_fit" else model.fit(data)
+
+    rec = Recorder()
+    trained(rec)
+    ends = [e[3] for e in rec.named("end")]
+    for task in sorted({0, len(ends) // 2, len(ends) - 2, len(ends) - 1} - {-1}):
+        stopped = trained(Recorder(stop_after=task + 1))
+        snapshot = ends[task]
+        _assert_same_state(snapshot, stopped)
+        if case in ("first fit", "warm start", "starts compete"):
+            # Both go on alike: the optimizer's moments and step count are the fit's.
+            going_on = dict(warm_start=True, max_iter=2)
+            a = snapshot.set_callbacks().set_params(**going_on).fit(data)
+            b = stopped.set_callbacks().set_params(**going_on).fit(data)
+            assert_array_equal(a._params, b._params)
+            assert a.n_iter_ == b.n_iter_ and a.t_ == b.t_
