@@ -1881,9 +1881,10 @@ class AutoencoderTransformer(
         ``learning_rate_init``.
 
     learning_rate_init : float, default=5e-3
-        Adam's (initial) step size. Larger than MLPRegressor's 1e-3: with the
-        ``"adaptive"`` schedule lowering it at each plateau, a larger start
-        finds better minima on smooth manifolds (see :doc:`benchmarks`).
+        Adam's (initial) step size. Larger than MLPRegressor's 1e-3: the
+        ``"adaptive"`` schedule lowers it at each plateau, and a larger start
+        finds better minima on smooth manifolds (measured in the user guide's
+        section on the network's parameters).
 
     max_iter : int, default=1000
         Maximum number of epochs (passes over the training data).
