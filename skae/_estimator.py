@@ -1135,6 +1135,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             "n_iter": n_iter,
         }
 
+        # What the fit's history attributes depend on, besides the optimizer and result.
+        history = dict(
+            continuing=continuing,
+            n_iter=n_iter,
+            validated=validation_rows is not None,
+            validation_seed=validation_seed,
+        )
+
         def state(chosen):
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
@@ -1146,14 +1154,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     **copy.deepcopy(learned),  # what preprocessing learned (the imputer's)
                     **self._model_attributes(spec, params.copy()),
                     "_noise_bounds": noise_bounds,
-                    **self._history_attributes(
-                        chosen.optimizer.state(),  # copies
-                        result,
-                        continuing=continuing,
-                        n_iter=n_iter,
-                        validated=validation_rows is not None,
-                        validation_seed=validation_seed,
-                    ),
+                    # The optimizer's state() is a copy: the snapshot's own.
+                    **self._history_attributes(chosen.optimizer.state(), result, **history),
                     "n_iter_": n,
                 }
 
@@ -1182,10 +1184,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             attributes,
             optimizer,
             result,
-            continuing=continuing,
-            n_iter=n_iter,
-            validated=validation_rows is not None,
-            validation_seed=validation_seed,
+            **history,
         )
         self._warn_about_stop(result, incremental)
         return self

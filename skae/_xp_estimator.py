@@ -258,6 +258,14 @@ class ArrayAPIMixin:
             "n_iter": n_iter,
         }
 
+        # What the fit's history attributes depend on, besides the optimizer and result.
+        history = dict(
+            continuing=continuing,
+            n_iter=n_iter,
+            validated=validation_rows is not None,
+            validation_seed=validation_seed,
+        )
+
         def state(chosen):
             def snapshot(n):
                 # As a stop now would leave it: with rows held out, the best epoch's.
@@ -273,14 +281,7 @@ class ArrayAPIMixin:
                 return {
                     **self._array_api_attributes(spec, params),
                     "_noise_bounds": noise_bounds,
-                    **self._history_attributes(
-                        optimizer_state,
-                        result,
-                        continuing=continuing,
-                        n_iter=n_iter,
-                        validated=validation_rows is not None,
-                        validation_seed=validation_seed,
-                    ),
+                    **self._history_attributes(optimizer_state, result, **history),
                     "n_iter_": n,
                 }
 
@@ -297,10 +298,7 @@ class ArrayAPIMixin:
             {**self._array_api_attributes(spec, optimizer.params), "_noise_bounds": noise_bounds},
             optimizer,
             result,
-            continuing=continuing,
-            n_iter=n_iter,
-            validated=validation_rows is not None,
-            validation_seed=validation_seed,
+            **history,
         )
         self._warn_about_stop(result, incremental)
         return self
