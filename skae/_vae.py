@@ -702,8 +702,9 @@ class VariationalAutoencoder(
                 )
                 if observed is not None:  # nothing observed: log p() = 0, no estimate
                     scores[rows][missing.row_counts(observed) == 0] = 0.0
-        # X is finite: only a likelihood that overflowed gives NaN.
-        scores[np.isnan(scores)] = -np.inf
+        # X is finite: only a likelihood that overflowed gives NaN, or +inf (the
+        # Bernoulli likelihood of data off [0, 1] is unbounded).
+        scores[np.isnan(scores) | np.isposinf(scores)] = -np.inf
         return scores
 
     def score(self, X, y=None, sample_weight=None):

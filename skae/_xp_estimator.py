@@ -433,9 +433,10 @@ class ArrayAPIMixin:
         objective, _ = self._array_objective()
         Xc, params = self._array_api_operands(xp, X)
         errors = _chunked(xp, Xc, lambda Z: objective.sample_errors(params, Z), ())
-        # X is finite: only a reconstruction that overflowed gives NaN.
+        # X is finite: only a reconstruction that overflowed gives NaN, or an infinite
+        # error (-inf too: binary cross-entropy off [0, 1] is unbounded below).
         infinity = xp.asarray(xp.inf, dtype=errors.dtype, device=errors.device)
-        errors = xp.where(xp.isnan(errors), infinity, errors)
+        errors = xp.where(xp.isfinite(errors), errors, infinity)
         return -xp.astype(errors, _xp.max_float_dtype(xp, X.device))
 
 

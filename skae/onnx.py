@@ -99,6 +99,7 @@ try:
         OnnxElu,
         OnnxExp,
         OnnxIdentity,
+        OnnxIsInf,
         OnnxIsNaN,
         OnnxLeakyRelu,
         OnnxLog,
@@ -108,6 +109,7 @@ try:
         OnnxMul,
         OnnxNeg,
         OnnxNot,
+        OnnxOr,
         OnnxReduceSumApi11,
         OnnxRelu,
         OnnxSigmoid,
@@ -407,11 +409,15 @@ def _converter(scope, operator, container):
             OnnxReduceSumApi11(E, axes=[1], keepdims=0, op_version=opv) for E in (errors, observed)
         )
         # A reconstruction that overflows (inf · 0 at a missing entry, inf - inf in the
-        # cross-entropy) gives a NaN total: its score is -inf, as score_samples says; a
-        # row with nothing observed keeps 0 / 0 = NaN.
-        total = OnnxWhere(
-            OnnxIsNaN(total, op_version=opv), _scalar(np.inf, dtype), total, op_version=opv
+        # cross-entropy) gives a NaN total, or -inf (the cross-entropy off [0, 1] is
+        # unbounded below): its score is -inf, as score_samples says; a row with
+        # nothing observed keeps 0 / 0 = NaN.
+        overflowed = OnnxOr(
+            OnnxIsNaN(total, op_version=opv),
+            OnnxIsInf(total, detect_positive=0, op_version=opv),
+            op_version=opv,
         )
+        total = OnnxWhere(overflowed, _scalar(np.inf, dtype), total, op_version=opv)
         Z = OnnxNeg(OnnxDiv(total, count, op_version=opv), op_version=opv)
     OnnxIdentity(Z, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
 

@@ -886,6 +886,27 @@ def test_inference_that_overflows_raises_or_scores_minus_infinity_as_on_numpy(da
     assert np.isfinite(scores[:3]).all()
 
 
+def test_a_cross_entropy_that_overflows_below_scores_minus_infinity_as_on_numpy(data):
+    """Off [0, 1], x * logit can reach an error of -inf: overflowed, not a perfect fit."""
+    X = (data > 0).astype(float)
+    est = small(loss="binary_crossentropy").fit(X)
+    # The far entry's term is -inf when x and its logit share a sign (+inf else).
+    far = np.full((2 * X.shape[1], X.shape[1]), 0.5)  # one entry far off [0, 1] per row
+    n = X.shape[1]
+    far[np.arange(2 * n), np.tile(np.arange(n), 2)] = np.repeat([1e300, -1e300], n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # off [0, 1]: it warns, and overflows
+        with np.errstate(all="ignore"):
+            raw = est._objective().sample_errors(far)
+        assert (raw == -np.inf).any()  # the case under test is there
+        expected = est.score_samples(far)
+        with config_context(array_api_dispatch=True):
+            moved = small(loss="binary_crossentropy").fit(strict(X))
+            scores = strict_to_numpy(moved.score_samples(strict(far)))
+    assert_array_equal(expected, -np.inf)
+    assert_array_equal(scores, expected)
+
+
 def test_results_that_overflow_only_in_the_inputs_dtype_raise_too(data):
     # A float64 model decodes float32 codes in float64; the cast back to float32
     # overflows (these reconstructions reach ~5e38).

@@ -111,5 +111,8 @@ def test_partial_fit_and_inference_on_a_memmap(memmap):
         peak, scores = peak_allocation(lambda: ae.score_samples(memmap))
     assert peak < memmap.nbytes / 8, (peak, memmap.nbytes)
     in_memory = np.asarray(memmap[:1000])
-    assert_allclose(scores[:1000], ae.score_samples(in_memory), rtol=1e-5)
+    expected = ae.score_samples(in_memory)
+    # Other chunks, other rounding: in float32 a near-exact reconstruction's error
+    # cancels, so it is close to the scores' scale rather than to each score.
+    assert_allclose(scores[:1000], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     assert ae.transform(memmap).shape == (N_SAMPLES, 4)

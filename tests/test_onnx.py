@@ -267,6 +267,28 @@ def test_rows_whose_reconstruction_overflows_score_minus_infinity_as_in_skae(los
     else:  # the graph overflows in float32, where skae computes in float64
         assert (got[2:5] == -np.inf).all()
 
+def test_a_cross_entropy_that_overflows_below_scores_minus_infinity_as_in_skae():
+    """Off [0, 1] the cross-entropy is unbounded below: an error of -inf overflowed
+    (in float64; skae scores float32 input in float64, where 1e38 does not overflow)."""
+    X_fit = MinMaxScaler().fit_transform(X_TRAIN)
+    ae = AutoencoderTransformer(3, hidden_layer_sizes=(12,), loss="binary_crossentropy",
+                                max_iter=5, random_state=0).fit(X_fit)
+    # The far entry's term is -inf when x and its logit share a sign (+inf else).
+    X = np.full((2 * N_FEATURES, N_FEATURES), 0.5)  # one entry far off [0, 1] per row
+    rows, columns = np.arange(2 * N_FEATURES), np.tile(np.arange(N_FEATURES), 2)
+    X[rows, columns] = np.repeat([1e300, -1e300], N_FEATURES)
+    X[0, 1] = np.nan  # through the missing entries' path too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the cross-entropy's range warning, on purpose
+        with np.errstate(all="ignore"):
+            raw = ae._objective().sample_errors(np.nan_to_num(X[1:]))
+        assert (raw == -np.inf).any()  # the case under test is there
+        expected = ae.score_samples(X)
+    got = export_output(ae, X, "score_samples")
+    assert_array_equal(expected, -np.inf)
+    assert_array_equal(got, -np.inf)
+
+
 def test_codes_feed_a_downstream_classifier(pipelines):
     base = pipelines("relu", "squared_error")
     y = (X_TRAIN[:, 0] > np.median(X_TRAIN[:, 0])).astype(int)

@@ -478,3 +478,19 @@ def test_sample_draws_from_a_random_state_instance(blobs):
     assert not np.array_equal(
         vae.sample(3, random_state=generator), vae.sample(3, random_state=generator)
     )
+
+
+def test_a_likelihood_that_overflows_either_way_scores_minus_infinity(blobs, monkeypatch):
+    """NaN or +inf (a Bernoulli likelihood off [0, 1] is unbounded) overflowed: -inf."""
+    vae = small().fit(blobs)
+    original = VariationalObjective.log_likelihood_bound
+
+    def bound(self, X, *args, **kwargs):
+        out = original(self, X, *args, **kwargs)
+        out[:2] = [np.inf, np.nan]
+        return out
+
+    monkeypatch.setattr(VariationalObjective, "log_likelihood_bound", bound)
+    scores = vae.score_samples(blobs[:5])
+    assert_array_equal(scores[:2], -np.inf)
+    assert np.isfinite(scores[2:]).all()
