@@ -561,10 +561,11 @@ def _finite_in_float64(X):
 
 
 def _beyond_float64(X):
-    """Whether ``X``, which holds no finite float64 only, holds no infinity either.
+    """Whether ``X``, which is not finite in float64, holds no infinity in a long double.
 
     Numbers beyond float64's range (a long double's, or text such as "1e400") read
-    as infinities there; in a long double of larger range (x86's) they are finite.
+    as infinities there; in a long double of larger range (x86's) they are finite,
+    so then the infinities came from the cast.
     """
     if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
         return False  # no wider type to tell them apart
@@ -1153,7 +1154,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 return {
                     **copy.deepcopy(learned),  # what preprocessing learned (the imputer's)
                     **self._model_attributes(spec, params.copy()),
-                    "_noise_bounds": noise_bounds,
+                    "_noise_bounds": copy.deepcopy(noise_bounds),  # the snapshot's own
                     # The optimizer's state() is a copy: the snapshot's own.
                     **self._history_attributes(chosen.optimizer.state(), result, **history),
                     "n_iter_": n,

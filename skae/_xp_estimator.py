@@ -9,6 +9,7 @@ split), the same policies of the loop, the same fitted attributes, which then
 live in the input's namespace and on its device.
 """
 
+import copy
 from types import SimpleNamespace
 
 import numpy as np
@@ -280,7 +281,7 @@ class ArrayAPIMixin:
                 }
                 return {
                     **self._array_api_attributes(spec, params),
-                    "_noise_bounds": noise_bounds,
+                    "_noise_bounds": copy.deepcopy(noise_bounds),  # the snapshot's own
                     **self._history_attributes(optimizer_state, result, **history),
                     "n_iter_": n,
                 }

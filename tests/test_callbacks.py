@@ -603,3 +603,24 @@ def test_a_snapshot_holds_every_fitted_attribute_of_a_stop_there(X, case):
             b = stopped.set_callbacks().set_params(**going_on).fit(data)
             assert_array_equal(a._params, b._params)
             assert a.n_iter_ == b.n_iter_ and a.t_ == b.t_
+
+
+@needs_callbacks
+def test_a_callback_writing_into_a_snapshots_noise_bounds_changes_not_the_fit(X):
+    """Salt-and-pepper bounds go on into warm starts: a snapshot has its own copy."""
+
+    class Scribbler(Recorder):
+        def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+            if context.task_name == "epoch" and fitted_estimator is not None:
+                for bound in fitted_estimator._noise_bounds:
+                    bound[...] = 99.0
+            return super().on_fit_task_end(
+                estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
+            )
+
+    params = dict(noise="salt_and_pepper", noise_level=0.1, max_iter=3)
+    reference = small(**params).fit(X)
+    model = small(**params).set_callbacks(Scribbler()).fit(X)
+    for mine, theirs in zip(model._noise_bounds, reference._noise_bounds, strict=True):
+        assert_array_equal(mine, theirs)
+    assert not np.any(np.asarray(model._noise_bounds[0]) == 99.0)

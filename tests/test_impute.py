@@ -332,7 +332,10 @@ def test_missing_values_must_be_a_number(holes, placeholder):
 @pytest.mark.parametrize("dtype, placeholder", [(np.float32, np.float64(0.1)),
                                                 (np.float64, np.float32(0.1)), (np.float32, 0.1)])
 def test_a_placeholder_of_another_float_type_marks_its_entries(holes, dtype, placeholder):
-    """Compared in X's dtype: float32's 0.1 is not float64's, yet it is the 0.1 meant."""
+    """Compared in X's dtype: float32's 0.1 is not float64's, yet it is the 0.1 meant.
+
+    Only float32 data with a float64 placeholder tell the two apart, with NumPy 2's
+    promotion rules (NumPy 1 compared a NumPy scalar in the array's dtype anyway)."""
     X = np.where(np.isnan(holes), dtype(placeholder), holes).astype(dtype)
     imputer = quick(missing_values=placeholder, add_indicator=True).fit(X)
     reference = quick(add_indicator=True).fit(holes.astype(dtype))
