@@ -683,9 +683,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                         "double or as text, e.g. 1e400): scale X into float64's range "
                         "first, e.g. divide it by a power of ten."
                     ) from exc
-                instead = "mark them missing (NaN)" if input_tags.allow_nan else "drop those rows"
                 raise ValueError(
-                    f"{message} Replace the infinities with finite values, or {instead}."
+                    f"{message} Replace the infinities with finite values, or "
+                    f"{self._infinity_advice(input_tags.allow_nan)}."
                 ) from exc
             if message.startswith("Input X contains NaN"):
                 raise ValueError(
@@ -1231,6 +1231,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if message == str(error) and not hints:
                 raise
             raise DivergenceError(" ".join([message, *hints])) from error
+
+    def _infinity_advice(self, allow_nan):
+        """What else to do with the infinities of X, after "replace them with finite values"."""
+        return "mark them missing (NaN)" if allow_nan else "drop those rows"
 
     def _training_data_hint(self, context):
         """What in the training data can explain a divergence, or None.

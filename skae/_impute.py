@@ -376,13 +376,6 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         try:
             return super()._check_X(X, reset=reset, dtype=dtype)
         except ValueError as exc:
-            if str(exc).endswith("or drop those rows."):  # infinities, NaN not missing here
-                raise ValueError(
-                    str(exc).replace(
-                        "or drop those rows.",
-                        f"or with {self.missing_values!r} (missing_values) to impute them.",
-                    )
-                ) from exc.__cause__
             if not str(exc).startswith("Input X contains NaN."):
                 raise
             if self.categorical_groups is not None and placeholder in (0.0, 1.0):
@@ -393,6 +386,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 f"Input X contains NaN, but missing_values={self.missing_values!r}: NaN is "
                 f"missing only with missing_values=np.nan (the default). Set that{other}."
             ) from exc
+
+    def _infinity_advice(self, allow_nan):
+        if allow_nan:
+            return super()._infinity_advice(allow_nan)
+        return f"with {self.missing_values!r} (missing_values) to impute them"
 
     def _marker(self):
         """``missing_values`` as a number: pandas' NA marks what float data hold as NaN."""
