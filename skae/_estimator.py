@@ -570,7 +570,7 @@ def _beyond_float64(X):
     if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
         return False  # no wider type to tell them apart
     try:
-        values = X.data if sp.issparse(X) else np.asarray(X, dtype=np.longdouble)
+        values = X.data if sp.issparse(X) else X
         return not np.isinf(np.asarray(values, dtype=np.longdouble)).any()
     except (TypeError, ValueError, OverflowError, RuntimeError):
         return False
