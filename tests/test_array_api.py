@@ -809,6 +809,29 @@ def test_a_callback_writing_into_a_snapshot_changes_neither_the_fit_nor_others(
         assert bool(xps.any(begins[3]._params != 0.0))  # the next epoch's own copy
 
 
+@pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
+def test_a_callback_writing_into_a_snapshots_noise_bounds_changes_not_the_fit(data):
+    """As on NumPy: the bounds go on into warm starts, so a snapshot has its own copy."""
+
+    class Scribbler(Recorder):
+        def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+            if context.task_name == "epoch" and fitted_estimator is not None:
+                for bound in fitted_estimator._noise_bounds:
+                    bound[...] = 99.0
+            return super().on_fit_task_end(
+                estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
+            )
+
+    params = dict(noise="salt_and_pepper", noise_level=0.1, max_iter=3)
+    X = strict(data, STRICT_DEVICE1)
+    with config_context(array_api_dispatch=True):
+        reference = small(**params).fit(X)
+        model = small(**params).set_callbacks(Scribbler()).fit(X)
+    for mine, theirs in zip(model._noise_bounds, reference._noise_bounds, strict=True):
+        assert_array_equal(strict_to_numpy(mine), strict_to_numpy(theirs))
+    assert not np.any(strict_to_numpy(model._noise_bounds[0]) == 99.0)
+
+
 def test_no_warning_beyond_convergence(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

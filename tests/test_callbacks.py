@@ -1,5 +1,6 @@
 """scikit-learn's callback API (``sklearn.callback``, scikit-learn >= 1.9)."""
 
+import copy
 import subprocess
 import sys
 import textwrap
@@ -603,6 +604,39 @@ def test_a_snapshot_holds_every_fitted_attribute_of_a_stop_there(X, case):
             b = stopped.set_callbacks().set_params(**going_on).fit(data)
             assert_array_equal(a._params, b._params)
             assert a.n_iter_ == b.n_iter_ and a.t_ == b.t_
+
+
+def _first_epoch_begin(model, X):
+    """The snapshot the fit's first epoch task begins with."""
+    rec = Recorder()
+    model.set_callbacks(rec).fit(X)
+    return rec.named("begin")[0][3]
+
+
+@needs_callbacks
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_first_fits_initial_snapshot_has_empty_curves_and_no_loss(X, early_stopping):
+    """No epoch yet: no loss (None, not inf), and empty curves."""
+    snapshot = _first_epoch_begin(small(early_stopping=early_stopping, n_init=2), X)
+    assert (snapshot.n_iter_, snapshot.t_, snapshot.loss_curve_) == (0, 0, [])
+    assert snapshot.loss_ is None and snapshot.best_loss_ is None
+    assert snapshot.best_validation_loss_ is None
+    assert snapshot.validation_loss_curve_ == ([] if early_stopping else None)
+
+
+@needs_callbacks
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_warm_starts_initial_snapshot_is_the_model_it_starts_from(X, early_stopping):
+    """No epoch yet: the history is the previous fit's, best validation loss included."""
+    model = small(early_stopping=early_stopping, warm_start=True).fit(X)
+    before = copy.deepcopy(model)
+    snapshot = _first_epoch_begin(model, X)
+    for key in ("n_iter_", "t_", "loss_curve_", "loss_", "best_loss_",
+                "validation_loss_curve_", "best_validation_loss_", "_validation_seed"):
+        assert getattr(snapshot, key) == getattr(before, key), key
+    for name in ("m", "v", "t"):
+        assert_array_equal(snapshot._optimizer_state[name], before._optimizer_state[name])
+    assert_array_equal(snapshot._params, before._params)
 
 
 @needs_callbacks

@@ -155,6 +155,31 @@ def test_huge_values_are_standardized_without_overflow(holes, magnitude):
     assert_allclose(imputer.scale_[1:], quick().fit(holes).scale_[1:])  # others as before
 
 
+@pytest.mark.parametrize("magnitude", [1e160, 1e-170])
+def test_a_feature_below_zero_is_scaled_by_its_largest_magnitude(holes, magnitude):
+    """The power of two comes from max |x|: a feature whose largest value is 0, all
+    others far below it, still has its squares brought near 1."""
+    X = holes.copy()
+    X[:, 0] = (X[:, 0] - np.nanmax(X[:, 0])) * magnitude
+    imputer = quick().fit(X)
+    observed = X[~np.isnan(X[:, 0]), 0] / magnitude
+    assert not imputer._constant_features[0]
+    assert_allclose(imputer.mean_[0], observed.mean() * magnitude, rtol=1e-12)
+    assert_allclose(imputer.scale_[0], observed.std() * magnitude, rtol=1e-12)
+    assert np.isfinite(imputer.transform(X)).all()
+
+
+def test_the_mean_of_values_near_the_largest_float64_does_not_overflow(holes):
+    """Their sum overflows float64 (~100 values of ~2e307); their scaled sum does not."""
+    X = holes.copy()
+    X[:, 0] = (2.0 + X[:, 0]) * 1e307
+    imputer = quick().fit(X)
+    observed = X[~np.isnan(X[:, 0]), 0] / 1e307
+    assert_allclose(imputer.mean_[0], observed.mean() * 1e307, rtol=1e-12)
+    assert_allclose(imputer.scale_[0], observed.std() * 1e307, rtol=1e-12)
+    assert np.isfinite(imputer.transform(X)).all()
+
+
 @pytest.mark.parametrize("magnitude", [2.0**-570, 1e-170, 1e-300])
 def test_tiny_values_are_standardized_without_underflow(holes, magnitude):
     """The squares of 1e-170 vanish: its features read as constants, imputed by their minimum."""
@@ -358,6 +383,18 @@ def test_pandas_na_as_missing_values_is_nan_as_in_simple_imputer(holes):
     na.set_params(warm_start=True, max_iter=2).fit(holes)  # NaN is what pd.NA marked
 
 
+def test_a_warm_start_from_a_number_to_pandas_na_says_the_placeholder_differs(holes):
+    """pd.NA == -1 is pd.NA, whose truth is ambiguous: compared as NaN, it differs."""
+    pd = pytest.importorskip("pandas")
+    X = np.where(np.isnan(holes), -1.0, holes)
+    imputer = quick(missing_values=-1, warm_start=True, max_iter=2).fit(X)
+    before = pickle.dumps(imputer)
+    with pytest.raises(ValueError, match=r"missing_values=<NA> differs from the fitted"):
+        imputer.set_params(missing_values=pd.NA).fit(holes)
+    imputer.set_params(missing_values=-1)
+    assert pickle.dumps(imputer) == before
+
+
 @pytest.mark.parametrize("placeholder", [0, 1, 0.0, 1.0])
 def test_zero_or_one_as_missing_values_is_refused_with_categorical_groups(placeholder):
     """One-hot columns hold 0s and 1s as values: as placeholders, every group would be
@@ -538,17 +575,32 @@ def test_a_divergence_blames_the_learning_rate_not_the_scaling_it_does_itself(ho
     assert "warm_start" not in str(info.value)  # a first fit: standardized by its own data
 
 
-def test_a_warm_start_that_diverges_on_data_far_from_the_first_fit_says_so(holes):
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_warm_start_that_diverges_on_data_far_from_the_first_fit_says_so(holes, sign):
+    """Far either way: data far below the first fit's mean are as far as data above."""
     from skae._training import DivergenceError
 
+    far = sign * np.abs(holes) * 1e150
     imputer = quick(warm_start=True).fit(holes)
     before = pickle.dumps(imputer)
     with pytest.raises(DivergenceError, match=r"standardizes X with the first fit's mean_ and "
                        r"scale_, and X lies up to \S+e\+150 of those scales from mean_: "
                        r"refit with warm_start=False"):
-        imputer.fit(holes * 1e150)
+        imputer.fit(far)
     assert pickle.dumps(imputer) == before
-    assert np.isfinite(quick().fit(holes * 1e150).transform(holes * 1e150)).all()
+    assert np.isfinite(quick().fit(far).transform(far)).all()
+
+
+def test_a_first_fit_that_diverges_is_not_blamed_on_a_warm_start_despite_a_far_outlier():
+    """A first fit standardizes by its own data, yet with over 10,001 rows one value can
+    lie more than 100 of its scales from the mean (at most sqrt(n - 1) of them)."""
+    from skae._training import DivergenceError
+
+    X = np.random.RandomState(1).normal(size=(20000, 3))
+    X[0, 0] = 1e6  # about 141 scales from the mean
+    with pytest.raises(DivergenceError, match="learning_rate_init") as info:
+        quick(learning_rate_init=1e30, max_iter=2).fit(X)
+    assert "warm_start" not in str(info.value)
 
 
 def test_continuing_in_float32_on_values_it_cannot_hold_offers_what_the_imputer_has(holes):

@@ -103,6 +103,22 @@ def test_finite_numbers_beyond_float64_are_told_to_scale_not_to_replace_infiniti
     assert "infinit" not in str(info.value)
 
 
+@pytest.mark.skipif(not WIDER_LONG_DOUBLE, reason="no wider long double on this platform: "
+                    "1e400 is an infinity there, and refused as one")
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, VariationalAutoencoder, AutoencoderOutlierDetector]
+)
+def test_sparse_numbers_beyond_float64_are_told_to_scale_too(X, cls, container):
+    """Sparse input is read through its stored values (the imputer takes no sparse X)."""
+    bad = X.astype(np.longdouble)
+    bad[1, 2] = np.longdouble("1e400")
+    with pytest.raises(ValueError, match=r"finite numbers beyond float64's range .*divide it "
+                       "by a power of ten") as info:
+        cls().fit(container(bad))
+    assert "infinit" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "estimator, advice",
     [
