@@ -1884,11 +1884,8 @@ class AutoencoderTransformer(
         :meth:`fit` starts the schedule afresh; :meth:`partial_fit` uses
         ``learning_rate_init``.
 
-    learning_rate_init : float, default=5e-3
-        Adam's (initial) step size. Larger than MLPRegressor's 1e-3: the
-        ``"adaptive"`` schedule lowers it at each plateau, and a larger start
-        finds better minima on smooth manifolds (measured in the user guide's
-        section on the network's parameters).
+    learning_rate_init : float, default=2e-3
+        Adam's (initial) step size.
 
     max_iter : int, default=1000
         Maximum number of epochs (passes over the training data).
@@ -2162,7 +2159,7 @@ class AutoencoderTransformer(
         mask_as_input=False,
         batch_size="auto",
         learning_rate="adaptive",
-        learning_rate_init=5e-3,
+        learning_rate_init=2e-3,
         max_iter=1000,
         shuffle=True,
         random_state=None,
