@@ -1,0 +1,87 @@
+"""benchmarks/step_size.py runs end to end on tiny tasks; its summary divides what it says.
+
+The benchmark's numbers and timings are not tested, only their structure.
+"""
+
+import importlib.util
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import MinMaxScaler
+
+# The tiny fits stop at max_iter on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "step_size.py"
+TINY = {"hidden_layer_sizes": (4,), "max_iter": 3, "n_init": 1}
+
+
+@pytest.fixture(scope="module")
+def step_size():
+    spec = importlib.util.spec_from_file_location("step_size", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_tasks(step_size):
+    iris = lambda: load_iris(return_X_y=True)[0]  # noqa: E731
+    return [
+        step_size.Task("iris → 1", "narrow", iris, 1),
+        step_size.Task("iris → 3, MinMaxScaler", "wide", iris, 3, MinMaxScaler),
+    ]
+
+
+def test_tiny_benchmark(step_size, tiny_tasks):
+    log = io.StringIO()
+    rates = (2e-3, 5e-3, 1e-2)
+    records = step_size.run(tiny_tasks, [0, 1], rates, params=TINY, log=log)
+
+    assert len(records) == 2 * 2 * (len(rates) + 1)
+    assert log.getvalue().count("\n") == 4
+    for record in records:
+        assert record["mse"] > 0
+        if record["method"] != "PCA":
+            assert record["method"] == f"skae {record['rate']:g}"
+            assert record["n_iter"] == TINY["max_iter"]
+            assert record["fit_time"] > 0
+
+    rows = step_size.summarize(records, rates)
+    assert [row["task"] for row in rows] == [task.name for task in tiny_tasks]
+    by = {(r["task"], r["seed"], r["method"]): r["mse"] for r in records}
+    for row in rows:
+        for rate in rates[1:]:
+            ratios = [by[row["task"], s, f"skae {rate:g}"] / by[row["task"], s, "skae 0.002"]
+                      for s in (0, 1)]
+            ratio, lower, n = row[f"{rate:g}"]
+            assert_allclose(ratio, math.sqrt(ratios[0] * ratios[1]))
+            assert (lower, n) == (sum(r < 1 for r in ratios), 2)
+        pca = [by[row["task"], s, "PCA"] / by[row["task"], s, "skae 0.002"] for s in (0, 1)]
+        assert_allclose(row["PCA"], math.sqrt(pca[0] * pca[1]))
+
+    table = step_size.format_table(rows, rates).splitlines()
+    assert len(table) == 2 + len(tiny_tasks)
+    assert "0.005 / 0.002" in table[0] and "0.01 / 0.002" in table[0]
+
+
+def test_the_error_is_the_held_out_part_in_the_scaled_units(step_size, tiny_tasks):
+    """PCA keeping every component reconstructs exactly: its error is rounding only."""
+    iris = tiny_tasks[1]
+    full = step_size.Task("iris → 4", "wide", iris.load, 4, iris.scaler)
+    records = step_size.run([full], [0], (2e-3, 5e-3), params=TINY, log=io.StringIO())
+    pca = [r for r in records if r["method"] == "PCA"]
+    assert len(pca) == 1 and pca[0]["mse"] < 1e-25
+    skae = [r["mse"] for r in records if r["method"] != "PCA"]
+    assert np.all(np.array(skae) < 1.0)  # MinMax-scaled iris: entries in [0, 1]
+
+
+def test_one_rate_is_refused(step_size, capsys):
+    with pytest.raises(SystemExit):
+        step_size.main(["--rates", "0.002"])
+    assert "at least two rates" in capsys.readouterr().err
