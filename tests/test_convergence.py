@@ -22,6 +22,13 @@ from skae import AutoencoderOutlierDetector, AutoencoderTransformer, Variational
 from skae._optim import Adam, Schedule
 from skae._training import train
 
+#: The transformer's default initial rate, which the schedule starts from.
+RATE = 2e-3
+
+
+def test_the_default_rate_is_the_one_measured():
+    assert AutoencoderTransformer().learning_rate_init == RATE
+
 
 def schedule(kind, max_epochs=10, lr=0.1):
     return Schedule(kind, Adam(np.zeros(3), learning_rate=lr), max_epochs)
@@ -90,12 +97,12 @@ def test_adaptive_fit_lowers_the_rate_at_plateaus_and_converges(blobs):
     )
     assert not warned and ae.n_iter_ < ae.max_iter
     distinct = sorted(set(seen), reverse=True)
-    assert_allclose(distinct, 2e-3 * 0.2 ** np.arange(len(distinct)))
+    assert_allclose(distinct, RATE * 0.2 ** np.arange(len(distinct)))
     assert len(distinct) == 5  # 2e-3 down to 3.2e-6, then the next plateau stops
     # The saved optimizer state does not carry the lowered rate into the next fit.
     ae.set_params(warm_start=True, max_iter=1, learning_rate="constant")
     _, seen, _ = fit_counting_rates(blobs, **ae.get_params())
-    assert set(seen) == {2e-3}
+    assert set(seen) == {RATE}
 
 
 def test_cosine_fit_reaching_max_iter_has_converged(blobs):
@@ -104,14 +111,14 @@ def test_cosine_fit_reaching_max_iter_has_converged(blobs):
         learning_rate="cosine", n_iter_no_change=1000,
     )
     assert ae.n_iter_ == 15 and not warned
-    assert seen[0] == 2e-3 and seen[-1] < 0.05 * 2e-3
+    assert seen[0] == RATE and seen[-1] < 0.05 * RATE
 
 
 def test_constant_rate_reaching_max_iter_warns(blobs):
     _, seen, warned = fit_counting_rates(
         blobs, n_components=2, max_iter=5, learning_rate="constant", random_state=0
     )
-    assert set(seen) == {2e-3} and len(warned) == 1
+    assert set(seen) == {RATE} and len(warned) == 1
 
 
 class ScriptedObjective:

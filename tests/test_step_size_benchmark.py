@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
+
+from skae import AutoencoderTransformer
 
 # The tiny fits stop at max_iter on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -68,17 +72,35 @@ def test_tiny_benchmark(step_size, tiny_tasks):
     table = step_size.format_table(rows, rates).splitlines()
     assert len(table) == 2 + len(tiny_tasks)
     assert "0.005 / 0.002" in table[0] and "0.01 / 0.002" in table[0]
+    for row, line in zip(rows, table[2:], strict=True):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        ratio, lower, n = row["0.005"]
+        assert cells[:3] == [row["task"], row["kind"], f"{ratio:.2f}× ({lower}/{n})"]
+        assert cells[-1] == f"{row['PCA']:.2f}×"
 
 
-def test_the_error_is_the_held_out_part_in_the_scaled_units(step_size, tiny_tasks):
-    """PCA keeping every component reconstructs exactly: its error is rounding only."""
-    iris = tiny_tasks[1]
-    full = step_size.Task("iris → 4", "wide", iris.load, 4, iris.scaler)
-    records = step_size.run([full], [0], (2e-3, 5e-3), params=TINY, log=io.StringIO())
-    pca = [r for r in records if r["method"] == "PCA"]
-    assert len(pca) == 1 and pca[0]["mse"] < 1e-25
-    skae = [r["mse"] for r in records if r["method"] != "PCA"]
-    assert np.all(np.array(skae) < 1.0)  # MinMax-scaled iris: entries in [0, 1]
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_errors_are_those_of_the_held_out_part_of_each_seeds_split(
+    step_size, tiny_tasks, seed
+):
+    """Recomputed here: the seed's split, the scaler fitted on its training part,
+    the model at each rate, and the error of the held-out part in scaled units."""
+    task = tiny_tasks[1]
+    rates = (2e-3, 5e-3)
+    records = step_size.run([task], [seed], rates, params=TINY, log=io.StringIO())
+    X_train, X_test = train_test_split(task.load(), test_size=0.25, random_state=seed)
+    scaler = task.scaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    by = {record["method"]: record["mse"] for record in records}
+    for rate in rates:
+        model = AutoencoderTransformer(
+            task.n_components, learning_rate_init=rate, random_state=seed, **TINY
+        ).fit(X_train)
+        assert by[f"skae {rate:g}"] == -model.score(X_test)
+    assert by["skae 0.002"] != by["skae 0.005"]
+    pca = PCA(task.n_components, random_state=seed).fit(X_train)
+    reconstructed = pca.inverse_transform(pca.transform(X_test))
+    assert_allclose(by["PCA"], np.mean((reconstructed - X_test) ** 2))
 
 
 def test_one_rate_is_refused(step_size, capsys):
