@@ -57,7 +57,7 @@ from ._data import (
     validation_split,
 )
 from ._model import Network
-from ._objectives import LOSSES, Objective, weighted_mean
+from ._objectives import LOSSES, Objective, binary_entropy, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
 from ._training import (
     RATE_ADVICE,
@@ -264,24 +264,31 @@ def _score_weights(sample_weight, scores):
 class _ValidatedPenalty:
     """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
 
-    After each epoch, ``α = c · L_val / n`` with ``L_val`` that epoch's validation
-    loss and ``n`` the size of the training set (the first epoch has the plain
-    ``"auto"`` weight, :func:`_resolve_alpha`): the penalty of a Gaussian prior on
-    the weights relative to a Gaussian likelihood whose noise variance is what
-    the network cannot yet explain on held-out rows. Data that the network
-    reconstructs closely are penalised little, noisy data, on which it would
-    overfit, more; and the penalty follows the data's units.
+    After each epoch, ``α = c · (L_val - L_min) / n`` with ``L_val`` that epoch's
+    validation loss, ``L_min`` the least validation loss any reconstruction
+    reaches (``floor``: 0 for the squared error, the targets' entropy for the
+    binary cross-entropy, :func:`_validation_floor`) and ``n`` the size of the
+    training set (the first epoch has the plain ``"auto"`` weight,
+    :func:`_resolve_alpha`): the penalty of a Gaussian prior on the weights
+    relative to a Gaussian likelihood whose noise variance is what the network
+    cannot yet explain on held-out rows. Data that the network reconstructs
+    closely are penalised little, noisy data, on which it would overfit, more;
+    and the penalty follows the data's units.
     """
 
-    def __init__(self, objective, size, last_validation_loss=None):
+    def __init__(self, objective, size, last_validation_loss=None, floor=0.0):
         self.objective = objective
         self.scale = _AUTO_ALPHA_VALIDATED / size
+        self.floor = floor
         if last_validation_loss is not None and np.isfinite(last_validation_loss):
             # A warm start goes on from the validation loss of the weights it resumes.
-            objective.alpha = self.scale * last_validation_loss
+            objective.alpha = self._alpha(last_validation_loss)
+
+    def _alpha(self, validation_loss):
+        return self.scale * max(validation_loss - self.floor, 0.0)
 
     def __call__(self, epoch, loss, validation_loss, seconds):
-        self.objective.alpha = self.scale * validation_loss
+        self.objective.alpha = self._alpha(validation_loss)
         return False
 
 
@@ -871,12 +878,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False):
+    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=0.0):
         """A monitor that sets the objective's L2 weight as training goes, or None.
 
         None here: the weight is :func:`_resolve_alpha`'s throughout. ``validated``
         says whether rows are held out; ``size`` is the training set's;
-        ``continuing``, whether this fit goes on from the fitted one.
+        ``continuing``, whether this fit goes on from the fitted one; ``floor``,
+        the least validation loss (:func:`_validation_floor`).
         """
         return None
 
@@ -976,8 +984,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         values = X.data if sp.issparse(X) else X
         if has_missing(X):
             values = values[~np.isnan(values)]
-        # Rounding errors, as MinMaxScaler's output can carry, are in range.
-        slack = np.sqrt(np.finfo(values.dtype).eps)
+        slack = _unit_interval_slack(values.dtype)
         if values.size and (values.min() < -slack or values.max() > 1 + slack):
             high = float(values.max())
             shown = f"{high:.3g}" if f"{high:.3g}" != "1" else repr(high)  # not 1 if above
@@ -1092,7 +1099,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validate = _validation_loss(
                     objective, X, validation_rows, sample_weight, missing, validation_buffers
                 )
-            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
+                if "floor" not in validation_buffers:  # the same for every start
+                    validation_buffers["floor"] = _validation_floor(
+                        objective, X, validation_rows, sample_weight, missing
+                    )
+            penalty = self._penalty_monitor(
+                objective,
+                validate is not None,
+                size,
+                continuing,
+                floor=validation_buffers.get("floor", 0.0),
+            )
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
@@ -1596,6 +1613,49 @@ def _validation_loss(objective, X, rows, sample_weight, missing=None, buffers=No
     return validate
 
 
+def _unit_interval_slack(dtype):
+    """How far out of [0, 1] a value still counts as in it (``√eps`` of ``dtype``).
+
+    Rounding errors, as MinMaxScaler's output can carry, are in range.
+    """
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def _validation_floor(objective, X, rows, sample_weight, missing=None):
+    """The least validation loss of :func:`_validation_loss` any reconstruction reaches.
+
+    0 for the squared error. The binary cross-entropy of an entry ``t`` is least,
+    its binary entropy ``H(t)``, at the logit of ``t``; its floor is the
+    validation rows' ``H`` averaged as the validation loss averages the loss
+    (categorical groups' one-hot targets add 0). Targets off [0, 1] beyond
+    rounding (:func:`_unit_interval_slack`), where that loss has no least value,
+    give 0.
+    """
+    if getattr(objective, "loss", None) != "binary_crossentropy":
+        return 0.0
+    numeric = getattr(objective, "_numeric", None)
+    total = denominator = 0.0
+    for start in range(0, rows.size, _VALIDATION_CHUNK):
+        chunk = rows[start : start + _VALIDATION_CHUNK]
+        T = gather_rows(X, chunk, np.empty((chunk.size, X.shape[1]), dtype=X.dtype))
+        w = np.ones(chunk.size) if sample_weight is None else sample_weight[chunk]
+        if missing is None:
+            counts = np.full(chunk.size, T.shape[1], dtype=np.float64)
+        else:
+            observed = np.empty_like(T)
+            missing.fill(T, observed)  # missing targets become 0, whose entropy is 0
+            counts = missing.row_counts(observed)
+        slack = _unit_interval_slack(T.dtype)
+        if T.size and (T.min() < -slack or T.max() > 1 + slack):
+            return 0.0
+        H = binary_entropy(np.clip(T.astype(np.float64), 0.0, 1.0))
+        if numeric is not None:
+            H *= numeric
+        total += float(np.dot(w, H.sum(axis=1)))
+        denominator += float(np.dot(w, counts))
+    return total / denominator if denominator > 0 else 0.0
+
+
 def _masked_validation_loss(objective, X, rows, weights, missing):
     """``validate()`` of :func:`_validation_loss` for data with missing entries.
 
@@ -1792,7 +1852,10 @@ class AutoencoderTransformer(
         out (``early_stopping``), after each epoch it is ``5 · L_val / n``,
         with ``L_val`` that epoch's validation loss and ``n`` the training rows
         (the penalty of a Gaussian prior on the weights when the noise variance
-        is what the network cannot yet reconstruct), so data the network
+        is what the network cannot yet reconstruct; for
+        ``loss="binary_crossentropy"``, ``L_val`` is the loss above the least
+        value any reconstruction reaches, the held-out targets' mean binary
+        entropy, unless a held-out value lies off [0, 1]), so data the network
         reconstructs closely are penalised little and noisy data, on which it
         would overfit, more. Before the first epoch, and in fits without
         validation, it is ``0.64 / n`` (1.5e-3 at 426 rows); a ``warm_start``
@@ -2218,14 +2281,14 @@ class AutoencoderTransformer(
         # weights that are kept, the last epoch's.
         return 2 * self.n_iter_no_change if validated else None
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False):
-        # alpha="auto" with rows held out follows the validation loss; continuing,
-        # from that of the weights the previous fit kept, if it held rows out.
+    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=0.0):
+        # alpha="auto" with rows held out follows the validation loss above its floor;
+        # continuing, from that of the weights the previous fit kept, if it held rows out.
         if not validated or not (isinstance(self.alpha, str) and self.alpha == "auto"):
             return None
         curve = getattr(self, "validation_loss_curve_", None) if continuing else None
         last = self.best_validation_loss_ if curve and np.isfinite(curve[-1]) else None
-        return _ValidatedPenalty(objective, size, last)
+        return _ValidatedPenalty(objective, size, last, floor)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

@@ -65,7 +65,7 @@ Contraction (``contraction``)
 """
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp
+from scipy.special import entr, expit, log_softmax, logsumexp
 
 from ._activations import DERIVATIVES, SECOND_DERIVATIVES
 
@@ -202,6 +202,15 @@ def one_hot_argmax(Z):
     out = np.zeros_like(Z)
     out[np.arange(Z.shape[0]), np.argmax(Z, axis=1)] = 1
     return out
+
+
+def binary_entropy(T):
+    """``H(t) = -t log t - (1-t) log(1-t)`` per entry (0 at 0 and 1), for ``T`` in [0, 1].
+
+    The least binary cross-entropy ``softplus(r) - t r`` any logit ``r`` reaches
+    (at ``r = logit(t)``): the part of the loss no reconstruction removes.
+    """
+    return entr(T) + entr(1.0 - T)
 
 
 def weighted_mean(values, weights=None):

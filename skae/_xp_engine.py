@@ -399,6 +399,30 @@ def validation_loss(objective, X_val, weights, chunk=8192):
     return validate
 
 
+def validation_floor(xp, loss, X_val, weights):
+    """The least value of :func:`validation_loss` any reconstruction reaches, a float.
+
+    As the NumPy engine's ``_validation_floor``: 0 for the squared error; for the
+    binary cross-entropy, the rows' mean binary entropy ``H(t)``, weighted as the
+    loss, or 0 when an entry lies off [0, 1] beyond rounding.
+    """
+    if loss != "binary_crossentropy" or X_val.shape[0] == 0:
+        return 0.0
+    slack = float(xp.finfo(X_val.dtype).eps) ** 0.5  # rounding, as the NumPy engine's
+    if not bool(xp.all((X_val >= -slack) & (X_val <= 1 + slack))):
+        return 0.0
+    X_val = xp.clip(X_val, 0.0, 1.0)
+    ones = xp.ones_like(X_val)
+    u = 1 - X_val
+    # t log t with 0 log 0 = 0, without log(0)
+    t_log_t = X_val * xp.log(xp.where(X_val > 0, X_val, ones))
+    entropy = -(t_log_t + u * xp.log(xp.where(u > 0, u, ones)))
+    rows = xp.mean(entropy, axis=1)
+    if weights is None:
+        return float(xp.mean(rows))
+    return float(xp.sum(weights * rows) / xp.sum(weights))
+
+
 def train(
     objective,
     optimizer,

@@ -27,6 +27,7 @@ from ._xp_engine import (
     ArrayNetwork,
     ArrayObjective,
     train,
+    validation_floor,
 )
 from ._xp_engine import validation_loss as _validation_loss
 
@@ -190,6 +191,7 @@ class ArrayAPIMixin:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
+        floor = 0.0 if X_val is None else validation_floor(xp, self.loss, X_val, w_val)
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
@@ -215,7 +217,9 @@ class ArrayAPIMixin:
                 network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
             )
             validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
-            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
+            penalty = self._penalty_monitor(
+                objective, validate is not None, size, continuing, floor=floor
+            )
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 

@@ -10,6 +10,7 @@ import os
 import pickle
 import warnings
 from importlib.util import find_spec
+from types import SimpleNamespace
 
 import array_api_strict as xps
 import numpy as np
@@ -274,6 +275,8 @@ AGREEMENT_CONFIGS = [
     {},
     {"activation": "tanh", "hidden_layer_sizes": (16, 8), "alpha": 1e-3},
     {"activation": "logistic", "loss": "binary_crossentropy"},
+    # alpha="auto" follows the cross-entropy above the held-out targets' entropy.
+    {"loss": "binary_crossentropy", "early_stopping": True, "sample_weight": True},
     {"activation": "elu", "tied_weights": True, "sparsity": 1e-2},
     {"activation": "softplus", "learning_rate": "cosine", "decoder_layer_sizes": (12,)},
     {"activation": "leaky_relu", "learning_rate": "constant", "early_stopping": True},
@@ -310,6 +313,25 @@ def test_torch_float64_reproduces_numpy(data, params):
         assert_allclose(est.validation_loss_curve_, reference.validation_loss_curve_,
                         rtol=1e-10)
         assert est.best_validation_loss_ == pytest.approx(reference.best_validation_loss_)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("high, counted", [(1.0, True), (1 + 1e-12, True), (1.5, False)])
+def test_the_cross_entropys_floor_is_the_numpy_engines(data, weighted, high, counted):
+    from skae._estimator import _validation_floor
+    from skae._xp_engine import validation_floor
+
+    X = 1 / (1 + np.exp(-data))
+    X[3, 1] = high
+    rows = np.arange(0, X.shape[0], 3)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    objective = SimpleNamespace(loss="binary_crossentropy", _numeric=None)
+    expected = _validation_floor(objective, X, rows, w)
+    floor = validation_floor(xps, "binary_crossentropy", strict(X[rows]),
+                             None if w is None else strict(w[rows]))
+    assert (expected > 0.3) is counted and (expected == 0.0) is not counted
+    assert floor == pytest.approx(expected, rel=1e-12)
+    assert validation_floor(xps, "squared_error", strict(X[rows]), None) == 0.0
 
 
 @requires_torch
