@@ -878,13 +878,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=0.0):
+    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=None):
         """A monitor that sets the objective's L2 weight as training goes, or None.
 
         None here: the weight is :func:`_resolve_alpha`'s throughout. ``validated``
         says whether rows are held out; ``size`` is the training set's;
         ``continuing``, whether this fit goes on from the fitted one; ``floor``,
-        the least validation loss (:func:`_validation_floor`).
+        None or a function returning the least validation loss
+        (:func:`_validation_floor`), called only by a monitor that uses it.
         """
         return None
 
@@ -1077,6 +1078,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
         validation_buffers = {}
+        floors = []  # _validation_floor's value, once computed
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -1099,16 +1101,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validate = _validation_loss(
                     objective, X, validation_rows, sample_weight, missing, validation_buffers
                 )
-                if "floor" not in validation_buffers:  # the same for every start
-                    validation_buffers["floor"] = _validation_floor(
-                        objective, X, validation_rows, sample_weight, missing
+
+            def floor():
+                """The least validation loss: computed once a penalty needs it, for all starts."""
+                if not floors:
+                    floors.append(
+                        _validation_floor(objective, X, validation_rows, sample_weight, missing)
                     )
+                return floors[0]
+
             penalty = self._penalty_monitor(
-                objective,
-                validate is not None,
-                size,
-                continuing,
-                floor=validation_buffers.get("floor", 0.0),
+                objective, validate is not None, size, continuing, floor=floor
             )
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
@@ -1633,7 +1636,6 @@ def _validation_floor(objective, X, rows, sample_weight, missing=None):
     """
     if getattr(objective, "loss", None) != "binary_crossentropy":
         return 0.0
-    numeric = getattr(objective, "_numeric", None)
     total = denominator = 0.0
     for start in range(0, rows.size, _VALIDATION_CHUNK):
         chunk = rows[start : start + _VALIDATION_CHUNK]
@@ -1648,9 +1650,9 @@ def _validation_floor(objective, X, rows, sample_weight, missing=None):
         slack = _unit_interval_slack(T.dtype)
         if T.size and (T.min() < -slack or T.max() > 1 + slack):
             return 0.0
+        # A categorical group's columns are one-hot (checked), of entropy 0: the
+        # entries of every column count, as the group's own least loss is 0.
         H = binary_entropy(np.clip(T.astype(np.float64), 0.0, 1.0))
-        if numeric is not None:
-            H *= numeric
         total += float(np.dot(w, H.sum(axis=1)))
         denominator += float(np.dot(w, counts))
     return total / denominator if denominator > 0 else 0.0
@@ -1855,7 +1857,8 @@ class AutoencoderTransformer(
         is what the network cannot yet reconstruct; for
         ``loss="binary_crossentropy"``, ``L_val`` is the loss above the least
         value any reconstruction reaches, the held-out targets' mean binary
-        entropy, unless a held-out value lies off [0, 1]), so data the network
+        entropy, unless a held-out value lies off [0, 1] by more than rounding,
+        where that loss has no least value), so data the network
         reconstructs closely are penalised little and noisy data, on which it
         would overfit, more. Before the first epoch, and in fits without
         validation, it is ``0.64 / n`` (1.5e-3 at 426 rows); a ``warm_start``
@@ -2281,14 +2284,14 @@ class AutoencoderTransformer(
         # weights that are kept, the last epoch's.
         return 2 * self.n_iter_no_change if validated else None
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=0.0):
+    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=None):
         # alpha="auto" with rows held out follows the validation loss above its floor;
         # continuing, from that of the weights the previous fit kept, if it held rows out.
         if not validated or not (isinstance(self.alpha, str) and self.alpha == "auto"):
             return None
         curve = getattr(self, "validation_loss_curve_", None) if continuing else None
         last = self.best_validation_loss_ if curve and np.isfinite(curve[-1]) else None
-        return _ValidatedPenalty(objective, size, last, floor)
+        return _ValidatedPenalty(objective, size, last, 0.0 if floor is None else floor())
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

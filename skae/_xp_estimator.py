@@ -191,7 +191,13 @@ class ArrayAPIMixin:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
-        floor = 0.0 if X_val is None else validation_floor(xp, self.loss, X_val, w_val)
+        floors = []  # validation_floor's value, once a penalty asks for it
+
+        def floor():
+            if not floors:
+                floors.append(validation_floor(xp, self.loss, X_val, w_val))
+            return floors[0]
+
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.special import entr, expit
+from scipy.special import entr, expit, logit
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -518,6 +519,82 @@ def test_the_cross_entropys_floor_counts_rounding_but_not_data_off_the_unit_inte
     floor = _entropy_floor(np.clip(X[validation_rows], 0, 1), None) if counted else 0.0
     assert_allclose(seen[1:], [5 * (v - floor) / n for v in ae.validation_loss_curve_[:-1]],
                     rtol=1e-9)
+
+
+def _perfect_network(d, dtype):
+    """A stand-in network whose logits reproduce its input exactly: loss at its floor."""
+
+    def raw_output(inputs):
+        T = np.asarray(inputs[:, :d], dtype=np.float64)
+        R = logit(np.clip(T, 1e-300, 1 - 1e-16))
+        R[T == 0], R[T == 1] = -60.0, 60.0  # past expit's reach of 0 and 1
+        return R.astype(dtype)
+
+    return SimpleNamespace(layer_sizes=(d, 3, d), dtype=np.dtype(dtype), n_encoder_layers=1,
+                           raw_output=raw_output)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("holes", [False, True])
+@pytest.mark.parametrize("groups", [(), ([4, 5, 6],)])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weights", [None, "positive", "some zero"])
+def test_the_cross_entropys_floor_is_the_validation_loss_of_a_perfect_reconstruction(
+    dtype, holes, groups, sparse, weights
+):
+    from skae._data import MissingEntries
+    from skae._estimator import _validation_floor, _validation_loss
+
+    rng = np.random.default_rng(0)
+    n, d = 60, 7
+    X = rng.uniform(0.05, 0.95, size=(n, d))
+    X[:, 1] = rng.integers(0, 2, n)  # a binary column: entropy 0
+    if groups:
+        X[:, 4:] = 0.0
+        X[np.arange(n), 4 + rng.integers(0, 3, n)] = 1.0
+        X[::7, 4:] = 0.0  # an unknown category: the group missing
+    if holes:
+        X[rng.uniform(size=X.shape) < 0.15] = np.nan
+        X[4, :] = np.nan  # a row missing as a whole
+    X = X.astype(dtype)
+    missing = MissingEntries(d, groups) if holes or groups else None
+    objective = Objective(_perfect_network(d, dtype), "binary_crossentropy", groups=groups)
+    rows = np.arange(0, n, 2)
+    w = None if weights is None else rng.uniform(0.5, 2.0, n)
+    if weights == "some zero":
+        w[rows[::3]] = 0.0
+    data = sp.csr_array(X) if sparse else X
+    least = _validation_loss(objective, data, rows, w, missing)()
+    floor = _validation_floor(objective, data, rows, w, missing)
+    assert floor > 0.1
+    assert floor == pytest.approx(least, rel=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [AutoencoderTransformer(2, alpha=1e-3), AutoencoderOutlierDetector()],
+    ids=["a number for alpha", "the detector"],
+)
+def test_the_floor_is_not_computed_where_no_penalty_follows_it(blobs, monkeypatch, estimator):
+    """It costs a pass over the held-out rows (densified, when sparse)."""
+
+    def unused(*args):
+        raise AssertionError("computed")
+
+    monkeypatch.setattr(estimator_module, "_validation_floor", unused)
+    estimator.set_params(loss="binary_crossentropy", early_stopping=True, max_iter=2,
+                         hidden_layer_sizes=(8,), random_state=0)
+    quiet_fit(estimator, expit(blobs))
+    assert estimator.validation_loss_curve_ is not None
+
+
+def test_a_validation_loss_below_the_floor_by_rounding_gives_no_penalty():
+    objective = SimpleNamespace(alpha=1.0)
+    penalty = estimator_module._ValidatedPenalty(objective, 100, floor=0.5)
+    penalty(1, 0.6, 0.5 - 1e-15, 0.0)
+    assert objective.alpha == 0.0
+    penalty(2, 0.6, 0.7, 0.0)
+    assert objective.alpha == pytest.approx(5 * 0.2 / 100)
 
 
 def test_auto_alpha_lets_the_cross_entropy_fit_min_max_scaled_data_closely():
