@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import (
     check_array_api_same_namespace,
     estimator_checks_generator,
 )
-from test_callbacks import Recorder
+from test_callbacks import Recorder, Scribbler
 
 import skae._callbacks
 import skae._xp
@@ -834,16 +834,6 @@ def test_a_callback_writing_into_a_snapshot_changes_neither_the_fit_nor_others(
 @pytest.mark.skipif(not skae._callbacks.HAS_CALLBACKS, reason="no sklearn.callback API")
 def test_a_callback_writing_into_a_snapshots_noise_bounds_changes_not_the_fit(data):
     """As on NumPy: the bounds go on into warm starts, so a snapshot has its own copy."""
-
-    class Scribbler(Recorder):
-        def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
-            if context.task_name == "epoch" and fitted_estimator is not None:
-                for bound in fitted_estimator._noise_bounds:
-                    bound[...] = 99.0
-            return super().on_fit_task_end(
-                estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
-            )
-
     params = dict(noise="salt_and_pepper", noise_level=0.1, max_iter=3)
     X = strict(data, STRICT_DEVICE1)
     with config_context(array_api_dispatch=True):

@@ -72,6 +72,18 @@ class Recorder:
         return [e for e in self.events if e[0] == kind and e[1] == task_name]
 
 
+class Scribbler(Recorder):
+    """Writes 99 into every epoch-end snapshot's salt-and-pepper bounds."""
+
+    def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
+        if context.task_name == "epoch" and fitted_estimator is not None:
+            for bound in fitted_estimator._noise_bounds:
+                bound[...] = 99.0
+        return super().on_fit_task_end(
+            estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
+        )
+
+
 def reconstruction(estimator, X, y=None):
     """Module-level, so that it pickles to worker processes."""
     return estimator.score(X)
@@ -642,15 +654,6 @@ def test_a_warm_starts_initial_snapshot_is_the_model_it_starts_from(X, early_sto
 @needs_callbacks
 def test_a_callback_writing_into_a_snapshots_noise_bounds_changes_not_the_fit(X):
     """Salt-and-pepper bounds go on into warm starts: a snapshot has its own copy."""
-
-    class Scribbler(Recorder):
-        def on_fit_task_end(self, estimator, context, *, X=None, y=None, fitted_estimator=None):
-            if context.task_name == "epoch" and fitted_estimator is not None:
-                for bound in fitted_estimator._noise_bounds:
-                    bound[...] = 99.0
-            return super().on_fit_task_end(
-                estimator, context, X=X, y=y, fitted_estimator=fitted_estimator
-            )
 
     params = dict(noise="salt_and_pepper", noise_level=0.1, max_iter=3)
     reference = small(**params).fit(X)
