@@ -264,10 +264,11 @@ def _score_weights(sample_weight, scores):
 class _ValidatedPenalty:
     """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
 
-    After each epoch, ``α = c · (L_val - L_min) / n`` with ``L_val`` that epoch's
-    validation loss, ``L_min`` the least validation loss any reconstruction
-    reaches (``floor``: 0 for the squared error, the targets' entropy for the
-    binary cross-entropy, :func:`_validation_floor`) and ``n`` the size of the
+    After each epoch, ``α = c · (L_val - L_min) / n`` (0 where rounding puts
+    ``L_val`` below ``L_min``) with ``L_val`` that epoch's validation loss,
+    ``L_min`` the least validation loss any reconstruction reaches (``floor``: 0
+    for the squared error, the targets' entropy for the binary cross-entropy,
+    :func:`_validation_floor`) and ``n`` the size of the
     training set (the first epoch has the plain ``"auto"`` weight,
     :func:`_resolve_alpha`): the penalty of a Gaussian prior on the weights
     relative to a Gaussian likelihood whose noise variance is what the network
