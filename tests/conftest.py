@@ -1,3 +1,6 @@
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -24,3 +27,18 @@ def blobs():
     latent = rng.normal(size=(120, 2))
     X = np.tanh(latent @ rng.normal(size=(2, 6))) + 0.05 * rng.normal(size=(120, 6))
     return X
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark(name)``: the module of ``benchmarks/<name>.py``, loaded by path
+    (the scripts are not a package), under ``module_name`` if given."""
+    scripts = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name, module_name=None):
+        spec = importlib.util.spec_from_file_location(module_name or name, scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

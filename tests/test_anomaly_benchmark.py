@@ -1,8 +1,6 @@
 """benchmarks/anomaly.py runs end to end on small data (its numbers are not tested here)."""
 
-import importlib.util
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,15 +8,10 @@ from sklearn.ensemble import IsolationForest
 
 from skae import AutoencoderOutlierDetector
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "anomaly.py"
-
 
 @pytest.fixture(scope="module")
-def anomaly():
-    spec = importlib.util.spec_from_file_location("anomaly", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def anomaly(load_benchmark):
+    return load_benchmark("anomaly")
 
 
 def test_split_protocol(anomaly):

@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
-
 
 @pytest.fixture(scope="module")
-def compare():
-    spec = importlib.util.spec_from_file_location("compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def compare(load_benchmark):
+    return load_benchmark("compare")
 
 
 def test_tiny_benchmark(compare):

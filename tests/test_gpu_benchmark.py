@@ -3,23 +3,17 @@
 Only the structure of its records is tested, never the timings.
 """
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
 
 
 @pytest.fixture(scope="module")
-def gpu():
-    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gpu(load_benchmark):
+    return load_benchmark("gpu", "bench_gpu")
 
 
 def test_networks_are_the_ones_of_the_goal(gpu):

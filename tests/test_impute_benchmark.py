@@ -1,22 +1,15 @@
 """benchmarks/impute.py runs end to end on small data (its numbers and timings are not tested)."""
 
-import importlib.util
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "impute.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("impute_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("impute", "impute_benchmark")
 
 
 def test_small_benchmark(bench):

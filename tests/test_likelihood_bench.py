@@ -1,24 +1,18 @@
 """benchmarks/likelihood.py runs end to end on tiny settings (its numbers are not tested)."""
 
-import importlib.util
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "likelihood.py"
 TINY = {"hidden_layer_sizes": (8,), "kl_warmup": 2, "early_stopping": True,
         "n_iter_no_change": 2, "max_iter": 3}
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("likelihood", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("likelihood")
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

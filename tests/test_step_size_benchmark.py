@@ -3,10 +3,8 @@
 The benchmark's numbers and timings are not tested, only their structure.
 """
 
-import importlib.util
 import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,16 +19,12 @@ from skae import AutoencoderTransformer
 # The tiny fits stop at max_iter on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "step_size.py"
 TINY = {"hidden_layer_sizes": (4,), "max_iter": 3, "n_init": 1}
 
 
 @pytest.fixture(scope="module")
-def step_size():
-    spec = importlib.util.spec_from_file_location("step_size", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def step_size(load_benchmark):
+    return load_benchmark("step_size")
 
 
 @pytest.fixture(scope="module")

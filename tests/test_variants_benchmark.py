@@ -3,11 +3,9 @@
 The benchmark's numbers and timings are not tested, only their structure.
 """
 
-import importlib.util
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,15 +17,11 @@ from skae import AutoencoderTransformer
 # The tiny fits stop at max_iter on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "variants.py"
 
 
 @pytest.fixture(scope="module")
-def variants():
-    spec = importlib.util.spec_from_file_location("variants", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def variants(load_benchmark):
+    return load_benchmark("variants")
 
 
 @pytest.fixture(scope="module")
