@@ -1079,7 +1079,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
         validation_buffers = {}
-        floors = []  # _validation_floor's value, once computed
+        # The least validation loss, computed once a penalty needs it, for all starts.
+        floor = functools.cache(
+            lambda: _validation_floor(
+                getattr(self, "loss", None), X, validation_rows, sample_weight, missing
+            )
+        )
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -1102,15 +1107,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validate = _validation_loss(
                     objective, X, validation_rows, sample_weight, missing, validation_buffers
                 )
-
-            def floor():
-                """The least validation loss: computed once a penalty needs it, for all starts."""
-                if not floors:
-                    floors.append(
-                        _validation_floor(objective, X, validation_rows, sample_weight, missing)
-                    )
-                return floors[0]
-
             penalty = self._penalty_monitor(
                 objective, validate is not None, size, continuing, floor=floor
             )
@@ -1625,7 +1621,7 @@ def _unit_interval_slack(dtype):
     return float(np.sqrt(np.finfo(dtype).eps))
 
 
-def _validation_floor(objective, X, rows, sample_weight, missing=None):
+def _validation_floor(loss, X, rows, sample_weight, missing=None):
     """The least validation loss of :func:`_validation_loss` any reconstruction reaches.
 
     0 for the squared error. The binary cross-entropy of an entry ``t`` is least,
@@ -1635,7 +1631,7 @@ def _validation_floor(objective, X, rows, sample_weight, missing=None):
     rounding (:func:`_unit_interval_slack`), where that loss has no least value,
     give 0.
     """
-    if getattr(objective, "loss", None) != "binary_crossentropy":
+    if loss != "binary_crossentropy":
         return 0.0
     total = denominator = 0.0
     for start in range(0, rows.size, _VALIDATION_CHUNK):

@@ -10,6 +10,7 @@ live in the input's namespace and on its device.
 """
 
 import copy
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -191,13 +192,8 @@ class ArrayAPIMixin:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
-        floors = []  # validation_floor's value, once a penalty asks for it
-
-        def floor():
-            if not floors:
-                floors.append(validation_floor(xp, self.loss, X_val, w_val))
-            return floors[0]
-
+        # The least validation loss, computed once a penalty needs it, for all starts.
+        floor = functools.cache(lambda: validation_floor(xp, self.loss, X_val, w_val))
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
