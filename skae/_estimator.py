@@ -268,7 +268,7 @@ class _ValidatedPenalty:
     ``L_val`` below ``L_min``) with ``L_val`` that epoch's validation loss,
     ``L_min`` the least validation loss any reconstruction reaches (``floor``: 0
     for the squared error, the targets' entropy for the binary cross-entropy,
-    :func:`_validation_floor`) and ``n`` the size of the
+    :func:`_loss_floor`) and ``n`` the size of the
     training set (the first epoch has the plain ``"auto"`` weight,
     :func:`_resolve_alpha`): the penalty of a Gaussian prior on the weights
     relative to a Gaussian likelihood whose noise variance is what the network
@@ -886,9 +886,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         says whether rows are held out; ``size`` is the training set's;
         ``continuing``, whether this fit goes on from the fitted one; ``floor``,
         None or a function returning the least validation loss
-        (:func:`_validation_floor`), called only by a monitor that uses it.
+        (:func:`_loss_floor`), called only by a monitor that uses it.
         """
         return None
+
+    def _plateau_floor(self, floor, validated):
+        """The least monitored loss, which the stopping rule's tolerance is relative above.
+
+        ``floor()`` is that of :func:`_loss_floor`, for the validation rows when
+        ``validated``, else for the training rows. 0 here: the variational
+        autoencoder monitors its negative ELBO per row, not a reconstruction loss
+        per variable, and its tolerance stays relative to that whole loss.
+        """
+        return 0.0
 
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
@@ -1079,10 +1089,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
         validation_buffers = {}
-        # The least validation loss, computed once a penalty needs it, for all starts.
+        # The least monitored loss (validation loss with rows held out, else training
+        # loss), computed once the stopping rule or a penalty needs it, for all starts.
+        monitored_rows = train_rows if validation_rows is None else validation_rows
         floor = functools.cache(
-            lambda: _validation_floor(
-                getattr(self, "loss", None), X, validation_rows, sample_weight, missing
+            lambda: _loss_floor(
+                getattr(self, "loss", None), X, monitored_rows, sample_weight, missing
             )
         )
 
@@ -1131,6 +1143,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
                     patience=self._stop_patience(validate is not None),
+                    floor=0.0 if incremental else self._plateau_floor(floor, validate is not None),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
@@ -1621,15 +1634,16 @@ def _unit_interval_slack(dtype):
     return float(np.sqrt(np.finfo(dtype).eps))
 
 
-def _validation_floor(loss, X, rows, sample_weight, missing=None):
-    """The least validation loss of :func:`_validation_loss` any reconstruction reaches.
+def _loss_floor(loss, X, rows, sample_weight, missing=None):
+    """The least reconstruction loss of ``X``'s ``rows`` any reconstruction reaches.
 
     0 for the squared error. The binary cross-entropy of an entry ``t`` is least,
-    its binary entropy ``H(t)``, at the logit of ``t``; its floor is the
-    validation rows' ``H`` averaged as the validation loss averages the loss
-    (categorical groups' one-hot targets add 0). Targets off [0, 1] beyond
-    rounding (:func:`_unit_interval_slack`), where that loss has no least value,
-    give 0.
+    its binary entropy ``H(t)``, at the logit of ``t``; its floor is the rows'
+    ``H`` averaged as :func:`_validation_loss` averages the loss (categorical
+    groups' one-hot targets add 0). Targets off [0, 1] beyond rounding
+    (:func:`_unit_interval_slack`), where that loss has no least value, give 0.
+    For the validation rows it is the least validation loss; for the training
+    rows, the least training loss before penalties.
     """
     if loss != "binary_crossentropy":
         return 0.0
@@ -1695,6 +1709,11 @@ class _DenseAutoencoder(_BaseAutoencoder):
     trained on an :class:`~skae._objectives.Objective` (the transformer, and the
     estimators built on it).
     """
+
+    def _plateau_floor(self, floor, validated):
+        # The reconstruction loss's own floor: for the binary cross-entropy the
+        # targets' entropy, which no fit removes (the squared error's is 0).
+        return floor()
 
     def _architecture(self, n_features):
         encoder = _layer_tuple(self.hidden_layer_sizes, "hidden_layer_sizes")
@@ -1967,7 +1986,10 @@ class AutoencoderTransformer(
         with ``early_stopping``, else training loss), averaged over the last
         ``n_iter_no_change`` epochs, has not improved on its best by at least
         ``tol`` times that best for ``n_iter_no_change`` consecutive epochs.
-        What a plateau does depends on ``learning_rate``.
+        With ``loss="binary_crossentropy"`` the best counts above the least
+        loss of the monitored rows' targets, their mean binary entropy, which
+        no reconstruction removes. What a plateau does depends on
+        ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.

@@ -294,10 +294,14 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     tol : float, default=1e-3
         Relative improvement of the monitored loss that counts: a plateau is
         ``n_iter_no_change`` consecutive epochs whose loss does not improve on
-        the best by ``tol`` times its magnitude. Unlike
-        :class:`AutoencoderTransformer`, each epoch's loss is judged on its
-        own (not averaged over ``n_iter_no_change`` epochs), and with rows held
-        out no extra patience ends training: the schedule does.
+        the best by ``tol`` times its magnitude (with
+        ``loss="binary_crossentropy"`` and ``early_stopping``, its magnitude
+        above the held-out targets' mean binary entropy, as for
+        :class:`AutoencoderTransformer`; trimming reweights the training loss,
+        which counts whole). Unlike :class:`AutoencoderTransformer`, each
+        epoch's loss is judged on its own (not averaged over
+        ``n_iter_no_change`` epochs), and with rows held out no extra patience
+        ends training: the schedule does.
 
     verbose : bool, default=False
         Print one line per epoch.
@@ -529,6 +533,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         if self.contamination == "auto":
             return fence_offset(scores, weights)
         return quantile_offset(scores, self.contamination, weights)
+
+    def _plateau_floor(self, floor, validated):
+        # Trimming reweights the training loss every epoch, so the training rows'
+        # floor is not that loss's: only the held-out rows' (never trimmed) counts.
+        return floor() if validated else 0.0
 
     def _training_monitors(self, context):
         if not self.trim_fraction:

@@ -19,7 +19,10 @@ when training goes wrong or ends:
   monitored loss (the validation loss with a validation set, else the training
   loss; or its mean over the last ``plateau_window`` epochs, see
   :class:`PlateauRule`) did not improve on the best by at least
-  ``tol · |best|`` (a relative tolerance). At a plateau the learning-rate schedule
+  ``tol · |best - floor|`` (a relative tolerance; ``floor`` is the least value
+  the loss can take, 0 for the squared error, the targets' entropy for the
+  binary cross-entropy, so that the tolerance is relative to what training can
+  still remove). At a plateau the learning-rate schedule
   (:class:`~skae._optim.Schedule`) either lowers the rate, and training goes
   on, or says stop: training has *converged*. A schedule that runs its course
   (cosine) converges too, and so does a fit whose monitored loss has not
@@ -102,8 +105,14 @@ class PlateauRule:
     :meth:`observe` adds an epoch's monitored loss to those of the last
     ``window`` epochs and counts their mean against its best before it;
     :meth:`stops` then says whether that epoch ends training: at a plateau of
-    ``n_iter_no_change`` epochs without an improvement by ``tol · |best|``, the
-    schedule (if any) takes a step, and training ends when it has none left.
+    ``n_iter_no_change`` epochs without an improvement by ``tol · |best - floor|``,
+    the schedule (if any) takes a step, and training ends when it has none left.
+
+    ``floor`` is the least value the monitored loss can take (0 by default). The
+    binary cross-entropy of targets in (0, 1) cannot fall below their entropy;
+    measured against the whole loss, an improvement of ``tol`` would be an ever
+    larger share of what training can still remove, and such fits would stop
+    early.
 
     With ``patience`` (an int), that many epochs in a row without an improvement
     end training whatever the schedule says: with a patience of twice
@@ -120,8 +129,11 @@ class PlateauRule:
     settles on a flat loss, so that ``tol=0`` still finds a plateau there.
     """
 
-    def __init__(self, tol, n_iter_no_change, schedule=None, window=1, patience=None):
+    def __init__(
+        self, tol, n_iter_no_change, schedule=None, window=1, patience=None, floor=0.0
+    ):
         self.tol = tol
+        self.floor = floor
         self.n_iter_no_change = n_iter_no_change
         self.schedule = schedule
         self.patience = patience
@@ -134,7 +146,7 @@ class PlateauRule:
         self.window.append(monitored)
         mean = math.fsum(self.window) / len(self.window)
         best = self.best
-        improved = best == math.inf or mean < best - self.tol * abs(best)
+        improved = best == math.inf or mean < best - self.tol * abs(best - self.floor)
         self.no_improvement = 0 if improved else self.no_improvement + 1
         self.since_improvement = 0 if improved else self.since_improvement + 1
         self.best = min(best, mean)
@@ -177,6 +189,7 @@ def train(
     n_iter_no_change=10,
     plateau_window=1,
     patience=None,
+    floor=0.0,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -205,6 +218,9 @@ def train(
     patience : int or None
         Number of epochs in a row without improvement that end training whatever
         the schedule (:class:`PlateauRule`); None leaves the end to the schedule.
+    floor : float
+        The least value of the monitored loss, which the stopping rule's tolerance
+        is relative to the loss above (:class:`PlateauRule`).
     schedule : Schedule or None
         The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
@@ -226,7 +242,7 @@ def train(
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience, floor)
     best_params = params.copy() if has_validation else None
     if result is None:
         result = TrainingResult()

@@ -399,21 +399,23 @@ def validation_loss(objective, X_val, weights, chunk=8192):
     return validate
 
 
-def validation_floor(xp, loss, X_val, weights, chunk=8192):
-    """The least value of :func:`validation_loss` any reconstruction reaches, a float.
+def loss_floor(xp, device, loss, X, rows, weights, chunk=8192):
+    """The least loss any reconstruction of ``X``'s ``rows`` reaches, a float.
 
-    As the NumPy engine's ``_validation_floor``: 0 for the squared error; for the
+    As the NumPy engine's ``_loss_floor``: 0 for the squared error; for the
     binary cross-entropy, the rows' mean binary entropy ``H(t)``, weighted as the
-    loss, or 0 when an entry lies off [0, 1] beyond rounding. In chunks of rows,
-    as :func:`validation_loss`.
+    loss, or 0 when an entry lies off [0, 1] beyond rounding. ``rows`` (host
+    integers) and ``weights`` (None or the host sample weights of all of ``X``'s
+    rows) are taken in chunks of rows, as :func:`validation_loss` goes.
     """
-    n = X_val.shape[0]
+    n = rows.size
     if loss != "binary_crossentropy" or n == 0:
         return 0.0
-    slack = float(xp.finfo(X_val.dtype).eps) ** 0.5  # rounding, as the NumPy engine's
+    slack = float(xp.finfo(X.dtype).eps) ** 0.5  # rounding, as the NumPy engine's
     total = 0.0
     for start in range(0, n, chunk):
-        T = X_val[start : min(start + chunk, n), ...]
+        part = rows[start : start + chunk]
+        T = xp.take(X, xp.asarray(part, device=device), axis=0)
         if not bool(xp.all((T >= -slack) & (T <= 1 + slack))):
             return 0.0
         T = xp.clip(T, 0.0, 1.0)
@@ -421,11 +423,11 @@ def validation_floor(xp, loss, X_val, weights, chunk=8192):
         U = 1 - T
         # t log t with 0 log 0 = 0, without log(0)
         entropy = -(T * xp.log(xp.where(T > 0, T, ones)) + U * xp.log(xp.where(U > 0, U, ones)))
-        rows = xp.mean(entropy, axis=1)
+        per_row = xp.mean(entropy, axis=1)
         if weights is not None:
-            rows = weights[start : min(start + chunk, n)] * rows
-        total += float(xp.sum(rows))
-    return total / (n if weights is None else float(xp.sum(weights)))
+            per_row = xp.asarray(weights[part], device=device) * per_row
+        total += float(xp.sum(per_row))
+    return total / (n if weights is None else float(weights[rows].sum()))
 
 
 def train(
@@ -441,6 +443,7 @@ def train(
     n_iter_no_change=10,
     plateau_window=1,
     patience=None,
+    floor=0.0,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -457,7 +460,7 @@ def train(
 
     xp = objective.xp
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience)
+    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience, floor)
     best_params = optimizer.params if has_validation else None
     if result is None:
         result = TrainingResult()

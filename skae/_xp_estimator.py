@@ -27,8 +27,8 @@ from ._xp_engine import (
     ArrayCorruption,
     ArrayNetwork,
     ArrayObjective,
+    loss_floor,
     train,
-    validation_floor,
 )
 from ._xp_engine import validation_loss as _validation_loss
 
@@ -192,8 +192,12 @@ class ArrayAPIMixin:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
-        # The least validation loss, computed once a penalty needs it, for all starts.
-        floor = functools.cache(lambda: validation_floor(xp, self.loss, X_val, w_val))
+        # The least monitored loss (validation loss with rows held out, else training
+        # loss), computed once the stopping rule or a penalty needs it, for all starts.
+        monitored_rows = train_rows if validation_rows is None else validation_rows
+        floor = functools.cache(
+            lambda: loss_floor(xp, device, self.loss, X, monitored_rows, sample_weight)
+        )
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
@@ -244,6 +248,7 @@ class ArrayAPIMixin:
                     n_iter_no_change=self.n_iter_no_change,
                     plateau_window=self._plateau_window(),
                     patience=self._stop_patience(validate is not None),
+                    floor=0.0 if incremental else self._plateau_floor(floor, validate is not None),
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )

@@ -317,19 +317,46 @@ def test_torch_float64_reproduces_numpy(data, params):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("high, counted", [(1.0, True), (1 + 1e-12, True), (1.5, False)])
 def test_the_cross_entropys_floor_is_the_numpy_engines(data, weighted, high, counted):
-    from skae._estimator import _validation_floor
-    from skae._xp_engine import validation_floor
+    from skae._estimator import _loss_floor
+    from skae._xp_engine import loss_floor
 
     X = 1 / (1 + np.exp(-data))
     X[3, 1] = high
     rows = np.arange(0, X.shape[0], 3)
     w = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
-    expected = _validation_floor("binary_crossentropy", X, rows, w)
-    floor = validation_floor(xps, "binary_crossentropy", strict(X[rows]),
-                             None if w is None else strict(w[rows]))
+    expected = _loss_floor("binary_crossentropy", X, rows, w)
+    floor = loss_floor(xps, STRICT_CPU, "binary_crossentropy", strict(X), rows, w, chunk=4)
     assert (expected > 0.3) is counted and (expected == 0.0) is not counted
     assert floor == pytest.approx(expected, rel=1e-12)
-    assert validation_floor(xps, "squared_error", strict(X[rows]), None) == 0.0
+    assert loss_floor(xps, STRICT_CPU, "squared_error", strict(X), rows, None) == 0.0
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_the_stopping_rule_counts_from_the_numpy_engines_floor(data, monkeypatch,
+                                                                early_stopping):
+    import skae._estimator
+    import skae._xp_estimator
+
+    floors = {}
+    for engine, module in [("numpy", skae._estimator), ("xp", skae._xp_estimator)]:
+        original = module.train
+
+        def recording(*args, _original=original, _engine=engine, **kwargs):
+            floors.setdefault(_engine, []).append(kwargs["floor"])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, "train", recording)
+    X = 1 / (1 + np.exp(-data))
+    w = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0])
+    params = dict(loss="binary_crossentropy", early_stopping=early_stopping, max_iter=12,
+                  n_init=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small(**params).fit(X, sample_weight=w)
+        with config_context(array_api_dispatch=True):
+            small(**params).fit(strict(X), sample_weight=w)
+    assert len(floors["xp"]) == 3 and floors["numpy"][0] > 0.3
+    assert_allclose(floors["xp"], floors["numpy"], rtol=1e-12)
 
 
 @requires_torch

@@ -155,6 +155,22 @@ def test_tolerance_is_relative_to_the_best_loss(scale):
     assert not result.converged and result.n_epochs == 100
 
 
+@pytest.mark.parametrize("floor", [0.0, 0.9])
+def test_tolerance_is_relative_to_the_loss_above_its_floor(floor):
+    # Down to a floor of 0.9 (a cross-entropy's entropy), a loss whose part above it
+    # shrinks by 5 % an epoch improves by less than 1 % of the whole loss: against the
+    # whole loss a tol of 1 % sees a plateau from the start; above the floor, none.
+    losses = 0.9 + 0.1 * 0.95 ** np.arange(100)
+    objective = ScriptedObjective(losses)
+    result = train(objective, Adam(objective.network.params), OneBatch(),
+                   rng=np.random.default_rng(0), max_epochs=100, tol=1e-2, n_iter_no_change=4,
+                   floor=floor)
+    if floor:
+        assert not result.converged and result.n_epochs == 100
+    else:
+        assert result.converged and result.n_epochs == 5
+
+
 def scripted_fit(losses, **kwargs):
     objective = ScriptedObjective(losses)
     return train(objective, Adam(objective.network.params), OneBatch(),
