@@ -461,6 +461,9 @@ def _overflow_error(exc):
 def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     """The codes ``X`` given to ``inverse_transform``, checked, with errors that say what to do."""
     name = f"{type(estimator).__name__}.inverse_transform"
+    problem = estimator._array_api_problem(fitted=True)
+    if problem is not None and namespace_and_device(X)[0] is not None:
+        raise ValueError(problem)  # Array API codes for a NumPy-only model, as _check_X
     if _is_complex(X):
         raise _complex_error(name)
     if hasattr(X, "__next__") and not hasattr(X, "__array__"):

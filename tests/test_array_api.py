@@ -928,6 +928,10 @@ def test_the_other_estimators_refuse_array_api_input_clearly(data, name):
         for method in methods:
             with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
                 getattr(est, method)(xps.asarray(data))
+        if hasattr(est, "inverse_transform"):  # codes, not data
+            codes = xps.asarray(est.transform(data))
+            with pytest.raises(ValueError, match=f"{name} does not run on Array API inputs"):
+                est.inverse_transform(codes)
 
 
 def test_inference_that_overflows_raises_or_scores_minus_infinity_as_on_numpy(data):
