@@ -138,7 +138,8 @@ def make_embedded_manifold(
             f"many dimensions: n_features must be >= {n_latent}, got {n_features}."
         )
     rng = check_random_state(random_state)
-    n_samples, n_features = int(n_samples), int(n_features)  # NumPy integers and bools too
+    # NumPy integers and bools too
+    n_samples, n_features, n_latent = int(n_samples), int(n_features), int(n_latent)
     latent = rng.uniform(-1, 1, size=(n_samples, n_latent))
     X = _random_smooth_map(2.0 * latent, n_features, _EMBEDDING_WIDTH, rng)
     X += noise * X.std() * rng.normal(size=X.shape)

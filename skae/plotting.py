@@ -77,6 +77,11 @@ def _default_name(estimator):
 def _as_dense(X):
     if sp.issparse(X):
         return X.toarray()
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas: pd.NA of nullable columns
+        try:
+            return X.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass  # not numbers: refused by the checks that follow, by name
     return np.asarray(X)
 
 
@@ -189,8 +194,12 @@ class LatentSpaceDisplay:
 
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.scatter`, overriding the
-            defaults (e.g. ``s``, ``alpha``, ``cmap``, ``norm``). With ``y``,
-            the colours are ``y``'s: ``c`` is refused.
+            defaults (e.g. ``s``, ``alpha``, ``marker``, ``cmap``, ``norm``).
+            Filled markers are drawn without an edge (``linewidths=0``), line
+            markers such as ``"x"`` with one. With ``y``, the colours are
+            ``y``'s: ``c`` is refused. With class labels, a ``cmap`` listing at
+            most 20 colours, at least one per class, gives class ``i`` its
+            ``i``-th colour; another spreads the classes evenly over its range.
 
         Returns
         -------
@@ -245,7 +254,12 @@ class LatentSpaceDisplay:
         if ax is None:
             _, ax = plt.subplots()
 
-        style = {"s": 12, "alpha": 0.8, "linewidths": 0}
+        from matplotlib.markers import MarkerStyle
+
+        marker = kwargs.get("marker", plt.rcParams["scatter.marker"])
+        style = {"s": 12, "alpha": 0.8}
+        if MarkerStyle(marker).is_filled():  # no edge; a line marker ("x", "+") is all edge
+            style["linewidths"] = 0
         legend = colorbar = None
         if target_type is None:
             scatter = ax.scatter(codes[:, 0], codes[:, 1], **{**style, **kwargs})
@@ -256,7 +270,8 @@ class LatentSpaceDisplay:
                 colorbar = ax.figure.colorbar(scatter, ax=ax)
             else:
                 n_classes = len(classes)
-                # Class i gets the i-th colour of a qualitative colormap.
+                # Class i gets the i-th colour of a qualitative colormap (one of up to 20
+                # colours with at least one per class); classes spread evenly over others.
                 style["cmap"], n_colors = (
                     ("tab10", 10)
                     if n_classes <= 10
@@ -264,6 +279,13 @@ class LatentSpaceDisplay:
                     if n_classes <= 20
                     else ("viridis", n_classes)
                 )
+                if "cmap" in kwargs:
+                    from matplotlib import colormaps
+                    from matplotlib.colors import ListedColormap
+
+                    own = colormaps.get_cmap(kwargs["cmap"])
+                    qualitative = isinstance(own, ListedColormap) and n_classes <= own.N <= 20
+                    n_colors = own.N if qualitative else n_classes
                 if "norm" not in kwargs:  # a norm of one's own sets the range itself
                     style["vmin"], style["vmax"] = -0.5, n_colors - 0.5
                 scatter = ax.scatter(codes[:, 0], codes[:, 1], c=indices, **{**style, **kwargs})
@@ -275,7 +297,7 @@ class LatentSpaceDisplay:
                             [],
                             [],
                             linestyle="",
-                            marker="o",
+                            marker=marker,
                             color=scatter.cmap(scatter.norm(i)),
                         )
                         for i in range(n_classes)

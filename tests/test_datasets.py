@@ -60,3 +60,11 @@ def test_integer_counts_of_any_integer_type(maker):
     X, *_ = maker(np.int64(5), random_state=0)
     assert_array_equal(X, maker(5, random_state=0)[0])
     assert maker(True, random_state=0)[0].shape[0] == 1
+
+
+@pytest.mark.parametrize("n_latent", [np.int32(3), True])
+def test_the_manifolds_dimension_of_any_integer_type(n_latent):
+    X, latent = make_embedded_manifold(20, n_features=4, n_latent=n_latent, random_state=0)
+    assert latent.shape == (20, int(n_latent)) and X.shape == (20, 4)
+    assert_array_equal(X, make_embedded_manifold(20, n_features=4, n_latent=int(n_latent),
+                                                 random_state=0)[0])

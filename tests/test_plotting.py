@@ -568,3 +568,57 @@ def test_latent_space_keeps_a_categoricals_order(clusters, pipe):
     assert_array_equal(colour_index[labels == "hi"], 2)
     plain = LatentSpaceDisplay.from_estimator(ae, X, y=labels)  # sorted, as before
     assert [t.get_text() for t in plain.ax_.get_legend().get_texts()] == ["hi", "lo", "mid"]
+
+
+@pytest.mark.parametrize(
+    "cmap, first_colours",
+    [("Set2", 6), ("Set1", 6), ("Accent", 6), ("viridis", None), ("tab20", 6)],
+)
+def test_latent_space_a_colormap_of_ones_own_gives_each_class_its_colour(cmap, first_colours):
+    """A qualitative map with a colour per class gives class i its i-th colour (Set2 and
+    Set1 hold 8 and 9: their own size, not tab10's, sets the colours); a continuous
+    map spreads the classes over its whole range."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    codes = np.random.default_rng(0).normal(size=(60, 2))
+    y = np.repeat(np.arange(6), 10)
+    disp = LatentSpaceDisplay(codes, y).plot(cmap=cmap)
+    legend = [to_hex(h.get_color()) for h in disp.legend_.legend_handles]
+    points = [to_hex(c) for c in disp.scatter_.to_rgba(disp.scatter_.get_array())[::10]]
+    assert len(set(legend)) == 6 and legend == points
+    own = colormaps[cmap]
+    if first_colours:
+        assert legend == [to_hex(own(i)) for i in range(first_colours)]
+    else:  # evenly over the map: the first and last classes near its two ends
+        assert legend[0] == to_hex(own(0.5 / 6)) and legend[-1] == to_hex(own(5.5 / 6))
+
+
+@pytest.mark.parametrize("marker", ["o", "s", "x", "+", "1"])
+def test_latent_space_draws_line_markers_too(marker):
+    """Filled markers are drawn without an edge; line markers are all edge, so theirs
+    stays (a width of 0 drew nothing). The legend shows the points' marker."""
+    codes = np.random.default_rng(0).normal(size=(40, 2))
+    disp = LatentSpaceDisplay(codes, np.repeat([0, 1], 20)).plot(marker=marker)
+    filled = marker in ("o", "s")
+    assert bool((np.asarray(disp.scatter_.get_linewidths()) == 0).all()) == filled
+    assert all(h.get_marker() == marker for h in disp.legend_.legend_handles)
+    disp = LatentSpaceDisplay(codes).plot(marker=marker, linewidths=2)  # one's own width
+    assert_array_equal(disp.scatter_.get_linewidths(), [2])
+
+
+def test_reconstruction_of_a_nullable_frame_draws_its_missing_entries_blank(digits):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(digits[:3]).astype("Float64")
+    X.iloc[0, 3] = pd.NA
+    ae = AutoencoderTransformer(n_components=4, hidden_layer_sizes=(16,), max_iter=5,
+                                random_state=0).fit(digits)
+    disp = ReconstructionDisplay.from_estimator(ae, X, n_images=3)
+    as_nan = ReconstructionDisplay.from_estimator(ae, X.astype("float64"), n_images=3)
+    first = disp.images_[0, 0].get_array()
+    assert np.ma.getmaskarray(first).sum() == 1
+    for ours, theirs in zip(disp.images_.ravel(), as_nan.images_.ravel(), strict=True):
+        assert_array_equal(np.ma.filled(ours.get_array(), -1),
+                           np.ma.filled(theirs.get_array(), -1))
+    with pytest.raises(ValueError, match="(?i)string|numeric|convert"):
+        ReconstructionDisplay(pd.DataFrame({"a": ["x", "y"]}), np.zeros((2, 1))).plot()
