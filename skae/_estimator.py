@@ -1650,9 +1650,22 @@ def _loss_floor(loss, X, rows, sample_weight, missing=None):
     """
     if loss != "binary_crossentropy":
         return 0.0
+    slack = _unit_interval_slack(X.dtype)
+    if sp.issparse(X) and missing is None:
+        # Zeros have entropy 0: the stored entries alone, without densifying the rows.
+        T = sp.csr_array(X[rows])  # a copy of the rows, summing duplicate entries
+        T.sum_duplicates()
+        if T.nnz and (T.data.min() < -slack or T.data.max() > 1 + slack):
+            return 0.0
+        T.data = binary_entropy(np.clip(T.data.astype(np.float64), 0.0, 1.0))
+        w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+        denominator = float(w.sum()) * X.shape[1]
+        return float(np.dot(w, T.sum(axis=1))) / denominator if denominator > 0 else 0.0
+    # Rows per chunk within scikit-learn's working_memory: several float64 copies each.
+    step = get_chunk_n_rows(row_bytes=6 * 8 * X.shape[1], max_n_rows=_VALIDATION_CHUNK)
     total = denominator = 0.0
-    for start in range(0, rows.size, _VALIDATION_CHUNK):
-        chunk = rows[start : start + _VALIDATION_CHUNK]
+    for start in range(0, rows.size, step):
+        chunk = rows[start : start + step]
         T = gather_rows(X, chunk, np.empty((chunk.size, X.shape[1]), dtype=X.dtype))
         w = np.ones(chunk.size) if sample_weight is None else sample_weight[chunk]
         if missing is None:
@@ -1661,7 +1674,6 @@ def _loss_floor(loss, X, rows, sample_weight, missing=None):
             observed = np.empty_like(T)
             missing.fill(T, observed)  # missing targets become 0, whose entropy is 0
             counts = missing.row_counts(observed)
-        slack = _unit_interval_slack(T.dtype)
         if T.size and (T.min() < -slack or T.max() > 1 + slack):
             return 0.0
         # A categorical group's columns are one-hot (checked), of entropy 0: the

@@ -359,6 +359,21 @@ def test_the_stopping_rule_counts_from_the_numpy_engines_floor(data, monkeypatch
     assert_allclose(floors["xp"], floors["numpy"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_cross_entropy_fits_stop_where_numpys_do(data, early_stopping):
+    """With a tolerance, the stopping rule's floor decides the epoch a fit ends at."""
+    X = 1 / (1 + np.exp(-2 * data))
+    params = dict(loss="binary_crossentropy", early_stopping=early_stopping, max_iter=1000,
+                  tol=1e-2, batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reference = small(**params).fit(X)
+        with config_context(array_api_dispatch=True):
+            est = small(**params).fit(strict(X))
+    assert est.n_iter_ == reference.n_iter_ < 1000
+    assert_allclose(est.loss_curve_, reference.loss_curve_, rtol=1e-10)
+
+
 @requires_torch
 def test_continued_fits_reproduce_numpy(data):
     """warm_start and partial_fit continue from the device's optimizer state."""

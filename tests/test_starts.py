@@ -583,6 +583,45 @@ def record_floors(monkeypatch, module=estimator_module):
     return floors
 
 
+def test_the_floor_of_sparse_rows_adds_their_stored_entries_without_densifying(monkeypatch):
+    """All training rows can be monitored: a sparse matrix's floor is its stored
+    entries' entropy (zeros add none); a dense one is taken in chunks within
+    scikit-learn's working_memory."""
+    from sklearn import config_context
+
+    rng = np.random.default_rng(0)
+    X = sp.random_array((300, 50), density=0.1, rng=rng, format="csr")
+    X = sp.csr_array((X.data, X.indices, X.indptr), shape=X.shape)
+    X.data[::7] = 1.0
+    rows, w = np.arange(3, 300, 2), rng.uniform(0.5, 2.0, 300)
+    w[rows[::5]] = 0.0
+    # Row 5's first entry stored twice, as a quarter and the rest (a non-canonical matrix).
+    at = X.indptr[5]
+    X.data[at] = 0.75
+    entries = np.insert(X.data, at, 0.25), np.insert(X.indices, at, X.indices[at])
+    duplicated = sp.csr_array((*entries, np.r_[X.indptr[:6], X.indptr[6:] + 1]), shape=X.shape)
+    X.data[at] = 1.0
+    dense = X.toarray()
+    assert duplicated.nnz == X.nnz + 1 and X.indptr[6] > at and w[5] > 0
+    expected = estimator_module._loss_floor("binary_crossentropy", dense, rows, w)
+    gathered = []
+    original = estimator_module.gather_rows
+
+    def gather_rows(X, chunk, out):
+        gathered.append(chunk.size)
+        return original(X, chunk, out)
+
+    monkeypatch.setattr(estimator_module, "gather_rows", gather_rows)
+    for data in (duplicated, sp.csc_array(duplicated)):
+        floor = estimator_module._loss_floor("binary_crossentropy", data, rows, w)
+        assert floor == pytest.approx(expected, rel=1e-12) and floor > 0.01
+    assert gathered == []  # never densified
+    with config_context(working_memory=0.1):  # MiB: 43 rows of six float64 copies of 50
+        floor = estimator_module._loss_floor("binary_crossentropy", dense, rows, w)
+    assert floor == pytest.approx(expected, rel=1e-12)
+    assert max(gathered) == 43 and sum(gathered) == rows.size
+
+
 @pytest.mark.parametrize("early_stopping", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_stopping_rule_counts_from_the_cross_entropys_floor(
