@@ -894,7 +894,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         return None
 
     def _plateau_floor(self, floor, validated):
-        """The least monitored loss, which the stopping rule's tolerance is relative above.
+        """The least monitored loss: the stopping rule's tolerance counts the loss above it.
 
         ``floor()`` is that of :func:`_loss_floor`, for the validation rows when
         ``validated``, else for the training rows. 0 here: the variational

@@ -219,8 +219,8 @@ def train(
         Number of epochs in a row without improvement that end training whatever
         the schedule (:class:`PlateauRule`); None leaves the end to the schedule.
     floor : float
-        The least value of the monitored loss, which the stopping rule's tolerance
-        is relative to the loss above (:class:`PlateauRule`).
+        The least value of the monitored loss: the stopping rule's tolerance is
+        relative to the loss above it (:class:`PlateauRule`).
     schedule : Schedule or None
         The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
