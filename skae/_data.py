@@ -136,7 +136,8 @@ def has_missing(X):
     """Whether dense or sparse ``X`` (already checked for infinities) holds a NaN.
 
     Small arrays are checked entry by entry; larger ones in one pass without a
-    temporary: a finite sum proves there is no NaN, otherwise the entries are checked.
+    temporary: a finite sum proves there is no NaN, otherwise the entries are
+    checked in blocks of rows of about a million entries.
     """
     values = X.data if sp.issparse(X) else X
     if values.size <= 65536:
@@ -144,7 +145,11 @@ def has_missing(X):
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.sum(values)):
             return False
-    return bool(np.isnan(values).any())
+    step = max(1, (1 << 20) * values.shape[0] // values.size)  # rows per block
+    return any(
+        bool(np.isnan(values[start : start + step]).any())
+        for start in range(0, values.shape[0], step)
+    )
 
 
 def observed_weight(X, sample_weight, groups=()):
@@ -181,8 +186,9 @@ def observed_weight(X, sample_weight, groups=()):
         empty = np.bincount(rows[np.isnan(X.data)], minlength=n) == d
     else:
         empty = np.empty(n, dtype=bool)
-        for start in range(0, n, 8192):
-            empty[start : start + 8192] = np.isnan(X[start : start + 8192]).all(axis=1)
+        step = max(1, min(8192, (1 << 20) // max(1, d)))  # about a million entries
+        for start in range(0, n, step):
+            empty[start : start + step] = np.isnan(X[start : start + step]).all(axis=1)
     if not empty.any():
         return sample_weight
     weight = np.ones(n) if sample_weight is None else np.array(sample_weight, dtype=float)
@@ -490,8 +496,10 @@ class BatchSource:
     def _count_observed(self, rows):
         """Observed variables of each of ``rows`` (one pass, in chunks)."""
         counts = np.empty(rows.size)
-        for start in range(0, rows.size, 8192):
-            chunk = rows[start : start + 8192]
+        # Chunks of about a quarter million entries: two dense copies each.
+        step = max(1, min(8192, (1 << 18) // max(1, self.X.shape[1])))
+        for start in range(0, rows.size, step):
+            chunk = rows[start : start + step]
             block = np.empty((chunk.size, self.X.shape[1]), self.X.dtype)
             gather_rows(self.X, chunk, block)
             observed = np.empty_like(block)
@@ -519,8 +527,11 @@ class BatchSource:
             )
             if not observed > 0:
                 raise ValueError(
-                    "Every entry of the training data is missing (or has zero weight): "
-                    "there is nothing to learn from."
+                    "Every entry of the training data is missing"
+                    f"{'' if weights is None else ' (or has zero weight)'}: there is "
+                    "nothing to learn from. Fit on data with observed entries (for data "
+                    "missing as a whole, sklearn.impute.SimpleImputer("
+                    "keep_empty_features=True) fills zeros)."
                 )
             #: ``1/ρ``, the scale of the yielded mask.
             self.mask_scale = self.n_rows * self.mask.n_variables / observed

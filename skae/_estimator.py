@@ -997,11 +997,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if _RANGE_WARNED_BY_FIT.get():
             return
         values = X.data if sp.issparse(X) else X
-        if has_missing(X):
-            values = values[~np.isnan(values)]
+        if not values.size:
+            return
+        # The observed entries' range, without a copy of them: fmin and fmax skip NaN.
+        low = float(np.fmin.reduce(values, axis=None))
+        high = float(np.fmax.reduce(values, axis=None))
         slack = _unit_interval_slack(values.dtype)
-        if values.size and (values.min() < -slack or values.max() > 1 + slack):
-            high = float(values.max())
+        if low < -slack or high > 1 + slack:
             shown = f"{high:.3g}" if f"{high:.3g}" != "1" else repr(high)  # not 1 if above
             advice = (
                 "Scale new data as the training data were scaled (e.g. with the same "
@@ -1013,7 +1015,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             model = "this model was fitted with " if fitted else ""
             warnings.warn(
                 f'{model}loss="binary_crossentropy", which expects data in [0, 1], but X '
-                f"ranges over [{values.min():.3g}, {shown}]: the loss is unbounded below "
+                f"ranges over [{low:.3g}, {shown}]: the loss is unbounded below "
                 f"there and the reconstructions stay in [0, 1]. {advice}",
                 UserWarning,
                 stacklevel=_outside_stacklevel(),

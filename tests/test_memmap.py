@@ -116,3 +116,40 @@ def test_partial_fit_and_inference_on_a_memmap(memmap):
     # cancels, so it is close to the scores' scale rather than to each score.
     assert_allclose(scores[:1000], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
     assert ae.transform(memmap).shape == (N_SAMPLES, 4)
+
+
+@pytest.fixture(scope="module", params=[np.float64, np.float32], ids=["float64", "float32"])
+def unit_memmap_with_holes(request, tmp_path_factory):
+    """A read-only memmap of values in (0, 1) with 5 % of its entries missing."""
+    path = tmp_path_factory.mktemp("memmap") / "U.npy"
+    rng = np.random.RandomState(1)
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=request.param,
+                                  shape=(N_SAMPLES, N_FEATURES))
+    for start in range(0, N_SAMPLES, 10_000):
+        block = 1 / (1 + np.exp(-rng.normal(size=(10_000, N_FEATURES))))
+        block[rng.uniform(size=block.shape) < 0.05] = np.nan
+        X[start : start + 10_000] = block
+    X.flush()
+    del X
+    return np.load(path, mmap_mode="r")
+
+
+def test_cross_entropy_with_missing_entries_reads_a_memmap_in_chunks(unit_memmap_with_holes):
+    """Finding the holes and the range of the observed entries (the cross-entropy's
+    warning) takes no copy of X, nor a mask of it."""
+    X = unit_memmap_with_holes
+    ae = AutoencoderTransformer(4, hidden_layer_sizes=(16,), loss="binary_crossentropy",
+                                random_state=0)
+    # scikit-learn's check_array masks the infinities of data holding NaN: a byte an entry.
+    bound = X.size + X.nbytes / 4
+    peak, _ = peak_allocation(lambda: ae.partial_fit(X))
+    assert peak < bound, (peak, X.nbytes)
+    with config_context(working_memory=1):
+        peak, scores = peak_allocation(lambda: ae.score_samples(X))
+    assert peak < bound, (peak, X.nbytes)
+    assert np.isfinite(scores).all()
+    new = np.array(X[:50])
+    new[0, np.flatnonzero(~np.isnan(new[0]))[0]] = 2.0
+    assert np.isnan(new).any()
+    with pytest.warns(UserWarning, match=rf"ranges over \[{np.nanmin(new):.3g}, 2\]"):
+        ae.score_samples(new)  # the observed entries' range: NaN left out
