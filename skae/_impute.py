@@ -55,7 +55,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         missing entries imputed with 0 and their observed ones as given; by
         default they are dropped from the output, as scikit-learn's imputers
         drop them. Either way the network never reads them: it has learned
-        nothing about them.
+        nothing about them. Training data with no observed entry at all are
+        refused (where scikit-learn's imputers return no column, or zeros):
+        there is no network to fit.
 
     categorical_groups : list of sequences of int or None, default=None
         Column indices of one-hot blocks, one per categorical feature, as

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 import skae._estimator as estimator_module
-from skae import AutoencoderTransformer
+from skae import AutoencoderImputer, AutoencoderTransformer
 from skae._data import BatchSource, Corruption, MissingEntries, has_missing, validation_split
 from skae._model import Network
 from skae._objectives import Objective
@@ -161,6 +161,17 @@ def test_an_all_missing_training_set_is_refused():
         BatchSource(X, np.arange(10), None, 4, mask=MissingEntries(3))
     with pytest.raises(ValueError, match="Every entry of the training data is missing"):
         small().fit(X)
+    # No sample weights: no mention of them; the advice names what fills such data.
+    imputer = AutoencoderImputer(max_iter=2, keep_empty_features=True)
+    with pytest.raises(ValueError, match=r"is missing: there is nothing to learn from\. "
+                                         r"Fit on .*SimpleImputer\(keep_empty_features=True\)"):
+        imputer.fit(X)
+    assert not hasattr(imputer, "n_features_in_")
+    observed_where_weightless = X.copy()
+    observed_where_weightless[5:, 0] = 1.0
+    weights = np.r_[np.ones(5), np.zeros(5)]
+    with pytest.raises(ValueError, match=r"missing \(or has zero weight\)"):
+        BatchSource(observed_where_weightless, np.arange(10), weights, 4, mask=MissingEntries(3))
 
 
 # -- the masked objective: gradients by finite differences ----------------------------------
