@@ -32,6 +32,16 @@ from ._xp_engine import (
 )
 from ._xp_engine import validation_loss as _validation_loss
 
+
+def _refuse_sparse_tensor(X):
+    """Inference takes dense arrays of the model's namespace, not sparse tensors."""
+    if _xp.is_sparse_tensor(X):
+        raise TypeError(
+            "Sparse input stays on the CPU: pass a scipy.sparse matrix to a model "
+            "fitted on NumPy data, or a dense array of the model's namespace."
+        )
+
+
 #: Rows per chunk of transform, inverse_transform and score_samples on a device.
 _CHUNK_ROWS = 65536
 
@@ -141,7 +151,7 @@ class ArrayAPIMixin:
         spec = self._spec(X.shape[1])
         if continuing:
             self._check_continuation(spec, incremental)
-        self._array_api_warn_about_range(X, xp, self.loss)
+        self._array_api_warn_about_range(X, xp, self.loss, fitted=continuing)
 
         n_iter = self.n_iter_ if continuing else 0
         n_starts = 1 if continuing or incremental else self._n_starts()
@@ -383,11 +393,7 @@ class ArrayAPIMixin:
     def _array_api_check_X(self, X):
         X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
-        if _xp.is_sparse_tensor(X):
-            raise TypeError(
-                "Sparse input stays on the CPU: pass a scipy.sparse matrix to a model "
-                "fitted on NumPy data, or a dense array of the model's namespace."
-            )
+        _refuse_sparse_tensor(X)
         X = self._check_X(X, reset=False, dtype=(xp.float64, xp.float32))
         _refuse_missing(X, xp, fitted=True)
         self._array_api_warn_about_range(X, xp, self._loss, fitted=True)
@@ -424,6 +430,7 @@ class ArrayAPIMixin:
 
         X = _xp.untracked(X)
         xp, _ = _xp.array_namespace(X)
+        _refuse_sparse_tensor(X)
         X = _check_codes(self, X, dtype=(xp.float64, xp.float32))
         objective, _ = self._array_objective()
         net, (Xc, params) = objective.network, self._array_api_operands(xp, X)

@@ -548,6 +548,14 @@ def test_sparse_tensors_are_refused(data):
     with config_context(array_api_dispatch=True):
         with pytest.raises(TypeError, match="Sparse input stays on the CPU"):
             small().fit(X)
+        est = small().fit(torch_array(data))
+        codes = est.transform(torch_array(data))
+        for sparse in (X, X.to_sparse_csr()):
+            with pytest.raises(TypeError, match="Sparse input stays on the CPU"):
+                est.transform(sparse)
+        for sparse in (codes.to_sparse(), codes.to_sparse_csr()):
+            with pytest.raises(TypeError, match="Sparse input stays on the CPU"):
+                est.inverse_transform(sparse)
 
 
 @pytest.mark.parametrize(
@@ -748,6 +756,26 @@ def test_binary_crossentropy_range_warnings_as_on_numpy(data):
     assert len(places["numpy"]) == 3
     assert places["strict"][0][0] == __file__ and places["strict"][2][0] == __file__
     assert places["strict"] == places["numpy"]  # the same lines of this loop
+
+
+@pytest.mark.parametrize("continued", ["warm_start", "partial_fit"])
+def test_a_continued_fit_warns_of_its_range_as_on_numpy(data, continued):
+    """Continuing, the model was fitted with the cross-entropy: the advice is to scale
+    new data as the training data were (as the NumPy engine says)."""
+    inside, outside = 1 / (1 + np.exp(-data)), np.abs(data) * 3
+    messages = {}
+    for name, make in [("numpy", np.asarray), ("strict", strict)]:
+        with config_context(array_api_dispatch=True), warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            est = small(loss="binary_crossentropy", warm_start=continued == "warm_start")
+            if continued == "warm_start":
+                est.fit(make(inside)).fit(make(outside))
+            else:
+                est.partial_fit(make(inside)).partial_fit(make(outside))
+        messages[name] = [str(r.message) for r in w if "expects data in" in str(r.message)]
+    assert len(messages["numpy"]) == 1
+    assert messages["numpy"][0].startswith("this model was fitted with")
+    assert messages["strict"] == messages["numpy"]
 
 
 def get_torch_namespace():
