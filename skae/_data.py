@@ -575,6 +575,10 @@ class BatchSource:
         """Corrupted (or not) inputs of one minibatch, with the mask appended if asked."""
         corrupt = self.corruption
         inputs = targets if corrupt is None else corrupt(targets)
+        if corrupt is not None and corrupt.kind != "masking":
+            # Missing entries enter the network as 0, as at inference: the noise
+            # corrupts the observed entries only (masking leaves a 0 at 0 anyway).
+            np.copyto(inputs, 0, where=mask == 0)
         if not self.mask.as_input:
             return inputs
         out = self._inputs.get(targets.shape[0])

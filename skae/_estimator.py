@@ -2144,7 +2144,8 @@ class AutoencoderTransformer(
     :meth:`transform`, :meth:`score` and :meth:`score_samples`, dense or
     sparse (a stored NaN is missing; an implicit zero is an observed 0). They
     enter the network as 0, which on standardized data is the feature's mean
-    (optionally with the mask as inputs, ``mask_as_input``), and the loss
+    (optionally with the mask as inputs, ``mask_as_input``; a denoising
+    ``noise`` corrupts the observed entries only), and the loss
     counts the observed entries only: ``Σ_i w_i Σ_j M_ij ℓ_ij / Σ_i w_i Σ_j
     M_ij``, with ``M_ij`` 1 for an observed entry and 0 for a missing one; a
     row with nothing observed contributes nothing. Infinite values are still

@@ -513,6 +513,26 @@ def test_inference_chunks_match_one_pass(holes, monkeypatch):
         assert_allclose(a, b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
+@pytest.mark.parametrize("as_input", [False, True])
+def test_noise_leaves_missing_entries_at_zero_as_inference_sees_them(holes, noise, as_input):
+    """Denoising corrupts what was observed; a missing entry enters the network as 0
+    (and marked absent) in training as at inference."""
+    d = holes.shape[1]
+    low, high = np.full(d, -5.0), np.full(d, 5.0)
+    corrupt = Corruption(noise, 0.9, np.random.default_rng(0), low, high)
+    source = BatchSource(holes, np.arange(holes.shape[0]), None, 32, corruption=corrupt,
+                         mask=MissingEntries(d, as_input=as_input))
+    changed = 0
+    for inputs, targets, _, mask in source.epoch(np.random.default_rng(1)):
+        values = inputs[:, :d]
+        assert (values[mask == 0] == 0).all()
+        if as_input:
+            assert (inputs[:, d:][mask == 0] == 0).all()
+        changed += int((values != targets)[mask != 0].sum())
+    assert changed > 0.5 * np.count_nonzero(~np.isnan(holes))  # the observed are corrupted
+
+
 def test_corruption_records_the_entries_masking_dropped(blobs):
     corrupt = Corruption("masking", 0.5, np.random.default_rng(0))
     out = corrupt(blobs)
