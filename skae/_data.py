@@ -578,7 +578,11 @@ class BatchSource:
         if corrupt is not None and corrupt.kind != "masking":
             # Missing entries enter the network as 0, as at inference: the noise
             # corrupts the observed entries only (masking leaves a 0 at 0 anyway).
-            np.copyto(inputs, 0, where=mask == 0)
+            missing = self._inputs.get(("missing", mask.shape))
+            if missing is None:
+                missing = self._inputs["missing", mask.shape] = np.empty(mask.shape, bool)
+            np.equal(mask, 0, out=missing)
+            np.copyto(inputs, 0, where=missing)
         if not self.mask.as_input:
             return inputs
         out = self._inputs.get(targets.shape[0])
