@@ -751,7 +751,9 @@ class ReconstructionDisplay:
             None creates a new figure. A single Axes (from a grid of subplots)
             is split into the grid of images and hidden. An array of Axes of
             shape ``(n_rows, n_images)`` is used as it is, with ``n_rows`` one
-            more than the number of rows of reconstructions.
+            more than the number of rows of reconstructions; with one image, a
+            1-D array of ``n_rows`` Axes (what ``plt.subplots(n_rows, 1)``
+            returns) is that grid's column.
 
         cmap : str or matplotlib Colormap, default="gray_r"
             Colormap of the images.
@@ -795,6 +797,9 @@ class ReconstructionDisplay:
                     axes[i, j] = figure.add_subplot(grid[i, j])
         else:
             axes = np.asarray(ax, dtype=object)
+            if n_images == 1 and axes.shape == (n_rows,):
+                # One image: what plt.subplots(n_rows, 1) returns, the grid's one column.
+                axes = axes.reshape(n_rows, 1)
             if axes.shape != (n_rows, n_images):
                 raise ValueError(
                     f"Expected an array of Axes of shape {(n_rows, n_images)}, "

@@ -408,6 +408,23 @@ def test_reconstruction_on_an_array_of_axes(digits):
         ReconstructionDisplay(digits[:4], digits[:4]).plot(ax=axes)
 
 
+def test_reconstruction_on_the_1d_axes_of_one_image(digits):
+    # plt.subplots(3, 1) squeezes to a 1-D array: one image above two reconstructions.
+    _, column = plt.subplots(3, 1)
+    disp = ReconstructionDisplay(digits[:1], [digits[1:2], digits[2:3]]).plot(ax=column)
+    assert disp.axes_.shape == (3, 1)
+    assert all(disp.axes_[i, 0] is column[i] for i in range(3))
+    assert_array_equal(disp.images_[2, 0].get_array(), digits[2].reshape(8, 8))
+    # Two images: a 1-D array of four Axes does not say which is which; refused as before.
+    _, flat = plt.subplots(1, 4)
+    with pytest.raises(ValueError, match=r"array of Axes of shape \(2, 2\)"):
+        ReconstructionDisplay(digits[:2], digits[:2]).plot(ax=flat)
+    # One image, the wrong number of Axes.
+    _, column = plt.subplots(3, 1)
+    with pytest.raises(ValueError, match=r"array of Axes of shape \(2, 1\), got shape \(3,\)"):
+        ReconstructionDisplay(digits[:1], digits[1:2]).plot(ax=column)
+
+
 def test_reconstruction_strip_for_non_image_rows(pipe, clusters):
     X, _ = clusters
     disp = ReconstructionDisplay.from_estimator(pipe, X, image_shape=(1, 10), n_images=2)
