@@ -797,25 +797,36 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return {}
 
-    def _refuse_unobserved_groups(self, X, spec, sample_weight):
-        """Refuse categorical groups that no training row of positive weight observes.
+    def _refuse_unobserved_groups(self, X, spec, train_rows, validation_rows=None):
+        """Refuse categorical groups that no training row observes.
 
-        Nothing of such a group could be learned: its reconstruction would be an
-        arbitrary category. A fresh ``fit`` checks; ``partial_fit`` and warm
-        starts, whose later data may observe it, do not.
+        ``train_rows``: the rows the network trains on (of positive weight, not
+        held out for early stopping). Nothing of a group they never observe could
+        be learned: its reconstruction would be an arbitrary category. A fresh
+        ``fit`` checks; ``partial_fit`` and warm starts, whose later data may
+        observe it, do not.
         """
         groups = spec.get("categorical_groups", ())
         if not groups:
             return
-        rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight)
-        unobserved = unobserved_groups(X, groups, rows)
-        if unobserved:
-            raise ValueError(
-                f"The categorical group {unobserved[0]} is missing (all zeros, or a NaN) in "
-                "every training row (of positive weight), so the network could learn "
-                "nothing of it and would reconstruct it as an arbitrary category. Leave it "
-                "out of categorical_groups, or fit on rows where it is observed."
-            )
+        unobserved = unobserved_groups(X, groups, train_rows)
+        if not unobserved:
+            return
+        group = unobserved[0]
+        held_out = validation_rows is not None and not unobserved_groups(
+            X, [group], validation_rows
+        )
+        advice = (
+            "The rows that observe it were all held out for early stopping: fit with "
+            "early_stopping=False, or on more rows where it is observed."
+            if held_out
+            else "Leave it out of categorical_groups, or fit on rows where it is observed."
+        )
+        raise ValueError(
+            f"The categorical group {group} is missing (all zeros, or a NaN) in every "
+            "training row (of positive weight), so the network could learn nothing of it "
+            f"and would reconstruct it as an arbitrary category. {advice}"
+        )
 
     def _training_data(self, X, continuing):
         """The data the network trains on, from validated ``X``, and what was learned.
@@ -1044,8 +1055,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         missing = self._missing_entries(spec, X)
         if missing is not None:
             missing.check_one_hot(X)
-            if not (continuing or incremental):
-                self._refuse_unobserved_groups(X, spec, sample_weight)
 
         n_iter = self.n_iter_ if continuing else 0
         n_starts = 1 if continuing or incremental else self._n_starts()
@@ -1072,6 +1081,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             # A weight of zero leaves the row out, as if it were not there: it is in
             # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
             train_rows = train_rows[sample_weight[train_rows] > 0]
+        if missing is not None and not (continuing or incremental):
+            self._refuse_unobserved_groups(X, spec, train_rows, validation_rows)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)
@@ -1952,8 +1963,9 @@ class AutoencoderTransformer(
         ``handle_unknown="ignore"``). :meth:`inverse_transform` returns
         one-hot rows (the most probable category) there. Groups must be
         disjoint, in range and have at least two columns; their entries 0 or 1.
-        :meth:`fit` refuses a group missing as a whole in every training row
-        (of positive weight): nothing of it could be learned.
+        :meth:`fit` refuses a group missing as a whole in every row it trains
+        on (of positive weight, not held out for early stopping): nothing of it
+        could be learned.
 
     mask_as_input : bool, default=False
         Append the observed-entries mask (1 observed, 0 missing) to the

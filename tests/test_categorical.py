@@ -300,11 +300,58 @@ def test_a_group_observed_in_no_training_row_is_refused_by_fit(container):
     bad[1, 2:5] = [0.0, 1.0, 0.0]
     weights = np.ones(len(bad))
     weights[1] = 0.0
-    fresh = AutoencoderTransformer(categorical_groups=groups, max_iter=2)
+    fresh = AutoencoderTransformer(categorical_groups=groups, max_iter=2, early_stopping=False)
     with pytest.raises(ValueError, match="every training row"):
         fresh.fit(bad, sample_weight=weights)
     fresh.fit(bad)
     AutoencoderTransformer(categorical_groups=groups, max_iter=2).partial_fit(given)
+
+
+def test_a_group_observed_only_in_held_out_rows_is_refused_by_fit(monkeypatch):
+    """Rows held out for early stopping are not trained on: a group that only they
+    observe is refused too, with advice to keep those rows, not to drop the group."""
+    import skae._estimator as estimator_module
+
+    X, groups, _ = mixed()
+    bad = X.copy()
+    bad[:, 2:5] = 0.0
+    splits, calls = [], []
+    split = estimator_module.validation_split
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        splits.append(split(*args, **kwargs))
+        return splits[-1]
+
+    monkeypatch.setattr(estimator_module, "validation_split", spy)
+    model = AutoencoderTransformer(
+        categorical_groups=groups, max_iter=2, early_stopping=True, random_state=0
+    )
+    with pytest.raises(ValueError, match="Leave it out of categorical_groups"):
+        model.fit(bad)
+    (_, weights, fraction, seed), _ = calls[-1]
+    # The split goes by the rows' content: find a row that stays held out once it
+    # observes the group.
+    for row in range(len(bad)):
+        candidate = bad.copy()
+        candidate[row, 3] = 1.0
+        train_rows, held_out = split(candidate, weights, fraction, seed)
+        if row in held_out:
+            bad = candidate
+            break
+    assert bad[:, 3].any()
+    given = bad.copy()
+    with pytest.raises(ValueError, match=r"group \[2, 3, 4\] is missing .* all held out for "
+                       r"early stopping: fit with early_stopping=False"):
+        model.fit(bad)
+    assert_array_equal(splits[-1][1], held_out)
+    assert not hasattr(model, "n_iter_")
+    assert_array_equal(bad, given)
+    # Trained on every row, the same data fit; observed in a training row, too.
+    AutoencoderTransformer(categorical_groups=groups, max_iter=2, early_stopping=False).fit(bad)
+    bad[train_rows[0], 4] = 1.0
+    model.fit(bad)
+    assert model.n_iter_ == 2
 
 
 @pytest.mark.parametrize("after", ["passthrough", None])
