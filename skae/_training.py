@@ -252,10 +252,19 @@ def train(
             best_params = result.resume["best_params"]
         rule.load_state(result.resume["rule"])
     result.resume = None
-    result.best_params = best_params  # updated in place
-    # The last complete epoch's optimizer state (and weights, which validation
-    # otherwise keeps): an interrupt drops the unfinished epoch entirely.
-    checkpoint = (None if has_validation else params.copy(), optimizer.state())
+    result.best_params = best_params
+    # A new best epoch's weights are copied into the spare buffer, which then
+    # swaps with best_params: the checkpoint's best weights are never overwritten.
+    spare = np.empty_like(params) if has_validation else None
+    # The last complete epoch: its weights (which validation otherwise keeps), the
+    # optimizer's state, what the result counted and the best weights. An interrupt
+    # drops the unfinished epoch entirely, wherever it lands, bookkeeping included.
+    checkpoint = (
+        None if has_validation else params.copy(),
+        optimizer.state(),
+        _counts(result),
+        best_params,
+    )
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
@@ -284,20 +293,24 @@ def train(
                 val_loss = validate() if has_validation else None
                 if has_validation and not isfinite(val_loss):
                     raise diverged(epoch, None, val_loss, optimizer.learning_rate)
+                # The copies first, then the counts: the checkpoint commits the epoch.
+                weights = None if has_validation else params.copy()
+                state = optimizer.state()
+                improved = has_validation and val_loss < result.best_validation_loss
+                if improved:
+                    np.copyto(spare, params)
+                    best_params, spare = spare, best_params
                 result.loss_curve.append(loss)
                 result.n_epochs += 1
                 result.n_samples_seen += n_rows
                 result.best_loss = min(result.best_loss, loss)
                 if has_validation:
                     result.validation_loss_curve.append(val_loss)
-                    monitored = val_loss
-                    if val_loss < result.best_validation_loss:
+                    if improved:
                         result.best_validation_loss = val_loss
-                        np.copyto(best_params, params)
-                else:
-                    monitored = loss
-                checkpoint = (None if has_validation else params.copy(), optimizer.state())
-                rule.observe(monitored)
+                        result.best_params = best_params
+                checkpoint = (weights, state, _counts(result), best_params)
+                rule.observe(val_loss if has_validation else loss)
                 seconds = time.perf_counter() - tic
                 if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
                     result.stopped_by_monitor = True
@@ -308,12 +321,15 @@ def train(
             else:
                 result.converged = schedule is not None and schedule.completes
         except KeyboardInterrupt:
+            weights, state, counts, best_params = checkpoint
+            _restore_counts(result, counts)
+            result.best_params = best_params
             if result.n_epochs == 0:
                 raise
             result.interrupted = True
             if not has_validation:
-                np.copyto(params, checkpoint[0])
-            optimizer.load_state(checkpoint[1])
+                np.copyto(params, weights)
+            optimizer.load_state(state)
     if not result.interrupted:
         result.resume = {
             "params": params.copy() if has_validation else params,
@@ -323,6 +339,31 @@ def train(
     if has_validation:
         np.copyto(params, best_params)
     return result
+
+
+def _counts(result):
+    """What ``result`` has counted, for :func:`_restore_counts` after an interrupt."""
+    return (
+        len(result.loss_curve),
+        len(result.validation_loss_curve),
+        result.n_epochs,
+        result.n_samples_seen,
+        result.best_loss,
+        result.best_validation_loss,
+    )
+
+
+def _restore_counts(result, counts):
+    """Take ``result`` back to ``counts``: the epochs counted after them are dropped."""
+    n_losses, n_validation_losses, *values = counts
+    del result.loss_curve[n_losses:]
+    del result.validation_loss_curve[n_validation_losses:]
+    (
+        result.n_epochs,
+        result.n_samples_seen,
+        result.best_loss,
+        result.best_validation_loss,
+    ) = values
 
 
 def start_score(result):

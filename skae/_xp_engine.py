@@ -25,7 +25,7 @@ import time
 
 from ._activations import LEAKY_SLOPE
 from ._optim import MOMENT_FORM_THRESHOLD
-from ._training import PlateauRule, TrainingResult, diverged
+from ._training import PlateauRule, TrainingResult, _counts, _restore_counts, diverged
 
 
 def _softplus(xp, A):
@@ -471,8 +471,9 @@ def train(
         rule.load_state(result.resume["rule"])
     result.resume = None
     result.best_params = best_params
-    # The last complete epoch's optimizer state (and weights without validation).
-    checkpoint = (optimizer.params, optimizer.state())
+    # The last complete epoch: its weights, the optimizer's state, what the result
+    # counted and the best weights (an interrupt drops the unfinished epoch whole).
+    checkpoint = (optimizer.params, optimizer.state(), _counts(result), best_params)
     n_rows = source.n_rows
     loss_gradient, step = objective.loss_gradient, optimizer.step
     begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
@@ -516,6 +517,7 @@ def train(
             val_loss = float(values[-1]) if has_validation else None
             if has_validation and not math.isfinite(val_loss):
                 raise diverged(epoch, None, val_loss, optimizer.learning_rate)
+            state = optimizer.state()
             result.loss_curve.append(loss)
             result.n_epochs += 1
             result.n_samples_seen += n_rows
@@ -528,7 +530,7 @@ def train(
                     best_params = result.best_params = params
             else:
                 monitored = loss
-            checkpoint = (params, optimizer.state())
+            checkpoint = (params, state, _counts(result), best_params)
             rule.observe(monitored)
             seconds = time.perf_counter() - tic
             if any([m(epoch, loss, val_loss, seconds) for m in monitors]):
@@ -540,12 +542,15 @@ def train(
         else:
             result.converged = schedule is not None and schedule.completes
     except KeyboardInterrupt:
+        weights, state, counts, best_params = checkpoint
+        _restore_counts(result, counts)
+        result.best_params = best_params
         if result.n_epochs == 0:
             raise
         result.interrupted = True
         if not has_validation:
-            optimizer.params = checkpoint[0]
-        optimizer.load_state(checkpoint[1])
+            optimizer.params = weights
+        optimizer.load_state(state)
     finally:
         errstate.__exit__(None, None, None)
     if not result.interrupted:

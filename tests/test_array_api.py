@@ -1082,3 +1082,36 @@ def test_an_interrupt_keeps_the_optimizer_state_of_the_last_complete_epoch(monke
         est.fit(xps.asarray(X))
     assert est.n_iter_ == 2
     assert est._optimizer_state["t"] == 6
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_an_interrupt_while_an_epoch_is_recorded_drops_it_whole(monkeypatch, early_stopping):
+    """Landing after the counts are updated and before the checkpoint is, an interrupt
+    drops that epoch from the counts as from the weights, as in the NumPy engine."""
+    import skae._xp_engine as xp_engine
+
+    X = np.random.default_rng(0).normal(size=(240, 4))
+    params = dict(hidden_layer_sizes=(8,), batch_size=40, n_init=1,
+                  early_stopping=early_stopping, random_state=0)
+    with config_context(array_api_dispatch=True):
+        reference = AutoencoderTransformer(2, max_iter=2, **params).fit(xps.asarray(X))
+    counts, calls = xp_engine._counts, []
+
+    def interrupted(result):
+        calls.append(None)
+        if len(calls) == 4:  # 1: before any epoch, 2 and 3: epochs 1 and 2
+            raise KeyboardInterrupt
+        return counts(result)
+
+    monkeypatch.setattr(xp_engine, "_counts", interrupted)
+    est = AutoencoderTransformer(2, max_iter=50, **params)
+    with config_context(array_api_dispatch=True), pytest.warns(UserWarning, match="after 2"):
+        est.fit(xps.asarray(X))
+    assert est.n_iter_ == len(est.loss_curve_) == 2 and est.t_ == reference.t_
+    assert est.loss_curve_ == reference.loss_curve_
+    if early_stopping:
+        assert est.best_validation_loss_ == reference.best_validation_loss_
+    assert est._optimizer_state["t"] == reference._optimizer_state["t"]
+    with config_context(array_api_dispatch=True):
+        codes = [np.asarray(m.transform(xps.asarray(X))) for m in (est, reference)]
+    assert_array_equal(*codes)

@@ -141,6 +141,46 @@ def test_interrupt_with_early_stopping_keeps_best_weights(blobs, monkeypatch):
     assert_array_equal(ae._optimizer_state["m"], reference._optimizer_state["m"])
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("where", ["optimizer state", "counts"])
+def test_interrupt_while_an_epoch_is_recorded_drops_it_whole(
+    blobs, monkeypatch, early_stopping, where
+):
+    """An interrupt landing in the end-of-epoch bookkeeping (copying the optimizer's
+    state for the checkpoint, or after the counts and best weights are updated but
+    before the checkpoint is) drops that epoch from the counts and the weights alike:
+    the model is the two-epoch fit's, whatever it reports."""
+    import skae._training as training
+
+    params = dict(n_components=2, batch_size=40, random_state=0, n_init=1,
+                  early_stopping=early_stopping)
+    reference = AutoencoderTransformer(max_iter=2, **params).fit(blobs)
+    # Call 1 records the state before any epoch, calls 2 and 3 epochs 1 and 2.
+    owner, name = (Adam, "state") if where == "optimizer state" else (training, "_counts")
+    original, calls = getattr(owner, name), {"n": 0}
+
+    def interrupted(*args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, interrupted)
+    ae = AutoencoderTransformer(max_iter=50, **params)
+    with pytest.warns(UserWarning, match="interrupted after 2 complete epoch"):
+        ae.fit(blobs)
+    assert calls["n"] >= 4  # the fit reads the optimizer state once more at its end
+    assert ae.n_iter_ == len(ae.loss_curve_) == 2
+    assert ae.t_ == reference.t_
+    assert ae.loss_curve_ == reference.loss_curve_
+    if early_stopping:
+        assert ae.validation_loss_curve_ == reference.validation_loss_curve_
+        assert ae.best_validation_loss_ == reference.best_validation_loss_
+    assert_array_equal(ae._params, reference._params)
+    assert ae._optimizer_state["t"] == reference._optimizer_state["t"]
+    assert_array_equal(ae._optimizer_state["m"], reference._optimizer_state["m"])
+
+
 def test_interrupt_in_first_epoch_propagates_and_leaves_estimator_unfitted(blobs, monkeypatch):
     interrupt_after(monkeypatch, 1)
     ae = AutoencoderTransformer(2, batch_size=40)
