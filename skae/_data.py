@@ -383,9 +383,11 @@ class Corruption:
     """Input corruption of a denoising autoencoder.
 
     ``"gaussian"``: ``x + σ·N(0, 1)`` with ``σ = level``; ``"masking"``: each
-    entry set to 0 with probability ``level``; ``"salt_and_pepper"``: each entry
-    set, with probability ``level``, to its feature's minimum or maximum over the
-    training data (either with probability 1/2).
+    entry set to 0 with probability ``level``, a categorical group's entries
+    together (one variable, hidden as a whole, as a missing group is);
+    ``"salt_and_pepper"``: each entry set, with probability ``level``, to its
+    feature's minimum or maximum over the training data (either with
+    probability 1/2).
 
     Parameters
     ----------
@@ -395,15 +397,18 @@ class Corruption:
         Draws the noise.
     low, high : ndarray of shape (n_features,) or None
         Feature minima and maxima, for ``"salt_and_pepper"``.
+    groups : sequence of sequences of int, default=()
+        Column indices of each categorical group, for ``"masking"``.
     """
 
-    def __init__(self, kind, level, rng, low=None, high=None):
+    def __init__(self, kind, level, rng, low=None, high=None, groups=()):
         if kind not in NOISES:
             raise ValueError(f"unknown noise {kind!r}")
         self.kind = kind
         self.level = float(level)
         self.rng = rng
         self.low, self.high = low, high
+        self.groups = [np.asarray(g, dtype=np.intp) for g in groups]
         self._buffers = {}
         self.dropped = None  # the entries the last "masking" call zeroed
 
@@ -427,6 +432,8 @@ class Corruption:
         np.copyto(out, clean)
         if self.kind == "masking":
             np.less(u, level, out=mask)
+            for g in self.groups:  # the draw of a group's first column hides it all
+                mask[:, g] = mask[:, g[:1]]
             out[mask] = 0
             self.dropped = mask  # read by MissingEntries.network_inputs
         else:

@@ -981,12 +981,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         bounds = getattr(self, "_noise_bounds", None)
         return None if bounds is None else tuple(to_numpy(b) for b in bounds)
 
-    def _corruption(self, X, train_rows, rng, bounds=None):
+    def _corruption(self, X, train_rows, rng, bounds=None, groups=()):
         """The input corruption of a denoising fit (None without), and its feature bounds.
 
         With ``"salt_and_pepper"`` noise the bounds are ``X``'s training rows'
         (:func:`~skae._data.feature_bounds`) widening ``bounds``; other noise
-        passes ``bounds`` on as they are.
+        passes ``bounds`` on as they are. Masking noise hides each of the
+        categorical ``groups`` as a whole.
         """
         noise = self._check_noise_level()
         if noise is None:
@@ -995,7 +996,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if noise == "salt_and_pepper":
             bounds = feature_bounds(X, train_rows, bounds)
             low, high = feature_range(bounds, X.dtype)
-        return Corruption(noise, self.noise_level, rng, low, high), bounds
+        return Corruption(noise, self.noise_level, rng, low, high, groups), bounds
 
     def _warn_about_range(self, X, loss=None, fitted=False):
         """Binary cross-entropy on data outside [0, 1] trains (or scores), but warns.
@@ -1089,7 +1090,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         else:
             batch_size = min(self.batch_size, n_train)
         corruption, noise_bounds = self._corruption(
-            X, train_rows, streams["noise"], self._previous_noise_bounds(continuing, incremental)
+            X,
+            train_rows,
+            streams["noise"],
+            self._previous_noise_bounds(continuing, incremental),
+            spec.get("categorical_groups", ()),
         )
         source = BatchSource(
             X,
@@ -1918,7 +1923,9 @@ class AutoencoderTransformer(
         Corrupt the training inputs, afresh for every minibatch, and train the
         network to reconstruct the clean rows (a denoising autoencoder):
         ``"gaussian"`` adds noise of standard deviation ``noise_level``;
-        ``"masking"`` sets a fraction ``noise_level`` of the entries to 0;
+        ``"masking"`` sets a fraction ``noise_level`` of the entries to 0 (a
+        categorical group's entries together: it is hidden as a whole, as a
+        missing group is, its mask entries with it under ``mask_as_input``);
         ``"salt_and_pepper"`` sets a fraction ``noise_level`` of the entries to
         their feature's minimum or maximum over the training data (over the
         data of every ``partial_fit`` call with this noise so far). Only

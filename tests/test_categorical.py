@@ -13,7 +13,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skae import AutoencoderImputer, AutoencoderTransformer, categorical_groups_from
 from skae._categorical import check_categorical_groups
-from skae._data import MissingEntries
+from skae._data import BatchSource, Corruption, MissingEntries
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -509,3 +509,56 @@ def test_groups_are_learned():
     ).fit(X)
     rec = ae.inverse_transform(ae.transform(X))
     assert np.mean(np.argmax(rec[:, 2:5], axis=1) == category) > 0.9
+
+
+@pytest.mark.parametrize("as_input", [False, True])
+def test_masking_noise_hides_a_group_as_a_whole(as_input):
+    """A group is one variable: masking noise hides all its entries or none, and
+    with the mask as input clears all its mask entries, as a missing group looks at
+    inference (values 0, mask 0); the numeric columns keep their own draws."""
+    X, groups, _ = mixed(n=400)
+    X[::7, 0] = np.nan  # a numeric hole, so that the mask has both kinds
+    d = X.shape[1]
+    corrupt = Corruption("masking", 0.4, np.random.default_rng(0), groups=groups)
+    source = BatchSource(X, np.arange(len(X)), None, 50, corruption=corrupt,
+                         mask=MissingEntries(d, groups, as_input=as_input))
+    hidden_groups = partly_dropped = numeric_dropped = 0
+    for inputs, targets, _, _mask in source.epoch(np.random.default_rng(1)):
+        values = inputs[:, 2:5]
+        dropped = corrupt.dropped[:, 2:5]
+        assert (dropped.all(axis=1) | ~dropped.any(axis=1)).all()
+        hidden = dropped.all(axis=1)
+        assert (values[hidden] == 0).all()
+        assert_array_equal(values[~hidden], targets[~hidden, 2:5])
+        if as_input:
+            present = inputs[:, d + 2 : d + 5]
+            assert (present[hidden] == 0).all() and (present[~hidden] == 1).all()
+        hidden_groups += int(hidden.sum())
+        partly_dropped += int((corrupt.dropped[:, 0] != corrupt.dropped[:, 1]).sum())
+        numeric_dropped += int(corrupt.dropped[:, [0, 1, 5]].sum())
+    assert 0.3 * len(X) < hidden_groups < 0.5 * len(X)  # about noise_level of the rows
+    assert partly_dropped > 0 and 0.3 * 3 * len(X) < numeric_dropped < 0.5 * 3 * len(X)
+
+
+def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
+    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
+    from skae import _data
+
+    X, groups, _ = mixed()
+    seen = []
+    inputs = _data.BatchSource._masked_inputs
+
+    def spy(self, targets, mask):
+        out = inputs(self, targets, mask)
+        seen.append(out.copy())
+        return out
+
+    monkeypatch.setattr(_data.BatchSource, "_masked_inputs", spy)
+    d = X.shape[1]
+    AutoencoderTransformer(categorical_groups=groups, noise="masking", noise_level=0.3,
+                           mask_as_input=True, max_iter=2, n_init=1, random_state=0).fit(X)
+    batches = np.vstack(seen)
+    values, present = batches[:, 2:5], batches[:, d + 2 : d + 5]
+    assert ((present == 0).all(axis=1) | (present == 1).all(axis=1)).all()
+    assert_array_equal((present == 0).all(axis=1), (values == 0).all(axis=1))
+    assert 0.2 < (present == 0).all(axis=1).mean() < 0.4
