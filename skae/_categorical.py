@@ -99,10 +99,9 @@ def _refuse_a_missing_category(name, encoder, i, categories):
     missing = [c for c in categories if c is None or is_scalar_nan(c)]
     if not missing:
         return
-    names = getattr(encoder, "feature_names_in_", None)
-    feature = repr(names[i]) if names is not None else f"{i} of its input"
     raise ValueError(
-        f"The OneHotEncoder {name!r} encodes the missing values of its feature {feature} "
+        f"The OneHotEncoder {name!r} encodes the missing values of its feature "
+        f"{_feature_name(encoder, i)} "
         f"as a category of their own ({missing[0]!r}): in a group, such a row would count "
         "as observed (a category to reconstruct, never imputed). Encode them as an "
         "all-zero block, which counts as missing: give the encoder the categories "
@@ -110,6 +109,49 @@ def _refuse_a_missing_category(name, encoder, i, categories):
         "categories=[sorted(df[c].dropna().unique()) for c in columns], "
         "handle_unknown='ignore', sparse_output=False)."
     )
+
+
+def _feature_name(encoder, i):
+    names = getattr(encoder, "feature_names_in_", None)
+    return repr(names[i]) if names is not None else f"{i} of its input"
+
+
+def _warn_of_a_lone_column(name, encoder, i, column):
+    """Warn: the encoder's feature ``i`` has one column, 0 for unknown values too."""
+    import warnings
+
+    warnings.warn(
+        f"The OneHotEncoder {name!r} has a single category for its feature "
+        f"{_feature_name(encoder, i)}: its one column (output column {column}) is not a "
+        "group, and is 1 for that category and 0 for anything else, an unknown or "
+        f"missing value included (handle_unknown={encoder.handle_unknown!r}), which "
+        "the autoencoder reads as an observed 0. If a 0 there can mean missing, encode "
+        "that feature yourself as a numeric 0/1 column with NaN where it is missing.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _refuse_a_hidden_encoder(name, transformer):
+    """Raise if ``transformer`` (not an encoder, not a ColumnTransformer) holds a OneHotEncoder."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    if not hasattr(transformer, "get_params"):
+        return
+    inner = [
+        key
+        for key, value in transformer.get_params(deep=True).items()
+        if isinstance(value, OneHotEncoder)
+    ]
+    if inner:
+        raise ValueError(
+            f"The transformer {name!r} ({type(transformer).__name__}) holds a "
+            f"OneHotEncoder ({inner[0]!r}) whose columns categorical_groups_from cannot "
+            "place in its output: it reads an encoder given to the ColumnTransformer on "
+            "its own, as the last step of a Pipeline, or in a nested ColumnTransformer. "
+            "Give the encoder its own entry in the ColumnTransformer, or give "
+            "categorical_groups yourself."
+        )
 
 
 def _last_step(name, transformer):
@@ -147,7 +189,11 @@ def categorical_groups_from(column_transformer):
     in it the same way) writes one block of columns per
     input feature; this returns their column indices in the transformer's
     output, ready for ``categorical_groups``. A feature with a single output
-    column (one category only) is a constant, not a group, and is left out.
+    column (one category only) is not a group and is left out: its column is a
+    0/1 numeric feature. With ``handle_unknown`` other than ``"error"`` its 0
+    also stands for an unknown or missing value, which the autoencoder reads
+    as an observed 0; this warns then (give that feature a numeric column of
+    your own, NaN where it is missing, if a 0 there can mean missing).
     Infrequent categories (``min_frequency``, ``max_categories``) make one more
     column of their feature's block.
 
@@ -172,7 +218,15 @@ def categorical_groups_from(column_transformer):
         missing; pass the encoder ``categories`` without them and
         ``handle_unknown="ignore"``, so that a missing value is an all-zero
         block. Or if a Pipeline has a OneHotEncoder before its last step: the
-        steps after it change its columns.
+        steps after it change its columns. Or if a OneHotEncoder sits inside
+        another transformer (a :class:`~sklearn.pipeline.FeatureUnion`, say),
+        whose output columns this cannot place.
+
+    Warns
+    -----
+    UserWarning
+        If an encoder gives a feature a single column whose 0 may stand for an
+        unknown or missing value (above).
 
     Examples
     --------
@@ -219,6 +273,7 @@ def _groups_of(column_transformer, offset):
             groups.extend(_groups_of(encoder, offset + block.start))
             continue
         if not isinstance(encoder, OneHotEncoder):
+            _refuse_a_hidden_encoder(name, encoder)
             continue
         block = range(offset + block.start, offset + block.stop)
         if encoder.drop is not None:
@@ -236,6 +291,8 @@ def _groups_of(column_transformer, offset):
                 size += 1 - len(infrequent[i])
             if size >= 2:
                 groups.append(list(range(start, start + size)))
+            elif encoder.handle_unknown != "error":
+                _warn_of_a_lone_column(name, encoder, i, start)
             start += size
         if start != block.stop:
             raise ValueError(

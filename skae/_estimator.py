@@ -737,7 +737,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             f"({encoder}, categorical_columns), remainder=StandardScaler()), then "
             + (
                 f"make_pipeline(ct, {name}(categorical_groups=categorical_groups_from("
-                "ct.fit(X)))) to treat each one-hot block as one categorical feature."
+                "ct.fit(X)))) to treat each one-hot block as one categorical feature "
+                "(columns with missing values: give the encoder categories=[sorted("
+                "X[c].dropna().unique()) for c in categorical_columns], so that a missing "
+                "value is an all-zero block, read as missing)."
                 if "categorical_groups" in self.get_params()
                 else f"make_pipeline(ct, {name}())."
             )

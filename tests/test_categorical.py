@@ -1,6 +1,7 @@
 """Categorical groups: validation, the ColumnTransformer helper, softmax groups in use."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -398,6 +399,48 @@ def test_a_single_category_is_not_a_group():
     X[:, 3] = 1
     ct = make_column_transformer((OneHotEncoder(), [3, 1])).fit(X)
     assert categorical_groups_from(ct) == [[1, 2, 3]]
+
+
+def test_a_single_category_whose_zero_may_mean_missing_warns():
+    """With handle_unknown="ignore" a one-column block is 0 for unknown and missing
+    values too, and the autoencoder would read that 0 as observed: a warning says so,
+    and what to do. With handle_unknown="error" the column is a constant: no warning."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame(
+        {"a": rng.normal(size=50), "s": ["yes"] * 50, "c": rng.choice(["u", "v"], 50)}
+    )
+    df.loc[::4, "s"] = None
+    ct = make_column_transformer(
+        (StandardScaler(), ["a"]),
+        (OneHotEncoder(categories=[["yes"], ["u", "v"]], handle_unknown="ignore"), ["s", "c"]),
+    ).fit(df)
+    with pytest.warns(UserWarning, match=r"single category for its feature 's': its one column "
+                      r"\(output column 1\) is not a group.*handle_unknown='ignore'.*NaN where "
+                      r"it is missing") as record:
+        assert categorical_groups_from(ct) == [[2, 3]]
+    assert len(record) == 1 and record[0].filename == __file__
+    X = _raw()
+    X[:, 3] = 1
+    constant = make_column_transformer((OneHotEncoder(), [3, 1])).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert categorical_groups_from(constant) == [[1, 2, 3]]
+
+
+def test_groups_from_refuses_an_encoder_inside_another_transformer():
+    """A FeatureUnion's output columns cannot be placed: refused, not read as numbers."""
+    from sklearn.pipeline import FeatureUnion
+
+    union = FeatureUnion([("ohe", OneHotEncoder(sparse_output=False)), ("same", "passthrough")])
+    ct = make_column_transformer((union, [1]), remainder="passthrough").fit(_raw())
+    with pytest.raises(ValueError, match=r"transformer 'featureunion' \(FeatureUnion\) holds a "
+                       r"OneHotEncoder \('ohe'\).*its own entry in the ColumnTransformer"):
+        categorical_groups_from(ct)
+    # In a Pipeline's last step, too.
+    ct = make_column_transformer((make_pipeline(StandardScaler(), union), [1])).fit(_raw())
+    with pytest.raises(ValueError, match=r"holds a OneHotEncoder"):
+        categorical_groups_from(ct)
 
 
 def test_an_encoder_that_selects_no_column_gives_no_group():

@@ -186,6 +186,29 @@ def test_the_advice_for_text_columns_works_as_written(cls):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         make_pipeline(ct, cls(**params)).fit(X)
+    if not has_groups:
+        return
+    # With missing values in the column, the advice's categories keep them missing.
+    assert "categories=[sorted(X[c].dropna().unique()) for c in categorical_columns]" in advice
+    X = df.astype({"colour": object})
+    X.loc[::5, "colour"] = np.nan
+    ct = make_column_transformer(
+        (
+            OneHotEncoder(
+                sparse_output=False,
+                handle_unknown="ignore",
+                categories=[sorted(X[c].dropna().unique()) for c in categorical_columns],
+            ),
+            categorical_columns,
+        ),
+        remainder=StandardScaler(),
+    )
+    params["categorical_groups"] = categorical_groups_from(ct.fit(X))
+    assert params["categorical_groups"] == [[0, 1]]
+    assert (ct.transform(X)[::5, :2] == 0).all()  # an all-zero block: missing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        make_pipeline(ct, cls(**params)).fit(X)
 
 
 def test_only_the_columns_that_do_not_convert_are_named(X):
