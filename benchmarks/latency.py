@@ -16,7 +16,7 @@ standardized), for
   matrix products as skae's reconstruction;
 * ``onnx``: the skae model exported with :mod:`skae.onnx` (float64 graphs, one
   per output) and run by an ``onnxruntime.InferenceSession`` on one thread,
-  when skl2onnx and onnxruntime are installed (``pip install "skae[onnx]"``);
+  when skl2onnx and onnxruntime are installed (``pip install ".[onnx]"``);
   skipped otherwise.
 
 What is timed is inference only: each model is fitted briefly first (a few

@@ -49,7 +49,7 @@ so a float64 graph builds those three from Max, Min, Exp, Log and Abs. ONNX
 tensors are dense: rows of a sparse matrix go to the runtime as
 ``X[rows].toarray()``.
 
-Needs the ``onnx`` extra: ``pip install "skae[onnx]"`` (skl2onnx, and
+Needs the ``onnx`` extra: ``pip install ".[onnx]"`` from a checkout (skl2onnx, and
 onnxruntime to run the exported models).
 
 Examples
@@ -122,7 +122,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "skae.onnx needs skl2onnx, and onnxruntime to run the exported models: "
-        'pip install "skae[onnx]"'
+        'pip install skl2onnx onnxruntime (or the onnx extra, pip install ".[onnx]" from '
+        "a checkout of skae)"
     ) from exc
 
 from onnx import TensorProto

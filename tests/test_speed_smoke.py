@@ -231,8 +231,8 @@ def _has_onnx():
 
 
 def test_latency_onnx_sessions_compute_what_skae_does(monkeypatch):
-    pytest.importorskip("onnxruntime", reason="the ONNX extra: pip install 'skae[onnx]'")
-    pytest.importorskip("skl2onnx", reason="the ONNX extra: pip install 'skae[onnx]'")
+    pytest.importorskip("onnxruntime", reason='the ONNX extra: pip install ".[onnx]"')
+    pytest.importorskip("skl2onnx", reason='the ONNX extra: pip install ".[onnx]"')
     latency = load("latency")
     X = np.random.default_rng(0).normal(size=(40, 12))
     ae, _, _ = latency.fitted_models(X)
