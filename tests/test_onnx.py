@@ -444,7 +444,8 @@ def test_registration_is_idempotent(pipelines):
 def test_missing_skl2onnx_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)
     monkeypatch.delitem(sys.modules, "skae.onnx")
-    with pytest.raises(ImportError, match=r'pip install "skae\[onnx\]"'):
+    with pytest.raises(ImportError, match=r'pip install skl2onnx onnxruntime \(or the onnx '
+                       r'extra, pip install "\.\[onnx\]" from a checkout of skae\)'):
         importlib.import_module("skae.onnx")
 
 
