@@ -17,6 +17,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
+from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -229,6 +230,19 @@ class LatentSpaceDisplay:
                 raise ValueError(
                     "y sets the colours of the points, so c cannot: pass y=None to "
                     "colour them with c."
+                )
+            if y.dtype == object:
+                missing = [
+                    v is None or is_scalar_nan(v) or type(v).__name__ == "NAType"
+                    for v in y.tolist()
+                ]
+            else:
+                missing = np.isnan(y) if y.dtype.kind in "fc" else []
+            if np.any(missing):
+                raise ValueError(
+                    f"y holds {int(np.count_nonzero(missing))} missing value(s) (None, NaN "
+                    "or pd.NA): drop those samples, or give them a value of their own "
+                    "(e.g. y.fillna('unknown') on a pandas Series of labels)."
                 )
             try:
                 target_type = type_of_target(y, input_name="y")

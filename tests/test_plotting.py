@@ -497,9 +497,32 @@ def test_latent_space_kwargs_norm_and_c_and_unsortable_labels():
     plt.close("all")
     with pytest.raises(ValueError, match="pass y=None to colour them with c"):
         LatentSpaceDisplay(codes, y).plot(c="red")
-    with pytest.raises(ValueError, match=r"one type that sorts .* \['NoneType', 'str'\]"):
-        LatentSpaceDisplay(codes, np.array(["a", None] * 15, dtype=object)).plot()
+    with pytest.raises(ValueError, match=r"one type that sorts .* \['int', 'str'\]"):
+        LatentSpaceDisplay(codes, np.array(["a", 1] * 15, dtype=object)).plot()
     assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, "pd.NA", "categorical"])
+def test_latent_space_says_which_labels_are_missing(missing):
+    """Missing labels or values get one message, whatever marks them, before a figure
+    is made (scikit-learn's own check of a float y warns of a cast on NaN first)."""
+    codes = np.random.default_rng(0).normal(size=(30, 2))
+    labels = ["a", "b", "c"] * 10
+    if missing == "categorical":
+        pd = pytest.importorskip("pandas")
+        y = pd.Series(pd.Categorical(labels[:-2] + [None, None]))
+    elif missing == "pd.NA":
+        pd = pytest.importorskip("pandas")
+        y = pd.Series(labels[:-2] + [pd.NA, pd.NA], dtype="string")
+    else:
+        y = np.array(labels[:-2] + [missing, missing], dtype=object)
+    plt.close("all")
+    with pytest.raises(ValueError, match=r"y holds 2 missing value\(s\) \(None, NaN or pd\.NA\)"
+                       r": drop those samples, or give them a value of their own"):
+        LatentSpaceDisplay(codes, y).plot()
+    assert plt.get_fignums() == []
+    with pytest.raises(ValueError, match=r"y holds 1 missing value\(s\)"):
+        LatentSpaceDisplay(codes, np.r_[np.linspace(0, 1, 29), np.nan]).plot()
 
 
 def test_many_classes_get_their_labels_on_the_colorbar():
