@@ -408,7 +408,12 @@ class Corruption:
         self.level = float(level)
         self.rng = rng
         self.low, self.high = low, high
-        self.groups = [np.asarray(g, dtype=np.intp) for g in groups]
+        groups = [np.asarray(g, dtype=np.intp) for g in groups]
+        # Each group column, and its group's first column, whose draw hides the group.
+        self._group_columns = np.concatenate(groups) if groups else None
+        self._group_first = (
+            np.concatenate([np.full(g.size, g[0]) for g in groups]) if groups else None
+        )
         self._buffers = {}
         self.dropped = None  # the entries the last "masking" call zeroed
 
@@ -432,8 +437,8 @@ class Corruption:
         np.copyto(out, clean)
         if self.kind == "masking":
             np.less(u, level, out=mask)
-            for g in self.groups:  # the draw of a group's first column hides it all
-                mask[:, g] = mask[:, g[:1]]
+            if self._group_columns is not None:  # a group's first column hides it all
+                mask[:, self._group_columns] = mask[:, self._group_first]
             out[mask] = 0
             self.dropped = mask  # read by MissingEntries.network_inputs
         else:
