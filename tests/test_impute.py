@@ -521,7 +521,9 @@ def test_categories_are_imputed_with_valid_one_hot_rows():
     masked[hidden_rows, 3] = np.nan  # one NaN hides the whole group
     unknown = rng.uniform(size=X.shape[0]) < 0.1
     masked[unknown & ~hidden_rows, 2:5] = 0  # handle_unknown="ignore": missing too
-    imputer = quick(categorical_groups=groups, hidden_layer_sizes=(32,), max_iter=60)
+    # 200 epochs: after 60 the accuracy still turns on the start (0.63-0.93 over six
+    # seeds), after 200 it is 0.90-0.95.
+    imputer = quick(categorical_groups=groups, hidden_layer_sizes=(32,), max_iter=200)
     out = imputer.fit_transform(masked)
     block = out[:, 2:5]
     assert_array_equal(block.sum(axis=1), 1)
