@@ -99,8 +99,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default="masking"
         Corruption of the training inputs on top of the missing entries;
-        ``"masking"`` hides a further fraction ``noise_level`` of the entries,
-        which the network must then reconstruct (as it will the holes).
+        ``"masking"`` hides a further fraction ``noise_level`` of the entries
+        (of the variables: a categorical group is hidden as a whole), which the
+        network must then reconstruct (as it will the holes).
 
     noise_level : float, default=0.25
         Fraction of entries hidden (``"masking"``), or the noise's standard deviation.
