@@ -125,11 +125,32 @@ def unobserved_groups(X, groups, rows):
         chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
         for i, cols in enumerate(columns):
             if not seen[i]:
-                block = chunk[:, cols]
-                seen[i] = bool((~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)).any())
+                seen[i] = bool(_observing(chunk[:, cols]).any())
         if seen.all():
             break
     return [list(map(int, cols)) for cols, s in zip(columns, seen, strict=True) if not s]
+
+
+def rows_observing(X, groups, rows):
+    """Which of ``X[rows]`` observe at least one of the categorical ``groups`` (boolean).
+
+    Observed as in :func:`unobserved_groups`; dense or CSR ``X``, read in chunks
+    of about a million entries.
+    """
+    columns = [np.asarray(g) for g in groups]
+    observing = np.zeros(rows.size, dtype=bool)
+    step = max(1, 2**20 // X.shape[1])
+    for start in range(0, rows.size, step):
+        chunk = X[rows[start : start + step]]
+        chunk = chunk.toarray() if sp.issparse(chunk) else np.asarray(chunk)
+        for cols in columns:
+            observing[start : start + step] |= _observing(chunk[:, cols])
+    return observing
+
+
+def _observing(block):
+    """Which rows of a group's dense ``block`` observe it: no NaN, and a nonzero entry."""
+    return ~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)
 
 
 def has_missing(X):

@@ -53,6 +53,7 @@ from ._data import (
     gather_rows,
     has_missing,
     observed_weight,
+    rows_observing,
     unobserved_groups,
     validation_split,
 )
@@ -800,36 +801,53 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return {}
 
-    def _refuse_unobserved_groups(self, X, spec, train_rows, validation_rows=None):
+    def _refuse_unobserved_groups(self, X, spec, train_rows):
         """Refuse categorical groups that no training row observes.
 
-        ``train_rows``: the rows the network trains on (of positive weight, not
-        held out for early stopping). Nothing of a group they never observe could
-        be learned: its reconstruction would be an arbitrary category. A fresh
-        ``fit`` checks; ``partial_fit`` and warm starts, whose later data may
-        observe it, do not.
+        ``train_rows``: the rows the network trains on (of positive weight).
+        Nothing of a group they never observe could be learned: its
+        reconstruction would be an arbitrary category. A fresh ``fit`` checks;
+        ``partial_fit`` and warm starts, whose later data may observe it, do not.
         """
         groups = spec.get("categorical_groups", ())
         if not groups:
             return
         unobserved = unobserved_groups(X, groups, train_rows)
+        if unobserved:
+            raise ValueError(
+                f"The categorical group {unobserved[0]} is missing (all zeros, or a NaN) in "
+                "every training row (of positive weight), so the network could learn "
+                "nothing of it and would reconstruct it as an arbitrary category. Leave it "
+                "out of categorical_groups, or fit on rows where it is observed."
+            )
+
+    def _train_on_every_group(self, X, spec, train_rows, validation_rows):
+        """Move held-out rows that alone observe a categorical group into training.
+
+        A group observed only in rows held out for early stopping (missing in
+        every training row) could not be learned; those rows train instead
+        (deterministically: a warm start's split moves the same rows). Returns
+        ``(train_rows, validation_rows)``, the latter None if no row is left to
+        hold out (an error with ``early_stopping=True``).
+        """
+        groups = spec.get("categorical_groups", ())
+        unobserved = unobserved_groups(X, groups, train_rows) if groups else []
         if not unobserved:
-            return
-        group = unobserved[0]
-        held_out = validation_rows is not None and not unobserved_groups(
-            X, [group], validation_rows
-        )
-        advice = (
-            "The rows that observe it were all held out for early stopping: fit with "
-            "early_stopping=False, or on more rows where it is observed."
-            if held_out
-            else "Leave it out of categorical_groups, or fit on rows where it is observed."
-        )
-        raise ValueError(
-            f"The categorical group {group} is missing (all zeros, or a NaN) in every "
-            "training row (of positive weight), so the network could learn nothing of it "
-            f"and would reconstruct it as an arbitrary category. {advice}"
-        )
+            return train_rows, validation_rows
+        moved = validation_rows[rows_observing(X, unobserved, validation_rows)]
+        if moved.size == 0:
+            return train_rows, validation_rows
+        train_rows = np.union1d(train_rows, moved)
+        validation_rows = np.setdiff1d(validation_rows, moved, assume_unique=True)
+        if validation_rows.size:
+            return train_rows, validation_rows
+        if not isinstance(self.early_stopping, str):
+            raise ValueError(
+                "early_stopping=True holds rows out for validation, but every row held out "
+                "alone observes a categorical group, and trains instead: no row is left to "
+                "validate on. Use early_stopping=False, or more data."
+            )
+        return train_rows, None
 
     def _training_data(self, X, continuing):
         """The data the network trains on, from validated ``X``, and what was learned.
@@ -1085,8 +1103,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             # A weight of zero leaves the row out, as if it were not there: it is in
             # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
             train_rows = train_rows[sample_weight[train_rows] > 0]
+        if missing is not None and validation_rows is not None:
+            train_rows, validation_rows = self._train_on_every_group(
+                X, spec, train_rows, validation_rows
+            )
         if missing is not None and not (continuing or incremental):
-            self._refuse_unobserved_groups(X, spec, train_rows, validation_rows)
+            self._refuse_unobserved_groups(X, spec, train_rows)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)
@@ -1973,9 +1995,9 @@ class AutoencoderTransformer(
         ``handle_unknown="ignore"``). :meth:`inverse_transform` returns
         one-hot rows (the most probable category) there. Groups must be
         disjoint, in range and have at least two columns; their entries 0 or 1.
-        :meth:`fit` refuses a group missing as a whole in every row it trains
-        on (of positive weight, not held out for early stopping): nothing of it
-        could be learned.
+        :meth:`fit` refuses a group missing as a whole in every training row
+        (of positive weight): nothing of it could be learned; rows held out for
+        early stopping that alone observe a group train instead.
 
     mask_as_input : bool, default=False
         Append the observed-entries mask (1 observed, 0 missing) to the

@@ -422,14 +422,12 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             Z[:, self._empty_features] = np.nan
         return Z, learned
 
-    def _refuse_unobserved_groups(self, X, spec, train_rows, validation_rows=None):
+    def _refuse_unobserved_groups(self, X, spec, train_rows):
         # A group missing in every entry is an empty feature (dropped, or kept, as the
         # others are), not refused; X is the standardized data, missing entries NaN.
         groups = spec.get("categorical_groups", ())
         groups = [g for g in groups if not np.isnan(X[:, list(g)]).all()]
-        super()._refuse_unobserved_groups(
-            X, {**spec, "categorical_groups": groups}, train_rows, validation_rows
-        )
+        super()._refuse_unobserved_groups(X, {**spec, "categorical_groups": groups}, train_rows)
 
     def _standardized(self, X, continuing):
         """A standardized copy of ``X``, by its observed entries, and what was learned.

@@ -308,12 +308,14 @@ def test_a_group_observed_in_no_training_row_is_refused_by_fit(container):
     AutoencoderTransformer(categorical_groups=groups, max_iter=2).partial_fit(given)
 
 
-def test_a_group_observed_only_in_held_out_rows_is_refused_by_fit(monkeypatch):
-    """Rows held out for early stopping are not trained on: a group that only they
-    observe is refused too, with advice to keep those rows, not to drop the group."""
+@pytest.mark.parametrize("early_stopping", ["auto", True])
+def test_held_out_rows_that_alone_observe_a_group_train_instead(monkeypatch, early_stopping):
+    """A group observed only in rows held out for early stopping could not be learned:
+    those rows train instead, the same rows again in a warm start, so that fit neither
+    fails by the luck of the split nor learns an arbitrary category."""
     import skae._estimator as estimator_module
 
-    X, groups, _ = mixed()
+    X, groups, _ = mixed(n=400)
     bad = X.copy()
     bad[:, 2:5] = 0.0
     splits, calls = [], []
@@ -325,34 +327,64 @@ def test_a_group_observed_only_in_held_out_rows_is_refused_by_fit(monkeypatch):
         return splits[-1]
 
     monkeypatch.setattr(estimator_module, "validation_split", spy)
+    fitted = []
+    train = estimator_module.BatchSource.__init__
+
+    def record(self, X, rows, *args, **kwargs):
+        fitted.append(rows.copy())
+        train(self, X, rows, *args, **kwargs)
+
+    monkeypatch.setattr(estimator_module.BatchSource, "__init__", record)
     model = AutoencoderTransformer(
-        categorical_groups=groups, max_iter=2, early_stopping=True, random_state=0
+        categorical_groups=groups, max_iter=2, n_init=1, early_stopping=early_stopping,
+        random_state=0,
     )
     with pytest.raises(ValueError, match="Leave it out of categorical_groups"):
-        model.fit(bad)
+        model.fit(bad)  # observed nowhere: refused
     (_, weights, fraction, seed), _ = calls[-1]
-    # The split goes by the rows' content: find a row that stays held out once it
-    # observes the group.
+    # The split goes by the rows' content: two rows that stay held out once they
+    # observe the group (its middle category).
+    chosen = []
     for row in range(len(bad)):
         candidate = bad.copy()
         candidate[row, 3] = 1.0
-        train_rows, held_out = split(candidate, weights, fraction, seed)
-        if row in held_out:
-            bad = candidate
+        if row in split(candidate, weights, fraction, seed)[1]:
+            chosen.append(row)
+        if len(chosen) == 2:
             break
-    assert bad[:, 3].any()
+    bad[chosen, 3] = 1.0
+    held_out = split(bad, weights, fraction, seed)[1]
+    assert set(chosen) <= set(held_out)
     given = bad.copy()
-    with pytest.raises(ValueError, match=r"group \[2, 3, 4\] is missing .* all held out for "
-                       r"early stopping: fit with early_stopping=False"):
-        model.fit(bad)
-    assert_array_equal(splits[-1][1], held_out)
-    assert not hasattr(model, "n_iter_")
-    assert_array_equal(bad, given)
-    # Trained on every row, the same data fit; observed in a training row, too.
-    AutoencoderTransformer(categorical_groups=groups, max_iter=2, early_stopping=False).fit(bad)
-    bad[train_rows[0], 4] = 1.0
     model.fit(bad)
-    assert model.n_iter_ == 2
+    assert_array_equal(bad, given)
+    assert set(chosen) <= set(fitted[-1])  # trained on
+    validated = np.setdiff1d(np.arange(len(bad)), fitted[-1])
+    assert_array_equal(validated, np.setdiff1d(held_out, chosen))  # the rest held out
+    assert len(model.validation_loss_curve_) == 2
+    # A warm start holds out the same rows.
+    model.set_params(warm_start=True).fit(bad)
+    assert_array_equal(fitted[-1], fitted[-2])
+
+
+def test_no_row_left_to_validate_on_after_moving_is_an_error_with_early_stopping_true():
+    """Every held-out row alone observes a group: "auto" trains on every row, True says
+    why it cannot hold rows out."""
+    X = np.column_stack([np.arange(4.0), np.zeros((4, 2))])
+    X[3, 1] = 1.0  # the group [1, 2] is observed in row 3 only
+    spec = {"categorical_groups": [[1, 2]]}
+    train, held_out = np.array([0, 1, 2]), np.array([3])
+    with pytest.raises(ValueError, match="every row held out alone observes a categorical "
+                       "group, and trains instead: no row is left to validate on"):
+        AutoencoderTransformer(early_stopping=True)._train_on_every_group(
+            X, spec, train, held_out
+        )
+    rows, validation = AutoencoderTransformer()._train_on_every_group(X, spec, train, held_out)
+    assert_array_equal(rows, np.arange(4)) and validation is None
+    # A row observing it in training: nothing moves.
+    X[0, 2] = 1.0
+    rows, validation = AutoencoderTransformer()._train_on_every_group(X, spec, train, held_out)
+    assert rows is train and validation is held_out
 
 
 @pytest.mark.parametrize("after", ["passthrough", None])
