@@ -117,7 +117,10 @@ def _feature_name(encoder, i):
 
 
 def _warn_of_a_lone_column(name, encoder, i, column):
-    """Warn: the encoder's feature ``i`` has one column, 0 for unknown values too."""
+    """Warn: the encoder's feature ``i`` has one column, 0 for unknown values too.
+
+    Called by :func:`categorical_groups_from` itself: the warning points at its caller.
+    """
     import warnings
 
     warnings.warn(
@@ -128,7 +131,7 @@ def _warn_of_a_lone_column(name, encoder, i, column):
         "the autoencoder reads as an observed 0. If a 0 there can mean missing, encode "
         "that feature yourself as a numeric 0/1 column with NaN where it is missing.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=3,
     )
 
 
@@ -154,30 +157,44 @@ def _refuse_a_hidden_encoder(name, transformer):
         )
 
 
+def _holds_an_encoder(transformer):
+    """Whether ``transformer`` is or holds (in its parameters) a OneHotEncoder."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    if isinstance(transformer, OneHotEncoder):
+        return True
+    if not hasattr(transformer, "get_params"):
+        return False
+    return any(
+        isinstance(value, OneHotEncoder) for value in transformer.get_params(deep=True).values()
+    )
+
+
 def _last_step(name, transformer):
     """A ColumnTransformer entry's transformer, or its last step if it is a Pipeline.
 
-    Steps that pass their input through (``"passthrough"``, None) do not count.
-    A Pipeline that one-hot encodes in an earlier step is refused: the steps
-    after the encoder change its columns.
+    Steps that pass their input through (``"passthrough"``, None) do not count,
+    and a Pipeline's last step that is a Pipeline is unwrapped in turn. A
+    Pipeline that one-hot encodes in an earlier step (the encoder itself, or
+    one inside that step) is refused: the steps after the encoder change its
+    columns.
     """
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
-    if not isinstance(transformer, Pipeline):
-        return transformer
-    steps = [(n, step) for n, step in transformer.steps if step not in (None, "passthrough")]
-    if not steps:
-        return "passthrough"
-    for step_name, step in steps[:-1]:
-        if isinstance(step, OneHotEncoder):
-            raise ValueError(
-                f"The Pipeline {name!r} one-hot encodes in its step {step_name!r}, which is "
-                "not its last: the steps after it change the columns, so they cannot be "
-                "read as groups. Make the OneHotEncoder the last step of that Pipeline, "
-                "or give categorical_groups yourself."
-            )
-    return steps[-1][1]
+    while isinstance(transformer, Pipeline):
+        steps = [(n, step) for n, step in transformer.steps if step not in (None, "passthrough")]
+        if not steps:
+            return "passthrough"
+        for step_name, step in steps[:-1]:
+            if _holds_an_encoder(step):
+                raise ValueError(
+                    f"The Pipeline {name!r} one-hot encodes in its step {step_name!r}, which "
+                    "is not its last: the steps after it change the columns, so they cannot "
+                    "be read as groups. Make the OneHotEncoder the last step of that "
+                    "Pipeline, or give categorical_groups yourself."
+                )
+        transformer = steps[-1][1]
+    return transformer
 
 
 def categorical_groups_from(column_transformer):
@@ -255,11 +272,19 @@ def categorical_groups_from(column_transformer):
             f"got {type(column_transformer).__name__}{hint}."
         )
     check_is_fitted(column_transformer)
-    return _groups_of(column_transformer, 0)
+    lone = []
+    groups = _groups_of(column_transformer, 0, lone)
+    for name, encoder, i, column in lone:
+        _warn_of_a_lone_column(name, encoder, i, column)
+    return groups
 
 
-def _groups_of(column_transformer, offset):
-    """:func:`categorical_groups_from` for a transformer whose output starts at ``offset``."""
+def _groups_of(column_transformer, offset, lone):
+    """:func:`categorical_groups_from` for a transformer whose output starts at ``offset``.
+
+    Appends to ``lone`` ``(name, encoder, feature, output column)`` for each
+    one-column feature whose 0 may stand for an unknown value.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import OneHotEncoder
 
@@ -270,7 +295,7 @@ def _groups_of(column_transformer, offset):
         if block.start == block.stop:
             continue  # selected no column (left unfitted)
         if isinstance(encoder, ColumnTransformer):
-            groups.extend(_groups_of(encoder, offset + block.start))
+            groups.extend(_groups_of(encoder, offset + block.start, lone))
             continue
         if not isinstance(encoder, OneHotEncoder):
             _refuse_a_hidden_encoder(name, encoder)
@@ -292,7 +317,7 @@ def _groups_of(column_transformer, offset):
             if size >= 2:
                 groups.append(list(range(start, start + size)))
             elif encoder.handle_unknown != "error":
-                _warn_of_a_lone_column(name, encoder, i, start)
+                lone.append((name, encoder, i, start))
             start += size
         if start != block.stop:
             raise ValueError(

@@ -475,6 +475,37 @@ def test_groups_from_refuses_an_encoder_inside_another_transformer():
         categorical_groups_from(ct)
 
 
+def test_groups_from_nested_pipelines_and_encoders_hidden_in_earlier_steps():
+    """A Pipeline whose last step is a Pipeline ending in the encoder is read; an
+    encoder inside an earlier step (a ColumnTransformer, a FeatureUnion) is refused,
+    as the encoder itself there is; a one-column warning from a nested
+    ColumnTransformer points at the caller's line."""
+    from sklearn.pipeline import make_union
+
+    X = _raw()
+    nested = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), make_pipeline(OneHotEncoder())
+    )
+    ct = make_column_transformer((nested, [1]), remainder="passthrough").fit(X)
+    assert categorical_groups_from(ct) == [[0, 1, 2]]
+    for earlier in (
+        make_column_transformer((OneHotEncoder(sparse_output=False), [0])),
+        make_union(OneHotEncoder(sparse_output=False), "passthrough"),
+    ):
+        ct = make_column_transformer((make_pipeline(earlier, StandardScaler()), [1])).fit(X)
+        with pytest.raises(ValueError, match=r"one-hot encodes in its step .* which is not "
+                           r"its last"):
+            categorical_groups_from(ct)
+    X[:, 3] = 1
+    inner = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), [0])
+    )
+    ct = make_column_transformer((StandardScaler(), [0]), (inner, [3])).fit(X)
+    with pytest.warns(UserWarning, match=r"output column 1\) is not a group") as record:
+        assert categorical_groups_from(ct) == []
+    assert record[0].filename == __file__
+
+
 def test_an_encoder_that_selects_no_column_gives_no_group():
     pd = pytest.importorskip("pandas")
     from sklearn.compose import make_column_selector
