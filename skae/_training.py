@@ -243,34 +243,36 @@ def train(
     params, grad = network.params, network.grad
     has_validation = validate is not None
     rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience, floor)
-    best_params = params.copy() if has_validation else None
     if result is None:
         result = TrainingResult()
-    elif result.resume is not None:
-        np.copyto(params, result.resume["params"])
-        if has_validation:
-            best_params = result.resume["best_params"]
-        rule.load_state(result.resume["rule"])
-    result.resume = None
-    result.best_params = best_params
-    # A new best epoch's weights are copied into the spare buffer, which then
-    # swaps with best_params: the checkpoint's best weights are never overwritten.
-    spare = np.empty_like(params) if has_validation else None
-    # The last complete epoch: its weights (which validation otherwise keeps), the
-    # optimizer's state, what the result counted and the best weights. An interrupt
-    # drops the unfinished epoch entirely, wherever it lands, bookkeeping included.
-    checkpoint = (
-        None if has_validation else params.copy(),
-        optimizer.state(),
-        _counts(result),
-        best_params,
-    )
+    resume, checkpoint = result.resume, None
     isfinite = math.isfinite
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
     begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
     with np.errstate(all="ignore"):
         try:
+            best_params = params.copy() if has_validation else None
+            if resume is not None:
+                np.copyto(params, resume["params"])
+                if has_validation:
+                    best_params = resume["best_params"]
+                rule.load_state(resume["rule"])
+            result.resume = None
+            result.best_params = best_params
+            # A new best epoch's weights are copied into the spare buffer, which then
+            # swaps with best_params: the checkpoint's best weights are never overwritten.
+            spare = np.empty_like(params) if has_validation else None
+            # The last complete epoch: its weights (which validation otherwise keeps),
+            # the optimizer's state, what the result counted and the best weights. An
+            # interrupt drops the unfinished epoch entirely, wherever it lands,
+            # bookkeeping included.
+            checkpoint = (
+                None if has_validation else params.copy(),
+                optimizer.state(),
+                _counts(result),
+                best_params,
+            )
             for epoch in range(first_epoch, first_epoch + max_epochs):
                 for begin in begin_epoch:
                     begin(epoch)
@@ -321,15 +323,27 @@ def train(
             else:
                 result.converged = schedule is not None and schedule.completes
         except KeyboardInterrupt:
-            weights, state, counts, best_params = checkpoint
-            _restore_counts(result, counts)
-            result.best_params = best_params
-            if result.n_epochs == 0:
-                raise
+            if checkpoint is None:
+                # In the setup: nothing of this call counted. Going on from an earlier
+                # call, the weights it kept stay (without validation
+                # ``resume["params"]`` is ``params`` itself); else nothing was trained.
+                if result.n_epochs == 0:
+                    raise
+                if resume is not None:
+                    best_params = result.best_params = resume["best_params"]
+                else:
+                    best_params = result.best_params
+            else:
+                weights, state, counts, best_params = checkpoint
+                _restore_counts(result, counts)
+                result.best_params = best_params
+                if result.n_epochs == 0:
+                    raise
+                if not has_validation:
+                    np.copyto(params, weights)
+                optimizer.load_state(state)
             result.interrupted = True
-            if not has_validation:
-                np.copyto(params, weights)
-            optimizer.load_state(state)
+            result.resume = None
     if not result.interrupted:
         result.resume = {
             "params": params.copy() if has_validation else params,

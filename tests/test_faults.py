@@ -181,6 +181,39 @@ def test_interrupt_while_an_epoch_is_recorded_drops_it_whole(
     assert_array_equal(ae._optimizer_state["m"], reference._optimizer_state["m"])
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_interrupt_while_the_best_start_is_set_to_go_on_keeps_it(blobs, monkeypatch,
+                                                                  early_stopping):
+    """Interrupted in the setup of the call that goes on from the contest's winner (before
+    its first epoch), the fit keeps that start as the contest left it: the model of a fit
+    whose epochs end with the contest, not an unfitted estimator."""
+    import skae._training as training
+
+    X = np.random.default_rng(0).normal(size=(240, 5))
+    params = dict(n_components=2, hidden_layer_sizes=(8,), batch_size=40, random_state=0,
+                  n_init=2, early_stopping=early_stopping)
+    reference = AutoencoderTransformer(max_iter=10, **params).fit(X)
+    counts, seen = training._counts, []
+
+    def interrupted(result):
+        seen.append(result.n_epochs)
+        # Two starts of 10 epochs: 11 calls each (the setup's and one an epoch); the
+        # 23rd is the setup of the winner's going on.
+        if len(seen) == 23:
+            raise KeyboardInterrupt
+        return counts(result)
+
+    monkeypatch.setattr(training, "_counts", interrupted)
+    ae = AutoencoderTransformer(max_iter=50, **params)
+    with pytest.warns(UserWarning, match="interrupted after 10 complete epoch"):
+        ae.fit(X)
+    assert seen[-1] == 10 and len(seen) == 23
+    assert ae.n_iter_ == len(ae.loss_curve_) == 10 and ae.t_ == reference.t_
+    assert ae.loss_curve_ == reference.loss_curve_
+    assert_array_equal(ae._params, reference._params)
+    assert_array_equal(ae.transform(X), reference.transform(X))
+
+
 def test_interrupt_in_first_epoch_propagates_and_leaves_estimator_unfitted(blobs, monkeypatch):
     interrupt_after(monkeypatch, 1)
     ae = AutoencoderTransformer(2, batch_size=40)
