@@ -1,5 +1,6 @@
 """What a benchmark ran on: shared by the benchmark scripts."""
 
+import contextlib
 import os
 import platform
 import sys
@@ -9,6 +10,28 @@ import numpy as np
 import sklearn
 
 import skae
+
+
+@contextlib.contextmanager
+def one_thread_each():
+    """One BLAS/OpenMP thread (threadpoolctl) while the block runs; the caller's after.
+
+    PyTorch's thread count, which a script may set to 1 inside the block, is
+    restored too if PyTorch was imported before it (a script's own import of it
+    has no earlier setting to go back to). For the scripts' ``main``: called
+    in-process (by the tests), they leave the caller's settings as they were.
+    """
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+
 
 #: Environment variables that change which BLAS kernels run, or how many threads.
 BLAS_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")

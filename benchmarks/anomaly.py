@@ -64,6 +64,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info as shared_machine_info  # noqa: E402
+from _machine import one_thread_each  # noqa: E402
 from _report import decimals  # noqa: E402
 
 SETTINGS = {"clean": 0.0, "5%": 0.05, "10%": 0.10}
@@ -424,9 +425,11 @@ def make_parser():
 
 def main(argv=None):
     args = make_parser().parse_args(argv)
-    from threadpoolctl import threadpool_limits
+    with one_thread_each():
+        _main(args)
 
-    threadpool_limits(limits=1)
+
+def _main(args):
     n_seeds = args.seeds or (1 if args.quick else 3)
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     missing = None if args.no_pyod or args.only_skae else pyod_missing()

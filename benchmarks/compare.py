@@ -70,7 +70,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import decimals  # noqa: E402
+from _report import decimals, exceeds  # noqa: E402
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -660,10 +660,12 @@ def losses_to_pca(records, methods=("skae", "skae tuned")):
             )
         pca = summary[dataset, k, "PCA"]
         for key in (f"trust_{n}" for n in TRUST_NEIGHBORS):
-            if k == 2 and round(stats[key][0], 3) < round(pca[key][0], 3):
+            ours, theirs = stats[key][0], pca[key][0]
+            if k == 2 and ours < theirs:
+                d = decimals(ours, theirs, at_least=3)
                 losses.append(
-                    f"{method} on {dataset} to {k}-D: {key} = {stats[key][0]:.3f} on average, "
-                    f"PCA's {pca[key][0]:.3f}"
+                    f"{method} on {dataset} to {k}-D: {key} = {ours:.{d}f} on average, "
+                    f"PCA's {theirs:.{d}f}"
                 )
     return losses
 
@@ -704,11 +706,11 @@ def against_torch(records, goals=TORCH_GOALS):
             time_ratio = np.mean([r["time_vs_torch"] for r in rows])
             fit_time = np.mean([r["fit_time"] for r in rows])
             misses = []
-            if mse_goal is not None and np.mean(mse) > mse_goal:
+            if mse_goal is not None and exceeds(np.mean(mse), mse_goal):
                 d = decimals(np.mean(mse), mse_goal)
                 goal = f"{mse_goal:g}" if d == 2 else f"{mse_goal:.{d}f}"
                 misses.append(f"MSE {np.mean(mse):.{d}f}x > {goal}x")
-            if time_goal is not None and time_ratio > time_goal:
+            if time_goal is not None and exceeds(time_ratio, time_goal):
                 d = decimals(time_ratio, time_goal)
                 misses.append(f"fit time {time_ratio:.{d}f}x > {time_goal:.{d}f}x")
             notes = [f"seeds {min(mse):.2f}-{max(mse):.2f}"] if len(mse) > 1 else []

@@ -140,7 +140,8 @@ def _synchronize(device):
 
 
 def run_skae_numpy(config, X, seed, threads):
-    limit = threadpool_limits(1) if threads == 1 else threadpool_limits(None)
+    # "Every core": set, not left as the caller's limit (OMP_NUM_THREADS=1, say).
+    limit = threadpool_limits(threads or os.cpu_count())
     with limit:
         tic = time.perf_counter()
         skae_model(config, seed).fit(X)
@@ -330,6 +331,15 @@ def main(argv=None):
     args = parse_args(argv)
     table = QUICK if args.quick else CONFIGS
     repeats = args.repeats
+    kept = torch.get_num_threads() if torch is not None else None
+    try:
+        return _main(args, table, repeats)
+    finally:
+        if kept is not None:
+            torch.set_num_threads(kept)
+
+
+def _main(args, table, repeats):
     if args.torch_threads is not None and torch is not None:
         torch.set_num_threads(args.torch_threads)
     info = hardware(args.device)

@@ -69,6 +69,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+from _machine import one_thread_each  # noqa: E402
 from _report import decimals  # noqa: E402
 
 TEST_SIZE = 0.25
@@ -403,9 +404,11 @@ def main(argv=None):
         print(format_table(saved["records"]))
         print("\nGoals:", *goals(saved["records"]), sep="\n  ")
         return
-    from threadpoolctl import threadpool_limits
+    with one_thread_each():
+        _main(args)
 
-    threadpool_limits(limits=1)
+
+def _main(args):
     notes = []
     use_torch = args.torch and not torch_missing()
     if args.torch and not use_torch:

@@ -1,8 +1,9 @@
 """What each autoencoder variant does on data, measured on held-out digits.
 
 Every model is :class:`skae.AutoencoderTransformer` with the same base network
-(the default encoder 64 → 128 → 64 → code, mirrored decoder, ReLU, default
-``alpha``) trained for a fixed budget of :data:`EPOCHS` epochs: a denoising
+(the default encoder 64 → 128 → 64 → code, mirrored decoder, ReLU; ``alpha=1.5e-3``
+and a constant learning rate of 2e-3, fixed: see :func:`base_params`) trained for
+a fixed budget of :data:`EPOCHS` epochs: a denoising
 fit's training objective is drawn afresh every minibatch and never settles, so
 the stopping rule on it would end that fit long before the others. The code
 has 16 units, 32 for the sparse codes (an overcomplete-ish code, so that

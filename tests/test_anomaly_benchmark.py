@@ -101,3 +101,29 @@ def test_the_goal_is_judged_against_the_peers_not_other_skae_configurations(anom
     # Without saying which are skae's, the variant counts as a rival.
     assert "goal MISSED" in anomaly.goal_report(records, own=(anomaly.SKAE_PLAIN,))[0]
 
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_main_runs_on_one_thread_and_gives_the_callers_back(anomaly, monkeypatch):
+    """In-process (as here), main leaves the caller's BLAS threads as they were, even
+    when the run fails."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+
+    def fails(args):
+        seen.append(_blas_threads())
+        raise RuntimeError("a failed run")
+
+    monkeypatch.setattr(anomaly, "_main", fails)
+    with threadpool_limits(2):
+        before = _blas_threads()
+        with pytest.raises(RuntimeError, match="a failed run"):
+            anomaly.main(["--quick"])
+        assert _blas_threads() == before
+    assert seen == [[1] * len(before)]

@@ -253,6 +253,31 @@ def test_a_verdict_prints_the_digits_that_decide_it(compare):
     assert missed.endswith("missed: MSE 1.2004x > 1.2000x, fit time 0.2004x > 0.2000x")
     [met] = compare.against_torch(_ratios(compare, "skae", [1.2], time_ratio=0.2))
     assert met.endswith(": goal met")  # at the goal is within it
+    # A mean that lands on the goal exactly meets it, though in floating point
+    # (1.1 + 1.3) / 2 is a last bit above 1.2 (it printed "missed: MSE 1.20x > 1.2x").
+    assert np.mean([1.1, 1.3]) > 1.2
+    [tie] = compare.against_torch(_ratios(compare, "skae", [1.1, 1.3], time_ratio=0.2))
+    assert tie.endswith(": goal met")
+    [missed] = compare.against_torch(_ratios(compare, "skae", [1.1, 1.3 + 1e-9]))
+    assert missed.endswith("missed: MSE 1.200000001x > 1.200000000x")
+
+
+def test_trustworthiness_below_pcas_is_told_unrounded(compare):
+    """0.8826 against 0.8834 is a loss though both round to 0.883; 0.8834 against
+    0.8835 is one too, printed with the decimals that tell them apart."""
+
+    def records(ours, pcas):
+        return [
+            {"dataset": "s_curve", "n_components": 2, "seed": 0, "method": method,
+             "mse": 1.0, "mse_vs_pca": mse, "trust_5": trust, "trust_10": 0.9, "fit_time": 1.0}
+            for method, mse, trust in (("skae", 0.5, ours), ("PCA", 1.0, pcas))
+        ]
+
+    [line] = compare.losses_to_pca(records(0.8826, 0.8834))
+    assert line == "skae on s_curve to 2-D: trust_5 = 0.8826 on average, PCA's 0.8834"
+    [line] = compare.losses_to_pca(records(0.8834, 0.8835))
+    assert line.endswith("trust_5 = 0.8834 on average, PCA's 0.8835")
+    assert compare.losses_to_pca(records(0.8835, 0.8834)) == []
 
 
 def test_against_torch_goals_and_the_reseeded_reference(compare):

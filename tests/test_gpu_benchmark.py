@@ -90,3 +90,29 @@ def test_command_line_defaults(gpu):
     assert gpu.parse_args(["--quick", "--repeats", "3"]).repeats == 3
     for action in gpu.make_parser()._actions:
         assert action.help, action.dest
+
+
+def test_the_every_core_contender_sets_every_core(gpu, monkeypatch):
+    """"skae-numpy-all" sets the BLAS threads to the machine's cores, whatever the
+    caller's limit; "skae-numpy-1t" to one; the caller's limit comes back."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen = []
+
+    class Model:
+        def fit(self, X):
+            seen.append(blas())
+
+    monkeypatch.setattr(gpu, "skae_model", lambda config, seed: Model())
+    with threadpool_limits(1):
+        gpu.run_skae_numpy(None, None, 0, None)
+        gpu.run_skae_numpy(None, None, 0, 1)
+        assert blas() == {1}
+    # Every core (OpenBLAS may cap it at the threads it was built for, a machine with
+    # one core has one).
+    assert seen[1] == {1} and (seen[0] != {1} or os.cpu_count() == 1)

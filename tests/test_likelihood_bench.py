@@ -62,3 +62,27 @@ def test_sd_over_seeds(bench):
     assert bench._cell(records, "pca") == "-4.50 ± 0.71"
     assert np.isnan(bench._stats(records[:1], "pca")[1])
     assert bench._cell(records[:1], "pca") == "-4.00"
+
+
+def test_main_runs_on_one_thread_and_gives_the_callers_back(bench, monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    seen = []
+    monkeypatch.setattr(bench, "_main", lambda args: seen.append(blas()))
+    with threadpool_limits(2):
+        before = blas()
+        bench.main(["--quick"])
+        assert blas() == before
+    assert seen == [[1] * len(before)]
+    torch = pytest.importorskip("torch")  # loaded before main: its setting comes back
+    kept = torch.get_num_threads()
+    monkeypatch.setattr(bench, "_main", lambda args: torch.set_num_threads(1))
+    torch.set_num_threads(2)
+    try:
+        bench.main(["--quick"])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(kept)
