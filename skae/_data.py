@@ -396,7 +396,10 @@ class MissingEntries:
             + problem
             + "a group's columns must be 0 or 1 with at most one 1 per row (all 0 "
             "or a NaN means the category is missing), as OneHotEncoder(drop=None) "
-            "writes them."
+            "writes them. Groups read by categorical_groups_from from a "
+            "ColumnTransformer that is refitted later (in cross-validation, say) "
+            "shift when a fold lacks a category: give its OneHotEncoder the "
+            "categories (categories=[...])."
         )
 
 

@@ -668,3 +668,21 @@ def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
     assert ((present == 0).all(axis=1) | (present == 1).all(axis=1)).all()
     assert_array_equal((present == 0).all(axis=1), (values == 0).all(axis=1))
     assert 0.2 < (present == 0).all(axis=1).mean() < 0.4
+
+
+def test_groups_that_shift_in_a_refit_say_to_give_the_categories():
+    """Refitted on rows that lack a category (a cross-validation fold), the encoder
+    writes fewer columns and the groups read before no longer fit: the error says why
+    and what to do."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    df = pd.DataFrame({"c": rng.choice(["a", "b", "c"], 90), "x": rng.normal(size=90) * 3})
+    ct = make_column_transformer(
+        (OneHotEncoder(sparse_output=False), ["c"]), remainder=StandardScaler()
+    )
+    groups = categorical_groups_from(ct.fit(df))
+    assert groups == [[0, 1, 2]]
+    pipe = make_pipeline(ct, AutoencoderTransformer(categorical_groups=groups, max_iter=2))
+    with pytest.raises(ValueError, match=r"is not one-hot: .*shift when a fold lacks a "
+                       r"category: give its OneHotEncoder the categories"):
+        pipe.fit(df[df["c"] != "b"])
