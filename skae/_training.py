@@ -247,6 +247,8 @@ def train(
         result = TrainingResult()
     resume, checkpoint = result.resume, None
     isfinite = math.isfinite
+    # An objective whose fitted state can overflow with finite weights says so itself.
+    nonfinite = getattr(objective, "nonfinite", None)
     loss_gradient, step = objective.loss_gradient, optimizer.step
     n_rows = source.n_rows
     begin_epoch = [m.begin_epoch for m in monitors if hasattr(m, "begin_epoch")]
@@ -286,10 +288,14 @@ def train(
                         raise diverged(epoch, number, loss, optimizer.learning_rate)
                     step(grad)
                     total += loss * batch[1].shape[0]
-                if not np.isfinite(params).all():
-                    raise diverged(
-                        epoch, None, "weights became non-finite", optimizer.learning_rate
-                    )
+                if nonfinite is not None:
+                    problem = nonfinite()
+                elif not np.isfinite(params).all():
+                    problem = "weights became non-finite"
+                else:
+                    problem = None
+                if problem is not None:
+                    raise diverged(epoch, None, problem, optimizer.learning_rate)
                 loss = total / n_rows
                 # Validated before it counts: an interrupt here drops the whole epoch.
                 val_loss = validate() if has_validation else None

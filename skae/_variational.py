@@ -283,6 +283,20 @@ class VariationalObjective:
     #: The masked validation loss is per row (nats per sample), not per observed entry.
     per_variable = False
 
+    def nonfinite(self):
+        """Why the fitted state is not finite, or None: for the training loop's check.
+
+        The weights may be finite while the noise variance ``exp(ρ)`` overflows
+        (a step that takes ``ρ`` past about 709 in float64, 88 in float32).
+        """
+        params = self.network.params
+        if not np.isfinite(params).all():
+            return "weights became non-finite"
+        rho = self.network.log_noise_variance
+        if rho is not None and not (rho < np.log(np.finfo(rho.dtype).max)).all():
+            return "noise variance exp(ρ) overflowed"
+        return None
+
     def loss_gradient(self, inputs, targets, weights, mask=None):
         """Negative ELBO of one minibatch; fills ``network.grad`` (module docstring).
 

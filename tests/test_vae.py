@@ -264,6 +264,30 @@ def test_divergence_raises_and_leaves_the_estimator_as_it_was(blobs):
     assert not hasattr(fresh, "_params")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_last_step_that_overflows_the_noise_variance_is_a_divergence(dtype):
+    """The weights can stay finite while exp(ρ) overflows, after the last step of a fit
+    (no loss computed after it to show it): an error, not a model with an infinite
+    noise variance whose score is -inf."""
+    X = np.random.default_rng(0).standard_normal((20, 3)).astype(dtype)
+    params = dict(hidden_layer_sizes=(), n_components=1, learning_rate_init=1000.0,
+                  random_state=0)
+    fresh = VariationalAutoencoder(max_iter=1, **params)
+    with pytest.raises(DivergenceError, match=r"at epoch 1: the noise variance exp\(ρ\) "
+                       r"overflowed\..*lower learning_rate_init"):
+        fresh.fit(X)
+    assert not hasattr(fresh, "_params")
+    with pytest.raises(DivergenceError, match="noise variance"):
+        VariationalAutoencoder(**params).partial_fit(X)
+    fitted = VariationalAutoencoder(max_iter=1, **{**params, "learning_rate_init": 1e-3}).fit(X)
+    fitted.set_params(learning_rate_init=1000.0)
+    before = pickle.dumps(fitted)
+    with pytest.raises(DivergenceError, match="noise variance"):
+        fitted.partial_fit(X)
+    assert pickle.dumps(fitted) == before
+    assert np.isfinite(fitted.noise_variance_).all() and np.isfinite(fitted.score(X))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
