@@ -622,7 +622,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         hidden = empty
         out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
-        mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
+        with np.errstate(over="ignore"):  # a mean beyond float32: imputations refused below
+            mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
         constant = self._constant_features
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
@@ -640,7 +641,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 filled += mean
             filled[:, constant] = mean[constant]  # a constant feature keeps its value
             block = out[rows]
-            block[holes] = filled[holes]
+            with np.errstate(over="ignore"):  # a cast to float32 that overflows: refused below
+                block[holes] = filled[holes]
         # The observed entries are finite: only an imputation can overflow.
         _refuse_overflow(
             self,
