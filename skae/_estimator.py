@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import entr
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -185,9 +186,9 @@ def _auto_batch_size(n_samples):
 _AUTO_ALPHA_SCALE = 0.64
 
 
-def _resolve_alpha(alpha, n_train):
-    """The L2 weight of a fit on ``n_train`` rows."""
-    return _AUTO_ALPHA_SCALE / n_train if alpha == "auto" else float(alpha)
+def _resolve_alpha(alpha, n_train, scale=1.0):
+    """The L2 weight of a fit on ``n_train`` rows; ``scale``: :func:`_auto_alpha_scale`'s."""
+    return _AUTO_ALPHA_SCALE * scale / n_train if alpha == "auto" else float(alpha)
 
 
 #: With a validation set, ``alpha="auto"`` is this times the validation loss over the
@@ -776,8 +777,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """The model for ``spec``: has ``params``, ``grad`` and ``initialize(rng)``."""
         raise NotImplementedError
 
-    def _build_objective(self, model, streams, n_train):
-        """The objective of ``model`` on ``n_train`` rows (or weight): see skae._objectives."""
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
+        """The objective of ``model`` on ``n_train`` rows (or weight): see skae._objectives.
+
+        ``alpha_scale``: :func:`_auto_alpha_scale` of the training rows, for
+        ``alpha="auto"``.
+        """
         raise NotImplementedError
 
     def _model_attributes(self, spec, params):
@@ -1143,6 +1148,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 getattr(self, "loss", None), X, monitored_rows, sample_weight, missing
             )
         )
+        # What alpha="auto" is scaled by for the loss (1 but for the cross-entropy).
+        alpha_scale = functools.cache(
+            lambda: _auto_alpha_scale(
+                getattr(self, "loss", None), X, train_rows, sample_weight, missing
+            )
+            if getattr(self, "alpha", None) == "auto"
+            else 1.0
+        )
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -1159,7 +1172,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 epsilon=self.epsilon,
                 state=self._optimizer_state if continuing else None,
             )
-            objective = self._build_objective(model, start_streams, size)
+            objective = self._build_objective(model, start_streams, size, alpha_scale())
             validate = None
             if validation_rows is not None:
                 validate = _validation_loss(
@@ -1693,38 +1706,95 @@ def _loss_floor(loss, X, rows, sample_weight, missing=None):
     """
     if loss != "binary_crossentropy":
         return 0.0
+    sums = _entropy_sums(X, rows, sample_weight, missing)
+    if sums is None or sums.denominator <= 0:
+        return 0.0
+    return sums.entropy / sums.denominator
+
+
+def _auto_alpha_scale(loss, X, rows, sample_weight, missing=None):
+    """What ``alpha="auto"``'s ``0.64 / n`` is multiplied by for the loss of ``X``'s ``rows``.
+
+    1 for the squared error: the 0.64 is set for standardized data, whose loss
+    when every feature is reconstructed as its mean is 1. For the binary
+    cross-entropy, that loss in its own units: the cross-entropy of reconstructing
+    every feature as its (weighted, observed) mean, a categorical group as its
+    categories' frequencies, above the targets' entropy (:func:`_loss_floor`),
+    which no reconstruction removes; between 0 and log 2. Targets off [0, 1]
+    beyond rounding give 1.
+    """
+    if loss != "binary_crossentropy":
+        return 1.0
+    sums = _entropy_sums(X, rows, sample_weight, missing)
+    if sums is None or sums.denominator <= 0:
+        return 1.0
+    counts, totals = sums.counts, sums.totals
+    in_group = np.zeros(X.shape[1], dtype=bool)
+    mean_loss = 0.0
+    for g in () if missing is None else missing.groups:
+        in_group[g] = True
+        if counts[g[0]] > 0:  # the group's columns share their observed weight
+            mean_loss += counts[g[0]] * float(entr(totals[g] / counts[g[0]]).sum())
+    numeric = ~in_group & (counts > 0)
+    p = np.clip(totals[numeric] / counts[numeric], 0.0, 1.0)
+    mean_loss += float(np.dot(counts[numeric], binary_entropy(p)))
+    return max(mean_loss - sums.entropy, 0.0) / sums.denominator
+
+
+def _entropy_sums(X, rows, sample_weight, missing=None):
+    """Sums over ``X``'s ``rows`` for :func:`_loss_floor` and :func:`_auto_alpha_scale`.
+
+    A namespace of ``entropy`` (``Σ w H(t)`` over the observed entries),
+    ``denominator`` (``Σ w`` times each row's observed variables, as
+    :func:`_validation_loss` averages), and per column ``totals`` (``Σ w t``) and
+    ``counts`` (``Σ w`` over the rows observing it); None if a target lies off
+    [0, 1] beyond rounding. Sparse rows without missing entries are read as
+    stored (zeros add no entropy); dense rows in chunks within scikit-learn's
+    ``working_memory``.
+    """
     slack = _unit_interval_slack(X.dtype)
+    d = X.shape[1]
     if sp.issparse(X) and missing is None:
         # Zeros have entropy 0: the stored entries alone, without densifying the rows.
         T = sp.csr_array(X[rows])  # a copy of the rows, summing duplicate entries
         T.sum_duplicates()
         if T.nnz and (T.data.min() < -slack or T.data.max() > 1 + slack):
-            return 0.0
-        T.data = binary_entropy(np.clip(T.data.astype(np.float64), 0.0, 1.0))
+            return None
+        T.data = np.clip(T.data.astype(np.float64), 0.0, 1.0)
         w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
-        denominator = float(w.sum()) * X.shape[1]
-        return float(np.dot(w, T.sum(axis=1))) / denominator if denominator > 0 else 0.0
+        totals = np.asarray(T.T @ w, dtype=np.float64)
+        T.data = binary_entropy(T.data)
+        return SimpleNamespace(
+            entropy=float(np.dot(w, T.sum(axis=1))),
+            denominator=float(w.sum()) * d,
+            totals=totals,
+            counts=np.full(d, float(w.sum())),
+        )
     # Rows per chunk within scikit-learn's working_memory: several float64 copies each.
-    step = get_chunk_n_rows(row_bytes=6 * 8 * X.shape[1], max_n_rows=_VALIDATION_CHUNK)
-    total = denominator = 0.0
+    step = get_chunk_n_rows(row_bytes=6 * 8 * d, max_n_rows=_VALIDATION_CHUNK)
+    entropy = denominator = 0.0
+    totals, counts = np.zeros(d), np.zeros(d)
     for start in range(0, rows.size, step):
         chunk = rows[start : start + step]
-        T = gather_rows(X, chunk, np.empty((chunk.size, X.shape[1]), dtype=X.dtype))
+        T = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
         w = np.ones(chunk.size) if sample_weight is None else sample_weight[chunk]
         if missing is None:
-            counts = np.full(chunk.size, T.shape[1], dtype=np.float64)
+            row_counts = np.full(chunk.size, d, dtype=np.float64)
+            counts += float(w.sum())
         else:
             observed = np.empty_like(T)
             missing.fill(T, observed)  # missing targets become 0, whose entropy is 0
-            counts = missing.row_counts(observed)
+            row_counts = missing.row_counts(observed)
+            counts += w @ observed
         if T.size and (T.min() < -slack or T.max() > 1 + slack):
-            return 0.0
+            return None
         # A categorical group's columns are one-hot (checked), of entropy 0: the
         # entries of every column count, as the group's own least loss is 0.
-        H = binary_entropy(np.clip(T.astype(np.float64), 0.0, 1.0))
-        total += float(np.dot(w, H.sum(axis=1)))
-        denominator += float(np.dot(w, counts))
-    return total / denominator if denominator > 0 else 0.0
+        T = np.clip(T.astype(np.float64), 0.0, 1.0)
+        totals += w @ T
+        entropy += float(np.dot(w, binary_entropy(T).sum(axis=1)))
+        denominator += float(np.dot(w, row_counts))
+    return SimpleNamespace(entropy=entropy, denominator=denominator, totals=totals, counts=counts)
 
 
 def _masked_validation_loss(objective, X, rows, weights, missing):
@@ -1821,11 +1891,11 @@ class _DenseAutoencoder(_BaseAutoencoder):
             params=params,
         )
 
-    def _build_objective(self, model, streams, n_train):
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
         return Objective(
             model,
             self.loss,
-            alpha=_resolve_alpha(self.alpha, n_train),
+            alpha=_resolve_alpha(self.alpha, n_train, alpha_scale),
             sparsity=self.sparsity,
             contraction=self.contraction,
             rng=streams["noise"],
@@ -1935,7 +2005,13 @@ class AutoencoderTransformer(
         where that loss has no least value), so data the network
         reconstructs closely are penalised little and noisy data, on which it
         would overfit, more. Before the first epoch, and in fits without
-        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows); a ``warm_start``
+        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows), for the
+        squared error, whose loss when every feature is reconstructed as its
+        mean is 1 on standardized data; for the binary cross-entropy, that
+        times the same loss in its units, above the targets' entropy (the
+        cross-entropy of the training rows' feature means, a categorical
+        group's category frequencies, over what no reconstruction removes;
+        1 for data off [0, 1]); a ``warm_start``
         fit after one that held rows out starts instead from ``5 · L_val / n``
         of the weights that fit kept. ``n`` counts the training rows of the
         fit or of the :meth:`partial_fit` call; with ``sample_weight``, their

@@ -254,7 +254,10 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
     alpha : float or "auto", default="auto"
         L2 penalty: ``alpha / 2`` times the squared norm of the weight matrices;
-        ``"auto"`` is ``0.64 / n_samples`` (the training rows' count or weight).
+        ``"auto"`` is ``0.64 / n_samples`` (the training rows' count or weight),
+        with ``loss="binary_crossentropy"`` times that loss's value when every
+        feature is reconstructed as its mean, above the targets' entropy (see
+        :class:`AutoencoderTransformer`).
 
     noise : {"gaussian", "masking", "salt_and_pepper"} or None, default=None
         Corrupt the training inputs (a denoising autoencoder); scores never are.

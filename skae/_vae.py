@@ -440,7 +440,7 @@ class VariationalAutoencoder(
             params=params,
         )
 
-    def _build_objective(self, model, streams, n_train):
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
         return VariationalObjective(
             model,
             beta=self.beta,

@@ -408,26 +408,61 @@ def loss_floor(xp, device, loss, X, rows, weights, chunk=8192):
     integers) and ``weights`` (None or the host sample weights of all of ``X``'s
     rows) are taken in chunks of rows, as :func:`validation_loss` goes.
     """
-    n = rows.size
-    if loss != "binary_crossentropy" or n == 0:
+    if loss != "binary_crossentropy" or rows.size == 0:
         return 0.0
+    sums = _entropy_sums(xp, device, X, rows, weights, chunk)
+    return 0.0 if sums is None else sums[0]
+
+
+def auto_alpha_scale(xp, device, loss, X, rows, weights, chunk=8192):
+    """As the NumPy engine's ``_auto_alpha_scale``: 1 but for the binary cross-entropy.
+
+    There, the cross-entropy of reconstructing every feature as its weighted
+    mean over ``X``'s ``rows``, above their mean binary entropy (1 when an entry
+    lies off [0, 1] beyond rounding).
+    """
+    if loss != "binary_crossentropy" or rows.size == 0:
+        return 1.0
+    sums = _entropy_sums(xp, device, X, rows, weights, chunk)
+    if sums is None:
+        return 1.0
+    floor, means = sums
+    mean_loss = float(xp.mean(_binary_entropy(xp, xp.clip(means, 0.0, 1.0))))
+    return max(mean_loss - floor, 0.0)
+
+
+def _binary_entropy(xp, T):
+    """``H(t)`` per entry of ``T`` in [0, 1], with ``0 log 0 = 0`` (no ``log(0)``)."""
+    ones = xp.ones_like(T)
+    U = 1 - T
+    return -(T * xp.log(xp.where(T > 0, T, ones)) + U * xp.log(xp.where(U > 0, U, ones)))
+
+
+def _entropy_sums(xp, device, X, rows, weights, chunk):
+    """``(floor, means)``: the rows' weighted mean ``H(t)`` and column means (device).
+
+    None if an entry lies off [0, 1] beyond rounding.
+    """
+    n = rows.size
     slack = float(xp.finfo(X.dtype).eps) ** 0.5  # rounding, as the NumPy engine's
     total = 0.0
+    column_totals = None
     for start in range(0, n, chunk):
         part = rows[start : start + chunk]
         T = xp.take(X, xp.asarray(part, device=device), axis=0)
         if not bool(xp.all((T >= -slack) & (T <= 1 + slack))):
-            return 0.0
+            return None
         T = xp.clip(T, 0.0, 1.0)
-        ones = xp.ones_like(T)
-        U = 1 - T
-        # t log t with 0 log 0 = 0, without log(0)
-        entropy = -(T * xp.log(xp.where(T > 0, T, ones)) + U * xp.log(xp.where(U > 0, U, ones)))
-        per_row = xp.mean(entropy, axis=1)
+        per_row = xp.mean(_binary_entropy(xp, T), axis=1)
         if weights is not None:
-            per_row = xp.asarray(weights[part], device=device) * per_row
+            w = xp.asarray(weights[part], device=device, dtype=T.dtype)
+            per_row = w * per_row
+            T = w[:, None] * T
         total += float(xp.sum(per_row))
-    return total / (n if weights is None else float(weights[rows].sum()))
+        part_totals = xp.sum(T, axis=0)
+        column_totals = part_totals if column_totals is None else column_totals + part_totals
+    weight = n if weights is None else float(weights[rows].sum())
+    return total / weight, column_totals / weight
 
 
 def train(

@@ -27,6 +27,7 @@ from ._xp_engine import (
     ArrayCorruption,
     ArrayNetwork,
     ArrayObjective,
+    auto_alpha_scale,
     loss_floor,
     train,
 )
@@ -208,6 +209,11 @@ class ArrayAPIMixin:
         floor = functools.cache(
             lambda: loss_floor(xp, device, self.loss, X, monitored_rows, sample_weight)
         )
+        alpha_scale = functools.cache(
+            lambda: auto_alpha_scale(xp, device, self.loss, X, train_rows, sample_weight)
+            if self.alpha == "auto"
+            else 1.0
+        )
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
@@ -230,7 +236,10 @@ class ArrayAPIMixin:
                 state=self._optimizer_state if continuing else None,
             )
             objective = ArrayObjective(
-                network, self.loss, alpha=_resolve_alpha(self.alpha, size), sparsity=self.sparsity
+                network,
+                self.loss,
+                alpha=_resolve_alpha(self.alpha, size, alpha_scale()),
+                sparsity=self.sparsity,
             )
             validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
             penalty = self._penalty_monitor(
