@@ -87,6 +87,10 @@ _FIT_CALL_ATTRIBUTES = ("_skae_epoch_tasks", "_callback_fit_ctx", "_skl_callback
 #: Rows per chunk when computing the validation loss.
 _VALIDATION_CHUNK = 4096
 
+#: Most rows per chunk of the entropy sums (:func:`_entropy_sums`), several float64
+#: copies each: a pass of its own, in ``partial_fit`` too, kept small beside the data.
+_ENTROPY_CHUNK = 1024
+
 #: Below this many multiply-adds in a minibatch's largest matrix product, a fit runs
 #: on one BLAS thread: small products gain nothing from more threads, and lose a lot
 #: when another process holds a core.
@@ -1771,7 +1775,7 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
             counts=np.full(d, float(w.sum())),
         )
     # Rows per chunk within scikit-learn's working_memory: several float64 copies each.
-    step = get_chunk_n_rows(row_bytes=6 * 8 * d, max_n_rows=_VALIDATION_CHUNK)
+    step = get_chunk_n_rows(row_bytes=6 * 8 * d, max_n_rows=_ENTROPY_CHUNK)
     entropy = denominator = 0.0
     totals, counts = np.zeros(d), np.zeros(d)
     for start in range(0, rows.size, step):
