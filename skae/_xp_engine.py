@@ -455,7 +455,7 @@ def _entropy_sums(xp, device, X, rows, weights, chunk):
         T = xp.clip(T, 0.0, 1.0)
         per_row = xp.mean(_binary_entropy(xp, T), axis=1)
         if weights is not None:
-            w = xp.asarray(weights[part], device=device, dtype=T.dtype)
+            w = xp.asarray(weights[part], device=device)
             per_row = w * per_row
             T = w[:, None] * T
         total += float(xp.sum(per_row))

@@ -209,9 +209,10 @@ class ArrayAPIMixin:
         floor = functools.cache(
             lambda: loss_floor(xp, device, self.loss, X, monitored_rows, sample_weight)
         )
+        # A fit's, not a partial_fit call's: its penalty follows the chunk.
         alpha_scale = functools.cache(
             lambda: auto_alpha_scale(xp, device, self.loss, X, train_rows, sample_weight)
-            if self.alpha == "auto"
+            if self.alpha == "auto" and not incremental
             else 1.0
         )
         max_epochs = 1 if incremental else self.max_iter
@@ -284,6 +285,7 @@ class ArrayAPIMixin:
             "X": X,
             "sample_weight": sample_weight,
             "train_rows": train_rows,
+            "alpha_scale": alpha_scale,
             "source": source,
             "streams": streams,
             "n_iter": n_iter,

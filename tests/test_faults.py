@@ -544,3 +544,34 @@ def test_float32_training_with_zero_moment_decay_stays_finite_as_in_float64():
     for ae in fits.values():
         assert max(np.abs(W).max() for W in ae.coefs_) < 10  # steps of at most lr each
     assert_allclose(fits["f4"].loss_curve_, fits["f8"].loss_curve_, rtol=1e-3)
+
+
+def test_a_divergence_blames_auto_alpha_with_the_penalty_the_fit_used():
+    """Tiny sample weights make alpha="auto" huge, which the divergence error says,
+    with the weight the fit used: for the cross-entropy, scaled to its units."""
+    import skae._estimator as estimator_module
+
+    X = 1 / (1 + np.exp(-np.random.default_rng(0).normal(size=(40, 5))))
+    diverging = dict(early_stopping=False, learning_rate_init=1e200, max_iter=5,
+                     random_state=0, n_init=1)
+    rows = np.arange(40)
+    scale = estimator_module._auto_alpha_scale("binary_crossentropy", X, rows, None)
+    assert 0.05 < scale < 0.5
+    for loss, weight, factor in [("squared_error", 0.001, 1.0),
+                                 ("binary_crossentropy", 0.001, scale)]:
+        model = AutoencoderTransformer(2, loss=loss, **diverging)
+        alpha = 0.64 * factor / (40 * weight)
+        assert alpha > 1
+        scaled = "" if loss == "squared_error" else re.escape(f" (times {scale:.3g}, for the "
+                                                              "loss's units)")
+        with pytest.raises(DivergenceError, match=rf'alpha="auto" the L2 penalty is 0.64'
+                           rf"{scaled} over the training rows' total sample weight \(0.04\), "
+                           rf"here {alpha:.3g}"):
+            model.fit(X, sample_weight=np.full(40, weight))
+    # Scaled below 1, the penalty is not what to blame.
+    weight = 0.64 * scale / 40 / 0.5  # a scaled penalty of 0.5 (unscaled > 1)
+    with pytest.raises(DivergenceError) as info:
+        AutoencoderTransformer(2, loss="binary_crossentropy", **diverging).fit(
+            X, sample_weight=np.full(40, weight)
+        )
+    assert "alpha=" not in str(info.value) and 0.64 / (40 * weight) > 1

@@ -745,25 +745,33 @@ def test_the_stopping_rule_counts_from_the_cross_entropys_floor(
     assert len(floors) == 4 and floors == [expected] * 4  # three starts, then the winner
 
 
-def test_the_floor_is_computed_once_per_fit_and_not_in_partial_fit(blobs, monkeypatch):
-    """It costs a pass over the monitored rows (densified, when sparse)."""
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_floor_is_computed_once_per_fit_and_not_in_partial_fit(monkeypatch,
+                                                                   early_stopping):
+    """It costs a pass over the monitored rows (densified, when sparse); without
+    held-out rows the penalty's scale shares it (the same rows), with them it takes
+    one more over the training rows; partial_fit, one epoch a call, needs neither."""
     calls = []
-    original = estimator_module._loss_floor
+    original = estimator_module._entropy_sums
 
-    def counting(*args):
-        calls.append(args[0])
-        return original(*args)
+    def counting(X, rows, *args):
+        calls.append(rows.size)
+        return original(X, rows, *args)
 
-    monkeypatch.setattr(estimator_module, "_loss_floor", counting)
-    floors = record_floors(monkeypatch)
+    monkeypatch.setattr(estimator_module, "_entropy_sums", counting)
+    floors, alphas = record_floors(monkeypatch), record_alphas(monkeypatch)
     params = dict(loss="binary_crossentropy", hidden_layer_sizes=(8,), max_iter=12,
-                  random_state=0)
-    X = expit(2 * blobs)
-    quiet_fit(AutoencoderTransformer(2, n_init=4, **params), X)
-    assert calls == ["binary_crossentropy"] and floors[-1] > 0.3
+                  random_state=0, early_stopping=early_stopping)
+    X = expit(2 * np.random.default_rng(0).normal(size=(300, 4)))
+    ae = quiet_fit(AutoencoderTransformer(2, n_init=4, **params), X)
+    n_train = 300 - len(_validation_rows(ae, X, None)) if early_stopping else 300
+    assert sorted(calls) == sorted([300 - n_train, n_train] if early_stopping else [300])
+    assert floors[-1] > 0.3 and alphas[0] < 0.64 / n_train
     calls.clear()
+    alphas.clear()
     ae = AutoencoderTransformer(2, **params).partial_fit(X).partial_fit(X)
     assert calls == [] and floors[-2:] == [0.0, 0.0]  # one epoch a call: no plateau
+    assert set(alphas) == {0.64 / 300}  # a call's penalty follows its chunk, unscaled
     assert ae.n_iter_ == 2
 
 
