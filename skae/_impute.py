@@ -590,6 +590,22 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         """
         return self._fit(X, None, incremental=False)
 
+    def _refuse_statistics_beyond(self, dtype):
+        """Raise if a feature's mean or scale does not fit in ``dtype`` (float32 data)."""
+        if dtype == np.float64:
+            return
+        with np.errstate(over="ignore"):
+            mean, scale = self.mean_.astype(dtype), self.scale_.astype(dtype)
+        beyond = ~(np.isfinite(mean) & np.isfinite(scale))
+        if beyond.any():
+            j = int(np.flatnonzero(beyond)[0])
+            raise ValueError(
+                f"This imputer was fitted on data beyond {np.dtype(dtype)}'s range (feature "
+                f"{j}: mean {self.mean_[j]:.3g}, scale {self.scale_[j]:.3g}), so X in "
+                f"{np.dtype(dtype)} cannot be imputed in it: pass X as float64 "
+                "(X.astype(np.float64))."
+            )
+
     def transform(self, X):
         """Impute every missing entry of ``X`` from the network's reconstruction.
 
@@ -609,6 +625,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
+        self._refuse_statistics_beyond(X.dtype)
         with np.errstate(over="ignore"):  # an imputation that overflows is refused below
             Z = self._standardized(X, continuing=True)[0]
         missing = MissingEntries(

@@ -447,19 +447,25 @@ def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardi
     ):
         warnings.simplefilter("error", RuntimeWarning)  # the error says it all
         small.transform(far)
-    # float32 data whose imputations overflow float32 only: the cast is refused by the
-    # same error, with no RuntimeWarning first.
+    # float32 data for a model whose means lie beyond float32: refused up front, saying
+    # which feature and what to do, with no RuntimeWarning first, whichever entries are
+    # missing; float64 data of the same rows are imputed.
     rng = np.random.default_rng(0)
     wide = rng.standard_normal((50, 2))
     wide[:, 0] = wide[:, 0] * 1e39 + 1e40
     f32 = AutoencoderImputer(max_iter=2, random_state=0).fit(wide)
-    query = rng.standard_normal((3, 2)).astype(np.float32)
-    query[:, 0] = np.nan
-    with warnings.catch_warnings(), pytest.raises(
-        ValueError, match="imputed values of 3 row.*overflow float32"
-    ):
-        warnings.simplefilter("error", RuntimeWarning)
-        f32.transform(query)
+    for hole in (0, 1):
+        query = rng.standard_normal((3, 2)).astype(np.float32)
+        query[:, hole] = np.nan
+        given = query.copy()
+        with warnings.catch_warnings(), pytest.raises(
+            ValueError, match=r"fitted on data beyond float32's range \(feature 0: mean 9.99e\+39, "
+            r"scale .*pass X as float64"
+        ):
+            warnings.simplefilter("error", RuntimeWarning)
+            f32.transform(query)
+        assert_array_equal(query, given)
+        assert np.isfinite(f32.transform(query.astype(np.float64))).all()
 
 
 # -- a fitted model read by other threads while a call on it fails --------------------------
