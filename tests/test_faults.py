@@ -459,8 +459,8 @@ def test_imputations_that_overflow_raise_and_huge_values_of_both_signs_standardi
         query[:, hole] = np.nan
         given = query.copy()
         with warnings.catch_warnings(), pytest.raises(
-            ValueError, match=r"fitted on data beyond float32's range \(feature 0: mean 9.99e\+39, "
-            r"scale .*pass X as float64"
+            ValueError, match=r"fitted on data beyond float32's range \(feature 0: mean "
+            r"9.99e\+39, scale .*pass X as float64"
         ):
             warnings.simplefilter("error", RuntimeWarning)
             f32.transform(query)
