@@ -135,39 +135,30 @@ def _warn_of_a_lone_column(name, encoder, i, column):
     )
 
 
-def _refuse_a_hidden_encoder(name, transformer):
-    """Raise if ``transformer`` (not an encoder, not a ColumnTransformer) holds a OneHotEncoder."""
+def _encoder_inside(transformer):
+    """The parameter name of a OneHotEncoder that ``transformer`` holds, or None."""
     from sklearn.preprocessing import OneHotEncoder
 
     if not hasattr(transformer, "get_params"):
-        return
-    inner = [
-        key
-        for key, value in transformer.get_params(deep=True).items()
-        if isinstance(value, OneHotEncoder)
-    ]
-    if inner:
+        return None
+    for key, value in transformer.get_params(deep=True).items():
+        if isinstance(value, OneHotEncoder):
+            return key
+    return None
+
+
+def _refuse_a_hidden_encoder(name, transformer):
+    """Raise if ``transformer`` (not an encoder, not a ColumnTransformer) holds a OneHotEncoder."""
+    inner = _encoder_inside(transformer)
+    if inner is not None:
         raise ValueError(
             f"The transformer {name!r} ({type(transformer).__name__}) holds a "
-            f"OneHotEncoder ({inner[0]!r}) whose columns categorical_groups_from cannot "
+            f"OneHotEncoder ({inner!r}) whose columns categorical_groups_from cannot "
             "place in its output: it reads an encoder given to the ColumnTransformer on "
             "its own, as the last step of a Pipeline, or in a nested ColumnTransformer. "
             "Give the encoder its own entry in the ColumnTransformer, or give "
             "categorical_groups yourself."
         )
-
-
-def _holds_an_encoder(transformer):
-    """Whether ``transformer`` is or holds (in its parameters) a OneHotEncoder."""
-    from sklearn.preprocessing import OneHotEncoder
-
-    if isinstance(transformer, OneHotEncoder):
-        return True
-    if not hasattr(transformer, "get_params"):
-        return False
-    return any(
-        isinstance(value, OneHotEncoder) for value in transformer.get_params(deep=True).values()
-    )
 
 
 def _last_step(name, transformer):
@@ -180,13 +171,14 @@ def _last_step(name, transformer):
     columns.
     """
     from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
 
     while isinstance(transformer, Pipeline):
         steps = [(n, step) for n, step in transformer.steps if step not in (None, "passthrough")]
         if not steps:
             return "passthrough"
         for step_name, step in steps[:-1]:
-            if _holds_an_encoder(step):
+            if isinstance(step, OneHotEncoder) or _encoder_inside(step) is not None:
                 raise ValueError(
                     f"The Pipeline {name!r} one-hot encodes in its step {step_name!r}, which "
                     "is not its last: the steps after it change the columns, so they cannot "

@@ -639,8 +639,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         hidden = empty
         out = np.array(X, dtype=X.dtype, copy=True)
         objective = self._objective()
-        with np.errstate(over="ignore"):  # a mean beyond float32: imputations refused below
-            mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)
+        mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)  # they fit
         constant = self._constant_features
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
