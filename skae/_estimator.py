@@ -270,32 +270,26 @@ def _score_weights(sample_weight, scores):
 class _ValidatedPenalty:
     """The monitor that sets ``alpha="auto"``'s L2 weight from the validation loss.
 
-    After each epoch, ``α = c · (L_val - L_min) / n`` (0 where rounding puts
-    ``L_val`` below ``L_min``) with ``L_val`` that epoch's validation loss,
-    ``L_min`` the least validation loss any reconstruction reaches (``floor``: 0
-    for the squared error, the targets' entropy for the binary cross-entropy,
-    :func:`_loss_floor`) and ``n`` the size of the
-    training set (the first epoch has the plain ``"auto"`` weight,
-    :func:`_resolve_alpha`): the penalty of a Gaussian prior on the weights
-    relative to a Gaussian likelihood whose noise variance is what the network
-    cannot yet explain on held-out rows. Data that the network reconstructs
-    closely are penalised little, noisy data, on which it would overfit, more;
-    and the penalty follows the data's units.
+    After each epoch, ``α = c · L_val / n`` with ``L_val`` that epoch's
+    validation loss (a squared error) and ``n`` the size of the training set
+    (the first epoch has the plain ``"auto"`` weight, :func:`_resolve_alpha`):
+    the penalty of a Gaussian prior on the weights relative to a Gaussian
+    likelihood whose noise variance is what the network cannot yet explain on
+    held-out rows. Data that the network reconstructs closely are penalised
+    little, noisy data, on which it would overfit, more; and the penalty
+    follows the data's units. The binary cross-entropy, a Bernoulli likelihood,
+    has no noise variance to estimate: its weight stays :func:`_resolve_alpha`'s.
     """
 
-    def __init__(self, objective, size, last_validation_loss=None, floor=0.0):
+    def __init__(self, objective, size, last_validation_loss=None):
         self.objective = objective
         self.scale = _AUTO_ALPHA_VALIDATED / size
-        self.floor = floor
         if last_validation_loss is not None and np.isfinite(last_validation_loss):
             # A warm start goes on from the validation loss of the weights it resumes.
-            objective.alpha = self._alpha(last_validation_loss)
-
-    def _alpha(self, validation_loss):
-        return self.scale * max(validation_loss - self.floor, 0.0)
+            objective.alpha = self.scale * last_validation_loss
 
     def __call__(self, epoch, loss, validation_loss, seconds):
-        self.objective.alpha = self._alpha(validation_loss)
+        self.objective.alpha = self.scale * validation_loss
         return False
 
 
@@ -923,14 +917,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=None):
+    def _penalty_monitor(self, objective, validated, size, continuing=False):
         """A monitor that sets the objective's L2 weight as training goes, or None.
 
         None here: the weight is :func:`_resolve_alpha`'s throughout. ``validated``
         says whether rows are held out; ``size`` is the training set's;
-        ``continuing``, whether this fit goes on from the fitted one; ``floor``,
-        None or a function returning the least validation loss
-        (:func:`_loss_floor`), called only by a monitor that uses it.
+        ``continuing``, whether this fit goes on from the fitted one.
         """
         return None
 
@@ -1145,7 +1137,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         own_monitors = [print_epoch] if self.verbose else []
         validation_buffers = {}
         # The least monitored loss (validation loss with rows held out, else training
-        # loss), computed once the stopping rule or a penalty needs it, for all starts.
+        # loss), computed once the stopping rule needs it, for all starts.
         monitored_rows = train_rows if validation_rows is None else validation_rows
         loss = getattr(self, "loss", None)
         # The training rows' entropy sums: the floor's, without held-out rows, and
@@ -1189,9 +1181,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validate = _validation_loss(
                     objective, X, validation_rows, sample_weight, missing, validation_buffers
                 )
-            penalty = self._penalty_monitor(
-                objective, validate is not None, size, continuing, floor=floor
-            )
+            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
@@ -2020,22 +2010,20 @@ class AutoencoderTransformer(
         out (``early_stopping``), after each epoch it is ``5 · L_val / n``,
         with ``L_val`` that epoch's validation loss and ``n`` the training rows
         (the penalty of a Gaussian prior on the weights when the noise variance
-        is what the network cannot yet reconstruct; for
-        ``loss="binary_crossentropy"``, ``L_val`` is the loss above the least
-        value any reconstruction reaches, the held-out targets' mean binary
-        entropy, unless a held-out value lies off [0, 1] by more than rounding,
-        where that loss has no least value), so data the network
+        is what the network cannot yet reconstruct), so data the network
         reconstructs closely are penalised little and noisy data, on which it
         would overfit, more. Before the first epoch, and in fits without
-        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows), for the
+        validation, it is ``0.64 / n`` (1.5e-3 at 426 rows), set for the
         squared error, whose loss when every feature is reconstructed as its
-        mean is 1 on standardized data; for the binary cross-entropy, in
-        :meth:`fit`, that times the same loss in its units, above the targets'
-        entropy (the cross-entropy of the training rows' feature means, a
-        categorical group's category frequencies, over what no reconstruction
-        removes: up to log 2, 0.06 to 0.2 on breast cancer, wine and digits
-        scaled to [0, 1]; 1 for data off [0, 1]); a ``warm_start``
-        fit after one that held rows out starts instead from ``5 · L_val / n``
+        mean is 1 on standardized data. With ``loss="binary_crossentropy"``, a
+        Bernoulli likelihood with no noise variance to estimate, it is that
+        throughout, held-out rows or not, and in :meth:`fit` times the same
+        loss in its units, above the targets' entropy (the cross-entropy of the
+        training rows' feature means, a categorical group's category
+        frequencies, over what no reconstruction removes: up to log 2, 0.06 to
+        0.2 on breast cancer, wine and digits scaled to [0, 1]; 1 for data off
+        [0, 1]). A ``warm_start`` fit of the squared error after one that held
+        rows out starts from ``5 · L_val / n``
         of the weights that fit kept. ``n`` counts the training rows of the
         fit or of the :meth:`partial_fit` call; with ``sample_weight``, their
         total weight, so that a weight of k counts as k rows and rescaling all
@@ -2464,14 +2452,18 @@ class AutoencoderTransformer(
         # weights that are kept, the last epoch's.
         return 2 * self.n_iter_no_change if validated else None
 
-    def _penalty_monitor(self, objective, validated, size, continuing=False, floor=None):
-        # alpha="auto" with rows held out follows the validation loss above its floor;
+    def _penalty_monitor(self, objective, validated, size, continuing=False):
+        # alpha="auto" with rows held out follows the squared error's validation loss;
         # continuing, from that of the weights the previous fit kept, if it held rows out.
-        if not validated or not (isinstance(self.alpha, str) and self.alpha == "auto"):
+        if (
+            not validated
+            or not (isinstance(self.alpha, str) and self.alpha == "auto")
+            or self.loss == "binary_crossentropy"
+        ):
             return None
         curve = getattr(self, "validation_loss_curve_", None) if continuing else None
         last = self.best_validation_loss_ if curve and np.isfinite(curve[-1]) else None
-        return _ValidatedPenalty(objective, size, last, 0.0 if floor is None else floor())
+        return _ValidatedPenalty(objective, size, last)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task

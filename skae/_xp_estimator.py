@@ -204,7 +204,7 @@ class ArrayAPIMixin:
             if sample_weight is not None:
                 w_val = xp.asarray(sample_weight[validation_rows], device=device)
         # The least monitored loss (validation loss with rows held out, else training
-        # loss), computed once the stopping rule or a penalty needs it, for all starts.
+        # loss), computed once the stopping rule needs it, for all starts.
         monitored_rows = train_rows if validation_rows is None else validation_rows
         floor = functools.cache(
             lambda: loss_floor(xp, device, self.loss, X, monitored_rows, sample_weight)
@@ -243,9 +243,7 @@ class ArrayAPIMixin:
                 sparsity=self.sparsity,
             )
             validate = None if X_val is None else _validation_loss(objective, X_val, w_val)
-            penalty = self._penalty_monitor(
-                objective, validate is not None, size, continuing, floor=floor
-            )
+            penalty = self._penalty_monitor(objective, validate is not None, size, continuing)
             schedule = None if incremental else Schedule(self.learning_rate, optimizer, max_epochs)
             monitors = [*([] if penalty is None else [penalty]), *own_monitors]
 
