@@ -371,11 +371,30 @@ def _shape_calculator(operator):
     operator.outputs[0].type = _tensor_type(input_type)(shape)
 
 
+#: The least opset of each output's operators: IsNaN (opset 9) for the missing entries,
+#: IsInf (10) for the scores that overflow.
+_LEAST_OPSET = {"codes": 9, "reconstruction": 9, "score_samples": 10}
+
+
+def _check_opset(opset, output):
+    """Refuse a ``target_opset`` older than the output's operators, saying what works."""
+    least = _LEAST_OPSET[output]
+    if opset is not None and opset < least:
+        raise ValueError(
+            f'The "{output}" graph needs target_opset {least} or later (it uses IsNaN for '
+            "missing entries"
+            + (", IsInf for scores that overflow" if least > 9 else "")
+            + f"); got target_opset={opset}. Pass target_opset={least} or later, or leave "
+            "it to skl2onnx's default."
+        )
+
+
 def _converter(scope, operator, container):
     """Add the autoencoder's graph to the ONNX model (skl2onnx converter)."""
     estimator = operator.raw_operator
     opv = container.target_opset
     output = container.get_options(estimator, {"output": OUTPUTS[0]})["output"]
+    _check_opset(opv, output)
     layers, n_encoder_layers, loss = _export_layers(estimator)
 
     X = operator.inputs[0]

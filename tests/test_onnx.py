@@ -366,6 +366,21 @@ def test_a_sample_of_another_width_is_refused_at_export():
     assert skl2onnx.to_onnx(ae, X_TEST[:1].astype(np.float32)) is not None
 
 
+@pytest.mark.parametrize("activation", ["relu", "elu"])  # elu: elementary ops in float64
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_the_least_opset_exports_and_an_older_one_is_refused(pipelines, output, activation):
+    """IsNaN (opset 9) marks the missing entries, IsInf (10) the scores that overflow."""
+    pipe = pipelines(activation, "squared_error")
+    ae, X = pipe[-1], pipe[0].transform(X_TEST)
+    least = 10 if output == "score_samples" else 9
+    options = {AutoencoderTransformer: {"output": output}}
+    (got,) = run_onnx(ae, X, options=options, target_opset=least)
+    assert_close_to_scale(got, expected_output(ae, X, output), np.float64)
+    with pytest.raises(ValueError, match=f"needs target_opset {least} or later.*"
+                                         f"got target_opset={least - 1}"):
+        skl2onnx.to_onnx(ae, X[:1], options=options, target_opset=least - 1)
+
+
 def test_export_does_not_change_the_estimator(pipelines):
     ae = pipelines("logistic", "binary_crossentropy")[-1]
     before = [w.copy() for w in ae.coefs_ + ae.intercepts_]
