@@ -411,7 +411,8 @@ class Corruption:
     together (one variable, hidden as a whole, as a missing group is);
     ``"salt_and_pepper"``: each entry set, with probability ``level``, to its
     feature's minimum or maximum over the training data (either with
-    probability 1/2).
+    probability 1/2); a categorical group, with probability ``level``, to one
+    of its categories drawn uniformly (its one-hot row), a value it can take.
 
     Parameters
     ----------
@@ -422,7 +423,8 @@ class Corruption:
     low, high : ndarray of shape (n_features,) or None
         Feature minima and maxima, for ``"salt_and_pepper"``.
     groups : sequence of sequences of int, default=()
-        Column indices of each categorical group, for ``"masking"``.
+        Column indices of each categorical group, for ``"masking"`` and
+        ``"salt_and_pepper"``.
     """
 
     def __init__(self, kind, level, rng, low=None, high=None, groups=()):
@@ -433,6 +435,7 @@ class Corruption:
         self.rng = rng
         self.low, self.high = low, high
         groups = [np.asarray(g, dtype=np.intp) for g in groups]
+        self._groups = groups
         # Each group column, and its group's first column, whose draw hides the group.
         self._group_columns = np.concatenate(groups) if groups else None
         self._group_first = (
@@ -471,7 +474,21 @@ class Corruption:
             np.less(u, level, out=mask)
             mask &= u >= level / 2
             np.copyto(out, self.high, where=mask)
+            if self._groups:
+                self._salt_groups(clean, out, u)
         return out
+
+    def _salt_groups(self, clean, out, u):
+        """Salt and pepper for the groups: a uniform random category, or the clean value.
+
+        A group's first column's draw ``u`` below ``level`` picks the category.
+        """
+        for g in self._groups:
+            out[:, g] = clean[:, g]
+            hit = np.flatnonzero(u[:, g[0]] < self.level)
+            if hit.size:
+                out[np.ix_(hit, g)] = 0
+                out[hit, g[self.rng.integers(g.size, size=hit.size)]] = 1
 
 
 class BatchSource:

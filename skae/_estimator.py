@@ -1009,7 +1009,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         With ``"salt_and_pepper"`` noise the bounds are ``X``'s training rows'
         (:func:`~skae._data.feature_bounds`) widening ``bounds``; other noise
         passes ``bounds`` on as they are. Masking noise hides each of the
-        categorical ``groups`` as a whole.
+        categorical ``groups`` as a whole; salt-and-pepper noise sets it to a
+        random category.
         """
         noise = self._check_noise_level()
         if noise is None:
@@ -2040,7 +2041,8 @@ class AutoencoderTransformer(
         missing group is, its mask entries with it under ``mask_as_input``);
         ``"salt_and_pepper"`` sets a fraction ``noise_level`` of the entries to
         their feature's minimum or maximum over the training data (over the
-        data of every ``partial_fit`` call with this noise so far). Only
+        data of every ``partial_fit`` call with this noise so far), and of the
+        categorical groups to a category drawn uniformly. Only
         training is corrupted: :meth:`transform`, :meth:`score` and
         :meth:`score_samples` see the data as given.
 

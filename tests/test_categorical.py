@@ -646,6 +646,34 @@ def test_masking_noise_hides_a_group_as_a_whole(as_input):
     assert partly_dropped > 0 and 0.3 * 3 * len(X) < numeric_dropped < 0.5 * 3 * len(X)
 
 
+def test_salt_and_pepper_noise_sets_a_group_to_a_random_category():
+    """Per column, salt and pepper gave a group rows of several 1s or none (85 % of the
+    rows it changed at this level), values no row takes; a group now gets a category,
+    drawn uniformly, in about noise_level of the rows; the numeric columns keep theirs."""
+    X, groups, category = mixed(n=3000)
+    X[::7, 2:5] = np.nan  # a missing group stays missing: 0 at the input
+    d = X.shape[1]
+    corrupt = Corruption("salt_and_pepper", 0.4, np.random.default_rng(0),
+                         low=np.nanmin(X, axis=0), high=np.nanmax(X, axis=0), groups=groups)
+    source = BatchSource(X, np.arange(len(X)), None, 500, corruption=corrupt,
+                         mask=MissingEntries(d, groups))
+    changed, drawn, numeric_changed = 0, [], 0
+    for inputs, targets, _, mask in source.epoch(np.random.default_rng(1)):
+        values, observed = inputs[:, 2:5], mask[:, 2] > 0
+        assert (values[~observed] == 0).all()
+        assert (values[observed].sum(axis=1) == 1).all()
+        assert np.isin(values, [0, 1]).all()
+        moved = observed & (values != targets[:, 2:5]).any(axis=1)
+        changed += int(moved.sum())
+        drawn.extend(np.argmax(values[observed], axis=1))
+        numeric_changed += int((inputs[:, [0, 1, 5]] != targets[:, [0, 1, 5]]).sum())
+    n_observed = len(X) - len(X[::7])
+    # a draw of the category it had leaves a row as it was: 2/3 of 0.4 change
+    assert 0.2 * n_observed < changed < 0.34 * n_observed
+    assert 0.25 < np.mean(np.array(drawn) == 0) < 0.45  # about the category's share
+    assert 0.3 * 3 * len(X) < numeric_changed < 0.5 * 3 * len(X)
+
+
 def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
     """The estimator hands its groups to the noise (a spy on the network's inputs)."""
     from skae import _data
@@ -668,6 +696,28 @@ def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
     assert ((present == 0).all(axis=1) | (present == 1).all(axis=1)).all()
     assert_array_equal((present == 0).all(axis=1), (values == 0).all(axis=1))
     assert 0.2 < (present == 0).all(axis=1).mean() < 0.4
+
+
+def test_a_fit_with_salt_and_pepper_noise_keeps_groups_one_hot(monkeypatch):
+    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
+    from skae import _data
+
+    X, groups, _ = mixed()
+    seen = []
+    inputs = _data.BatchSource._masked_inputs
+
+    def spy(self, targets, mask):
+        out = inputs(self, targets, mask)
+        seen.append((out.copy(), targets.copy()))
+        return out
+
+    monkeypatch.setattr(_data.BatchSource, "_masked_inputs", spy)
+    AutoencoderTransformer(categorical_groups=groups, noise="salt_and_pepper", noise_level=0.3,
+                           max_iter=2, n_init=1, random_state=0).fit(X)
+    values = np.vstack([batch[:, 2:5] for batch, _ in seen])
+    targets = np.vstack([clean[:, 2:5] for _, clean in seen])
+    assert (values.sum(axis=1) == 1).all() and np.isin(values, [0, 1]).all()
+    assert 0.1 < (values != targets).any(axis=1).mean() < 0.3
 
 
 def test_groups_that_shift_in_a_refit_say_to_give_the_categories():
