@@ -133,14 +133,18 @@ def quantile_offset(scores, q, weights=None):
 
 
 class _Trimming:
-    """Monitor of robust training: rows reconstructed far worse than most get zero weight.
+    """Monitor of robust training: rows reconstructed far worse than most weigh little.
 
     Every epoch after the first ``warmup`` epochs of training (counted over
     ``warm_start`` fits: epoch numbers go on from ``n_iter_``) begins by
-    scoring the training rows with the current network:
-    those whose score is below both Tukey's fence (:func:`fence_offset`) and
-    the weighted ``fraction``-quantile of the training rows' scores get zero
-    weight for that epoch (the user's sample weights of the others are kept).
+    scoring the training rows with the current network: a row whose error
+    ``e`` lies beyond both Tukey's fence (:func:`fence_offset`) and the
+    weighted ``(1 - fraction)``-quantile of the training rows' errors, the
+    larger ``τ``, weighs ``(τ / e)²`` times its sample weight for that epoch
+    (the others keep theirs; a row whose error overflows, 0): the weights of
+    iteratively reweighted least squares for the loss ``e`` up to ``τ`` and
+    ``2τ - τ² / e`` beyond, bounded by ``2τ``, so that a row far out pulls the
+    model little, however far, while one just beyond the fence still trains.
 
     Parameters
     ----------
@@ -181,9 +185,12 @@ class _Trimming:
         threshold = min(
             fence_offset(values, kept), weighted_quantile(values, self.fraction, kept)
         )
-        keep = scores >= threshold  # False for the rows that overflowed
+        # Scores are minus the errors: (τ / e)² is (threshold / score)², below 1 beyond τ.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            factor = np.where(scores >= threshold, 1.0, (threshold / scores) ** 2)
+        factor[~finite] = 0.0  # the rows whose errors overflow
         weights = self.base.copy()
-        weights[ctx.train_rows] *= keep
+        weights[ctx.train_rows] *= factor
         ctx.source.set_weights(weights)
 
 
@@ -199,10 +206,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     outliers, as for :class:`~sklearn.ensemble.IsolationForest`. Scale the
     inputs first (e.g. with :class:`~sklearn.preprocessing.StandardScaler`).
 
-    Training is robust to anomalies inside the training data: epoch by epoch,
-    it ignores the rows that the current model reconstructs far worse than the
-    others (at most ``trim_fraction`` of them), so that they are not learnt
-    (see Notes).
+    Training is robust to anomalies scattered in the training data: epoch by
+    epoch, it down-weights the rows that the current model reconstructs far
+    worse than the others (at most ``trim_fraction`` of them), so that they
+    are hardly learnt (see Notes); a tight cluster of anomalies is learnt as
+    part of the data.
     :meth:`score_samples_per_feature` says which features make a row anomalous.
 
     The network and training parameters mean what they mean for
@@ -228,9 +236,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     trim_fraction : float, default=0.1
         Robust training: after a warm-up of 10 epochs (of ``n_iter_``, so
         counted over ``warm_start`` fits), the training rows whose
-        reconstruction error under the current model lies beyond Tukey's fence
-        get zero weight in the next epoch, at most this share of the
-        (sample-weighted) training rows, the worst ones (a trimmed loss,
+        reconstruction error ``e`` under the current model lies beyond a
+        threshold ``τ``, Tukey's fence or the errors' ``(1 - trim_fraction)``
+        quantile (sample-weighted), whichever is larger, weigh ``(τ / e)²`` in
+        the next epoch: at most this share of the training rows, the worst
+        ones, down-weighted the more the farther out (a bounded loss,
         recomputed after every epoch; see Notes). 0 trains on every row as
         :class:`AutoencoderTransformer` does. Must be below 0.5. Costs one more
         forward pass over the training rows per epoch.
@@ -349,8 +359,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Number of training samples seen.
 
     loss_ : float
-        Training objective of the last epoch (over the rows kept by the
-        trimming, with ``trim_fraction > 0``).
+        Training objective of the last epoch (under the weights of robust
+        training, with ``trim_fraction > 0``).
 
     loss_curve_ : list of float
         Training objective of every epoch.
@@ -414,15 +424,19 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     under the current weights give the threshold ``τ_t``, the larger of Tukey's
     fence ``exp(Q3 + 1.5 · (Q3 - Q1))`` on their log errors (as above) and their weighted
     ``(1 - f)``-quantile (averaged inverted CDF), and the next epoch minimises
-    the trimmed loss::
+    the reweighted loss::
 
-        Σ_i w_i [e_i ≤ τ_t] e_i / Σ_i w_i [e_i ≤ τ_t]   (plus the penalties)
+        Σ_i w_i v_i e_i / Σ_i w_i v_i   (plus the penalties),
+        v_i = 1 if e_i ≤ τ_t, else (τ_t / e_i)²
 
-    where ``w_i`` are the sample weights (1 without): only rows far in the tail
-    of the errors are left out (few or none on clean data), and at most a share
-    ``f`` of the training weight. The rows left out are re-examined every
-    epoch and come back when the model reconstructs them well enough. The
-    validation rows of ``early_stopping`` are never trimmed. ``offset_`` is set
+    where ``w_i`` are the sample weights (1 without): iteratively reweighted
+    least squares for the loss ``e`` up to ``τ`` and ``2τ - τ² / e`` beyond,
+    bounded by ``2τ``, so that a row far out pulls the model little, however
+    far. Only rows in the tail of the errors are down-weighted (few on clean
+    data), at most a share ``f`` of the training weight, and a row just beyond
+    the threshold still trains, at nearly its weight, and comes back when the
+    model reconstructs it well enough [4]_. Rows whose errors overflow weigh 0. The validation
+    rows of ``early_stopping`` are never down-weighted. ``offset_`` is set
     from the final model, on all rows.
 
     References
@@ -434,6 +448,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
        autoencoders", KDD 2017.
     .. [3] J. W. Tukey, "Exploratory Data Analysis", Addison-Wesley, 1977
        (the fence).
+    .. [4] P. W. Holland and R. E. Welsch, "Robust regression using iteratively
+       reweighted least-squares", Communications in Statistics - Theory and
+       Methods 6 (9), 813-827, 1977.
 
     Examples
     --------

@@ -373,49 +373,68 @@ def _fake_context(errors, sample_weight=None, train_rows=None):
     )
 
 
-def test_trimming_gives_zero_weight_to_far_rows_only_after_the_warmup():
+def _robust_factors(errors, fraction, sample_weight=None):
+    """What robust training multiplies each finite row's weight by: 1 up to the
+    threshold τ (the larger of the fence and the (1 - fraction)-quantile), (τ / e)²
+    beyond."""
+    scores = -errors
+    tau = -min(fence_offset(scores, sample_weight),
+               weighted_quantile(scores, fraction, sample_weight))
+    return np.where(errors <= tau, 1.0, (tau / errors) ** 2), tau
+
+
+def _normalised(weights):
+    """As the batch source scales the weights: to average 1."""
+    return weights * weights.size / weights.sum()
+
+
+def test_robust_training_down_weights_far_rows_only_after_the_warmup():
     errors = np.r_[np.random.default_rng(0).uniform(1, 2, size=95), np.full(5, 50.0)]
     context = _fake_context(errors)
     monitor = _Trimming(0.1, context, warmup=3)
     for epoch in (1, 2, 3):
         monitor.begin_epoch(epoch)
         assert monitor(epoch, 0.0, None, 0.0) is False
-    assert context.source.weights is None  # nothing trimmed during the warm-up
+    assert context.source.weights is None  # every row at its weight during the warm-up
     monitor.begin_epoch(4)
-    weights = context.source.weights
-    assert_array_equal(weights[-5:], 0)  # beyond the fence: trimmed
-    assert_allclose(weights[:95], 100 / 95)  # the others kept, normalised to mean 1
+    factors, tau = _robust_factors(errors, 0.1)
+    assert 2 < tau < 50 and np.all(factors[:95] == 1) and np.all(factors[-5:] < 0.01)
+    assert_allclose(context.source.weights, _normalised(factors), rtol=1e-12)
 
 
-def test_trimming_leaves_at_most_the_fraction_out():
-    errors = np.r_[np.ones(80), np.full(20, 50.0)]  # 20 % far away, trim at most 10 %
+def test_robust_training_down_weights_at_most_the_fraction():
+    errors = np.r_[np.ones(80), np.full(20, 50.0)]  # 20 % far away, at most 10 % weigh less
     errors[80:] += np.arange(20)
     context = _fake_context(errors)
     _Trimming(0.1, context, warmup=1).begin_epoch(2)
-    assert_array_equal(context.source.weights[90:], 0)
-    assert np.all(context.source.weights[:90] > 0)
+    weights = context.source.weights
+    assert np.all(weights[:90] == weights[0])
+    assert np.all(weights[90:] < weights[0]) and np.all(np.diff(weights[90:]) < 0)
+    assert_allclose(weights, _normalised(_robust_factors(errors, 0.1)[0]), rtol=1e-12)
 
 
-def test_trimming_keeps_clean_rows_and_multiplies_the_sample_weights():
+def test_robust_training_keeps_clean_rows_and_multiplies_the_sample_weights():
     errors = np.random.default_rng(1).uniform(1.0, 1.5, size=50)  # nothing beyond the fence
     weights = np.linspace(1.0, 2.0, 50)
     errors[7] = 100.0
     context = _fake_context(errors, sample_weight=weights)
     _Trimming(0.1, context, warmup=1).begin_epoch(2)
-    expected = weights.copy()
-    expected[7] = 0
-    assert_allclose(context.source.weights, expected * 50 / expected.sum())
+    factors, tau = _robust_factors(errors, 0.1, weights)
+    assert tau < 2 and np.flatnonzero(factors < 1).tolist() == [7]
+    assert_allclose(context.source.weights, _normalised(weights * factors), rtol=1e-12)
 
 
-def test_trimming_drops_rows_whose_errors_overflow_and_fences_the_others():
+def test_robust_training_drops_rows_whose_errors_overflow_and_fences_the_others():
     errors = np.r_[np.random.default_rng(0).uniform(1, 2, size=95), np.full(4, 50.0), np.inf]
     context = _fake_context(errors)
     _Trimming(0.1, context, warmup=1).begin_epoch(2)
     finite = _fake_context(errors[:-1])
     _Trimming(0.1, finite, warmup=1).begin_epoch(2)
     assert context.source.weights[-1] == 0
-    assert_array_equal(context.source.weights[:-1] > 0, finite.source.weights > 0)
-    assert_array_equal(context.source.weights[95:99], 0)
+    # the others as if the row were not there: the same factors, up to the scaling
+    assert_allclose(_normalised(context.source.weights[:-1]), finite.source.weights,
+                    rtol=1e-12)
+    assert np.all(finite.source.weights[95:] < 0.01 * finite.source.weights[0])
     everything = _fake_context(np.full(20, np.inf))
     _Trimming(0.1, everything, warmup=1).begin_epoch(2)
     assert everything.source.weights is None  # nothing to fence: the loss reports it
@@ -489,14 +508,15 @@ def test_the_warmup_counts_the_epochs_of_warm_started_fits(blobs):
         assert same == (n_iter <= 10), n_iter  # epochs 1-10 on every row, then trimmed
 
 
-def test_trimming_never_touches_validation_rows():
+def test_robust_training_never_touches_validation_rows():
     errors = np.r_[np.ones(40), np.full(10, 100.0)]
     errors[:40] += np.linspace(0, 0.1, 40)
-    train_rows = np.arange(45)  # rows 45-49 are validation rows, never trimmed
+    train_rows = np.arange(45)  # rows 45-49 are validation rows, never down-weighted
     context = _fake_context(errors, train_rows=train_rows)
     _Trimming(0.2, context, warmup=1).begin_epoch(2)
-    assert_array_equal(context.source.weights[40:45], 0)
-    assert np.all(context.source.weights[45:] > 0)
+    weights = context.source.weights
+    assert np.all(weights[40:45] < 1e-3 * weights[0])
+    assert np.all(weights[45:] == weights[0])
 
 
 def _manifold_split(seed, contamination):
@@ -523,19 +543,37 @@ def _held_out_auc(seed, contamination, trim_fraction):
 
 
 def test_robust_training_helps_on_contaminated_data():
-    # Measured at the defaults: +0.039, +0.034, +0.001 for seeds 0, 1, 2: a clear gain
-    # on average, and never a loss.
+    # Measured at the defaults: +0.032, +0.021, -0.002 for seeds 0, 1, 2: a clear gain
+    # on average, and no real loss.
     gains = [_held_out_auc(seed, 0.1, 0.1) - _held_out_auc(seed, 0.1, 0.0) for seed in range(3)]
     assert np.mean(gains) > 0.015
     assert min(gains) > -0.01
 
 
 def test_robust_training_does_little_harm_on_clean_data(seed):
-    # Measured at the defaults: -0.004, -0.002, -0.005 for seeds 0, 1, 2; the stated
-    # tolerance is 0.02.
+    # Measured at the defaults: -0.003, -0.001, +0.000 for seeds 0, 1, 2.
     robust = _held_out_auc(seed, 0.0, 0.1)
     plain = _held_out_auc(seed, 0.0, 0.0)
-    assert robust > plain - 0.02
+    assert robust > plain - 0.01
+
+
+def test_clean_rows_just_beyond_the_fence_go_on_training():
+    """Left out entirely (zero weight), such rows stayed out for good: on this clean
+    split the held-out ROC AUC fell by 0.038 and contamination="auto" flagged 6.8 % of
+    the training rows, against 1.7 % without robust training (now 0.004 and 2.2 %)."""
+    X_train, X_test, y_test = _manifold_split(6, 0.0)
+    fitted = {}
+    for trim_fraction in (0.1, 0.0):
+        detector = AutoencoderOutlierDetector(trim_fraction=trim_fraction, random_state=6)
+        with threadpool_limits(1):
+            detector.fit(X_train)
+        fitted[trim_fraction] = (
+            roc_auc_score(y_test, -detector.score_samples(X_test)),
+            np.mean(detector.predict(X_train) == -1),
+        )
+    (robust_auc, robust_flagged), (plain_auc, plain_flagged) = fitted[0.1], fitted[0.0]
+    assert robust_auc > plain_auc - 0.01
+    assert robust_flagged < plain_flagged + 0.01
 
 
 # -- per-feature contributions ---------------------------------------------------------------
@@ -640,5 +678,5 @@ def test_trimming_leaves_out_every_row_whose_error_overflows_even_past_the_fract
     _Trimming(0.1, context, warmup=0).begin_epoch(1)
     weights = context.source.weights
     assert (weights[60:] == 0).all()
-    # The fence is drawn on the finite errors: few of those rows are trimmed.
-    assert (weights[:60] > 0).sum() >= 54
+    # The fence is drawn on the finite errors: few of those rows weigh less.
+    assert (weights[:60] == weights[:60].max()).sum() >= 54
