@@ -141,7 +141,8 @@ class _Trimming:
     ``e`` lies beyond both Tukey's fence (:func:`fence_offset`) and the
     weighted ``(1 - fraction)``-quantile of the training rows' errors, the
     larger ``τ``, weighs ``(τ / e)²`` times its sample weight for that epoch
-    (the others keep theirs; a row whose error overflows, 0): the weights of
+    (the others keep theirs; a row whose error overflows, 0; with ``τ ≤ 0``,
+    errors of the cross-entropy off [0, 1], the rows beyond it 0): the weights of
     iteratively reweighted least squares for the loss ``e`` up to ``τ`` and
     ``2τ - τ² / e`` beyond, bounded by ``2τ``, so that a row far out pulls the
     model little, however far, while one just beyond the fence still trains.
@@ -185,9 +186,15 @@ class _Trimming:
         threshold = min(
             fence_offset(values, kept), weighted_quantile(values, self.fraction, kept)
         )
-        # Scores are minus the errors: (τ / e)² is (threshold / score)², below 1 beyond τ.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            factor = np.where(scores >= threshold, 1.0, (threshold / scores) ** 2)
+        # Scores are minus the errors: (τ / e)² is (threshold / score)², below 1 beyond
+        # τ > 0. A threshold that is not positive (the cross-entropy of data off [0, 1])
+        # bounds no loss that way: the rows beyond it are left out.
+        beyond = scores < threshold
+        if threshold < 0:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                factor = np.where(beyond, (threshold / scores) ** 2, 1.0)
+        else:
+            factor = np.where(beyond, 0.0, 1.0)
         factor[~finite] = 0.0  # the rows whose errors overflow
         weights = self.base.copy()
         weights[ctx.train_rows] *= factor
@@ -435,7 +442,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     far. Only rows in the tail of the errors are down-weighted (few on clean
     data), at most a share ``f`` of the training weight, and a row just beyond
     the threshold still trains, at nearly its weight, and comes back when the
-    model reconstructs it well enough [4]_. Rows whose errors overflow weigh 0. The validation
+    model reconstructs it well enough [4]_. Rows whose errors overflow weigh 0,
+    and so do the rows beyond a threshold that is not positive (the binary
+    cross-entropy of data off [0, 1] can be negative), where no such bound holds. The validation
     rows of ``early_stopping`` are never down-weighted. ``offset_`` is set
     from the final model, on all rows.
 

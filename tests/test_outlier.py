@@ -424,6 +424,19 @@ def test_robust_training_keeps_clean_rows_and_multiplies_the_sample_weights():
     assert_allclose(context.source.weights, _normalised(weights * factors), rtol=1e-12)
 
 
+def test_robust_training_leaves_out_the_rows_beyond_a_threshold_that_is_not_positive():
+    """The cross-entropy of data off [0, 1] can be negative: (τ / e)² would weigh rows
+    beyond τ ≤ 0 more than the others (τ = -2, e = -1: 4 times); they are left out."""
+    errors = np.r_[np.linspace(-3.0, -2.5, 95), np.linspace(-1.0, -0.5, 5)]
+    context = _fake_context(errors)
+    _Trimming(0.1, context, warmup=1).begin_epoch(2)
+    weights = context.source.weights
+    factors, tau = _robust_factors(errors, 0.1)
+    assert tau <= 0 and np.all(factors[-5:] > 1)  # what the plain rule would give
+    assert_array_equal(weights[-5:], 0)
+    assert np.all(weights[:95] == weights[0])
+
+
 def test_robust_training_drops_rows_whose_errors_overflow_and_fences_the_others():
     errors = np.r_[np.random.default_rng(0).uniform(1, 2, size=95), np.full(4, 50.0), np.inf]
     context = _fake_context(errors)
