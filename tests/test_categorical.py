@@ -674,35 +674,10 @@ def test_salt_and_pepper_noise_sets_a_group_to_a_random_category():
     assert 0.3 * 3 * len(X) < numeric_changed < 0.5 * 3 * len(X)
 
 
-def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
-    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
+def spy_on_network_inputs(monkeypatch):
+    """A list that gets each minibatch's network inputs and targets as training goes."""
     from skae import _data
 
-    X, groups, _ = mixed()
-    seen = []
-    inputs = _data.BatchSource._masked_inputs
-
-    def spy(self, targets, mask):
-        out = inputs(self, targets, mask)
-        seen.append(out.copy())
-        return out
-
-    monkeypatch.setattr(_data.BatchSource, "_masked_inputs", spy)
-    d = X.shape[1]
-    AutoencoderTransformer(categorical_groups=groups, noise="masking", noise_level=0.3,
-                           mask_as_input=True, max_iter=2, n_init=1, random_state=0).fit(X)
-    batches = np.vstack(seen)
-    values, present = batches[:, 2:5], batches[:, d + 2 : d + 5]
-    assert ((present == 0).all(axis=1) | (present == 1).all(axis=1)).all()
-    assert_array_equal((present == 0).all(axis=1), (values == 0).all(axis=1))
-    assert 0.2 < (present == 0).all(axis=1).mean() < 0.4
-
-
-def test_a_fit_with_salt_and_pepper_noise_keeps_groups_one_hot(monkeypatch):
-    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
-    from skae import _data
-
-    X, groups, _ = mixed()
     seen = []
     inputs = _data.BatchSource._masked_inputs
 
@@ -712,6 +687,27 @@ def test_a_fit_with_salt_and_pepper_noise_keeps_groups_one_hot(monkeypatch):
         return out
 
     monkeypatch.setattr(_data.BatchSource, "_masked_inputs", spy)
+    return seen
+
+
+def test_a_fit_with_masking_noise_hides_groups_whole(monkeypatch):
+    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
+    X, groups, _ = mixed()
+    seen = spy_on_network_inputs(monkeypatch)
+    d = X.shape[1]
+    AutoencoderTransformer(categorical_groups=groups, noise="masking", noise_level=0.3,
+                           mask_as_input=True, max_iter=2, n_init=1, random_state=0).fit(X)
+    batches = np.vstack([batch for batch, _ in seen])
+    values, present = batches[:, 2:5], batches[:, d + 2 : d + 5]
+    assert ((present == 0).all(axis=1) | (present == 1).all(axis=1)).all()
+    assert_array_equal((present == 0).all(axis=1), (values == 0).all(axis=1))
+    assert 0.2 < (present == 0).all(axis=1).mean() < 0.4
+
+
+def test_a_fit_with_salt_and_pepper_noise_keeps_groups_one_hot(monkeypatch):
+    """The estimator hands its groups to the noise (a spy on the network's inputs)."""
+    X, groups, _ = mixed()
+    seen = spy_on_network_inputs(monkeypatch)
     AutoencoderTransformer(categorical_groups=groups, noise="salt_and_pepper", noise_level=0.3,
                            max_iter=2, n_init=1, random_state=0).fit(X)
     values = np.vstack([batch[:, 2:5] for batch, _ in seen])
