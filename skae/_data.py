@@ -435,7 +435,13 @@ class Corruption:
         self.rng = rng
         self.low, self.high = low, high
         groups = [np.asarray(g, dtype=np.intp) for g in groups]
-        self._groups = groups
+        # Per group column: its group's number and its place in the group, and the
+        # groups' sizes (salt and pepper draws a category per row and group).
+        self._group_of = (
+            np.concatenate([np.full(g.size, i) for i, g in enumerate(groups)]) if groups else None
+        )
+        self._group_place = np.concatenate([np.arange(g.size) for g in groups]) if groups else None
+        self._group_sizes = np.array([g.size for g in groups], dtype=np.intp)
         # Each group column, and its group's first column, whose draw hides the group.
         self._group_columns = np.concatenate(groups) if groups else None
         self._group_first = (
@@ -474,7 +480,7 @@ class Corruption:
             np.less(u, level, out=mask)
             mask &= u >= level / 2
             np.copyto(out, self.high, where=mask)
-            if self._groups:
+            if self._group_columns is not None:
                 self._salt_groups(clean, out, u)
         return out
 
@@ -483,12 +489,11 @@ class Corruption:
 
         A group's first column's draw ``u`` below ``level`` picks the category.
         """
-        for g in self._groups:
-            out[:, g] = clean[:, g]
-            hit = np.flatnonzero(u[:, g[0]] < self.level)
-            if hit.size:
-                out[np.ix_(hit, g)] = 0
-                out[hit, g[self.rng.integers(g.size, size=hit.size)]] = 1
+        columns = self._group_columns
+        hit = u[:, self._group_first] < self.level
+        picked = (self.rng.random((u.shape[0], self._group_sizes.size)) * self._group_sizes)
+        chosen = picked.astype(np.intp)[:, self._group_of] == self._group_place
+        out[:, columns] = np.where(hit, chosen, clean[:, columns])
 
 
 class BatchSource:

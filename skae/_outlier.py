@@ -142,7 +142,8 @@ class _Trimming:
     weighted ``(1 - fraction)``-quantile of the training rows' errors, the
     larger ``τ``, weighs ``(τ / e)²`` times its sample weight for that epoch
     (the others keep theirs; a row whose error overflows, 0; with ``τ ≤ 0``,
-    errors of the cross-entropy off [0, 1], the rows beyond it 0): the weights of
+    errors of 0 at the fence or of the cross-entropy off [0, 1], the rows
+    beyond it 0): the weights of
     iteratively reweighted least squares for the loss ``e`` up to ``τ`` and
     ``2τ - τ² / e`` beyond, bounded by ``2τ``, so that a row far out pulls the
     model little, however far, while one just beyond the fence still trains.
@@ -150,11 +151,11 @@ class _Trimming:
     Parameters
     ----------
     fraction : float
-        The most of the training weight to leave out, in (0, 0.5).
+        The most of the training weight to down-weight, in (0, 0.5).
     context : SimpleNamespace
         The fit's context (see ``_BaseAutoencoder._training_monitors``).
     warmup : int
-        Epochs of plain training before the first trimming.
+        Epochs of plain training before the first down-weighting.
     """
 
     def __init__(self, fraction, context, warmup):
@@ -187,8 +188,9 @@ class _Trimming:
             fence_offset(values, kept), weighted_quantile(values, self.fraction, kept)
         )
         # Scores are minus the errors: (τ / e)² is (threshold / score)², below 1 beyond
-        # τ > 0. A threshold that is not positive (the cross-entropy of data off [0, 1])
-        # bounds no loss that way: the rows beyond it are left out.
+        # τ > 0. A threshold that is not positive (errors of 0 at the fence, or the
+        # cross-entropy of data off [0, 1]) bounds no loss that way: the rows beyond
+        # it are left out, the limit of (τ / e)² as τ falls to 0.
         beyond = scores < threshold
         if threshold < 0:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -443,8 +445,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     data), at most a share ``f`` of the training weight, and a row just beyond
     the threshold still trains, at nearly its weight, and comes back when the
     model reconstructs it well enough [4]_. Rows whose errors overflow weigh 0,
-    and so do the rows beyond a threshold that is not positive (the binary
-    cross-entropy of data off [0, 1] can be negative), where no such bound holds. The validation
+    and so do the rows beyond a threshold that is not positive (most errors 0,
+    or the binary cross-entropy of data off [0, 1], which can be negative),
+    where no such bound holds. The validation
     rows of ``early_stopping`` are never down-weighted. ``offset_`` is set
     from the final model, on all rows.
 

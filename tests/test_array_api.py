@@ -274,7 +274,7 @@ AGREEMENT_CONFIGS = [
     {},
     {"activation": "tanh", "hidden_layer_sizes": (16, 8), "alpha": 1e-3},
     {"activation": "logistic", "loss": "binary_crossentropy"},
-    # alpha="auto" follows the cross-entropy above the held-out targets' entropy.
+    # alpha="auto" stays fixed for the cross-entropy, held-out rows or not.
     {"loss": "binary_crossentropy", "early_stopping": True, "sample_weight": True},
     {"activation": "elu", "tied_weights": True, "sparsity": 1e-2},
     {"activation": "softplus", "learning_rate": "cosine", "decoder_layer_sizes": (12,)},
