@@ -21,6 +21,8 @@ estimator works as before, ``verbose`` included, without ``set_callbacks``.
 import functools
 import inspect
 
+from sklearn import get_config
+
 try:
     from sklearn.callback import CallbackSupportMixin
 
@@ -65,6 +67,26 @@ def fit_task(method):
         return reporting(self, X, y)
 
     return unweighted
+
+
+def validated_partial_fit(partial_fit):
+    """Decorate ``partial_fit``, above ``_fit_context``, to validate the parameters each call.
+
+    scikit-learn's ``_fit_context`` validates them for a ``partial_fit`` only while
+    the estimator is not fitted; after a ``set_params`` a later call would train with
+    values ``fit`` refuses (a negative step size climbs the loss). This validates
+    them first, as ``fit`` does, unless the user turned validation off
+    (``sklearn.set_config(skip_parameter_validation=True)``). The cost is a few
+    microseconds against an epoch.
+    """
+
+    @functools.wraps(partial_fit)
+    def wrapper(self, *args, **kwargs):
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        return partial_fit(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _reporting(method, task_name, with_weights):

@@ -42,7 +42,13 @@ from sklearn.utils.validation import (
 from threadpoolctl import ThreadpoolController
 
 from ._activations import ACTIVATIONS
-from ._callbacks import CallbackSupportMixin, epoch_monitor, fit_task, restore_state
+from ._callbacks import (
+    CallbackSupportMixin,
+    epoch_monitor,
+    fit_task,
+    restore_state,
+    validated_partial_fit,
+)
 from ._categorical import check_categorical_groups
 from ._data import (
     NOISES,
@@ -2491,6 +2497,7 @@ class AutoencoderTransformer(
         """
         return self._fit(X, sample_weight, incremental=False)
 
+    @validated_partial_fit
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task
     def partial_fit(self, X, y=None, sample_weight=None):

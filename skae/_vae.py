@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 
 from ._activations import ACTIVATIONS
-from ._callbacks import CallbackSupportMixin, fit_task
+from ._callbacks import CallbackSupportMixin, fit_task, validated_partial_fit
 from ._estimator import (
     _CODES_ADVICE,
     _BaseAutoencoder,
@@ -535,6 +535,7 @@ class VariationalAutoencoder(
         """
         return self._fit(X, sample_weight, incremental=False)
 
+    @validated_partial_fit
     @_fit_context(prefer_skip_nested_validation=True)
     @fit_task
     def partial_fit(self, X, y=None, sample_weight=None):

@@ -498,6 +498,48 @@ def test_invalid_parameters_fail_at_fit_time_only(X, name, value, method):
         getattr(ae, method)(X)
 
 
+VAE_BAD_PARAMS = [
+    ("learning_rate_init", -0.01),
+    ("alpha", -10.0),
+    ("beta_1", 1.0),
+    ("batch_size", 0),
+    ("random_state", "x"),
+    ("beta", -1.0),
+    ("kl_warmup", -1),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, name, value",
+    [(AutoencoderTransformer, *bad) for bad in BAD_PARAMS]
+    + [(VariationalAutoencoder, *bad) for bad in VAE_BAD_PARAMS],
+)
+def test_partial_fit_of_a_fitted_model_validates_parameters_and_keeps_it(X, cls, name, value):
+    # scikit-learn's _fit_context validates a partial_fit's parameters only while
+    # the estimator is unfitted; after set_params a negative step size trained on.
+    model = cls(2, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.partial_fit(X)
+    before = pickle.dumps({k: v for k, v in model.__dict__.items() if k != name})
+    model.set_params(**{name: value})
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of"):
+        model.partial_fit(X)
+    assert pickle.dumps({k: v for k, v in model.__dict__.items() if k != name}) == before
+
+
+def test_partial_fit_skips_validation_where_the_user_turned_it_off(X):
+    from sklearn import config_context
+
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(4,), random_state=0).partial_fit(X)
+    ae.set_params(max_iter=0)  # unused by partial_fit, refused by validation
+    with config_context(skip_parameter_validation=True):
+        ae.partial_fit(X)
+    assert ae.n_iter_ == 2
+    with pytest.raises(InvalidParameterError, match="The 'max_iter' parameter of"):
+        ae.partial_fit(X)
+
+
 def test_binary_crossentropy_outside_unit_interval_warns_with_range(X):
     ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=1)
     with pytest.warns(UserWarning, match=re.escape("X ranges over [")):
