@@ -2199,9 +2199,9 @@ class AutoencoderTransformer(
     n_init : int, default=4
         Number of random initialisations that compete at the start of a
         :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer), and
-        training goes on from the one with the lowest monitored loss
-        (validation loss with ``early_stopping``, else training loss), as if it
-        had trained alone; the others are dropped. The loss a few epochs in is
+        training goes on from the one whose monitored loss was lowest in any of
+        its epochs (validation loss with ``early_stopping``, else training
+        loss), from its last epoch, as if it had trained alone; the others are dropped. The loss a few epochs in is
         a good guide to where a network will end, so this avoids most of the
         poor local minima of a single start (folded codes of a curved manifold,
         for instance) for the price of about ``10 · (n_init - 1)`` epochs. A
