@@ -2201,10 +2201,11 @@ class AutoencoderTransformer(
         :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer), and
         training goes on from the one whose monitored loss was lowest in any of
         its epochs (validation loss with ``early_stopping``, else training
-        loss), from its last epoch, as if it had trained alone; the others are dropped. The loss a few epochs in is
-        a good guide to where a network will end, so this avoids most of the
-        poor local minima of a single start (folded codes of a curved manifold,
-        for instance) for the price of about ``10 · (n_init - 1)`` epochs. A
+        loss), from its last epoch, as if it had trained alone; the others are
+        dropped. The loss a few epochs in is a good guide to where a network
+        will end, so this avoids most of the poor local minima of a single
+        start (folded codes of a curved manifold, for instance) for the price
+        of about ``10 · (n_init - 1)`` epochs. A
         start that diverges drops out; the fit fails only if all do. The first
         start draws what a fit with ``n_init=1`` draws. Not used by a
         warm-start fit or by :meth:`partial_fit`, which go on from the fitted

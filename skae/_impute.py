@@ -1,6 +1,7 @@
 """AutoencoderImputer: missing values filled in from a masked autoencoder's reconstruction."""
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -53,8 +54,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     keep_empty_features : bool, default=False
         Keep the features that had no observed value in :meth:`fit`, their
         missing entries imputed with 0 and their observed ones as given; by
-        default they are dropped from the output, as scikit-learn's imputers
-        drop them. Either way the network never reads them: it has learned
+        default they are dropped from the output, with a UserWarning naming
+        them, as scikit-learn's imputers drop them. Either way the network never reads them: it has learned
         nothing about them. Training data with no observed entry at all are
         refused (where scikit-learn's imputers return no column, or zeros):
         there is no network to fit.
@@ -671,6 +672,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.
             out[:, empty] = np.where(unseen[:, empty], 0, X[:, empty])
         elif empty.any():
+            # As scikit-learn's SimpleImputer and IterativeImputer say so, by name if any.
+            names = getattr(self, "feature_names_in_", np.arange(X.shape[1]))[empty]
+            warnings.warn(
+                f"Skipping features without any observed values: {names}. At least "
+                "one observed value in fit is needed to impute a feature; pass "
+                "keep_empty_features=True to keep them (their missing entries 0).",
+                UserWarning,
+                stacklevel=3,  # past set_output's wrapper, at the caller
+            )
             out = out[:, ~empty]
         if self.indicator_ is not None:
             indicator = self.indicator_.transform(X).astype(out.dtype)

@@ -200,7 +200,17 @@ def test_empty_features(holes, keep):
     X = holes.copy()
     X[:, 1] = np.nan
     imputer = quick(keep_empty_features=keep).fit(X)
-    out = imputer.transform(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = imputer.transform(X)
+    # As SimpleImputer and IterativeImputer: a dropped feature is named.
+    skipped = [w for w in caught if "Skipping features without any observed" in str(w.message)]
+    assert len(skipped) == (0 if keep else 1)
+    if not keep:
+        assert "[1]" in str(skipped[0].message) and "keep_empty_features=True" in str(
+            skipped[0].message
+        )
+        assert skipped[0].filename == __file__  # the caller's line
     if keep:
         assert out.shape == X.shape
         assert_array_equal(out[:, 1], 0)
@@ -212,6 +222,17 @@ def test_empty_features(holes, keep):
         assert_array_equal(imputer.get_feature_names_out(), ["x0", "x2", "x3", "x4", "x5"])
 
 
+def test_dropped_empty_features_are_named_in_the_warning(holes):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(holes, columns=[f"f{i}" for i in range(holes.shape[1])])
+    X["f3"] = np.nan
+    imputer = quick().fit(X)
+    named = r"Skipping features without any observed values: \['f3'\]"
+    with pytest.warns(UserWarning, match=named):
+        assert imputer.transform(X).shape == (len(X), 5)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
 @pytest.mark.parametrize("keep", [False, True])
 def test_features_empty_in_fit_are_hidden_from_the_network(holes, keep):
     """Values that appear in a feature empty in fit change no other imputation."""
@@ -239,6 +260,7 @@ def test_features_empty_in_fit_are_hidden_from_the_network(holes, keep):
         assert out.shape == (len(later), 5)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
 @pytest.mark.parametrize("groups", [None, [[1, 2]]])
 def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     """Continuing on data that observes a feature empty in the first fit trains as before."""
@@ -265,6 +287,7 @@ def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     assert read.transform(later).shape == (len(X), 4 if groups else 5)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
 def test_a_group_with_a_column_empty_in_training_is_refused_and_leaves_the_model():
     """Every row of such a group is missing: nothing of it could be learned."""
     rng = np.random.default_rng(0)
