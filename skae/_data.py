@@ -112,8 +112,8 @@ def feature_range(bounds, dtype):
 def unobserved_groups(X, groups, rows):
     """The categorical ``groups`` missing as a whole in every row of ``X[rows]``.
 
-    A group is observed in a row that holds no NaN in its columns and a nonzero
-    entry (see :class:`MissingEntries`). Dense or CSR ``X``, read in chunks of
+    A group is observed in a row where one of its entries is an observed 1
+    (see :class:`MissingEntries`). Dense or CSR ``X``, read in chunks of
     about a million entries; stops as soon as every group has been observed.
     """
     n_features = X.shape[1]
@@ -149,8 +149,11 @@ def rows_observing(X, groups, rows):
 
 
 def _observing(block):
-    """Which rows of a group's dense ``block`` observe it: no NaN, and a nonzero entry."""
-    return ~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)
+    """Which rows of a group's dense ``block`` observe it: an observed nonzero (a 1).
+
+    A NaN beside an observed 1 is a 0 of the known category.
+    """
+    return ((block != 0) & ~np.isnan(block)).any(axis=1)
 
 
 def has_missing(X):
@@ -221,7 +224,7 @@ def _empty_rows_of_sparse_with_groups(X, groups):
     """Rows of sparse ``X`` with no observed variable, from its stored entries only.
 
     A numeric column is observed unless its entry is an explicit NaN (an implicit
-    zero is a value); a group is observed when it holds no NaN and a nonzero.
+    zero is a value); a group is observed when it holds an observed nonzero (a 1).
     """
     n, d = X.shape
     X = sp.csr_array(X)
@@ -239,9 +242,8 @@ def _empty_rows_of_sparse_with_groups(X, groups):
     in_group = ~numeric
     key = rows[in_group] * len(groups) + owner[in_group]
     size = n * len(groups)
-    has_nan = np.bincount(key[nan[in_group]], minlength=size) > 0
     has_value = np.bincount(key[(X.data[in_group] != 0) & ~nan[in_group]], minlength=size) > 0
-    observed = (has_value & ~has_nan).reshape(n, len(groups))
+    observed = has_value.reshape(n, len(groups))
     return empty & ~observed.any(axis=1)
 
 
@@ -250,11 +252,12 @@ class MissingEntries:
 
     A numeric column's entry is missing when it is NaN. A categorical group (a
     block of one-hot columns, as ``OneHotEncoder`` writes one categorical
-    feature) is one variable: it is missing in a row as a whole when one of its
-    entries is NaN or all of them are 0 (an unknown category, as
-    ``handle_unknown="ignore"`` encodes it), and then all its entries are set
-    to 0 and marked missing. A row has ``n_variables`` variables: the numeric
-    columns and one per group.
+    feature) is one variable: observed in a row when one of its entries is an
+    observed 1 (its NaN entries there are 0s: the category is known), missing
+    as a whole otherwise, when its observed entries are all 0 (an unknown
+    category, as ``handle_unknown="ignore"`` encodes it, or a category hidden by
+    NaNs); then all its entries are set to 0 and marked missing. A row has
+    ``n_variables`` variables: the numeric columns and one per group.
 
     Parameters
     ----------
@@ -286,8 +289,7 @@ class MissingEntries:
         np.copyto(batch, 0, where=seen)
         np.logical_not(seen, out=seen)
         for g in self.groups:
-            present = seen[:, g].all(axis=1)
-            present &= batch[:, g].any(axis=1)
+            present = batch[:, g].any(axis=1)  # an observed 1 (NaNs are 0s by now)
             seen[:, g] = present[:, None]
             rows = np.flatnonzero(~present)
             if rows.size:
@@ -320,7 +322,8 @@ class MissingEntries:
     def check_one_hot(self, X):
         """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row.
 
-        A group with a NaN in a row is missing there and not checked. All groups
+        A group's NaN entries are not checked; its observed entries are, beside
+        them too (``[1, NaN, 0]`` is the first category, ``[1, NaN, 1]`` is refused). All groups
         are checked together, a block of rows at a time (dense or sparse ``X``),
         with at most about a million entries densified at once.
         """
@@ -374,11 +377,10 @@ class MissingEntries:
         if not odd.any() and not (np.add.reduceat(values, starts, axis=1) > 1).any():
             return
         holes = np.isnan(values)
-        missing = np.logical_or.reduceat(holes, starts, axis=1)
         bad = odd & ~holes
-        bad_group = np.logical_or.reduceat(bad, starts, axis=1) & ~missing
+        bad_group = np.logical_or.reduceat(bad, starts, axis=1)
         with np.errstate(invalid="ignore"):  # inf - inf in a group holding both
-            many = (np.add.reduceat(values, starts, axis=1) > 1) & ~missing
+            many = np.add.reduceat(np.where(holes, 0, values), starts, axis=1) > 1
         failing = np.flatnonzero(bad_group.any(axis=0) | many.any(axis=0))
         if failing.size == 0:
             return
@@ -394,8 +396,9 @@ class MissingEntries:
         raise ValueError(
             f"categorical_groups[{number}] (columns {g.tolist()}) is not one-hot: "
             + problem
-            + "a group's columns must be 0 or 1 with at most one 1 per row (all 0 "
-            "or a NaN means the category is missing), as OneHotEncoder(drop=None) "
+            + "a group's columns must be 0 or 1 with at most one 1 per row (all 0, "
+            "or 0s and NaNs, means the category is missing; NaNs beside a 1 are 0s), "
+            "as OneHotEncoder(drop=None) "
             "writes them. Groups read by categorical_groups_from from a "
             "ColumnTransformer that is refitted later (in cross-validation, say) "
             "shift when a fold lacks a category: give its OneHotEncoder the "

@@ -2085,9 +2085,10 @@ class AutoencoderTransformer(
         them in a :class:`~sklearn.compose.ColumnTransformer`
         (:func:`skae.categorical_groups_from` reads them from a fitted one).
         Each group is reconstructed by a softmax over its columns and scored by
-        cross-entropy, counts as one variable, and is missing as a whole when
-        one of its entries is NaN or all are 0 (an unknown category from
-        ``handle_unknown="ignore"``). :meth:`inverse_transform` returns
+        cross-entropy, counts as one variable, and is missing as a whole unless
+        one of its entries is an observed 1 (beside which NaNs are 0s): when
+        all are 0 (an unknown category from ``handle_unknown="ignore"``), or
+        0s and NaNs. :meth:`inverse_transform` returns
         one-hot rows (the most probable category) there. Groups must be
         disjoint, in range and have at least two columns; their entries 0 or 1.
         :meth:`fit` refuses a group missing as a whole in every training row

@@ -14,6 +14,7 @@ from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._data import NOISES, MissingEntries
 from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _refuse_overflow
+from ._objectives import one_hot_argmax
 
 #: Standardized entries beyond this many of the first fit's scales from its means: a
 #: warm start's data far from the first fit's (said when such a fit diverges).
@@ -29,8 +30,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     (``mask_as_input``), and the training loss counts the observed entries
     only, so the holes never act as targets. :meth:`transform` returns ``X``
     with every missing entry replaced by its reconstruction and every observed
-    entry exactly as given (but for a categorical group missing as a whole, one
-    of its entries missing or all 0, rewritten to a one-hot row). Like
+    entry exactly as given (but for a categorical group missing as a whole, no
+    entry an observed 1, rewritten to a one-hot row). Like
     :class:`~sklearn.impute.IterativeImputer` it models each feature from all
     the others, but with one network for all features, trained once.
 
@@ -55,25 +56,27 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         Keep the features that had no observed value in :meth:`fit`, their
         missing entries imputed with 0 and their observed ones as given; by
         default they are dropped from the output, with a UserWarning naming
-        them, as scikit-learn's imputers drop them. Either way the network never reads them: it has learned
-        nothing about them. Training data with no observed entry at all are
-        refused (where scikit-learn's imputers return no column, or zeros):
-        there is no network to fit.
+        them, as scikit-learn's imputers drop them. Either way the network
+        never reads them: it has learned nothing about them. Training data with
+        no observed entry at all are refused (where scikit-learn's imputers
+        return no column, or zeros): there is no network to fit.
 
     categorical_groups : list of sequences of int or None, default=None
         Column indices of one-hot blocks, one per categorical feature, as
         :class:`~sklearn.preprocessing.OneHotEncoder` (``drop=None``) writes
         them (:func:`skae.categorical_groups_from` reads them from a fitted
-        :class:`~sklearn.compose.ColumnTransformer`). A group is missing as a
-        whole when one of its entries is missing or all are 0 (an unknown
-        category), is reconstructed by a softmax over its columns, trained by
-        cross-entropy, and imputed with the one-hot row of its most probable
-        category. Group columns are not standardized. A group with a column
-        missing in every training row (and so missing in every row) is
-        refused, unless all its columns are: then it is empty, as a feature.
-        A group missing as a whole in every training row otherwise (all 0s,
-        or a missing entry, in each) is refused too: nothing of it could be
-        learned.
+        :class:`~sklearn.compose.ColumnTransformer`). A group is observed in
+        a row where one of its entries is an observed 1 (its missing entries
+        there are imputed 0), and missing as a whole otherwise: all 0 (an
+        unknown category) or 0s beside missing entries. It is reconstructed by
+        a softmax over its columns, trained by cross-entropy, and, where
+        missing, imputed with the one-hot row of its most probable category
+        among those its observed 0s leave open. Group columns are not
+        standardized. A group with a column missing in every training row (its
+        category never observed) is refused, unless all its columns are: then
+        it is empty, as a feature.
+        A group missing as a whole in every training row otherwise (no
+        observed 1 in any) is refused too: nothing of it could be learned.
 
     n_components : int, default=16
         Width of the network's linear code layer.
@@ -448,8 +451,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 if empty[columns].any() and not empty[columns].all():
                     raise ValueError(
                         f"Column {columns[int(np.argmax(empty[columns]))]} of the categorical "
-                        f"group {columns} is missing in every training row, so the group "
-                        "is missing in every row and the network could learn nothing of it. "
+                        f"group {columns} is missing in every training row, so its category "
+                        "is never observed and the network could learn nothing of it. "
                         "Leave that column out of the group, or fit on rows where it is "
                         "observed."
                     )
@@ -642,10 +645,16 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         objective = self._objective()
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)  # they fit
         constant = self._constant_features
+        groups = self._categorical_groups
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
+            nan = np.isnan(chunk) if groups else None
             observed = np.empty_like(chunk)
             missing.fill(chunk, observed)
+            block = out[rows]
+            if groups:
+                # A group with an observed 1 is observed: its NaNs are 0s of that category.
+                block[nan & (observed != 0)] = 0
             holes = observed == 0
             if not holes.any():
                 continue
@@ -653,11 +662,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             observed[:, hidden] = 0
             with np.errstate(over="ignore", invalid="ignore"):  # refused below if it overflows
                 raw = objective.network.raw_output(missing.network_inputs(chunk, observed))
+                logits = [_candidate_logits(raw[:, g], nan[:, g]) for g in groups]
                 filled = objective.output(raw)
                 filled *= scale
                 filled += mean
+            for g, group_logits in zip(groups, logits, strict=True):
+                filled[:, g] = one_hot_argmax(group_logits)
             filled[:, constant] = mean[constant]  # a constant feature keeps its value
-            block = out[rows]
             with np.errstate(over="ignore"):  # a cast to float32 that overflows: refused below
                 block[holes] = filled[holes]
         # The observed entries are finite: only an imputation can overflow.
@@ -708,3 +719,17 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         if self.indicator_ is None:
             return kept
         return np.concatenate([kept, self.indicator_.get_feature_names_out(names)])
+
+
+def _candidate_logits(logits, nan):
+    """A group's ``logits``, those of the categories its row rules out at ``-inf``.
+
+    A group missing as a whole takes one of its categories; where the row has
+    NaN entries, its observed 0s rule their categories out, so only a NaN
+    column can take the 1 (``[0, NaN, NaN]`` is the second or the third
+    category). An all-zero row (an unknown category) rules nothing out.
+    """
+    if not nan.any():
+        return logits
+    allowed = nan | ~nan.any(axis=1, keepdims=True)
+    return np.where(allowed, logits, -np.inf)

@@ -171,15 +171,15 @@ def test_one_hot_check_reaches_rows_past_its_first_blocks(sparse):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_one_hot_check_skips_a_group_with_a_nan_in_the_row(sparse):
-    """A NaN makes the row's group missing: its other entries are not checked."""
-    X = np.array([[np.nan, 0.5, 0.0, 1.0], [1.0, 1.0, np.nan, 0.0], [1.0, 0.0, 0.0, 1.0]])
+def test_one_hot_check_reads_the_observed_entries_beside_a_nan(sparse):
+    """A group's NaN entries are not checked; its observed entries are, beside them too."""
+    X = np.array([[np.nan, 1.0, 0.0, 1.0], [0.0, np.nan, np.nan, 0.0], [1.0, 0.0, 0.0, 1.0]])
     missing = MissingEntries(4, [[0, 1, 2]])
     missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
-    X[2, 1] = 0.5
+    X[0, 2] = 0.5
     with pytest.raises(ValueError, match="holds the value 0.5"):
         missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
-    X[2, 1] = 1.0
+    X[0, 2] = 1.0
     with pytest.raises(ValueError, match="more than one 1"):
         missing.check_one_hot(sp.csr_matrix(X) if sparse else X)
 
@@ -587,14 +587,22 @@ def test_inverse_transform_returns_one_hot_rows():
     assert ae._categorical_groups == ((2, 3, 4),)
 
 
-def test_an_all_zero_group_is_missing_like_a_nan_in_it():
-    X, groups, _ = mixed()
+def test_a_group_is_missing_unless_an_observed_entry_is_1():
+    """All 0s, or 0s and NaNs, hide the category; a NaN beside an observed 1 is a 0."""
+    X, groups, category = mixed()
     ae = AutoencoderTransformer(2, categorical_groups=groups, max_iter=5, random_state=0).fit(X)
-    unknown, with_nan = X[:5].copy(), X[:5].copy()
+    rows, category = X[:30], category[:30]
+    unknown, with_nan = rows.copy(), rows.copy()
     unknown[:, 2:5] = 0
     with_nan[:, 3] = np.nan
-    assert_allclose(ae.score_samples(unknown), ae.score_samples(with_nan), rtol=1e-12)
-    assert_allclose(ae.transform(unknown), ae.transform(with_nan), rtol=1e-12)
+    hidden = category == 1  # the NaN took the row's 1
+    assert hidden.any() and not hidden.all()
+    same = np.where(hidden[:, None], unknown, rows)
+    assert_allclose(ae.score_samples(with_nan), ae.score_samples(same), rtol=1e-12)
+    assert_allclose(ae.transform(with_nan), ae.transform(same), rtol=1e-12)
+    before = with_nan.copy()
+    ae.score(with_nan)
+    assert_array_equal(with_nan, before)
 
 
 def test_score_samples_with_groups_is_the_mean_over_variables():

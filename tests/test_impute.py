@@ -541,7 +541,7 @@ def test_categories_are_imputed_with_valid_one_hot_rows():
     rng = np.random.RandomState(1)
     hidden_rows = rng.uniform(size=X.shape[0]) < 0.3
     masked = X.copy()
-    masked[hidden_rows, 3] = np.nan  # one NaN hides the whole group
+    masked[hidden_rows, 2:5] = np.nan  # the whole group hidden
     unknown = rng.uniform(size=X.shape[0]) < 0.1
     masked[unknown & ~hidden_rows, 2:5] = 0  # handle_unknown="ignore": missing too
     # 200 epochs: after 60 the accuracy still turns on the start (0.63-0.93 over six
@@ -559,6 +559,45 @@ def test_categories_are_imputed_with_valid_one_hot_rows():
     # Group columns are not standardized; the others are.
     assert_array_equal(imputer.mean_[2:5], 0)
     assert_array_equal(imputer.scale_[2:5], 1)
+
+
+def test_a_group_with_an_observed_1_keeps_it_and_trains_as_if_its_nans_were_0():
+    """``[1, NaN, 0]`` is the first category: kept, its NaN imputed 0, trained on as such."""
+    X, groups, category = mixed()
+    rng = np.random.RandomState(3)
+    holes = (rng.uniform(size=X[:, 2:5].shape) < 0.3) & (X[:, 2:5] == 0)
+    partial = X.copy()
+    partial[:, 2:5][holes] = np.nan  # only 0s hidden: every category still known
+    assert holes.any(axis=1).sum() > 100
+    params = dict(categorical_groups=groups, add_indicator=True, max_iter=20)
+    imputer = quick(**params).fit(partial)
+    # The same model as from the zeros themselves: the NaNs were 0s all along.
+    assert_array_equal(imputer._params, quick(**params).fit(X)._params)
+    before = partial.copy()
+    out = imputer.transform(partial)
+    assert_array_equal(partial, before)
+    assert_array_equal(out[:, 2:5], X[:, 2:5])  # every 1 kept, every NaN a 0
+    assert_array_equal(out[:, 7:], np.isnan(partial[:, 2:5]))  # the NaNs marked, only
+
+
+def test_a_hidden_category_is_imputed_among_the_columns_not_observed_0():
+    """``[0, NaN, NaN]`` is the second or third category; ``[0, NaN, 0]`` the second."""
+    X, groups, category = mixed()
+    imputer = quick(categorical_groups=groups, hidden_layer_sizes=(32,), max_iter=100).fit(X)
+    first = np.flatnonzero(category == 0)[:40]  # rows the network would give category 0
+    assert_array_equal(imputer.transform(np.where(np.arange(7) == 3, np.nan, X)[first])[:, 2:5],
+                       X[first, 2:5])  # [1, NaN, 0]: kept
+    hidden = X[first].copy()
+    hidden[:, 2:5] = np.nan
+    assert (imputer.transform(hidden)[:, 2] == 1).mean() > 0.8  # the network's own choice
+    two = X[first].copy()
+    two[:, 2], two[:, 3:5] = 0.0, np.nan
+    out = imputer.transform(two)
+    assert_array_equal(out[:, 2], 0)
+    assert_array_equal(out[:, 3:5].sum(axis=1), 1)
+    one = X[first].copy()
+    one[:, 2:5] = [0.0, np.nan, 0.0]
+    assert_array_equal(imputer.transform(one)[:, 2:5], np.tile([0, 1, 0], (len(first), 1)))
 
 
 @pytest.mark.parametrize("load, rate, seed", [(load_wine, 0.1, 2), (load_breast_cancer, 0.2, 0)])

@@ -96,7 +96,8 @@ def test_fill_sets_missing_entries_to_zero_and_groups_as_a_whole():
         [
             [1.0, np.nan, 0, 1, 0],
             [2.0, 3.0, 0, 0, 0],  # all-zero group: an unknown category
-            [np.nan, 4.0, 1, np.nan, 0],  # a NaN in the group hides it all
+            [np.nan, 4.0, 1, np.nan, 0],  # a NaN beside a 1: a 0 of the known category
+            [7.0, np.nan, 0, np.nan, 0],  # 0s and a NaN: the category is hidden
             [5.0, 6.0, 0, 0, 1],
         ]
     )
@@ -105,11 +106,12 @@ def test_fill_sets_missing_entries_to_zero_and_groups_as_a_whole():
     missing.fill(batch, observed)
     assert_array_equal(
         observed,
-        [[1, 0, 1, 1, 1], [1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [1, 1, 1, 1, 1]],
+        [[1, 0, 1, 1, 1], [1, 1, 0, 0, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0], [1, 1, 1, 1, 1]],
     )
-    assert_array_equal(batch[2], [0, 4, 0, 0, 0])
+    assert_array_equal(batch[2], [0, 4, 1, 0, 0])
+    assert_array_equal(batch[3], [7, 0, 0, 0, 0])
     assert not np.isnan(batch).any()
-    assert_array_equal(missing.row_counts(observed), [2, 2, 1, 3])
+    assert_array_equal(missing.row_counts(observed), [2, 2, 2, 1, 3])
     assert missing.n_variables == 3
 
 

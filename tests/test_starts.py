@@ -669,8 +669,8 @@ def _mean_loss_above_floor(X, rows, w, groups=()):
         numerator += np.dot(v, cross - (entr(t) + entr(1 - t)))
         denominator += v.sum()
     for g in groups:
-        block = X[:, g]
-        seen = ~np.isnan(block).any(axis=1) & (block != 0).any(axis=1)
+        block = np.nan_to_num(X[:, g])  # a NaN beside an observed 1 is a 0
+        seen = (block != 0).any(axis=1)
         v = w[seen]
         q = v @ block[seen] / v.sum()
         numerator += v.sum() * entr(q).sum()
@@ -690,7 +690,7 @@ def test_auto_alpha_without_held_out_rows_is_scaled_to_the_cross_entropy(data, w
         X[rng.random(X.shape) < 0.2] = np.nan
     if data == "groups":
         X = np.column_stack([X, np.eye(3)[rng.integers(0, 3, 90)]])
-        X[::7, 6] = np.nan  # the group missing in those rows
+        X[::7, 6] = np.nan  # the group missing where that hid its 1, else observed
         X[::11, 5:8] = 0.0  # and in those (an unknown category)
         groups = [[5, 6, 7]]
     rows = np.arange(2, 90)
@@ -1062,6 +1062,9 @@ def test_rows_whose_only_entries_are_a_group_of_zeros_count_as_empty(sparse):
     # Nothing NaN: a group of zeros alone empties a row.
     Y = np.array([[0.0, 0.0], [1.0, 0.0]])
     assert_array_equal(observed_weight(Y, np.array([2.0, 3.0]), [[0, 1]]), [0, 3])
+    # A NaN beside an observed 1 is a 0 of a known category; beside 0s it hides it.
+    Z = np.array([[1.0, np.nan, np.nan], [0.0, np.nan, np.nan]])
+    assert_array_equal(observed_weight(sp.csr_matrix(Z) if sparse else Z, None, [[0, 1]]), [1, 0])
     # So early stopping names the rows it lacks, not "every entry is missing".
     A = np.array([[0.0, 0.0, np.nan]] * 10 + [[1.0, 0.0, 0.5]])
     with pytest.raises(ValueError, match="of which 1 distinct with positive weight and an "
