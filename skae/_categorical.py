@@ -135,6 +135,26 @@ def _warn_of_a_lone_column(name, encoder, i, column):
     )
 
 
+def _warn_of_unknown_as_infrequent(name, encoder, i, columns):
+    """Warn: unknown values of feature ``i``, missing ones too, go to its infrequent column.
+
+    A group reads that column's 1 as an observed category. Called by
+    :func:`categorical_groups_from` itself: the warning points at its caller.
+    """
+    import warnings
+
+    warnings.warn(
+        f"The OneHotEncoder {name!r} encodes unknown values of its feature "
+        f"{_feature_name(encoder, i)}, a missing value (NaN) included, as its infrequent "
+        f"category (handle_unknown={encoder.handle_unknown!r}; the group's last column, "
+        f"output column {columns[-1]}): such a row counts as observed, a category to "
+        "reconstruct, never imputed. Use handle_unknown='ignore', which writes them as "
+        "an all-zero block, missing.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def _encoder_inside(transformer):
     """The parameter name of a OneHotEncoder that ``transformer`` holds, or None."""
     from sklearn.preprocessing import OneHotEncoder
@@ -204,7 +224,9 @@ def categorical_groups_from(column_transformer):
     as an observed 0; this warns then (give that feature a numeric column of
     your own, NaN where it is missing, if a 0 there can mean missing).
     Infrequent categories (``min_frequency``, ``max_categories``) make one more
-    column of their feature's block.
+    column of their feature's block; with ``handle_unknown="infrequent_if_exist"``
+    or ``"warn"`` unknown and missing values go to that column, observed, and
+    this warns (``handle_unknown="ignore"`` makes them an all-zero block, missing).
 
     Parameters
     ----------
@@ -264,18 +286,19 @@ def categorical_groups_from(column_transformer):
             f"got {type(column_transformer).__name__}{hint}."
         )
     check_is_fitted(column_transformer)
-    lone = []
-    groups = _groups_of(column_transformer, 0, lone)
-    for name, encoder, i, column in lone:
-        _warn_of_a_lone_column(name, encoder, i, column)
+    warnings_due = []
+    groups = _groups_of(column_transformer, 0, warnings_due)
+    for warn, args in warnings_due:
+        warn(*args)
     return groups
 
 
-def _groups_of(column_transformer, offset, lone):
+def _groups_of(column_transformer, offset, warnings_due):
     """:func:`categorical_groups_from` for a transformer whose output starts at ``offset``.
 
-    Appends to ``lone`` ``(name, encoder, feature, output column)`` for each
-    one-column feature whose 0 may stand for an unknown value.
+    Appends to ``warnings_due`` ``(warning function, its arguments)`` for each
+    one-column feature whose 0 may stand for an unknown value, and each feature
+    whose unknown values go to its infrequent column.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import OneHotEncoder
@@ -287,7 +310,7 @@ def _groups_of(column_transformer, offset, lone):
         if block.start == block.stop:
             continue  # selected no column (left unfitted)
         if isinstance(encoder, ColumnTransformer):
-            groups.extend(_groups_of(encoder, offset + block.start, lone))
+            groups.extend(_groups_of(encoder, offset + block.start, warnings_due))
             continue
         if not isinstance(encoder, OneHotEncoder):
             _refuse_a_hidden_encoder(name, encoder)
@@ -308,8 +331,16 @@ def _groups_of(column_transformer, offset, lone):
                 size += 1 - len(infrequent[i])
             if size >= 2:
                 groups.append(list(range(start, start + size)))
+                if (
+                    infrequent is not None
+                    and infrequent[i] is not None
+                    and encoder.handle_unknown in ("infrequent_if_exist", "warn")
+                ):
+                    warnings_due.append(
+                        (_warn_of_unknown_as_infrequent, (name, encoder, i, groups[-1]))
+                    )
             elif encoder.handle_unknown != "error":
-                lone.append((name, encoder, i, start))
+                warnings_due.append((_warn_of_a_lone_column, (name, encoder, i, start)))
             start += size
         if start != block.stop:
             raise ValueError(

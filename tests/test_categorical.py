@@ -426,6 +426,34 @@ def test_groups_from_an_encoder_with_infrequent_categories():
     assert_array_equal(out[:, groups[0]].sum(axis=1), 1)
 
 
+@pytest.mark.parametrize("handle_unknown", ["infrequent_if_exist", "warn", "ignore", "error"])
+def test_unknown_values_written_as_the_infrequent_category_warn(handle_unknown):
+    """With handle_unknown="infrequent_if_exist" or "warn" a NaN at transform lands in
+    the infrequent column, observed: a warning says so; "ignore" writes it as zeros."""
+    X = _raw(200)
+    X[:5, 1] = 7  # a rare category
+    encoder = OneHotEncoder(
+        categories=[np.unique(X[:, 1])], min_frequency=10, handle_unknown=handle_unknown,
+        sparse_output=False,
+    )
+    ct = make_column_transformer((encoder, [1]), remainder="passthrough").fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        groups = categorical_groups_from(ct)
+    assert groups == [[0, 1, 2, 3]]
+    messages = [str(w.message) for w in caught if "infrequent category" in str(w.message)]
+    if handle_unknown in ("infrequent_if_exist", "warn"):
+        assert len(messages) == 1 and "handle_unknown='ignore'" in messages[0]
+        assert caught[0].filename == __file__
+        hidden = X[:3].copy()
+        hidden[:, 1] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # handle_unknown="warn" says so itself
+            assert_array_equal(ct.transform(hidden)[:, 3], 1)  # what the warning says
+    else:
+        assert messages == []
+
+
 def test_a_single_category_is_not_a_group():
     X = _raw()
     X[:, 3] = 1
