@@ -724,6 +724,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             columns = _non_numeric_columns(X)
             if columns:
                 raise self._non_numeric_error(columns) from exc
+            if "NAType" in message:  # numbers of object dtype beside pd.NA
+                raise type(exc)(
+                    f"Input X holds pd.NA in a column of dtype object ({message}): "
+                    "convert them to pandas' nullable float dtype first, "
+                    "X.astype('Float64'), which reads pd.NA as a missing value."
+                ) from exc
             # Keep the exception's type: scikit-learn's checks expect a TypeError
             # for objects that are neither numbers nor strings.
             raise type(exc)(

@@ -238,6 +238,26 @@ def test_only_the_columns_that_do_not_convert_are_named(X):
 @pytest.mark.parametrize(
     "cls", [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder]
 )
+def test_pandas_na_among_numbers_of_object_dtype_says_to_convert_to_float64(X, cls):
+    """Not "encode categorical columns first": the column is numeric, pd.NA a hole."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    df["b"] = pd.Series(list(X[:, 1]), dtype=object)
+    df.loc[3, "b"] = pd.NA
+    before = df.copy()
+    with pytest.raises(TypeError, match=r"pd\.NA in a column of dtype object.*"
+                                        r"X\.astype\('Float64'\)") as info:
+        cls(max_iter=2).fit(df)
+    assert "OneHotEncoder" not in str(info.value)
+    pd.testing.assert_frame_equal(df, before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cls(max_iter=2).fit(df.astype("Float64"))  # what the message says works
+
+
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder]
+)
 def test_polars_date_and_duration_columns_are_refused_as_pandas_ones_are(X, cls):
     """scikit-learn's validation would turn them into days or microseconds since 1970."""
     from datetime import date, timedelta
