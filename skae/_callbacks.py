@@ -22,6 +22,7 @@ import functools
 import inspect
 
 from sklearn import get_config
+from sklearn.utils.validation import _is_fitted
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -82,7 +83,8 @@ def validated_partial_fit(partial_fit):
 
     @functools.wraps(partial_fit)
     def wrapper(self, *args, **kwargs):
-        if not get_config()["skip_parameter_validation"]:
+        # An unfitted estimator's are validated by _fit_context itself.
+        if not get_config()["skip_parameter_validation"] and _is_fitted(self):
             self._validate_params()
         return partial_fit(self, *args, **kwargs)
 

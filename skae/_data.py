@@ -15,8 +15,8 @@ that copy is the only one made of the data. Memory maps, larger arrays and
 sparse matrices are gathered one minibatch at a time into a reused buffer and
 never copied whole. Both paths give bitwise-identical minibatches.
 
-Missing entries (NaN; for a categorical group, a NaN anywhere in it or an
-all-zero row) are set to 0 in the minibatch's copy (the user's data is never
+Missing entries (NaN; for a categorical group, a row without an observed 1,
+beside which NaNs are 0s) are set to 0 in the minibatch's copy (the user's data is never
 written), and ``mask`` says which entries are observed, scaled so that each
 minibatch's masked loss estimates the training set's without bias (see
 :class:`BatchSource`). Without a :class:`MissingEntries` nothing of this runs.

@@ -830,8 +830,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         unobserved = unobserved_groups(X, groups, train_rows)
         if unobserved:
             raise ValueError(
-                f"The categorical group {unobserved[0]} is missing (all zeros, or a NaN) in "
-                "every training row (of positive weight), so the network could learn "
+                f"The categorical group {unobserved[0]} is missing (no entry an observed 1) "
+                "in every training row (of positive weight), so the network could learn "
                 "nothing of it and would reconstruct it as an arbitrary category. Leave it "
                 "out of categorical_groups, or fit on rows where it is observed."
             )

@@ -72,9 +72,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         a softmax over its columns, trained by cross-entropy, and, where
         missing, imputed with the one-hot row of its most probable category
         among those its observed 0s leave open. Group columns are not
-        standardized. A group with a column missing in every training row (its
-        category never observed) is refused, unless all its columns are: then
-        it is empty, as a feature.
+        standardized. A group all of whose columns are missing in every
+        training row is empty, as a feature; one with only some such columns
+        is not (their NaNs beside an observed 1 are 0s).
         A group missing as a whole in every training row otherwise (no
         observed 1 in any) is refused too: nothing of it could be learned.
 
@@ -447,15 +447,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             observed = ~np.isnan(Z)
             empty = ~observed.any(axis=0)
             for g in groups:
-                columns = list(g)
-                if empty[columns].any() and not empty[columns].all():
-                    raise ValueError(
-                        f"Column {columns[int(np.argmax(empty[columns]))]} of the categorical "
-                        f"group {columns} is missing in every training row, so its category "
-                        "is never observed and the network could learn nothing of it. "
-                        "Leave that column out of the group, or fit on rows where it is "
-                        "observed."
-                    )
+                # A group is empty as a whole or not at all: a column missing in every
+                # row stays in it (its NaNs beside an observed 1 are 0s).
+                empty[list(g)] = empty[list(g)].all()
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])
             numeric = ~empty

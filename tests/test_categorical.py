@@ -279,7 +279,7 @@ def test_groups_from_refuses_an_encoder_before_the_last_step_of_a_pipeline():
 
 @pytest.mark.parametrize("container", ["dense", "csr"])
 def test_a_group_observed_in_no_training_row_is_refused_by_fit(container):
-    """All zeros, or a NaN, in every row (of positive weight): nothing of the group
+    """No observed 1 in any row (of positive weight): nothing of the group
     could be learned. partial_fit, whose later batches may observe it, goes on."""
     import pickle
 
@@ -291,8 +291,8 @@ def test_a_group_observed_in_no_training_row_is_refused_by_fit(container):
     bad[::3, 3] = np.nan
     data = sp.csr_matrix(bad) if container == "csr" else bad
     given = data.copy()
-    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(all "
-                       r"zeros, or a NaN\) in every training row \(of positive weight\)"):
+    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(no "
+                       r"entry an observed 1\) in every training row \(of positive weight\)"):
         model.fit(data)
     assert pickle.dumps(model) == before
     assert_array_equal(data.toarray() if sp.issparse(data) else data,

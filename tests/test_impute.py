@@ -287,24 +287,33 @@ def test_a_warm_fit_keeps_the_first_fits_empty_features_unread(holes, groups):
     assert read.transform(later).shape == (len(X), 4 if groups else 5)
 
 
-@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
-def test_a_group_with_a_column_empty_in_training_is_refused_and_leaves_the_model():
-    """Every row of such a group is missing: nothing of it could be learned."""
+def test_a_group_with_a_column_empty_in_training_keeps_it_and_reads_its_nans_as_0s():
+    """Its NaNs beside an observed 1 are 0s; beside 0s they hide that column's category."""
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.normal(size=(200, 2)), np.eye(3)[rng.integers(0, 3, 200)]])
     X[rng.random(200) < 0.2, 0] = np.nan
-    params = dict(categorical_groups=[[2, 3, 4]], max_iter=3, hidden_layer_sizes=(8,))
-    imputer = AutoencoderImputer(**params).fit(X)
-    before = pickle.dumps(imputer)
-    bad = X.copy()
-    bad[:, 4] = np.nan
-    with pytest.raises(ValueError, match=r"Column 4 of the categorical group \[2, 3, 4\] is "
-                       "missing in every training row.*Leave that column out of the group"):
-        imputer.fit(bad)
-    assert pickle.dumps(imputer) == before
-    # Out of the group, the column is an empty feature, dropped as usual.
-    out = AutoencoderImputer(**{**params, "categorical_groups": [[2, 3]]}).fit(bad).transform(bad)
-    assert out.shape == (200, 4)
+    params = dict(
+        categorical_groups=[[2, 3, 4]], max_iter=3, hidden_layer_sizes=(8,), random_state=0
+    )
+    nan_column = X.copy()
+    nan_column[:, 4] = np.nan
+    zero_column = X.copy()
+    zero_column[:, 4] = 0.0  # the same data: [0, 0, 0] and [0, 0, NaN] are both missing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no feature dropped
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 epochs
+        imputer = AutoencoderImputer(**params).fit(nan_column)
+        out = imputer.transform(nan_column)
+    assert_array_equal(imputer._params, AutoencoderImputer(**params).fit(zero_column)._params)
+    assert not imputer._empty_features.any()
+    # [1, 0, NaN] and [0, 1, NaN] keep their category; [0, 0, NaN] can only be the third.
+    assert_array_equal(out[:, 2:5], X[:, 2:5])
+    assert_array_equal(out[:, :2][~np.isnan(X[:, :2])], X[:, :2][~np.isnan(X[:, :2])])
+    # All the group's columns empty: an empty feature, dropped as the others are.
+    empty = X.copy()
+    empty[:, 2:5] = np.nan
+    with pytest.warns(UserWarning, match=r"Skipping features.*\[2 3 4\]"):
+        assert AutoencoderImputer(**params).fit(empty).transform(empty).shape == (200, 2)
 
 
 @pytest.mark.parametrize(
@@ -331,7 +340,7 @@ def test_warm_start_cannot_change_what_the_output_is_made_of(holes, change, matc
 
 @pytest.mark.parametrize("fill", ["zeros", "zeros and NaN"])
 def test_a_group_missing_in_every_training_row_is_refused_and_leaves_the_model(fill):
-    """All zeros (or a NaN) in every row: the group is never observed, and imputing it
+    """No observed 1 in any row: the group is never observed, and imputing it
     would pick an arbitrary category."""
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.normal(size=(60, 2)), np.eye(3)[rng.integers(0, 3, 60)]])
@@ -344,8 +353,8 @@ def test_a_group_missing_in_every_training_row_is_refused_and_leaves_the_model(f
     if fill == "zeros and NaN":
         bad[1::2, 3] = np.nan
     given = bad.copy()
-    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(all "
-                       r"zeros, or a NaN\) in every training row.*Leave it out of"):
+    with pytest.raises(ValueError, match=r"The categorical group \[2, 3, 4\] is missing \(no "
+                       r"entry an observed 1\) in every training row.*Leave it out of"):
         imputer.fit(bad)
     assert pickle.dumps(imputer) == before
     assert_array_equal(bad, given)
