@@ -1113,6 +1113,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
             )
+        if continuing and validation_rows is not None:
+            self._warn_of_trained_validation_rows()
         if sample_weight is not None:
             # A weight of zero leaves the row out, as if it were not there: it is in
             # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
@@ -1468,6 +1470,38 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         n_starts = 1 if continuing else self._n_starts()
         return self.max_iter + (n_starts - 1) * min(self._start_epochs(), self.max_iter)
 
+    def _warn_of_trained_validation_rows(self):
+        """Warn if a warm start holds out rows that an earlier fit of this model trained on.
+
+        The split is nested (the same seed; a larger ``validation_fraction`` holds
+        out more of the same ordering), so the rows no fit trained on are those a
+        fraction of ``_clean_validation_fraction`` holds out: 0 after a fit
+        without held-out rows or a ``partial_fit``.
+        """
+        clean = getattr(self, "_clean_validation_fraction", None)
+        if clean is None or self.validation_fraction <= clean:
+            return
+        if clean == 0:
+            why = (
+                "an earlier fit of this warm start trained on every row it was given "
+                "(without early stopping, or by partial_fit)"
+            )
+            remedy = "fit from scratch (warm_start=False)"
+        else:
+            why = (
+                f"an earlier fit of this warm start held out validation_fraction={clean:g} "
+                f"and trained on the rest, while this one holds out {self.validation_fraction:g}"
+            )
+            remedy = f"keep validation_fraction={clean:g} or lower, or fit from scratch"
+        warnings.warn(
+            f"Early stopping validates on rows the model may have trained on: {why}. "
+            "If X holds the rows it was fitted on, the validation loss that stops "
+            "training (and sets alpha='auto') reads low; to validate on unseen rows, "
+            f"{remedy}.",
+            UserWarning,
+            stacklevel=_outside_stacklevel(),
+        )
+
     def _commit_fit(
         self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed
     ):
@@ -1515,9 +1549,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
         loss_curve = (list(self.loss_curve_) if continuing else []) + list(result.loss_curve)
+        # The share of rows no fit so far trained on, by the same nested split: a
+        # warm start that holds out more validates on trained rows (see
+        # _warn_of_trained_validation_rows). None for a model pickled without it.
+        held_out = self.validation_fraction if validated else 0.0
+        clean = getattr(self, "_clean_validation_fraction", None) if continuing else held_out
         return {
             "_optimizer_state": optimizer_state,
             "_validation_seed": validation_seed,
+            "_clean_validation_fraction": None if clean is None else min(clean, held_out),
             "n_iter_": n_iter + result.n_epochs,
             "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
             "loss_curve_": loss_curve,
@@ -1534,9 +1574,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         stacklevel = _outside_stacklevel()
         if result.interrupted:
+            kept = (
+                "the weights of its best validation epoch"
+                if result.validation_loss_curve
+                else "the weights of its last complete epoch"
+            )
             warnings.warn(
                 f"Training was interrupted after {result.n_epochs} complete epoch(s); "
-                "the model keeps the best weights seen so far.",
+                f"the model keeps {kept}.",
                 UserWarning,
                 stacklevel=stacklevel,
             )
@@ -2176,8 +2221,10 @@ class AutoencoderTransformer(
         ``contraction`` is set (they trade reconstruction for something else, and a
         validation loss of reconstruction alone would stop them early). The
         validation samples are chosen by row content, so duplicated rows fall on the
-        same side, and a warm-start fit holds out the same rows again. Not used by
-        :meth:`partial_fit`.
+        same side, and a warm-start fit holds out the same rows again (with a
+        smaller ``validation_fraction`` some of them; with a larger one, or after
+        a fit that held out none or a :meth:`partial_fit`, rows the model may
+        have trained on: it warns then). Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:
@@ -2213,7 +2260,8 @@ class AutoencoderTransformer(
         will end, so this avoids most of the poor local minima of a single
         start (folded codes of a curved manifold, for instance) for the price
         of about ``10 · (n_init - 1)`` epochs. A
-        start that diverges drops out; the fit fails only if all do. The first
+        start that diverges in the contest drops out; the fit fails only if all
+        do (a divergence after it fails the fit, as with one start). The first
         start draws what a fit with ``n_init=1`` draws. Not used by a
         warm-start fit or by :meth:`partial_fit`, which go on from the fitted
         weights.

@@ -13,7 +13,12 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
 from ._data import NOISES, MissingEntries
-from ._estimator import AutoencoderTransformer, _DenseAutoencoder, _refuse_overflow
+from ._estimator import (
+    AutoencoderTransformer,
+    _DenseAutoencoder,
+    _outside_stacklevel,
+    _refuse_overflow,
+)
 from ._objectives import one_hot_argmax
 
 #: Standardized entries beyond this many of the first fit's scales from its means: a
@@ -684,7 +689,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 "one observed value in fit is needed to impute a feature; pass "
                 "keep_empty_features=True to keep them (their missing entries 0).",
                 UserWarning,
-                stacklevel=3,  # past set_output's wrapper, at the caller
+                stacklevel=_outside_stacklevel(),
             )
             out = out[:, ~empty]
         if self.indicator_ is not None:

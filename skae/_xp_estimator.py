@@ -172,6 +172,8 @@ class ArrayAPIMixin:
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
             )
+        if continuing and validation_rows is not None:
+            self._warn_of_trained_validation_rows()
         if sample_weight is not None:  # a zero weight leaves the row out (NumPy engine)
             train_rows = train_rows[sample_weight[train_rows] > 0]
         n_train = train_rows.size

@@ -118,7 +118,8 @@ def test_interrupt_keeps_last_complete_epoch(blobs, monkeypatch):
     reference = AutoencoderTransformer(max_iter=2, **params).fit(blobs)
     interrupt_after(monkeypatch, 7)
     ae = AutoencoderTransformer(max_iter=50, **params)
-    with pytest.warns(UserWarning, match="interrupted after 2 complete epoch"):
+    with pytest.warns(UserWarning, match="interrupted after 2 complete epoch.*keeps the "
+                      "weights of its last complete epoch"):
         ae.fit(blobs)
     assert ae.n_iter_ == len(ae.loss_curve_) == 2
     assert ae.t_ == 2 * blobs.shape[0]
@@ -132,7 +133,7 @@ def test_interrupt_with_early_stopping_keeps_best_weights(blobs, monkeypatch):
     reference = AutoencoderTransformer(2, max_iter=6, **params).fit(blobs)
     interrupt_after(monkeypatch, 20)  # 108 training rows: 3 steps an epoch, in epoch 7
     ae = AutoencoderTransformer(2, **params)
-    with pytest.warns(UserWarning, match="interrupted"):
+    with pytest.warns(UserWarning, match="interrupted.*weights of its best validation epoch"):
         ae.fit(blobs)
     assert len(ae.validation_loss_curve_) == ae.n_iter_ == len(ae.loss_curve_) == 6
     assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
