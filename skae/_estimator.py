@@ -464,6 +464,27 @@ def _overflow_error(exc):
     )
 
 
+def _refuse_duplicate_columns(X, name):
+    """Raise, naming them, if data frame ``X`` repeats column names.
+
+    scikit-learn's feature-name check would raise a bare narwhals DuplicateError.
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray):
+        return
+    seen, repeated = set(), []
+    for column in list(columns):
+        if column in seen and column not in repeated:
+            repeated.append(column)
+        seen.add(column)
+    if repeated:
+        raise ValueError(
+            f"X has duplicate column names {[str(c) for c in repeated]}: {name} tells "
+            "features by name, so give each column its own (e.g. X.columns = [...], or "
+            "pandas' X.loc[:, ~X.columns.duplicated()] to drop the repeats)."
+        )
+
+
 def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
     """The codes ``X`` given to ``inverse_transform``, checked, with errors that say what to do."""
     name = f"{type(estimator).__name__}.inverse_transform"
@@ -489,6 +510,11 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
             raise ValueError(
                 f"{message.rstrip('.')}: {name} decodes codes, which are finite numbers "
                 "like those transform returns."
+            ) from exc
+        if message.startswith("Sparse data was passed"):
+            raise TypeError(
+                f"{name} takes dense codes, like those transform returns, and X is "
+                "sparse: pass X.toarray()."
             ) from exc
         if _names_complex(message):
             raise _complex_error(name) from None
@@ -661,6 +687,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "(an array, a list of rows, a data frame or a sparse matrix), e.g. "
                 "np.asarray(list(X))."
             )
+        _refuse_duplicate_columns(X, name)
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a cast that overflows: refused
                 X = validate_data(

@@ -560,6 +560,37 @@ def test_partial_fit_skips_validation_where_the_user_turned_it_off(X):
         ae.partial_fit(X)
 
 
+@pytest.mark.parametrize(
+    "cls",
+    [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder,
+     AutoencoderOutlierDetector],
+)
+def test_duplicate_column_names_are_named_in_the_error(X, cls):
+    """Not scikit-learn's bare narwhals DuplicateError: which names, and what to do."""
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=["a", "b", "a", "c", "b"])
+    before = df.copy()
+    message = r"X has duplicate column names \['a', 'b'\].*give each column its own"
+    with pytest.raises(ValueError, match=message):
+        cls(max_iter=2).fit(df)
+    pd.testing.assert_frame_equal(df, before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = cls(max_iter=2).fit(df.set_axis(list("abcde"), axis=1))
+    state = pickle.dumps(model)
+    with pytest.raises(ValueError, match=message):
+        model.score_samples(df) if hasattr(model, "score_samples") else model.transform(df)
+    assert pickle.dumps(model) == state
+
+
+def test_sparse_codes_get_an_error_that_says_to_densify(fitted):
+    codes = sp.csr_matrix(fitted.transform(np.zeros((3, N_FEATURES))))
+    with pytest.raises(TypeError, match=r"takes dense codes.*X is sparse: pass X\.toarray\(\)"):
+        fitted.inverse_transform(codes)
+    assert_allclose(fitted.inverse_transform(codes.toarray()),
+                    fitted.inverse_transform(fitted.transform(np.zeros((3, N_FEATURES)))))
+
+
 def test_binary_crossentropy_outside_unit_interval_warns_with_range(X):
     ae = AutoencoderTransformer(loss="binary_crossentropy", max_iter=1)
     with pytest.warns(UserWarning, match=re.escape("X ranges over [")):
