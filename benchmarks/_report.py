@@ -1,6 +1,8 @@
-"""How the benchmark scripts print a verdict: shared by them."""
+"""Shared by the benchmark scripts: how they print a verdict, and their flags' types."""
 
+import argparse
 import math
+import os
 
 
 def decimals(value, goal, at_least=2):
@@ -23,3 +25,38 @@ def exceeds(value, goal):
     come out a last bit above it in floating point; that meets the goal.
     """
     return value > goal and not math.isclose(value, goal, rel_tol=1e-12, abs_tol=0.0)
+
+
+# -- argparse types: a bad flag is a usage error before the run, not a traceback after it --
+def positive_int(text):
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def open_fraction(text):
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
+    return value
+
+
+def output_file(text):
+    """An argparse type: a path a file can be written to, checked before the run."""
+    directory = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file")
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"the directory of {text} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"the directory of {text} is not writable")
+    return text

@@ -65,7 +65,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info as shared_machine_info  # noqa: E402
 from _machine import one_thread_each  # noqa: E402
-from _report import decimals  # noqa: E402
+from _report import decimals, output_file, positive_int  # noqa: E402
 
 SETTINGS = {"clean": 0.0, "5%": 0.05, "10%": 0.10}
 TRAIN_SHARE = 0.6
@@ -383,7 +383,9 @@ def make_parser():
     parser.add_argument(
         "--quick", action="store_true", help="one seed, three digits and one wine class"
     )
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--seeds", type=positive_int, help="number of seeds (default 3; 1 with --quick)"
+    )
     parser.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument(
         "--datasets",
@@ -419,7 +421,9 @@ def make_parser():
     parser.add_argument(
         "--only-skae", action="store_true", help="only the skae variants (for tuning)"
     )
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
+    )
     return parser
 
 

@@ -70,7 +70,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import decimals, exceeds  # noqa: E402
+from _report import decimals, exceeds, output_file, positive_int  # noqa: E402
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -761,14 +761,6 @@ def plot_embeddings(embeddings, path):
 
 
 # -- command line ----------------------------------------------------------------------------
-def _positive(text):
-    """An argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
 def matplotlib_missing():
     """Why ``--plot`` cannot draw (the import error, as text), or None when it can."""
     try:
@@ -783,7 +775,9 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="one seed and no grid search: a minute or two"
     )
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 5; 1 with --quick)")
+    parser.add_argument(
+        "--seeds", type=positive_int, help="number of seeds (default 5; 1 with --quick)"
+    )
     parser.add_argument(
         "--datasets",
         nargs="+",
@@ -811,7 +805,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--threads",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="BLAS and OpenMP threads of every method, through threadpoolctl, and of the "
@@ -819,7 +813,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--torch-threads",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="PyTorch threads of the reference (default 1)",
@@ -831,9 +825,12 @@ def main(argv=None):
         f"({TORCH_RESEEDED_METHOD}): its ratios to {TORCH_METHOD} are the reference's "
         "own run-to-run spread",
     )
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
+    )
     parser.add_argument(
         "--plot",
+        type=output_file,
         metavar="FILE.png",
         help="draw the 2-D embeddings (needs matplotlib: checked before the run starts)",
     )

@@ -56,6 +56,7 @@ from skae import AutoencoderTransformer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
+from _report import output_file  # noqa: E402
 
 try:
     import torch
@@ -315,7 +316,7 @@ def make_parser():
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for contenders on the CPU (default: "
                         "PyTorch's own choice; 1 on a loaded machine)")
-    parser.add_argument("--json", metavar="FILE",
+    parser.add_argument("--json", type=output_file, metavar="FILE",
                         help="write the machine, the records and the ratios to FILE")
     return parser
 

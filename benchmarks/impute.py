@@ -71,7 +71,7 @@ from skae import AutoencoderImputer, categorical_groups_from
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import decimals  # noqa: E402
+from _report import decimals, open_fraction, output_file, positive_int  # noqa: E402
 from compare import machine_info  # noqa: E402
 
 RATES = (0.1, 0.2, 0.5)
@@ -404,7 +404,9 @@ def main(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help=f"one seed, datasets {', '.join(QUICK_DATASETS)}"
     )
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 5; 1 with --quick)")
+    parser.add_argument(
+        "--seeds", type=positive_int, help="number of seeds (default 5; 1 with --quick)"
+    )
     parser.add_argument(
         "--first-seed",
         type=int,
@@ -422,7 +424,7 @@ def main(argv=None):
     parser.add_argument(
         "--rates",
         nargs="+",
-        type=float,
+        type=open_fraction,
         default=list(RATES),
         help="shares of hidden entries (default 0.1 0.2 0.5)",
     )
@@ -439,7 +441,9 @@ def main(argv=None):
         help="ExtraTrees with max_features=1.0 (scikit-learn's example) instead of 'sqrt'; "
         "several times slower",
     )
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
+    )
     args = parser.parse_args(argv)
     names = args.datasets or (list(QUICK_DATASETS) if args.quick else list(DATASETS))
     n_seeds = args.seeds or (1 if args.quick else 5)

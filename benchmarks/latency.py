@@ -53,6 +53,7 @@ from skae import AutoencoderTransformer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
+from _report import output_file  # noqa: E402
 
 N_COMPONENTS = 8
 
@@ -196,7 +197,9 @@ def make_parser():
     parser.add_argument(
         "--no-onnx", action="store_true", help="leave ONNX Runtime out even when installed"
     )
-    parser.add_argument("--json", metavar="FILE", help="write the machine and the results")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the machine and the results"
+    )
     return parser
 
 

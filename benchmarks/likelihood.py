@@ -70,7 +70,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from _machine import one_thread_each  # noqa: E402
-from _report import decimals  # noqa: E402
+from _report import decimals, output_file, positive_int  # noqa: E402
 
 TEST_SIZE = 0.25
 #: "Within a few nats": the goal where PCA is the right model, or nearly.
@@ -388,13 +388,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="one seed, at most 100 epochs, patience 20")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--seeds", type=positive_int, help="number of seeds (default 3; 1 with --quick)"
+    )
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS),
                         metavar="NAME", help=f"among {', '.join(DATASETS)} (default: all)")
     parser.add_argument("--samples", type=int, default=100,
                         help="importance samples of the bound (default 100)")
     parser.add_argument("--torch", action="store_true", help="add the PyTorch VAE")
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
+    )
     parser.add_argument("--load", metavar="FILE",
                         help="print the table of results saved by --json, without running")
     args = parser.parse_args(argv)

@@ -209,10 +209,13 @@ def markdown(runs, scale):
 
 
 def make_parser():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _report import output_file, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--n-samples",
-        type=int,
+        type=positive_int,
         default=None,
         help="rows of the array and memmap runs (default 1,000,000; 200,000 with --quick)",
     )
@@ -220,7 +223,8 @@ def make_parser():
         "--n-features", type=int, default=100, help="columns of the data (default 100)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="epochs per fit (default 2; 1 with --quick)"
+        "--epochs", type=positive_int, default=None,
+        help="epochs per fit (default 2; 1 with --quick)"
     )
     parser.add_argument(
         "--scales",
@@ -237,10 +241,11 @@ def make_parser():
         help="200,000 samples, 1 epoch (explicit --n-samples and --epochs are kept)",
     )
     parser.add_argument(
-        "--json", metavar="FILE", help="write the machine, the runs and the tables to FILE"
+        "--json", type=output_file, metavar="FILE",
+        help="write the machine, the runs and the tables to FILE"
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="BLAS threads of the fits (default 1)"
+        "--threads", type=positive_int, default=1, help="BLAS threads of the fits (default 1)"
     )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     return parser

@@ -60,6 +60,7 @@ from skae.datasets import make_embedded_manifold
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import BLAS_ENVIRONMENT, blas_kernels  # noqa: E402
+from _report import output_file, positive_int  # noqa: E402
 
 try:
     import torch
@@ -516,7 +517,7 @@ def make_parser():
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=positive_int,
         default=None,
         help="interleaved rounds per cell (default 5, 3 for mnist; --quick: 2)",
     )
@@ -542,7 +543,8 @@ def make_parser():
         help="seconds of rest before each timed run (default 0.1)",
     )
     parser.add_argument(
-        "--json", metavar="FILE", help="write the machine, the peaks and the results to FILE"
+        "--json", type=output_file, metavar="FILE",
+        help="write the machine, the peaks and the results to FILE"
     )
     return parser
 

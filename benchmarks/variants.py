@@ -59,6 +59,7 @@ from skae import AutoencoderTransformer
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
+from _report import output_file, positive_int  # noqa: E402
 
 TEST_SIZE = 0.25
 
@@ -509,7 +510,9 @@ def effects(records):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one seed: about two minutes")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 5; 1 with --quick)")
+    parser.add_argument(
+        "--seeds", type=positive_int, help="number of seeds (default 5; 1 with --quick)"
+    )
     parser.add_argument(
         "--epochs", type=int, default=EPOCHS, help=f"training epochs (default {EPOCHS})"
     )
@@ -521,7 +524,9 @@ def main(argv=None):
         metavar="NAME",
         help="models to run (default: all)",
     )
-    parser.add_argument("--json", metavar="FILE", help="write the raw results to FILE")
+    parser.add_argument(
+        "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
+    )
     args = parser.parse_args(argv)
     seeds = list(range(args.seeds or (1 if args.quick else 5)))
     models = {name: MODELS[name] for name in args.models}

@@ -370,3 +370,38 @@ def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
     finally:
         sys.path.pop(0)
     assert _owner(path) == owner
+
+
+@pytest.mark.parametrize(
+    "script, argv, message",
+    [
+        ("compare", ["--seeds", "0"], "--seeds: 0 is not a positive integer"),
+        ("compare", ["--json", "/nonexistent-dir/r.json"], "directory of .* does not exist"),
+        ("compare", ["--plot", "/nonexistent-dir/a.png"], "directory of .* does not exist"),
+        ("impute", ["--rates", "0"], "--rates: 0 is not strictly between 0 and 1"),
+        ("impute", ["--rates", "0.2", "1.5"], "--rates: 1.5 is not strictly between 0 and 1"),
+        ("variants", ["--seeds", "x"], "--seeds: 'x' is not an integer"),
+        ("step_size", ["--seeds", "-1"], "--seeds: -1 is not a positive integer"),
+        ("speed", ["--rounds", "0"], "--rounds: 0 is not a positive integer"),
+        ("anomaly", ["--json", "."], "--json: . is a directory"),
+    ],
+)
+def test_bad_flags_are_usage_errors_before_the_run(load_benchmark, capsys, script, argv,
+                                                    message):
+    """Not a traceback after the run, nor a run on NaN (``--rates 0``) that reports a goal."""
+    import re
+
+    module = load_benchmark(script)
+    main = module.main
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_output_file_accepts_a_new_file_in_an_existing_directory(compare, tmp_path):
+    from _report import open_fraction, output_file, positive_int
+
+    path = str(tmp_path / "results.json")
+    assert output_file(path) == path
+    assert positive_int("3") == 3 and open_fraction("0.5") == 0.5

@@ -397,7 +397,8 @@ def test_pickle_round_trip_restores_views_and_scores(blobs):
     assert all(W.base is loaded._params for W in loaded.encoder_coefs_ + loaded.decoder_coefs_)
     assert_array_equal(loaded.score_samples(blobs), vae.score_samples(blobs))
     assert_array_equal(loaded.noise_variance_, vae.noise_variance_)
-    assert len(pickle.dumps(vae)) < 2 * vae._params.nbytes + 4000  # views not pickled twice
+    # _params and Adam's two moments (3 x nbytes) and a little else: views not pickled again.
+    assert len(pickle.dumps(vae)) < 4 * vae._params.nbytes
 
 
 def test_early_stopping_tracks_a_deterministic_validation_elbo(blobs):
