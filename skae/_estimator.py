@@ -468,20 +468,29 @@ def _refuse_duplicate_columns(X, name):
     """Raise, naming them, if data frame ``X`` repeats column names.
 
     scikit-learn's feature-name check would raise a bare narwhals DuplicateError.
+    pandas and polars frames list their names in ``columns``; a pyarrow Table in
+    ``column_names`` (its ``columns`` are the column arrays).
     """
-    columns = getattr(X, "columns", None)
-    if columns is None or isinstance(X, np.ndarray):
+    if isinstance(X, np.ndarray) or sp.issparse(X):
+        return
+    names = getattr(X, "column_names", None)
+    if names is None:
+        names = getattr(X, "columns", None)
+    if names is None or not np.iterable(names) or isinstance(names, str):
         return
     seen, repeated = set(), []
-    for column in list(columns):
-        if column in seen and column not in repeated:
-            repeated.append(column)
-        seen.add(column)
+    for column in list(names):
+        try:
+            if column in seen and column not in repeated:
+                repeated.append(column)
+            seen.add(column)
+        except TypeError:  # not a name: not a data frame scikit-learn reads names of
+            return
     if repeated:
         raise ValueError(
-            f"X has duplicate column names {[str(c) for c in repeated]}: {name} tells "
-            "features by name, so give each column its own (e.g. X.columns = [...], or "
-            "pandas' X.loc[:, ~X.columns.duplicated()] to drop the repeats)."
+            f"X has duplicate column names {[str(c) for c in repeated]}: {name} needs "
+            "distinct ones, as scikit-learn's estimators do. Rename them (e.g. "
+            "X.columns = [...]), or pass X.to_numpy() where the names do not matter."
         )
 
 
@@ -498,6 +507,7 @@ def _check_codes(estimator, X, dtype=(np.float64, np.float32)):
             f"X is an iterator ({type(X).__name__}): {name} takes an array of codes, "
             "e.g. np.asarray(list(X))."
         )
+    _refuse_duplicate_columns(X, name)
     try:
         # Huge codes can overflow the finiteness check's sum, which then checks each value.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1498,15 +1508,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         return self.max_iter + (n_starts - 1) * min(self._start_epochs(), self.max_iter)
 
     def _warn_of_trained_validation_rows(self):
-        """Warn if a warm start holds out rows that an earlier fit of this model trained on.
+        """Warn if a warm start may hold out rows that an earlier fit of this model trained on.
 
-        The split is nested (the same seed; a larger ``validation_fraction`` holds
-        out more of the same ordering), so the rows no fit trained on are those a
-        fraction of ``_clean_validation_fraction`` holds out: 0 after a fit
-        without held-out rows or a ``partial_fit``.
+        A warm start holds out the rows the first fit did (the same seed, by row
+        content) only with the same ``validation_fraction``: another share is
+        another split (not nested: identical rows and weights move its edges),
+        and a fit that held out none, or a ``partial_fit``, trained on them all.
+        ``_clean_validation_fraction`` is the share every fit so far held out (0
+        for none, NaN when they differed).
         """
         clean = getattr(self, "_clean_validation_fraction", None)
-        if clean is None or self.validation_fraction <= clean:
+        if clean is None or clean == self.validation_fraction:
             return
         if clean == 0:
             why = (
@@ -1514,12 +1526,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "(without early stopping, or by partial_fit)"
             )
             remedy = "fit from scratch (warm_start=False)"
+        elif math.isnan(clean):
+            why = (
+                "earlier fits of this warm start held out different rows (another "
+                "validation_fraction, or none) and trained on the others"
+            )
+            remedy = "fit from scratch (warm_start=False)"
         else:
             why = (
                 f"an earlier fit of this warm start held out validation_fraction={clean:g} "
-                f"and trained on the rest, while this one holds out {self.validation_fraction:g}"
+                f"and trained on the rest, while this one holds out "
+                f"{self.validation_fraction:g}, another split"
             )
-            remedy = f"keep validation_fraction={clean:g} or lower, or fit from scratch"
+            remedy = f"keep validation_fraction={clean:g}, or fit from scratch"
         warnings.warn(
             f"Early stopping validates on rows the model may have trained on: {why}. "
             "If X holds the rows it was fitted on, the validation loss that stops "
@@ -1576,15 +1595,18 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         else:
             best_validation_loss = self.best_validation_loss_ if continuing else None
         loss_curve = (list(self.loss_curve_) if continuing else []) + list(result.loss_curve)
-        # The share of rows no fit so far trained on, by the same nested split: a
-        # warm start that holds out more validates on trained rows (see
+        # The validation_fraction every fit so far held out (0: one trained on every
+        # row; NaN: they held out different shares, so different rows): the rows a
+        # warm start holds out are unseen only with that fraction (see
         # _warn_of_trained_validation_rows). None for a model pickled without it.
         held_out = self.validation_fraction if validated else 0.0
         clean = getattr(self, "_clean_validation_fraction", None) if continuing else held_out
+        if clean is not None and clean != held_out:
+            clean = float("nan")
         return {
             "_optimizer_state": optimizer_state,
             "_validation_seed": validation_seed,
-            "_clean_validation_fraction": None if clean is None else min(clean, held_out),
+            "_clean_validation_fraction": clean,
             "n_iter_": n_iter + result.n_epochs,
             "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
             "loss_curve_": loss_curve,
@@ -2248,10 +2270,10 @@ class AutoencoderTransformer(
         ``contraction`` is set (they trade reconstruction for something else, and a
         validation loss of reconstruction alone would stop them early). The
         validation samples are chosen by row content, so duplicated rows fall on the
-        same side, and a warm-start fit holds out the same rows again (with a
-        smaller ``validation_fraction`` some of them; with a larger one, or after
-        a fit that held out none or a :meth:`partial_fit`, rows the model may
-        have trained on: it warns then). Not used by :meth:`partial_fit`.
+        same side, and a warm-start fit holds out the same rows again (with
+        another ``validation_fraction``, or after a fit that held out none or a
+        :meth:`partial_fit`, rows the model may have trained on: it warns then).
+        Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation:

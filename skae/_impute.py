@@ -79,7 +79,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         among those its observed 0s leave open. Group columns are not
         standardized. A group all of whose columns are missing in every
         training row is empty, as a feature; one with only some such columns
-        is not (their NaNs beside an observed 1 are 0s).
+        is not (their NaNs beside an observed 1 are 0s), and warns: their
+        categories are never observed.
         A group missing as a whole in every training row otherwise (no
         observed 1 in any) is refused too: nothing of it could be learned.
 
@@ -454,7 +455,19 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             for g in groups:
                 # A group is empty as a whole or not at all: a column missing in every
                 # row stays in it (its NaNs beside an observed 1 are 0s).
-                empty[list(g)] = empty[list(g)].all()
+                columns = list(g)
+                if empty[columns].any() and not empty[columns].all():
+                    warnings.warn(
+                        f"Column {columns[int(np.argmax(empty[columns]))]} of the "
+                        f"categorical group {columns} is missing in every training row: "
+                        "its category is never observed, so the imputer gives it only to "
+                        "rows whose other columns in the group are observed 0s, never to "
+                        "a group missing as a whole. Fit on rows where it is observed to "
+                        "learn it.",
+                        UserWarning,
+                        stacklevel=_outside_stacklevel(),
+                    )
+                empty[columns] = empty[columns].all()
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])
             numeric = ~empty

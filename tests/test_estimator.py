@@ -148,43 +148,42 @@ def _trained_rows_warnings(record):
 
 
 def test_a_warm_start_that_validates_on_trained_rows_warns(digits):
-    """The split is nested: a larger fraction, or held-out rows after a fit that held
-    none out, validates on rows an earlier fit trained on."""
+    """Only the same validation_fraction holds out the same rows; another share, or
+    held-out rows after a fit that held none out, may be rows an earlier fit trained on."""
     X = digits[0][:400]
     params = dict(
         n_components=2, hidden_layer_sizes=(16,), max_iter=3, warm_start=True, random_state=0
     )
-    ae = AutoencoderTransformer(early_stopping=True, validation_fraction=0.2, **params).fit(X)
-    _, small = validation_split(X, None, 0.1, ae._validation_seed)
-    _, large = validation_split(X, None, 0.2, ae._validation_seed)
-    assert np.isin(small, large).all() and large.size > small.size
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        ae.fit(X)  # the same rows: unseen still
-        ae.set_params(validation_fraction=0.1).fit(X)  # fewer: unseen still
-    assert _trained_rows_warnings(record) == []
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        ae.set_params(validation_fraction=0.2).fit(X)  # back to more: trained by the last
-    [warning] = _trained_rows_warnings(record)
-    assert re.search(r"held out validation_fraction=0.1 .* holds out 0.2.*keep "
-                     r"validation_fraction=0.1 or lower", str(warning.message))
-    assert warning.filename == __file__
+
+    def fit(ae):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            ae.fit(X)
+        return [str(w.message) for w in record if "Early stopping validates" in str(w.message)]
+
+    ae = AutoencoderTransformer(early_stopping=True, validation_fraction=0.2, **params)
+    assert fit(ae) == [] and fit(ae) == []  # the same rows: unseen still
+    [message] = fit(ae.set_params(validation_fraction=0.1))  # another split
+    assert re.search(r"held out validation_fraction=0.2 .* holds out 0.1, another split.*"
+                     r"keep validation_fraction=0.2", message)
+    [message] = fit(ae.set_params(validation_fraction=0.2))  # the earlier fits differed
+    assert "held out different rows" in message and "warm_start=False" in message
     # After a fit without held-out rows, or a partial_fit: any held-out row was trained on.
     for first in ("no early stopping", "partial_fit"):
-        ae = AutoencoderTransformer(early_stopping=first == "partial_fit", **params).fit(X)
+        ae = AutoencoderTransformer(early_stopping=first == "partial_fit", **params)
+        assert fit(ae) == []
         if first == "partial_fit":
             ae.partial_fit(X)
-        with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always")
-            ae.set_params(early_stopping=True).fit(X)
-        [warning] = _trained_rows_warnings(record)
-        assert "trained on every row it was given" in str(warning.message)
-        assert "warm_start=False" in str(warning.message)
-        with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always")
-            ae.set_params(warm_start=False).fit(X)  # from scratch: clean again
-        assert _trained_rows_warnings(record) == []
+        [message] = fit(ae.set_params(early_stopping=True))
+        # Every fit held none out; or one held some out, and partial_fit trained on them.
+        expected = "trained on every row" if first != "partial_fit" else "different rows"
+        assert expected in message
+        assert fit(ae.set_params(warm_start=False)) == []  # from scratch: clean again
+    # The warning points at the caller's line.
+    ae = AutoencoderTransformer(early_stopping=True, **params).fit(X)
+    with pytest.warns(UserWarning, match="Early stopping validates") as record:
+        ae.set_params(validation_fraction=0.3).fit(X)
+    assert [w.filename for w in record if "Early stopping" in str(w.message)] == [__file__]
 
 
 def test_curves_follow_n_iter_across_fits(blobs):

@@ -570,7 +570,7 @@ def test_duplicate_column_names_are_named_in_the_error(X, cls):
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame(X, columns=["a", "b", "a", "c", "b"])
     before = df.copy()
-    message = r"X has duplicate column names \['a', 'b'\].*give each column its own"
+    message = r"X has duplicate column names \['a', 'b'\].*needs distinct ones.*Rename them"
     with pytest.raises(ValueError, match=message):
         cls(max_iter=2).fit(df)
     pd.testing.assert_frame_equal(df, before)
@@ -581,6 +581,24 @@ def test_duplicate_column_names_are_named_in_the_error(X, cls):
     with pytest.raises(ValueError, match=message):
         model.score_samples(df) if hasattr(model, "score_samples") else model.transform(df)
     assert pickle.dumps(model) == state
+
+
+def test_duplicate_names_in_pyarrow_tables_and_in_codes(X, fitted):
+    """A pyarrow Table lists its names in column_names (its columns are arrays): unique
+    names fit as before; and codes given as a frame are checked too."""
+    pd = pytest.importorskip("pandas")
+    codes = pd.DataFrame(fitted.transform(X), columns=["c", "c"])
+    with pytest.raises(ValueError, match=r"duplicate column names \['c'\].*X\.to_numpy\(\)"):
+        fitted.inverse_transform(codes)
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({name: X[:, i] for i, name in enumerate("abcde")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = AutoencoderTransformer(2, max_iter=2, random_state=0).fit(table)
+    assert list(model.feature_names_in_) == list("abcde")
+    repeated = pa.Table.from_arrays([pa.array(X[:, i]) for i in range(5)], names=list("abcda"))
+    with pytest.raises(ValueError, match=r"duplicate column names \['a'\]"):
+        AutoencoderTransformer(2, max_iter=2).fit(repeated)
 
 
 def test_sparse_codes_get_an_error_that_says_to_densify(fitted):
