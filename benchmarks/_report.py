@@ -1,6 +1,7 @@
 """Shared by the benchmark scripts: how they print a verdict, and their flags' types."""
 
 import argparse
+import json
 import math
 import os
 
@@ -60,3 +61,27 @@ def output_file(text):
     if not os.access(directory, os.W_OK):
         raise argparse.ArgumentTypeError(f"the directory of {text} is not writable")
     return text
+
+
+def non_negative_float(text):
+    """An argparse type: a number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of at least 0")
+    return value
+
+
+def json_object(text):
+    """An argparse type: a JSON object (keyword arguments by name)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a JSON object of parameters, e.g. '{{\"n_init\": 1}}'"
+        )
+    return value

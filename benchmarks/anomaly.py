@@ -65,7 +65,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info as shared_machine_info  # noqa: E402
 from _machine import one_thread_each  # noqa: E402
-from _report import decimals, output_file, positive_int  # noqa: E402
+from _report import decimals, json_object, output_file, positive_int  # noqa: E402
 
 SETTINGS = {"clean": 0.0, "5%": 0.05, "10%": 0.10}
 TRAIN_SHARE = 0.6
@@ -374,8 +374,11 @@ def machine_info():
 
 
 def _variant(text):
+    """An argparse type: ``NAME={"param": value}``."""
     name, _, params = text.partition("=")
-    return name, json.loads(params)
+    if not name:
+        raise argparse.ArgumentTypeError(f"{text!r} names no variant: NAME={{...}}")
+    return name, json_object(params)
 
 
 def make_parser():

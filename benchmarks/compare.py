@@ -70,7 +70,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import decimals, exceeds, output_file, positive_int  # noqa: E402
+from _report import decimals, exceeds, json_object, output_file, positive_int  # noqa: E402
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -792,7 +792,7 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, help="parallel jobs of the grid search")
     parser.add_argument(
         "--skae-params",
-        type=json.loads,
+        type=json_object,
         default={},
         metavar="JSON",
         help='parameters of the autoencoders other than their defaults, e.g. \'{"n_init": 1}\'',

@@ -71,7 +71,13 @@ from skae import AutoencoderImputer, categorical_groups_from
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import decimals, open_fraction, output_file, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    decimals,
+    json_object,
+    open_fraction,
+    output_file,
+    positive_int,
+)
 from compare import machine_info  # noqa: E402
 
 RATES = (0.1, 0.2, 0.5)
@@ -430,7 +436,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--skae-params",
-        type=json.loads,
+        type=json_object,
         default={},
         metavar="JSON",
         help="parameters of AutoencoderImputer, e.g. '{\"max_iter\": 100}'",

@@ -393,7 +393,7 @@ def main(argv=None):
     )
     parser.add_argument("--datasets", nargs="+", choices=list(DATASETS), default=list(DATASETS),
                         metavar="NAME", help=f"among {', '.join(DATASETS)} (default: all)")
-    parser.add_argument("--samples", type=int, default=100,
+    parser.add_argument("--samples", type=positive_int, default=100,
                         help="importance samples of the bound (default 100)")
     parser.add_argument("--torch", action="store_true", help="add the PyTorch VAE")
     parser.add_argument(

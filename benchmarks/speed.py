@@ -60,7 +60,7 @@ from skae.datasets import make_embedded_manifold
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import BLAS_ENVIRONMENT, blas_kernels  # noqa: E402
-from _report import output_file, positive_int  # noqa: E402
+from _report import non_negative_float, output_file, positive_int  # noqa: E402
 
 try:
     import torch
@@ -538,7 +538,7 @@ def make_parser():
     )
     parser.add_argument(
         "--gap",
-        type=float,
+        type=non_negative_float,
         default=0.1,
         help="seconds of rest before each timed run (default 0.1)",
     )

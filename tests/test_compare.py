@@ -384,6 +384,11 @@ def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
         ("step_size", ["--seeds", "-1"], "--seeds: -1 is not a positive integer"),
         ("speed", ["--rounds", "0"], "--rounds: 0 is not a positive integer"),
         ("anomaly", ["--json", "."], "--json: . is a directory"),
+        ("compare", ["--skae-params", "[1]"], "is not a JSON object of parameters"),
+        ("impute", ["--skae-params", "{"], "is not JSON"),
+        ("anomaly", ["--variant", "x=[1]"], "is not a JSON object of parameters"),
+        ("likelihood", ["--samples", "0"], "--samples: 0 is not a positive integer"),
+        ("speed", ["--gap", "-1"], "--gap: -1 is not a number of at least 0"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_the_run(load_benchmark, capsys, script, argv,
