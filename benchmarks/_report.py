@@ -29,26 +29,31 @@ def exceeds(value, goal):
 
 
 # -- argparse types: a bad flag is a usage error before the run, not a traceback after it --
+def _number(text, convert, accept, requirement):
+    """``convert(text)`` if ``accept`` takes it, else an argparse error naming ``requirement``."""
+    try:
+        value = convert(text)
+    except ValueError:
+        kind = "an integer" if convert is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+    if not accept(value):  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"{text} is not {requirement}")
+    return value
+
+
 def positive_int(text):
     """An argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
+    return _number(text, int, lambda value: value >= 1, "a positive integer")
 
 
 def open_fraction(text):
     """An argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
-    return value
+    return _number(text, float, lambda value: 0 < value < 1, "strictly between 0 and 1")
+
+
+def non_negative_float(text):
+    """An argparse type: a number of at least 0."""
+    return _number(text, float, lambda value: value >= 0, "a number of at least 0")
 
 
 def output_file(text):
@@ -61,17 +66,6 @@ def output_file(text):
     if not os.access(directory, os.W_OK):
         raise argparse.ArgumentTypeError(f"the directory of {text} is not writable")
     return text
-
-
-def non_negative_float(text):
-    """An argparse type: a number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text} is not a number of at least 0")
-    return value
 
 
 def json_object(text):
