@@ -16,9 +16,9 @@ sparse matrices are gathered one minibatch at a time into a reused buffer and
 never copied whole. Both paths give bitwise-identical minibatches.
 
 Missing entries (NaN; for a categorical group, a row without an observed 1,
-beside which NaNs are 0s) are set to 0 in the minibatch's copy (the user's data is never
-written), and ``mask`` says which entries are observed, scaled so that each
-minibatch's masked loss estimates the training set's without bias (see
+beside which NaNs are 0s) are set to 0 in the minibatch's copy (the user's data
+is never written), and ``mask`` says which entries are observed, scaled so that
+each minibatch's masked loss estimates the training set's without bias (see
 :class:`BatchSource`). Without a :class:`MissingEntries` nothing of this runs.
 """
 
@@ -323,9 +323,10 @@ class MissingEntries:
         """Raise unless every categorical group of ``X`` holds 0/1 with at most one 1 per row.
 
         A group's NaN entries are not checked; its observed entries are, beside
-        them too (``[1, NaN, 0]`` is the first category, ``[1, NaN, 1]`` is refused). All groups
-        are checked together, a block of rows at a time (dense or sparse ``X``),
-        with at most about a million entries densified at once.
+        them too (``[1, NaN, 0]`` is the first category, ``[1, NaN, 1]`` is
+        refused). All groups are checked together, a block of rows at a time
+        (dense or sparse ``X``), with at most about a million entries densified
+        at once.
         """
         if not self.groups:
             return

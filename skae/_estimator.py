@@ -2308,10 +2308,10 @@ class AutoencoderTransformer(
         dropped. The loss a few epochs in is a good guide to where a network
         will end, so this avoids most of the poor local minima of a single
         start (folded codes of a curved manifold, for instance) for the price
-        of about ``10 · (n_init - 1)`` epochs. A
-        start that diverges in the contest drops out; the fit fails only if all
-        do (a divergence after it fails the fit, as with one start). The first
-        start draws what a fit with ``n_init=1`` draws. Not used by a
+        of about ``10 · (n_init - 1)`` epochs. A start that diverges in the
+        contest drops out; the fit fails only if all do (a divergence after it
+        fails the fit, as with one start). The first start draws what a fit
+        with ``n_init=1`` draws. Not used by a
         warm-start fit or by :meth:`partial_fit`, which go on from the fitted
         weights.
 

@@ -80,9 +80,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         standardized. A group all of whose columns are missing in every
         training row is empty, as a feature; one with only some such columns
         is not (their NaNs beside an observed 1 are 0s), and warns: their
-        categories are never observed.
-        A group missing as a whole in every training row otherwise (no
-        observed 1 in any) is refused too: nothing of it could be learned.
+        categories are never observed. A group missing as a whole in every
+        training row otherwise (no observed 1 in any) is refused too: nothing
+        of it could be learned.
 
     n_components : int, default=16
         Width of the network's linear code layer.
