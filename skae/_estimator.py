@@ -948,14 +948,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         ``"auto"`` holds rows out from :data:`_AUTO_EARLY_STOPPING_ROWS` rows of
         positive weight on (``fit`` passes a zero weight for rows with every entry
         missing), unless the objective trades reconstruction for something
-        else (denoising, sparse codes, contraction), which a validation loss of
-        reconstruction alone would end early.
+        else (denoising with ``noise_level > 0``, sparse codes, contraction),
+        which a validation loss of reconstruction alone would end early.
         """
         if isinstance(self.early_stopping, str):
             if sample_weight is not None:
                 n_samples = int(np.count_nonzero(np.asarray(sample_weight) > 0))
             trades = (
-                getattr(self, "noise", None) is not None
+                (getattr(self, "noise", None) is not None and self.noise_level > 0)
                 or getattr(self, "sparsity", 0)
                 or getattr(self, "contraction", 0)
             )
@@ -2266,13 +2266,14 @@ class AutoencoderTransformer(
         validation loss. ``"auto"`` does so for data of at least 200 samples of
         positive weight with an observed entry (then at least 20 are held out), and
         trains on all the samples of smaller data, when no sample could be held out
-        (identical rows stay together), or when ``noise``, ``sparsity`` or
-        ``contraction`` is set (they trade reconstruction for something else, and a
-        validation loss of reconstruction alone would stop them early). The
-        validation samples are chosen by row content, so duplicated rows fall on the
-        same side, and a warm-start fit holds out the same rows again (with
-        another ``validation_fraction``, or after a fit that held out none or a
-        :meth:`partial_fit`, rows the model may have trained on: it warns then).
+        (identical rows stay together), or when ``noise`` (with ``noise_level >
+        0``), ``sparsity`` or ``contraction`` is set (they trade reconstruction for
+        something else, and a validation loss of reconstruction alone would stop
+        them early). The validation samples are chosen by row content, so
+        duplicated rows fall on the same side, and a warm-start fit holds out the
+        same rows again (with another ``validation_fraction``, or after a fit that
+        held out none or a :meth:`partial_fit`, rows the model may have trained on:
+        it warns then).
         Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1

@@ -105,6 +105,20 @@ def test_noise_changes_training(blobs):
     assert_allclose(silent._params, plain._params, rtol=1e-12)
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
+def test_noise_level_zero_holds_rows_out_as_the_plain_fit(noise):
+    # From 200 rows on, early_stopping="auto" holds rows out for the plain model and
+    # not for denoising; noise that corrupts nothing is the plain model.
+    X = np.random.RandomState(0).normal(size=(240, 4))
+    plain = small(max_iter=5).fit(X)
+    silent = small(noise=noise, noise_level=0.0, max_iter=5).fit(X)
+    assert plain.validation_loss_curve_ is not None
+    assert_allclose(silent.validation_loss_curve_, plain.validation_loss_curve_, rtol=1e-12)
+    assert_allclose(silent._params, plain._params, rtol=1e-12)
+    noisy = small(noise=noise, noise_level=0.1, max_iter=5).fit(X)
+    assert noisy.validation_loss_curve_ is None
+
+
 def test_denoising_reconstructs_clean_rows_from_corrupted_ones_better(digits, seed):
     X = digits[0]
     train, test = X[:1400], X[1400:]
