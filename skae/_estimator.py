@@ -985,6 +985,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return 0.0
 
+    def _plateau_scale(self, observed_per_row):
+        """An absolute scale of the stopping rule's tolerance (``tol · scale``), or None.
+
+        None here: the tolerance is relative to the loss above its floor
+        (:meth:`_plateau_floor`). ``observed_per_row()`` is the monitored rows'
+        mean number of observed entries (sample-weighted).
+        """
+        return None
+
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
 
@@ -1202,6 +1211,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if validation_rows is not None or loss != "binary_crossentropy"
             else _floor_of(train_sums())
         )
+        plateau_scale = self._plateau_scale(
+            lambda: _observed_per_row(X, monitored_rows, sample_weight, missing)
+        )
         # What alpha="auto" is scaled by for the loss (1 but for the cross-entropy;
         # a fit's, not a partial_fit call's: its penalty follows the chunk).
         alpha_scale = functools.cache(
@@ -1256,6 +1268,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     plateau_window=self._plateau_window(),
                     patience=self._stop_patience(validate is not None),
                     floor=0.0 if incremental else self._plateau_floor(floor, validate is not None),
+                    scale=plateau_scale,
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )
@@ -1914,6 +1927,23 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
         entropy += float(np.dot(w, binary_entropy(T).sum(axis=1)))
         denominator += float(np.dot(w, row_counts))
     return SimpleNamespace(entropy=entropy, denominator=denominator, totals=totals, counts=counts)
+
+
+def _observed_per_row(X, rows, sample_weight, missing=None):
+    """The mean number of observed entries of ``X``'s ``rows`` (sample-weighted)."""
+    d = X.shape[1]
+    if missing is None or rows.size == 0:
+        return float(d)
+    w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+    total = 0.0
+    for start in range(0, rows.size, _VALIDATION_CHUNK):
+        chunk = rows[start : start + _VALIDATION_CHUNK]
+        filled = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
+        observed = np.empty_like(filled)
+        missing.fill(filled, observed)
+        weights = w[start : start + _VALIDATION_CHUNK]
+        total += float(np.dot(weights, missing.row_counts(observed)))
+    return total / float(w.sum()) if w.sum() > 0 else float(d)
 
 
 def _masked_validation_loss(objective, X, rows, weights, missing):

@@ -22,12 +22,13 @@ when training goes wrong or ends:
   ``tol · |best - floor|`` (a relative tolerance; ``floor`` is the least value
   the loss can take, 0 for the squared error, the targets' entropy for the
   binary cross-entropy, so that the tolerance is relative to what training can
-  still remove). At a plateau the learning-rate schedule
-  (:class:`~skae._optim.Schedule`) either lowers the rate, and training goes
-  on, or says stop: training has *converged*. A schedule that runs its course
-  (cosine) converges too, and so does a fit whose monitored loss has not
-  improved for ``patience`` epochs in a row, when one is given. With a
-  validation set the best parameters are restored at the end.
+  still remove; or ``tol · scale``, absolute, when a ``scale`` is given). At a
+  plateau the learning-rate schedule (:class:`~skae._optim.Schedule`) either
+  lowers the rate, and training goes on, or says stop: training has
+  *converged*. A schedule that runs its course (cosine) converges too, and so
+  does a fit whose monitored loss has not improved for ``patience`` epochs in a
+  row, when one is given. With a validation set the best parameters are
+  restored at the end.
 
 *Several starts* (:func:`best_start`): candidates from different random
 initialisations are each trained for a few epochs, and training goes on from the
@@ -114,6 +115,11 @@ class PlateauRule:
     larger share of what training can still remove, and such fits would stop
     early.
 
+    With ``scale`` (a float), the improvement is ``tol · scale`` instead, an
+    absolute one: for a loss in nats, whose zero depends on the data's units
+    (the variational autoencoder's Gaussian likelihood), a share of the loss
+    would depend on them too, and vanish where the loss crosses 0.
+
     With ``patience`` (an int), that many epochs in a row without an improvement
     end training whatever the schedule says: with a patience of twice
     ``n_iter_no_change``, a plateau right after a lowered rate, with no
@@ -130,10 +136,12 @@ class PlateauRule:
     """
 
     def __init__(
-        self, tol, n_iter_no_change, schedule=None, window=1, patience=None, floor=0.0
+        self, tol, n_iter_no_change, schedule=None, window=1, patience=None, floor=0.0,
+        scale=None,
     ):
         self.tol = tol
         self.floor = floor
+        self.scale = scale
         self.n_iter_no_change = n_iter_no_change
         self.schedule = schedule
         self.patience = patience
@@ -146,7 +154,8 @@ class PlateauRule:
         self.window.append(monitored)
         mean = math.fsum(self.window) / len(self.window)
         best = self.best
-        improved = best == math.inf or mean < best - self.tol * abs(best - self.floor)
+        margin = abs(best - self.floor) if self.scale is None else self.scale
+        improved = best == math.inf or mean < best - self.tol * margin
         self.no_improvement = 0 if improved else self.no_improvement + 1
         self.since_improvement = 0 if improved else self.since_improvement + 1
         self.best = min(best, mean)
@@ -190,6 +199,7 @@ def train(
     plateau_window=1,
     patience=None,
     floor=0.0,
+    scale=None,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -221,6 +231,9 @@ def train(
     floor : float
         The least value of the monitored loss: the stopping rule's tolerance is
         relative to the loss above it (:class:`PlateauRule`).
+    scale : float or None
+        With a float, the stopping rule's tolerance is ``tol · scale``, absolute
+        (:class:`PlateauRule`).
     schedule : Schedule or None
         The learning-rate schedule; None keeps the rate constant.
     first_epoch : int
@@ -242,7 +255,9 @@ def train(
     network = objective.network
     params, grad = network.params, network.grad
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience, floor)
+    rule = PlateauRule(
+        tol, n_iter_no_change, schedule, plateau_window, patience, floor, scale
+    )
     if result is None:
         result = TrainingResult()
     resume, checkpoint = result.resume, None

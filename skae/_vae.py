@@ -157,11 +157,14 @@ class VariationalAutoencoder(
         <random_state>`.
 
     tol : float, default=1e-4
-        Relative tolerance of a plateau: the monitored loss (validation loss
-        with ``early_stopping``, else training loss) has not improved on its
-        best by at least ``tol`` times the best's magnitude for
-        ``n_iter_no_change`` consecutive epochs. What a plateau does depends
-        on ``learning_rate``.
+        Tolerance of a plateau: the monitored loss (validation loss with
+        ``early_stopping``, else training loss; negative ELBO in nats per
+        sample) has not improved on its best by at least ``tol · d / 2`` for
+        ``n_iter_no_change`` consecutive epochs, ``d`` the number of observed
+        features per sample (on average): the change a relative change ``tol``
+        of every feature's error variance makes, whatever the data's units
+        (with ``loss="binary_crossentropy"``, ``tol`` times the best's
+        magnitude). What a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.
@@ -449,6 +452,15 @@ class VariationalAutoencoder(
             # The validation draws: fixed for the whole fit, so epochs compare alike.
             eval_seed=int(streams["split"].integers(2**63)),
         )
+
+    def _plateau_scale(self, observed_per_row):
+        # The Gaussian likelihood's nats have no zero of their own: scaling the data by
+        # c shifts them by log c per entry. An improvement of tol / 2 nats per observed
+        # entry is what a relative change tol of every feature's error variance gives,
+        # the transformer's relative tolerance on the squared error, in any units.
+        if self.loss == "squared_error":
+            return 0.5 * observed_per_row()
+        return None
 
     def _training_monitors(self, context):
         if not self.kl_warmup:

@@ -171,6 +171,21 @@ def test_tolerance_is_relative_to_the_loss_above_its_floor(floor):
         assert result.converged and result.n_epochs == 5
 
 
+@pytest.mark.parametrize("shift", [0.0, -0.7135, 5.0])
+def test_an_absolute_tolerance_does_not_depend_on_where_the_loss_is(shift):
+    # A loss in nats moves with the data's units: shifted, a loss that falls by 0.01
+    # an epoch for 30 epochs, then by 1e-4, sees its plateau at the same epoch with
+    # tol · scale = 1e-3. Relative to a loss crossing 0 on its plateau (shift
+    # -0.7135), the tolerance vanishes and no plateau is seen.
+    losses = shift + 1.0 - np.r_[0.01 * np.arange(30), 0.29 + 1e-4 * np.arange(1, 71)]
+    kwargs = dict(tol=1e-3, n_iter_no_change=4)
+    result = scripted_fit(losses, scale=1.0, **kwargs)
+    assert result.converged and result.n_epochs == 34
+    relative = scripted_fit(losses, **kwargs)
+    if shift < 0:
+        assert not relative.converged and relative.n_epochs == 100
+
+
 def scripted_fit(losses, **kwargs):
     objective = ScriptedObjective(losses)
     return train(objective, Adam(objective.network.params), OneBatch(),

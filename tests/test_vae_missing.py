@@ -172,3 +172,32 @@ def test_all_missing_training_data_is_refused():
     data = np.full((20, 3), np.nan)
     with pytest.raises(ValueError, match="missing"):
         _vae(max_iter=2).fit(data)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "binary_crossentropy"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_stopping_rule_counts_nats_per_observed_entry(cancer, loss, monkeypatch):
+    # The Gaussian likelihood's tolerance is tol · d / 2 nats per sample, d the
+    # observed entries per sample (weighted mean): a loss in nats has no zero of its
+    # own. The Bernoulli likelihood's stays relative to the loss.
+    import skae._training as training_module
+
+    scales = []
+    original = training_module.PlateauRule.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        scales.append(self.scale)
+
+    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
+    _, holes = cancer
+    if loss == "binary_crossentropy":
+        holes = 1 / (1 + np.exp(-holes))
+    weights = np.random.RandomState(1).uniform(0.5, 2.0, size=holes.shape[0])
+    _vae(loss=loss, max_iter=2, early_stopping=False).fit(holes, sample_weight=weights)
+    if loss == "binary_crossentropy":
+        assert scales == [None]
+    else:
+        observed = np.average((~np.isnan(holes)).sum(axis=1), weights=weights)
+        assert scales == [pytest.approx(observed / 2, rel=1e-12)]
+        assert observed < 0.8 * holes.shape[1]
