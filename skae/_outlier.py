@@ -80,31 +80,41 @@ def fence_offset(scores, weights=None):
 
     ``-exp(Q3 + 1.5 (Q3 - Q1))`` with ``Q1``, ``Q3`` the weighted quartiles of
     ``log(errors)`` (errors floored at the smallest positive float), and at
-    least ``1 + 1e-5`` times the errors' upper quartile. When the errors' lower
-    quartile is not positive (errors of 0, or the negative binary cross-entropy
-    of data off [0, 1]), the fence is on the errors themselves.
+    least ``1 + 1e-5`` times the errors' upper quartile, and finite. When a
+    quarter of the errors (by weight) or more are not positive (errors of 0, or
+    the negative binary cross-entropy of data off [0, 1]), which leaves no
+    logarithm at the lower quartile (at exactly a quarter, the quartile averages
+    such an error with a positive one), the fence is on the errors themselves.
     """
     raw = -np.asarray(scores, dtype=np.float64)
     raw_q1 = weighted_quantile(raw, 0.25, weights)
     errors = np.maximum(raw, np.finfo(np.float64).tiny)
-    if raw_q1 <= 0:
+    w = np.ones(raw.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    not_positive = float(w[raw <= 0].sum())
+    if not_positive >= 0.25 * float(w.sum()) * (1 - _BOUNDARY_RTOL):
         # Errors of 0, or negative ones (binary cross-entropy off [0, 1]), at the
         # lower quartile: no logarithm there, Tukey's fence on the errors themselves,
         # never at or below their upper quartile (negative ones included).
         raw_q3 = weighted_quantile(raw, 0.75, weights)
-        fence = float(raw_q3 + _FENCE * (raw_q3 - raw_q1))
-        return -max(fence, float(raw_q3 + _FENCE_SLACK * abs(raw_q3)))
+        with np.errstate(over="ignore"):
+            fence = max(
+                float(raw_q3 + _FENCE * (raw_q3 - raw_q1)),
+                float(raw_q3 + _FENCE_SLACK * abs(raw_q3)),
+            )
     else:
         log_errors = np.log(errors)
         q1 = weighted_quantile(log_errors, 0.25, weights)
         q3 = weighted_quantile(log_errors, 0.75, weights)
-        with np.errstate(over="ignore"):  # beyond float64: no finite error is above it
+        with np.errstate(over="ignore"):
             fence = float(np.exp(q3 + _FENCE * (q3 - q1)))
-    # Never at or below the errors' upper quartile: with tied quartiles (duplicated
-    # rows) exp(log(e)) can round below e, and a row's error varies in its last
-    # digits with the batch it is scored in (float32's included).
-    upper = float(weighted_quantile(errors, 0.75, weights))
-    return -max(fence, upper * (1 + _FENCE_SLACK))
+        # Never at or below the errors' upper quartile: with tied quartiles (duplicated
+        # rows) exp(log(e)) can round below e, and a row's error varies in its last
+        # digits with the batch it is scored in (float32's included).
+        upper = float(weighted_quantile(errors, 0.75, weights))
+        fence = max(fence, upper * (1 + _FENCE_SLACK))
+    # Finite: beyond float64 no finite error is above it, and an overflowing one
+    # (score -inf) stays below it.
+    return -min(fence, np.finfo(np.float64).max)
 
 
 def quantile_offset(scores, q, weights=None):
@@ -662,9 +672,15 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Returns
         -------
         decision : ndarray of shape (n_samples,)
-            ``score_samples(X) - offset_``.
+            ``score_samples(X) - offset_``; ``-inf`` where the score is
+            ``-inf`` (a reconstruction that overflows: an outlier, whatever
+            the threshold).
         """
-        return self.score_samples(X) - self.offset_
+        scores = self.score_samples(X)
+        with np.errstate(invalid="ignore"):  # -inf - (-inf): the threshold's own -inf
+            decision = scores - self.offset_
+        decision[scores == -np.inf] = -np.inf
+        return decision
 
     def predict(self, X):
         """Whether each sample is an inlier (+1) or an outlier (-1).

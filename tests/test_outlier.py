@@ -85,6 +85,54 @@ def test_fence_offset_formula():
     assert (-errors < offset).sum() == 1
 
 
+@pytest.mark.parametrize("n_not_positive", [24, 25, 26])
+@pytest.mark.parametrize("sign", [0.0, -0.1])
+def test_fence_with_a_quarter_of_errors_not_positive_is_on_the_errors(n_not_positive, sign):
+    # At exactly a quarter, the lower quartile averages an error of 0 (or a negative
+    # one) with a positive one: it is positive, but the log errors' quartile would
+    # average log(tiny) = -708 in, and the fence would be exp(531), flagging nothing.
+    positive = np.random.default_rng(0).uniform(0.5, 1.5, size=100)
+    errors = np.r_[np.full(n_not_positive, sign), positive[: 100 - n_not_positive]]
+    errors[-1] = 1e6  # one gross outlier
+    offset = fence_offset(-errors)
+    assert -10 < offset < -1.5
+    assert (-errors < offset).sum() == 1
+    if n_not_positive >= 25:
+        q1, q3 = np.quantile(errors, [0.25, 0.75], method="averaged_inverted_cdf")
+        assert_allclose(offset, -(q3 + 1.5 * (q3 - q1)))
+    # The same share by weight (3 rows of weight 1 against 7 of 9 / 7).
+    weights = np.r_[np.ones(3), np.full(7, 9 / 7)]
+    few = np.r_[np.full(3, sign), positive[:7]]
+    few[-1] = 1e6
+    assert -10 < fence_offset(-few, weights) < -1.5
+
+
+def test_the_fence_is_finite_and_overflowing_scores_are_outliers_whatever_the_threshold(
+    blobs,
+):
+    # Errors near float64's edge: the fence overflows; it stays finite, below which
+    # no finite error lies, and a score of -inf (an overflowing reconstruction) is
+    # below it.
+    errors = np.r_[np.linspace(1e60, 2e60, 75), [1e300] * 25]
+    for weights in (None, np.ones(100)):
+        offset = fence_offset(-errors, weights)
+        assert np.isfinite(offset)
+        assert not (-errors < offset).any()
+    errors[:25] = 0.0
+    assert np.isfinite(fence_offset(-errors))
+    # A threshold of -inf (the contamination's quantile on scores of -inf) still
+    # leaves a score of -inf an outlier, not NaN.
+    detector = small().fit(blobs)
+    huge = np.vstack([blobs[:3], np.full((2, blobs.shape[1]), np.finfo(np.float64).max)])
+    detector.offset_ = -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        decision = detector.decision_function(huge)
+    assert_array_equal(decision[3:], -np.inf)
+    assert_array_equal(decision[:3], np.inf)
+    assert_array_equal(detector.predict(huge), [1, 1, 1, -1, -1])
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_quantile_offset_flags_the_quantile_rows_and_sits_on_none(weighted):
     rng = np.random.default_rng(0)
