@@ -46,6 +46,11 @@ def positive_int(text):
     return _number(text, int, lambda value: value >= 1, "a positive integer")
 
 
+def non_negative_int(text):
+    """An argparse type: an integer of at least 0."""
+    return _number(text, int, lambda value: value >= 0, "an integer of at least 0")
+
+
 def open_fraction(text):
     """An argparse type: a number strictly between 0 and 1."""
     return _number(text, float, lambda value: 0 < value < 1, "strictly between 0 and 1")

@@ -65,7 +65,13 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info as shared_machine_info  # noqa: E402
 from _machine import one_thread_each  # noqa: E402
-from _report import decimals, json_object, output_file, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    decimals,
+    json_object,
+    non_negative_int,
+    output_file,
+    positive_int,
+)
 
 SETTINGS = {"clean": 0.0, "5%": 0.05, "10%": 0.10}
 TRAIN_SHARE = 0.6
@@ -389,7 +395,9 @@ def make_parser():
     parser.add_argument(
         "--seeds", type=positive_int, help="number of seeds (default 3; 1 with --quick)"
     )
-    parser.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument(
+        "--first-seed", type=non_negative_int, default=0, help="first seed (default 0)"
+    )
     parser.add_argument(
         "--datasets",
         nargs="+",
@@ -418,7 +426,7 @@ def make_parser():
         help="add skae with these parameters (JSON), repeatable",
     )
     parser.add_argument(
-        "--max-iter", type=int, help="skae's max_iter (default: the detector's, 1000)"
+        "--max-iter", type=positive_int, help="skae's max_iter (default: the detector's, 1000)"
     )
     parser.add_argument("--no-pyod", action="store_true", help="skip pyod's AutoEncoder")
     parser.add_argument(

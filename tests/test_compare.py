@@ -389,6 +389,8 @@ def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
         ("anomaly", ["--variant", "x=[1]"], "is not a JSON object of parameters"),
         ("likelihood", ["--samples", "0"], "--samples: 0 is not a positive integer"),
         ("speed", ["--gap", "-1"], "--gap: -1 is not a number of at least 0"),
+        ("anomaly", ["--max-iter", "0"], "--max-iter: 0 is not a positive integer"),
+        ("anomaly", ["--first-seed", "-1"], "--first-seed: -1 is not an integer of at least 0"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_the_run(load_benchmark, capsys, script, argv,
