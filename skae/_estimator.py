@@ -2652,7 +2652,14 @@ class AutoencoderTransformer(
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the reconstruction loss.
+            Non-negative weights of the samples in the reconstruction loss,
+            relative within the call: they are scaled to a mean of 1 over its
+            rows, as in :meth:`fit`, so that scaling a call's weights does not
+            weight it against other calls (as for ``MLPRegressor``, whose
+            minibatches' losses are weighted means); with ``alpha="auto"``
+            their total counts as the number of rows the penalty is set by.
+            To weight a chunk against the others, repeat its rows or pass it
+            in more calls.
 
         Returns
         -------

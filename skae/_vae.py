@@ -221,7 +221,9 @@ class VariationalAutoencoder(
 
     noise_variance_ : ndarray of shape (n_features,) or None
         The Gaussian likelihood's variance of each feature, in the units of
-        the data squared; None for ``loss="binary_crossentropy"``.
+        the data squared; None for ``loss="binary_crossentropy"``. Read-only:
+        derived from the parameters, unlike the weights it is not a view into
+        them.
 
     n_iter_ : int
         Number of passes over training data (as in :class:`AutoencoderTransformer`).
@@ -487,12 +489,17 @@ class VariationalAutoencoder(
 
     @staticmethod
     def _views(model):
+        noise_variance = model.noise_variance()
+        if noise_variance is not None:
+            # Derived from the parameters (min_noise_variance + exp(ρ)), not a view of
+            # them: read-only, so that an edit raises instead of changing nothing.
+            noise_variance.setflags(write=False)
         return {
             "encoder_coefs_": model.encoder.coefs,
             "encoder_intercepts_": model.encoder.intercepts,
             "decoder_coefs_": model.decoder.coefs,
             "decoder_intercepts_": model.decoder.intercepts,
-            "noise_variance_": model.noise_variance(),
+            "noise_variance_": noise_variance,
         }
 
     def _restore_views(self):

@@ -722,3 +722,24 @@ def test_each_partial_fit_call_draws_fresh_noise(monkeypatch):
     est.partial_fit(X)
     assert len(drawn) == 2
     assert not np.array_equal(drawn[0], drawn[1])
+
+
+@pytest.mark.parametrize("estimator", ["transformer", "vae"])
+def test_partial_fit_weights_are_relative_within_a_call(blobs, estimator):
+    # As documented (and as MLPRegressor's weighted-mean minibatch losses): a call's
+    # weights scaled by 100 train the same model; their ratios within the call do not.
+    # (The transformer's alpha="auto" counts the total weight as rows: a number here.)
+    from skae import VariationalAutoencoder
+
+    cls = AutoencoderTransformer if estimator == "transformer" else VariationalAutoencoder
+
+    def stream(scale, tilt=1.0):
+        model = cls(n_components=2, hidden_layer_sizes=(8,), random_state=0, alpha=1e-3)
+        weights = np.r_[np.full(60, tilt), np.ones(60)]
+        model.partial_fit(blobs[:60])
+        model.partial_fit(blobs[60:], sample_weight=np.full(60, scale))
+        model.partial_fit(blobs, sample_weight=scale * weights)
+        return model._params.copy()
+
+    assert_array_equal(stream(100.0), stream(1.0))
+    assert not np.array_equal(stream(1.0, tilt=5.0), stream(1.0))

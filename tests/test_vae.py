@@ -397,6 +397,10 @@ def test_pickle_round_trip_restores_views_and_scores(blobs):
     assert all(W.base is loaded._params for W in loaded.encoder_coefs_ + loaded.decoder_coefs_)
     assert_array_equal(loaded.score_samples(blobs), vae.score_samples(blobs))
     assert_array_equal(loaded.noise_variance_, vae.noise_variance_)
+    # Derived, not a view of the parameters: an edit raises rather than changing nothing.
+    for model in (vae, loaded):
+        with pytest.raises(ValueError, match="read-only"):
+            model.noise_variance_[0] = 100.0
     # _params and Adam's two moments (3 x nbytes) and a little else: views not pickled again.
     assert len(pickle.dumps(vae)) < 4 * vae._params.nbytes
 
