@@ -282,9 +282,9 @@ class ArrayAdam:
 class ArrayCorruption:
     """The corruption of a denoising fit (:class:`skae._data.Corruption`) on the device.
 
-    The noise of a whole epoch is drawn by NumPy on the host in one call, which
-    gives the same numbers as the NumPy engine's draws minibatch by minibatch, and
-    is moved to the device once per epoch.
+    The noise of a block of minibatches (:class:`ArrayBatches`) is drawn by NumPy
+    on the host in one call, which gives the same numbers as the NumPy engine's
+    draws minibatch by minibatch, and is moved to the device once per block.
 
     Parameters
     ----------
@@ -302,7 +302,7 @@ class ArrayCorruption:
         self.low, self.high = low, high
 
     def draw(self, shape, dtype):
-        """The noise of one epoch of ``shape`` (rows in minibatch order), on the device."""
+        """The noise of ``shape`` (rows in minibatch order), on the device."""
         if self.kind == "gaussian":
             noise = self.rng.standard_normal(shape, dtype=dtype)
         else:
@@ -320,8 +320,18 @@ class ArrayCorruption:
         return xp.where((u < level) & (u >= level / 2), self.high, out)
 
 
+#: Most bytes of training rows (and as many of noise) :class:`ArrayBatches` gathers
+#: at once: a few gathers per epoch, not one per minibatch, without a copy of the data.
+_BLOCK_BYTES = 64 * 2**20
+
+
 class ArrayBatches:
     """The minibatches of one training set on the device, in the NumPy engine's order.
+
+    The rows of consecutive minibatches are gathered in blocks of at most
+    :data:`_BLOCK_BYTES` (at least one minibatch), and a denoising fit's noise
+    drawn block by block: the same numbers as one draw per minibatch, with
+    memory on the device bounded by the block, not by the data.
 
     Parameters
     ----------
@@ -350,7 +360,9 @@ class ArrayBatches:
         self.n_rows = rows.size
         self.batch_size = min(int(batch_size), self.n_rows)
         self.shuffle = shuffle
-        self.starts = range(0, self.n_rows, self.batch_size)
+        row_bytes = max(1, int(X.shape[1])) * self.host_dtype.itemsize
+        batches_per_block = max(1, _BLOCK_BYTES // (row_bytes * self.batch_size))
+        self.block_rows = batches_per_block * self.batch_size
         if weights is not None:
             weights = np.asarray(weights)
             total = float(weights[rows].sum())
@@ -366,17 +378,28 @@ class ArrayBatches:
         if self.shuffle or self._fixed is None:
             order = rng.permutation(self.rows) if self.shuffle else self.rows
             index = xp.asarray(order, device=self.device)
-            shuffled = xp.take(self.X, index, axis=0)
             w = None if self.weights is None else xp.take(self.weights, index)
-            self._fixed = (shuffled, w)
-        shuffled, w = self._fixed
+            self._fixed = (index, w)
+        index, w = self._fixed
         bs, n, corrupt = self.batch_size, self.n_rows, self.corruption
-        noise = None if corrupt is None else corrupt.draw(tuple(shuffled.shape), self.host_dtype)
-        for start in self.starts:
-            stop = min(start + bs, n)  # the standard leaves out-of-bounds slices undefined
-            targets = shuffled[start:stop, ...]
-            inputs = targets if corrupt is None else corrupt(targets, noise[start:stop, ...])
-            yield inputs, targets, None if w is None else w[start:stop]
+        d = int(self.X.shape[1])
+        for block_start in range(0, n, self.block_rows):
+            block_stop = min(block_start + self.block_rows, n)
+            block = xp.take(self.X, index[block_start:block_stop], axis=0)
+            noise = (
+                None
+                if corrupt is None
+                else corrupt.draw((block_stop - block_start, d), self.host_dtype)
+            )
+            for start in range(block_start, block_stop, bs):
+                # The standard leaves out-of-bounds slices undefined.
+                stop = min(start + bs, block_stop)
+                targets = block[start - block_start : stop - block_start, ...]
+                if corrupt is not None:
+                    u = noise[start - block_start : stop - block_start, ...]
+                inputs = targets if corrupt is None else corrupt(targets, u)
+                yield inputs, targets, None if w is None else w[start:stop]
+            del block, noise  # before the next block is gathered
 
 
 def validation_loss(objective, X_val, weights, chunk=8192):

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from . import _xp
+from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, validation_split
 from ._optim import Schedule
 from ._training import TrainingResult, print_epoch
@@ -346,9 +346,18 @@ class ArrayAPIMixin:
             return None, bounds
         low = high = None
         if noise == "salt_and_pepper":
-            rows = xp.take(X, xp.asarray(train_rows, device=device), axis=0)
-            extremes = _xp.to_numpy(xp.stack([xp.min(rows, axis=0), xp.max(rows, axis=0)]))
-            bounds = feature_bounds(extremes, np.arange(2), bounds)
+            # The training rows' extremes, a block of rows at a time: no copy of the data.
+            index = xp.asarray(train_rows, device=device)
+            step = max(1, _xp_engine._BLOCK_BYTES // (max(1, int(X.shape[1])) * 8))
+            extremes = []
+            for start in range(0, train_rows.size, step):
+                stop = min(start + step, train_rows.size)  # in bounds, as the standard asks
+                rows = xp.take(X, index[start:stop], axis=0)
+                extremes.append(
+                    _xp.to_numpy(xp.stack([xp.min(rows, axis=0), xp.max(rows, axis=0)]))
+                )
+            extremes = np.concatenate(extremes)
+            bounds = feature_bounds(extremes, np.arange(extremes.shape[0]), bounds)
             low, high = (
                 xp.asarray(b, device=device, dtype=X.dtype)
                 for b in feature_range(bounds, np.float64)

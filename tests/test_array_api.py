@@ -472,6 +472,37 @@ def test_denoising_on_the_second_device_reproduces_numpy(data, noise, dtype):
     assert np.abs(clean._params - reference._params).max() > 100 * tol  # the noise counts
 
 
+@pytest.mark.parametrize("noise", [None, "gaussian", "masking", "salt_and_pepper"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_epochs_gathered_in_blocks_reproduce_numpy_and_bound_the_copies(
+    data, monkeypatch, noise, shuffle
+):
+    """Rows (and noise) a block of whole minibatches at a time: the same numbers as one
+    gather per epoch, and no copy of the training data on the device."""
+    import skae._xp_engine as engine
+
+    # Blocks of 3 minibatches of 32 rows (10 features, float64): 200 rows take 3 blocks,
+    # the last one short and ending on a short minibatch.
+    monkeypatch.setattr(engine, "_BLOCK_BYTES", 3 * 32 * 10 * 8 + 7)
+    gathered = []
+    take = xps.take
+
+    def recording_take(x, indices, /, *, axis=None):
+        if axis == 0:
+            gathered.append(indices.shape[0])
+        return take(x, indices, axis=axis)
+
+    params = dict(noise=noise, noise_level=0.2, shuffle=shuffle)
+    weights = np.random.default_rng(3).uniform(0.5, 2.0, size=data.shape[0])
+    reference = small(**params).fit(data, sample_weight=weights)
+    monkeypatch.setattr(xps, "take", recording_take)
+    with config_context(array_api_dispatch=True):
+        est = small(**params).fit(strict(data), sample_weight=strict(weights))
+    assert_allclose(strict_to_numpy(est._params), reference._params, rtol=0, atol=1e-10)
+    # 180 or 200 training rows (the plain model holds 20 out): two blocks an epoch.
+    assert max(gathered) <= 96 and gathered.count(96) >= est.n_iter_
+
+
 # -- one synchronisation per epoch ---------------------------------------------------------
 
 
