@@ -82,16 +82,21 @@ class ArrayAPIMixin:
         if not vars(type(self)).get("_array_api_path", False):
             return (
                 f"{type(self).__name__} does not run on Array API inputs yet: pass a NumPy "
-                "array (for a PyTorch tensor: X.cpu().numpy()), or fit with "
+                "array (for a PyTorch tensor: X.cpu().numpy()), or turn "
                 "array_api_dispatch off."
             )
         if fitted:
             if getattr(self, "_categorical_groups", ()) or getattr(self, "_mask_as_input", False):
+                on_numpy = _xp.array_namespace(self._params)[0] is None
                 return (
                     "this model was fitted with categorical_groups or mask_as_input, which "
-                    "the Array API path does not implement yet: move it to NumPy "
-                    '(sklearn.utils._array_api.move_estimator_to(est, numpy, "cpu")) and '
-                    "pass NumPy arrays."
+                    "the Array API path does not implement yet: "
+                    + (
+                        "pass NumPy arrays (for a PyTorch tensor: X.cpu().numpy())."
+                        if on_numpy
+                        else "move it to NumPy (est = sklearn.utils._array_api."
+                        'move_estimator_to(est, numpy, "cpu")) and pass NumPy arrays.'
+                    )
                 )
             return None
         if getattr(self, "categorical_groups", None) or getattr(self, "mask_as_input", False):
@@ -114,6 +119,12 @@ class ArrayAPIMixin:
         or if the fitted model cannot run there (:meth:`_array_api_problem`).
         """
         check_is_fitted(self)
+        if _xp.dispatch_enabled() and _xp.array_namespace(X)[0] is not None:
+            # Before scikit-learn's advice to move the model to X's namespace: a model
+            # the path cannot run would refuse that move, or run there no further.
+            problem = self._array_api_problem(fitted=True)
+            if problem is not None:
+                raise ValueError(f"{type(self).__name__}.{method}(): {problem}")
         _xp.check_same_namespace(X, self, method=method)
         if _xp.array_namespace(self._params)[0] is None:
             return False

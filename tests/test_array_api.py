@@ -761,6 +761,39 @@ def test_a_model_fitted_with_what_the_path_lacks_is_refused_after_a_move(data, p
     assert_array_equal(strict_to_numpy(moved._params), params_before)
 
 
+class _Subclass(AutoencoderTransformer):
+    pass
+
+
+@pytest.mark.parametrize(
+    "make, params, match",
+    [
+        (AutoencoderTransformer, {"categorical_groups": [[7, 8, 9]]},
+         r"fitted with categorical_groups .* pass NumPy arrays \(for a PyTorch"),
+        (AutoencoderTransformer, {"mask_as_input": True}, "fitted with categorical_groups"),
+        (_Subclass, {}, "_Subclass does not run on Array API inputs yet"),
+    ],
+)
+def test_a_numpy_model_the_path_cannot_run_says_so_before_advising_a_move(
+    data, make, params, match
+):
+    """scikit-learn's namespace check advised moving the model to X's namespace, and
+    the moved model (or the move) refused: the model's own reason comes first."""
+    X = data.copy()
+    X[:, 7:] = np.eye(3)[np.arange(X.shape[0]) % 3]
+    est = make(**(dict(n_components=3, hidden_layer_sizes=(16,), max_iter=2, n_init=1,
+                       random_state=0) | params)).fit(X)
+    codes = est.transform(X)
+    with config_context(array_api_dispatch=True):
+        for method, arg in [("transform", X), ("inverse_transform", codes),
+                            ("score_samples", X), ("score", X)]:
+            with pytest.raises(ValueError, match=match) as info:
+                getattr(est, method)(strict(arg))
+            assert "move_estimator_to" not in str(info.value)
+    # With dispatch off, the NumPy path converts (array_api_strict arrays included).
+    assert_array_equal(est.transform(np.asarray(X)), codes)
+
+
 @requires_torch
 def test_inputs_that_require_grad_are_not_tracked(data):
     import torch
