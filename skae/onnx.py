@@ -49,6 +49,10 @@ so a float64 graph builds those three from Max, Min, Exp, Log and Abs. ONNX
 tensors are dense: rows of a sparse matrix go to the runtime as
 ``X[rows].toarray()``.
 
+A subclass of either estimator converts once registered with
+:func:`register_subclass` (skl2onnx matches the exact class, and a subclass
+may compute otherwise).
+
 Needs the ``onnx`` extra: ``pip install ".[onnx]"`` from a checkout (skl2onnx, and
 onnxruntime to run the exported models).
 
@@ -175,8 +179,9 @@ def _export_layers(estimator):
         raise ValueError(
             f"This {type(estimator).__name__} holds its weights as "
             f"{type(estimator._params).__module__}.{type(estimator._params).__name__} "
-            "arrays (it was fitted with array_api_dispatch=True): move it to NumPy before "
-            'exporting it, with sklearn.utils._array_api.move_estimator_to(est, numpy, "cpu").'
+            "arrays (it was fitted with array_api_dispatch=True): export a copy moved to "
+            "NumPy, est_np = sklearn.utils._array_api.move_estimator_to(est, numpy, "
+            '"cpu"), which returns it (est itself stays where it is).'
         )
     groups = getattr(estimator, "_categorical_groups", ())
     if getattr(estimator, "_mask_as_input", False) or groups:
@@ -449,6 +454,54 @@ def _not_exported(operator):
         "AutoencoderTransformer and VariationalAutoencoder can): deploy it with skops or "
         "Dask instead (see the user guide's page on deploying a model)."
     )
+
+
+def register_subclass(cls):
+    """Export a subclass of the autoencoders with its parent's converter.
+
+    skl2onnx finds a converter by the estimator's exact class, so a subclass of
+    :class:`~skae.AutoencoderTransformer` or :class:`~skae.VariationalAutoencoder`
+    has none until it is registered (``to_onnx`` raises skl2onnx's
+    ``MissingShapeCalculator``). A subclass may compute otherwise than its
+    parent: registering it says it does not, and its graph is the parent's,
+    computed from the fitted weights, with the same ``"output"`` option.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of :class:`~skae.AutoencoderTransformer` or
+        :class:`~skae.VariationalAutoencoder`.
+
+    Returns
+    -------
+    cls : type
+        The class itself, so that this can decorate its definition.
+
+    Examples
+    --------
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.onnx import register_subclass
+    >>> @register_subclass
+    ... class MyAutoencoder(AutoencoderTransformer):
+    ...     pass
+    """
+    if not (isinstance(cls, type) and issubclass(cls, (AutoencoderTransformer,
+                                                       VariationalAutoencoder))):
+        raise TypeError(
+            "register_subclass takes a subclass of AutoencoderTransformer or "
+            f"VariationalAutoencoder, got {cls!r}."
+        )
+    outputs = VARIATIONAL_OUTPUTS if issubclass(cls, VariationalAutoencoder) else OUTPUTS
+    alias = "Skae_" + f"{cls.__module__}.{cls.__qualname__}".replace(".", "_")
+    update_registered_converter(
+        cls,
+        alias,
+        _shape_calculator,
+        _converter,
+        overwrite=True,
+        options={"output": list(outputs)},
+    )
+    return cls
 
 
 def _register():

@@ -509,3 +509,39 @@ def test_the_export_is_of_the_fitted_model_not_of_parameters_set_since():
     ae.set_params(activation="relu", loss="squared_error")  # not refitted
     (scores,) = run_onnx(ae, X, options={id(ae): {"output": "score_samples"}})
     assert_close_to_scale(scores, expected, np.float64)
+
+
+def test_a_subclass_exports_once_registered():
+    """skl2onnx matches the exact class: a subclass has no converter until it says it
+    computes as its parent; then its graph is the parent's, with the same options."""
+    from skl2onnx.common.exceptions import MissingShapeCalculator
+
+    from skae import VariationalAutoencoder
+
+    class Mine(AutoencoderTransformer):
+        pass
+
+    class MyVariational(VariationalAutoencoder):
+        pass
+
+    X = X_TEST.astype(np.float32)
+    mine = Mine(n_components=2, hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X)
+    with pytest.raises(MissingShapeCalculator):
+        run_onnx(mine, X)
+    assert skae.onnx.register_subclass(Mine) is Mine
+    for output in OUTPUTS:
+        (got,) = run_onnx(mine, X, options={Mine: {"output": output}})
+        assert_close_to_scale(got, expected_output(mine, X, output).astype(np.float64),
+                              np.float32)
+    variational = MyVariational(2, hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X)
+    skae.onnx.register_subclass(MyVariational)
+    (got,) = run_onnx(variational, X, options={MyVariational: {"output": "reconstruction"}})
+    assert_close_to_scale(
+        got, expected_output(variational, X, "reconstruction").astype(np.float64), np.float32
+    )
+    with pytest.raises(ValueError, match="score_samples"):  # not the VAE's to export
+        run_onnx(variational, X, options={MyVariational: {"output": "score_samples"}})
+    # Only the two exportable families, and classes.
+    for wrong in (AutoencoderOutlierDetector, AutoencoderImputer, mine, int):
+        with pytest.raises(TypeError, match="subclass of AutoencoderTransformer"):
+            skae.onnx.register_subclass(wrong)
