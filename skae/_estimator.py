@@ -1211,7 +1211,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if validation_rows is not None or loss != "binary_crossentropy"
             else _floor_of(train_sums())
         )
-        plateau_scale = self._plateau_scale(
+        # A partial_fit call's one epoch sees no plateau: no scale to compute for it.
+        plateau_scale = None if incremental else self._plateau_scale(
             lambda: _observed_per_row(X, monitored_rows, sample_weight, missing)
         )
         # What alpha="auto" is scaled by for the loss (1 but for the cross-entropy;

@@ -363,7 +363,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     Attributes
     ----------
     offset_ : float
-        The threshold: ``decision_function = score_samples - offset_``.
+        The threshold: ``decision_function = score_samples - offset_`` (``-inf``
+        where the score is ``-inf``).
 
     coefs_ : list of ndarray
         Weight matrices, encoder layers then decoder layers.

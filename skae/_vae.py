@@ -569,8 +569,11 @@ class VariationalAutoencoder(
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the objective (as in
-            :meth:`fit`).
+            Non-negative weights of the samples in the objective, relative
+            within the call: they are scaled to a mean of 1 over its rows, as
+            in :meth:`fit`, so that scaling a call's weights changes nothing.
+            To weight a chunk against the others, repeat its rows or pass it
+            in more calls.
 
         Returns
         -------

@@ -331,7 +331,8 @@ class ArrayBatches:
     The rows of consecutive minibatches are gathered in blocks of at most
     :data:`_BLOCK_BYTES` (at least one minibatch), and a denoising fit's noise
     drawn block by block: the same numbers as one draw per minibatch, with
-    memory on the device bounded by the block, not by the data.
+    memory on the device bounded by two blocks (the caller's last minibatch, a
+    view, keeps its block while the next one is gathered), not by the data.
 
     Parameters
     ----------
@@ -399,7 +400,9 @@ class ArrayBatches:
                     u = noise[start - block_start : stop - block_start, ...]
                 inputs = targets if corrupt is None else corrupt(targets, u)
                 yield inputs, targets, None if w is None else w[start:stop]
-            del block, noise  # before the next block is gathered
+            # Before the next block is gathered: only the caller's minibatch holds it.
+            del block, noise, targets, inputs
+            u = None
 
 
 def validation_loss(objective, X_val, weights, chunk=8192):
