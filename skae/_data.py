@@ -758,7 +758,10 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True):
     the same side. Groups are visited in key order, and a group joins the
     validation set whenever it keeps the held-out weight at most ``fraction`` of the
     total sample weight; groups of zero weight stay in training. If no group fits,
-    the lightest one is held out. The held-out weight is then at most the target
+    the lightest one is held out if ``required``; else (``early_stopping="auto"``)
+    no row is: holding out more than ``fraction`` of data of a few distinct rows,
+    a whole pattern the model would never train on, is not what the default
+    should do. The held-out weight is then at most the target
     (up to rounding), and short of it by less than the weight of the lightest
     positive-weight group left in training. A sample weight of ``k`` splits exactly
     as ``k`` repeated rows would.
@@ -792,6 +795,8 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True):
             held[g] = True
             room -= w
     if not held.any() and positive.any():
+        if not required:
+            return np.arange(n), None
         held[np.argmin(np.where(positive, group_weight, np.inf))] = True
     is_validation = held[group]
     train = np.flatnonzero(~is_validation)

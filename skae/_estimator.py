@@ -2296,14 +2296,15 @@ class AutoencoderTransformer(
         set the penalty), and restore the weights of the epoch with the best
         validation loss. ``"auto"`` does so for data of at least 200 samples of
         positive weight with an observed entry (then at least 20 are held out), and
-        trains on all the samples of smaller data, when no sample could be held out
-        (identical rows stay together), or when ``noise`` (with ``noise_level >
-        0``), ``sparsity`` or ``contraction`` is set (they trade reconstruction for
-        something else, and a validation loss of reconstruction alone would stop
-        them early). The validation samples are chosen by row content, so
-        duplicated rows fall on the same side, and a warm-start fit holds out the
-        same rows again (with another ``validation_fraction``, or after a fit that
-        held out none or a :meth:`partial_fit`, rows the model may have trained on:
+        trains on all the samples of smaller data, when no sample could be held
+        out within ``validation_fraction`` (identical rows stay together), or
+        when ``noise`` (with ``noise_level > 0``), ``sparsity`` or
+        ``contraction`` is set (they trade reconstruction for something else,
+        and a validation loss of reconstruction alone would stop them early).
+        The validation samples are chosen by row content, so duplicated rows
+        fall on the same side, and a warm-start fit holds out the same rows
+        again (with another ``validation_fraction``, or after a fit that held
+        out none or a :meth:`partial_fit`, rows the model may have trained on:
         it warns then).
         Not used by :meth:`partial_fit`.
 
@@ -2311,8 +2312,10 @@ class AutoencoderTransformer(
         Share of the (sample-weighted) training data held out for validation:
         whole groups of identical rows are held out while they fit in this
         share, so the share held out falls short of it by less than the weight
-        of one group; when no group fits (tiny data), the lightest one is held
-        out. Only used when rows are held out (``early_stopping``).
+        of one group; when no group fits (data of a few distinct rows), the
+        lightest one is held out with ``early_stopping=True``, and
+        ``early_stopping="auto"`` holds none out. Only used when rows are held
+        out (``early_stopping``).
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).

@@ -1,11 +1,16 @@
 """The early-stopping split: row-content keys and the held-out share."""
 
+import itertools
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
+from skae import AutoencoderTransformer
 from skae._data import row_keys, validation_split
 
 
@@ -141,3 +146,24 @@ def test_lightest_group_is_held_out_when_none_fits():
     X = np.repeat(np.eye(3), [50, 30, 20], axis=0)
     _, val = validation_split(X, None, 0.1, 0)
     assert_array_equal(X[val], np.repeat(np.eye(3)[2:], 20, axis=0))
+
+
+def test_auto_early_stopping_holds_out_no_whole_pattern_when_none_fits():
+    # Eight patterns of 125 rows: each is 12.5 % of the data, over the 10 % asked for.
+    # early_stopping=True holds out the lightest (it asked for validation); "auto"
+    # trains on every row rather than never seeing one pattern.
+    X = np.repeat(np.array(list(itertools.product([0.0, 1.0], repeat=3))), 125, axis=0)
+    train, val = validation_split(X, None, 0.1, 0, required=False)
+    assert_array_equal(train, np.arange(1000))
+    assert val is None
+    _, val = validation_split(X, None, 0.1, 0, required=True)
+    assert val.size == 125
+    auto = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=3, n_init=1,
+                                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto.fit(X)
+    assert auto.validation_loss_curve_ is None
+    # A share that fits still holds out (two patterns of 8 in 25 %).
+    train, val = validation_split(X, None, 0.25, 0, required=False)
+    assert val.size == 250
