@@ -1382,6 +1382,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     self._auto_alpha_hint(context),
                     self._settings_hint(),
                     self._training_data_hint(context),
+                    _float32_hint(context["X"]),
                 )
                 if h
             ]
@@ -1928,6 +1929,31 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
         entropy += float(np.dot(w, binary_entropy(T).sum(axis=1)))
         denominator += float(np.dot(w, row_counts))
     return SimpleNamespace(entropy=entropy, denominator=denominator, totals=totals, counts=counts)
+
+
+#: float32 data beyond this magnitude get :func:`_float32_hint` when training diverges.
+_FLOAT32_LARGE = 1e6
+
+
+def _float32_hint(X):
+    """Why float32 data of large magnitude diverge whatever the rate, or None.
+
+    Adam's squared gradients (and the squared errors) of such data overflow
+    float32's range, 3.4e38, where float64's holds: a lower learning rate does
+    not help.
+    """
+    if not (isinstance(X, np.ndarray) or sp.issparse(X)) or X.dtype != np.float32:
+        return None  # float64, or a device array (whose fit says what it can)
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(invalid="ignore"):
+        largest = float(np.nanmax(np.abs(values), initial=0.0))
+    if not largest > _FLOAT32_LARGE:
+        return None
+    return (
+        f"X is float32 and reaches {largest:.3g}: at that scale squared errors and "
+        "gradients overflow float32 (3.4e38), whatever the learning rate; standardize "
+        "X, or pass it as float64."
+    )
 
 
 def _observed_per_row(X, rows, sample_weight, missing=None):

@@ -7,12 +7,13 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, VariationalAutoencoder
 from skae._optim import Adam
 from skae._training import DivergenceError
 
@@ -582,3 +583,25 @@ def test_a_divergence_blames_auto_alpha_with_the_penalty_the_fit_used():
             X, sample_weight=np.full(40, weight)
         )
     assert "alpha=" not in str(info.value) and 0.64 / (40 * weight) > 1
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, VariationalAutoencoder,
+                                 AutoencoderOutlierDetector])
+def test_float32_data_that_overflow_are_named_as_such(blobs, cls, sparse):
+    # Adam's squared gradients of data at 1e10 overflow float32, whatever the rate;
+    # the same data in float64 train (or at least are not blamed on float32).
+    X = (StandardScaler().fit_transform(blobs) * 1e10).astype(np.float32)
+    with pytest.raises(DivergenceError, match=r"X is float32 and reaches \d\.\d+e\+10"):
+        cls(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(
+            sp.csr_matrix(X) if sparse else X
+        )
+    try:
+        cls(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X.astype(np.float64))
+    except DivergenceError as error:
+        assert "float32" not in str(error)
+    # A float32 divergence of standardized data is not blamed on the precision.
+    with pytest.raises(DivergenceError) as info:
+        cls(hidden_layer_sizes=(8,), max_iter=5, random_state=0,
+            learning_rate_init=1e30).fit(X / 1e10)
+    assert "float32" not in str(info.value)
