@@ -2461,7 +2461,10 @@ class AutoencoderTransformer(
     mean plus the penalties: ``alpha / 2 · ‖W‖²``, ``sparsity`` times the mean
     ``‖code‖₁`` and ``contraction`` times the mean ``‖∂code/∂x‖²_F``. A
     minibatch estimates it without bias: sample weights are normalised by their
-    mean over the whole training set, never by a minibatch's own sum. Adam
+    mean over the whole training set, never by a minibatch's own sum. A weight
+    of ``k`` is ``k`` repeated rows in expectation, not update for update
+    (the repeats fall into other minibatches), except where all the data fit
+    in one minibatch (``batch_size="auto"`` on 32 rows or fewer). Adam
     updates the weights with ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``
     and ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``. ``max_iter`` counts
     epochs, not updates: those of the start that goes on, its first 10

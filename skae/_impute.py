@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
@@ -706,8 +707,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             )
             out = out[:, ~empty]
         if self.indicator_ is not None:
-            indicator = self.indicator_.transform(X).astype(out.dtype)
-            out = np.hstack([out, indicator])
+            # The indicator is an internal step: a global transform_output (polars,
+            # pandas) is this estimator's to apply, to the whole output.
+            with config_context(transform_output="default"):
+                indicator = self.indicator_.transform(X)  # dense: so is X
+            out = np.hstack([out, np.asarray(indicator, dtype=out.dtype)])
         return out
 
     def get_feature_names_out(self, input_features=None):

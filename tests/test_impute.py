@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
@@ -726,3 +727,19 @@ def test_a_feature_within_rounding_of_its_mean_is_constant():
     X_missing = X.copy()
     X_missing[0, 1] = np.nan
     assert imputer.transform(X_missing)[0, 1] == 1e8
+
+
+@pytest.mark.parametrize("output", ["pandas", "polars"])
+def test_the_indicator_under_a_global_transform_output(holes, output):
+    """The internal MissingIndicator followed a global transform_output, and a polars
+    frame has no astype: every transform failed. The output as a whole is wrapped."""
+    pytest.importorskip(output)
+    expected = quick(add_indicator=True).fit(holes).transform(holes)
+    with config_context(transform_output=output):
+        imputer = quick(add_indicator=True).fit(holes)
+        out = imputer.transform(holes)
+        again = imputer.fit_transform(holes)
+    assert type(out).__module__.startswith(output)
+    assert list(out.columns) == list(imputer.get_feature_names_out())
+    assert_allclose(np.asarray(out), expected)
+    assert_allclose(np.asarray(again), expected)
