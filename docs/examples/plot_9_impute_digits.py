@@ -59,8 +59,7 @@ print(all(np.array_equal(imputed[name][observed], X[observed]) for name in imput
 rows = [0, 5, 17, 42, 64]
 columns = ["original", "with holes", *imputers]
 fig, axes = plt.subplots(len(rows), len(columns), figsize=(8, 7.5), layout="constrained")
-cmap = plt.get_cmap("gray_r").copy()
-cmap.set_bad("tab:red")
+cmap = plt.get_cmap("gray_r").with_extremes(bad="tab:red")
 for i, row in enumerate(rows):
     images = [X[row], X_missing[row], *(imputed[name][row] for name in imputers)]
     for ax, image in zip(axes[i], images, strict=True):
