@@ -56,6 +56,11 @@ def open_fraction(text):
     return _number(text, float, lambda value: 0 < value < 1, "strictly between 0 and 1")
 
 
+def positive_float(text):
+    """An argparse type: a number above 0."""
+    return _number(text, float, lambda value: value > 0, "a number above 0")
+
+
 def non_negative_float(text):
     """An argparse type: a number of at least 0."""
     return _number(text, float, lambda value: value >= 0, "a number of at least 0")

@@ -56,7 +56,7 @@ from skae import AutoencoderTransformer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import machine_info  # noqa: E402
-from _report import output_file  # noqa: E402
+from _report import output_file, positive_int  # noqa: E402
 
 try:
     import torch
@@ -308,12 +308,12 @@ def make_parser():
                         help=f"networks and data, among {', '.join(CONFIGS)} (default: all)")
     parser.add_argument("--device", default="cuda",
                         help="PyTorch device of the device contenders (default: cuda)")
-    parser.add_argument("--repeats", type=int, default=None,
+    parser.add_argument("--repeats", type=positive_int, default=None,
                         help="interleaved rounds, each fitting every contender once; the "
                         "median is reported (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="little data, one repeat: a smoke test of a few seconds")
-    parser.add_argument("--torch-threads", type=int, default=None,
+    parser.add_argument("--torch-threads", type=positive_int, default=None,
                         help="torch.set_num_threads for contenders on the CPU (default: "
                         "PyTorch's own choice; 1 on a loaded machine)")
     parser.add_argument("--json", type=output_file, metavar="FILE",
@@ -322,7 +322,13 @@ def make_parser():
 
 
 def parse_args(argv=None):
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if torch is not None:
+        try:
+            torch.device(args.device)
+        except RuntimeError as error:
+            parser.error(f"argument --device: {error}")
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
     return args

@@ -74,6 +74,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
     decimals,
     json_object,
+    non_negative_int,
     open_fraction,
     output_file,
     positive_int,
@@ -415,7 +416,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--first-seed",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="first seed (default 0); skae's defaults were tuned on the first two or three "
         "seeds, so --first-seed 3 or more reports masks they were not chosen on",

@@ -53,7 +53,7 @@ from skae import AutoencoderTransformer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import output_file  # noqa: E402
+from _report import output_file, positive_int  # noqa: E402
 
 N_COMPONENTS = 8
 
@@ -185,12 +185,14 @@ def make_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (3 rounds)")
     parser.add_argument(
-        "--rows", type=int, nargs="+", default=[1, 10, 1000], help="rows per call"
+        "--rows", type=positive_int, nargs="+", default=[1, 10, 1000], help="rows per call"
     )
-    parser.add_argument("--rounds", type=int, help="rounds (default 11, 3 with --quick)")
+    parser.add_argument(
+        "--rounds", type=positive_int, help="rounds (default 11, 3 with --quick)"
+    )
     parser.add_argument(
         "--calls",
-        type=int,
+        type=positive_int,
         default=200,
         help="calls per round on one row; fewer on more rows (default 200)",
     )
@@ -204,16 +206,13 @@ def make_parser():
 
 
 def main(argv=None):
-    args = make_parser().parse_args(argv)
-    for flag in ("rows", "rounds", "calls"):
-        value = getattr(args, flag)
-        if value is not None and min(value if flag == "rows" else [value]) < 1:
-            raise SystemExit(f"--{flag} must be positive")
+    parser = make_parser()
+    args = parser.parse_args(argv)
     rounds = args.rounds if args.rounds is not None else (3 if args.quick else 11)
     n_calls = max(1, args.calls // 10) if args.quick else args.calls
     X = StandardScaler().fit_transform(load_digits().data)
     if max(args.rows) > X.shape[0]:
-        raise SystemExit(f"--rows can be at most {X.shape[0]} (the digits' rows)")
+        parser.error(f"argument --rows: at most {X.shape[0]} (the digits' rows)")
     started = time.perf_counter()
     with threadpool_limits(limits=1):
         results = bench(X, args.rows, rounds, n_calls, onnx=not args.no_onnx)

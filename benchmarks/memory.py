@@ -220,7 +220,7 @@ def make_parser():
         help="rows of the array and memmap runs (default 1,000,000; 200,000 with --quick)",
     )
     parser.add_argument(
-        "--n-features", type=int, default=100, help="columns of the data (default 100)"
+        "--n-features", type=positive_int, default=100, help="columns of the data (default 100)"
     )
     parser.add_argument(
         "--epochs", type=positive_int, default=None,
@@ -228,7 +228,7 @@ def make_parser():
     )
     parser.add_argument(
         "--scales",
-        type=int,
+        type=positive_int,
         nargs="+",
         default=None,
         metavar="N",

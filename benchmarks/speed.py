@@ -16,11 +16,15 @@ epochs and data:
   fastest form). No NumPy implementation of the same network can be faster.
 
 Rounds interleave the contenders (their order rotates from round to round) and
-every contender runs under the same BLAS thread count (threadpoolctl, and
-``torch.set_num_threads``). Reported per configuration: median time per epoch,
-samples per second, the **median over rounds of the per-round ratios** skae/torch,
-skae/MLPRegressor and skae/floor, the final training loss of each contender (mean
-squared reconstruction error over the training data) and skae's achieved GFLOP/s,
+every contender runs under the same BLAS thread limit (threadpoolctl, and
+``torch.set_num_threads``), which skae lowers to one thread for networks whose
+largest product per minibatch is below 2**24 multiply-adds (the tables say
+where: "2 (skae 1)"); the ``skae-all-threads`` contender trains without that
+rule, so that its ratio over ``skae`` shows what the rule gains. Reported per
+configuration: median time per epoch, samples per second, the **median over
+rounds of the per-round ratios** skae/torch, skae/MLPRegressor and skae/floor,
+the final training loss of each contender (mean squared reconstruction error
+over the training data) and skae's achieved GFLOP/s,
 ``samples · epochs · (6 · Σ n_in·n_out − 2 · n_in·n_out of the first layer) /
 time`` (no input gradient of the first layer), against the measured peak of a
 large matrix product of the same dtype and thread count.
@@ -54,13 +58,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
+import skae._estimator as skae_estimator
 from skae import AutoencoderTransformer
 from skae.datasets import make_embedded_manifold
 
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import BLAS_ENVIRONMENT, blas_kernels  # noqa: E402
-from _report import non_negative_float, output_file, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    non_negative_float,
+    non_negative_int,
+    output_file,
+    positive_int,
+)
 
 try:
     import torch
@@ -120,7 +130,7 @@ CONFIGS = {
 }
 
 CONTENDERS = ("skae", "mlp", "torch", "floor", "skae-noise", "skae-sparse", "skae-contract",
-              "skae-tied")
+              "skae-tied", "skae-all-threads")
 #: What runs without --contenders: the variants only when asked for.
 DEFAULT_CONTENDERS = ("skae", "mlp", "torch", "floor")
 LEARNING_RATE, BETA_1, BETA_2, EPSILON = 1e-3, 0.9, 0.999, 1e-8
@@ -192,6 +202,23 @@ def run_skae(config, X, epochs, seed, **variant):
     return seconds, mse(X, est.inverse_transform(est.transform(X)))
 
 
+def run_skae_all_threads(config, X, epochs, seed):
+    """``run_skae`` without skae's rule of one BLAS thread for small networks."""
+    saved = skae_estimator._MULTITHREAD_MIN_MACS
+    skae_estimator._MULTITHREAD_MIN_MACS = 0
+    try:
+        return run_skae(config, X, epochs, seed)
+    finally:
+        skae_estimator._MULTITHREAD_MIN_MACS = saved
+
+
+def skae_threads(config, threads):
+    """The BLAS threads skae trains ``config`` with under a limit of ``threads``."""
+    sizes = config.layer_sizes
+    largest = config.batch_size * max(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return threads if largest >= skae_estimator._MULTITHREAD_MIN_MACS else 1
+
+
 def run_mlp(config, X, epochs, seed):
     est = MLPRegressor(
         hidden_layer_sizes=(*config.hidden, config.n_components, *config.hidden[::-1]),
@@ -258,6 +285,9 @@ RUNNERS.update(
         for name, params in VARIANTS.items()
     }
 )
+RUNNERS["skae-all-threads"] = run_skae_all_threads
+#: The contenders reported beside skae in the variants' table.
+VARIANT_NAMES = (*VARIANTS, "skae-all-threads")
 
 
 def make_floor(config, dtype):
@@ -351,7 +381,9 @@ def bench_cell(config, dtype, threads, rounds, contenders, gap, seed=0, log=prin
         n_warm = min(config.n_samples, 4 * config.batch_size)
         warm = Config(**{**config.__dict__, "n_samples": n_warm})
         for name in runners:
-            if name != "floor":
+            if name == "floor":
+                runners["floor"](1)  # its buffers' first touches, BLAS start-up
+            else:
                 RUNNERS[name](warm, X[:n_warm], 1, seed)
         order = list(runners)
         for r in range(rounds):
@@ -384,6 +416,7 @@ def summarize(config, dtype, threads, epochs, times, losses):
         "epochs_per_round": epochs,
         "dtype": np.dtype(dtype).name,
         "threads": threads,
+        "skae_threads": skae_threads(config, threads),
         "seconds": times,
         "seconds_per_epoch": per_epoch,
         "samples_per_second": {k: config.n_samples / v for k, v in per_epoch.items()},
@@ -396,13 +429,23 @@ def summarize(config, dtype, threads, epochs, times, losses):
         else None,
         "final_loss": losses,
         "variants_over_torch": {
-            name: ratio(name, "torch") for name in VARIANTS if name in times and "torch" in times
+            name: ratio(name, "torch")
+            for name in VARIANT_NAMES
+            if name in times and "torch" in times
         },
-        "variants_over_skae": {name: ratio(name, "skae") for name in VARIANTS if name in times},
+        "variants_over_skae": {
+            name: ratio(name, "skae") for name in VARIANT_NAMES if name in times
+        },
     }
 
 
 # -- reporting -----------------------------------------------------------------------------
+def threads_label(record):
+    """The cell's thread limit, and skae's own where it trains on fewer."""
+    threads, own = record["threads"], record.get("skae_threads", record["threads"])
+    return f"{threads}" if own == threads else f"{threads} (skae {own})"
+
+
 def machine_description():
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -431,7 +474,12 @@ def markdown(results, peaks, machine):
     lines = [
         f"Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs; "
         f"BLAS: {'; '.join(machine['blas']) or 'unknown'}; numpy {machine['numpy']}, "
-        f"scikit-learn {machine['scikit-learn']}, torch {machine['torch'] or 'not installed'}.",
+        f"scikit-learn {machine['scikit-learn']}, torch {machine['torch'] or 'not installed'}"
+        + (
+            f"; {machine['other_busy_processes']} other busy process(es) while timed."
+            if machine.get("other_busy_processes")
+            else "."
+        ),
         "",
         "Peak of a 2048² matrix product (GFLOP/s): "
         + ", ".join(f"{d} × {t} thread(s): {p:.0f}" for (d, t), p in sorted(peaks.items())),
@@ -447,7 +495,7 @@ def markdown(results, peaks, machine):
         peak = peaks.get((r["dtype"], r["threads"]))
         gf = r["skae_gflops"]
         lines.append(
-            f"| {r['config']} (batch {r['batch_size']}) | {r['dtype']} | {r['threads']} "
+            f"| {r['config']} (batch {r['batch_size']}) | {r['dtype']} | {threads_label(r)} "
             f"| {_fmt(ms['skae'], '.2f')} | {_fmt(r['samples_per_second'].get('skae'), ',.0f')} "
             f"| {_fmt(ms['torch'], '.2f')} | {_fmt(ms['mlp'], '.2f')} "
             f"| {_fmt(ms['floor'], '.2f')} "
@@ -465,10 +513,13 @@ def markdown(results, peaks, machine):
     for r in results:
         loss = r["final_loss"]
         lines.append(
-            f"| {r['config']} | {r['dtype']} | {r['threads']} | {_fmt(loss.get('skae'), '.4f')} "
+            f"| {r['config']} | {r['dtype']} | {threads_label(r)} "
+            f"| {_fmt(loss.get('skae'), '.4f')} "
             f"| {_fmt(loss.get('torch'), '.4f')} | {_fmt(loss.get('mlp'), '.4f')} |"
         )
-    variants = [name for name in VARIANTS if any(name in r["variants_over_skae"] for r in results)]
+    variants = [
+        name for name in VARIANT_NAMES if any(name in r["variants_over_skae"] for r in results)
+    ]
     if variants:
         lines += [
             "",
@@ -485,7 +536,9 @@ def markdown(results, peaks, machine):
                 for v in variants
             ]
             lines.append(
-                f"| {r['config']} | {r['dtype']} | {r['threads']} | " + " | ".join(cells) + " |"
+                f"| {r['config']} | {r['dtype']} | {threads_label(r)} | "
+                + " | ".join(cells)
+                + " |"
             )
     return "\n".join(lines)
 
@@ -510,7 +563,7 @@ def make_parser():
     parser.add_argument(
         "--threads",
         nargs="+",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="BLAS (and PyTorch) thread counts, one table cell each (default 1 2; --quick: 1)",
@@ -535,6 +588,14 @@ def make_parser():
         action="store_true",
         help="a short run: float32, 1 thread, a tenth of the samples, 2 rounds "
         "(explicit --dtypes, --threads and --rounds are kept)",
+    )
+    parser.add_argument(
+        "--load",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="keep N other processes busy (a spinning loop each) while the cells are "
+        "timed: a machine shared with other work (default 0)",
     )
     parser.add_argument(
         "--gap",
@@ -572,6 +633,49 @@ def main(argv=None):
     machine = machine_description()
     peaks, results = {}, []
     started = time.perf_counter()
+    with busy_processes(args.load):
+        run_cells(args, configs, contenders, peaks, results)
+    machine["other_busy_processes"] = args.load
+    table = markdown(results, peaks, machine)
+    print(table)
+    print(f"\n(total {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "machine": machine,
+                    "gemm_peak_gflops": {f"{d}/{t}": p for (d, t), p in peaks.items()},
+                    "results": results,
+                    "markdown": table,
+                },
+                f,
+                indent=1,
+            )
+    return results
+
+
+def _spin():
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy_processes(n):
+    """``n`` processes that keep a core each busy, for as long as the context lasts."""
+    import multiprocessing
+
+    workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
+    for w in workers:
+        w.start()
+    try:
+        yield
+    finally:
+        for w in workers:
+            w.terminate()
+            w.join()
+
+
+def run_cells(args, configs, contenders, peaks, results):
     for threads in args.threads:
         for dtype in args.dtypes:
             with thread_count(threads):
@@ -590,22 +694,6 @@ def main(argv=None):
             # Measured again after the cells: other load on the machine only lowers it.
             with thread_count(threads):
                 peaks[(dtype, threads)] = max(peaks[(dtype, threads)], gemm_peak(np.dtype(dtype)))
-    table = markdown(results, peaks, machine)
-    print(table)
-    print(f"\n(total {time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "machine": machine,
-                    "gemm_peak_gflops": {f"{d}/{t}": p for (d, t), p in peaks.items()},
-                    "results": results,
-                    "markdown": table,
-                },
-                f,
-                indent=1,
-            )
-    return results
 
 
 if __name__ == "__main__":

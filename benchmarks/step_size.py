@@ -47,7 +47,7 @@ from skae import AutoencoderTransformer
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import output_file, positive_int  # noqa: E402
+from _report import output_file, positive_float, positive_int  # noqa: E402
 from compare import load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
 
 #: The rates compared by default: the default step first, then the larger one tried.
@@ -172,7 +172,7 @@ def main(argv=None):
         "--seeds", type=positive_int, help="number of seeds (default 5; 3 with --quick)"
     )
     parser.add_argument(
-        "--rates", type=float, nargs="+", default=list(RATES), metavar="RATE",
+        "--rates", type=positive_float, nargs="+", default=list(RATES), metavar="RATE",
         help="values of learning_rate_init, the reference first (default: 2e-3 5e-3)",
     )
     parser.add_argument(

@@ -514,7 +514,7 @@ def main(argv=None):
         "--seeds", type=positive_int, help="number of seeds (default 5; 1 with --quick)"
     )
     parser.add_argument(
-        "--epochs", type=int, default=EPOCHS, help=f"training epochs (default {EPOCHS})"
+        "--epochs", type=positive_int, default=EPOCHS, help=f"training epochs (default {EPOCHS})"
     )
     parser.add_argument(
         "--models",

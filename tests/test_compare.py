@@ -391,6 +391,15 @@ def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
         ("speed", ["--gap", "-1"], "--gap: -1 is not a number of at least 0"),
         ("anomaly", ["--max-iter", "0"], "--max-iter: 0 is not a positive integer"),
         ("anomaly", ["--first-seed", "-1"], "--first-seed: -1 is not an integer of at least 0"),
+        ("speed", ["--threads", "0"], "--threads: 0 is not a positive integer"),
+        ("speed", ["--load", "-1"], "--load: -1 is not an integer of at least 0"),
+        ("gpu", ["--repeats", "0"], "--repeats: 0 is not a positive integer"),
+        ("gpu", ["--torch-threads", "0"], "--torch-threads: 0 is not a positive integer"),
+        ("memory", ["--n-features", "0"], "--n-features: 0 is not a positive integer"),
+        ("memory", ["--scales", "0"], "--scales: 0 is not a positive integer"),
+        ("variants", ["--epochs", "0"], "--epochs: 0 is not a positive integer"),
+        ("step_size", ["--rates", "2e-3", "-1"], "--rates: -1 is not a number above 0"),
+        ("impute", ["--first-seed", "-1"], "--first-seed: -1 is not an integer of at least 0"),
     ],
 )
 def test_bad_flags_are_usage_errors_before_the_run(load_benchmark, capsys, script, argv,
@@ -404,6 +413,14 @@ def test_bad_flags_are_usage_errors_before_the_run(load_benchmark, capsys, scrip
         main(argv)
     assert info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_gpu_device_is_checked_before_the_run(load_benchmark, capsys):
+    pytest.importorskip("torch", reason="the device contenders need PyTorch (the torch extra)")
+    with pytest.raises(SystemExit) as info:
+        load_benchmark("gpu").main(["--device", "bogus"])
+    assert info.value.code == 2
+    assert "argument --device:" in capsys.readouterr().err
 
 
 def test_output_file_accepts_a_new_file_in_an_existing_directory(compare, tmp_path):

@@ -101,6 +101,52 @@ def test_speed_main_writes_json(speed, tmp_path, monkeypatch, capsys):
     assert "| seed-256 (batch" in capsys.readouterr().out
 
 
+def test_speed_names_the_threads_skae_trains_on_and_times_it_without_its_rule(
+    speed, monkeypatch
+):
+    """skae trains small networks on one BLAS thread whatever the limit: the tables say
+    so, and skae-all-threads trains the same fit without that rule."""
+    import threadpoolctl
+
+    import skae._estimator as skae_estimator
+
+    small = tiny(speed)
+    assert speed.skae_threads(small, 2) == 1 and speed.skae_threads(small, 1) == 1
+    monkeypatch.setattr(skae_estimator, "_MULTITHREAD_MIN_MACS", 32 * 6 * 5)
+    assert speed.skae_threads(small, 2) == 2
+    monkeypatch.undo()
+    seen = []
+    real = threadpoolctl.ThreadpoolController.limit
+
+    def recording(self, *, limits=None, user_api=None):
+        seen.append(limits)
+        return real(self, limits=limits, user_api=user_api)
+
+    monkeypatch.setattr(threadpoolctl.ThreadpoolController, "limit", recording)
+    X = speed.make_data(small, np.float64)
+    speed.run_skae(small, X, 1, 0)
+    assert 1 in seen  # the rule: one thread for a small network
+    seen.clear()
+    seconds, loss = speed.run_skae_all_threads(small, X, 1, 0)
+    assert 1 not in seen and seconds > 0 and np.isfinite(loss)
+    assert skae_estimator._MULTITHREAD_MIN_MACS == 2**24  # restored
+    result = speed.bench_cell(small, np.float64, 2, rounds=1, gap=0.0, log=lambda m: None,
+                              contenders=("skae", "skae-all-threads"))
+    assert result["skae_threads"] == 1
+    assert result["variants_over_skae"]["skae-all-threads"] > 0
+    table = speed.markdown([result], {("float64", 2): 1.0}, speed.machine_description())
+    assert "| 2 (skae 1) |" in table and "skae-all-threads" in table
+
+
+def test_speed_load_keeps_other_processes_busy_only_while_timed(speed):
+    import multiprocessing
+
+    before = len(multiprocessing.active_children())
+    with speed.busy_processes(2):
+        assert len(multiprocessing.active_children()) == before + 2
+    assert len(multiprocessing.active_children()) == before
+
+
 def test_speed_floor_counts_every_batch(speed, monkeypatch):
     config = tiny(speed, n_samples=70, batch_size=32)
     run = speed.make_floor(config, np.float32)
@@ -218,12 +264,15 @@ def test_latency_main_times_every_call(tmp_path, capsys):
     assert data["results"] == results and data["machine"]["cpu"]
     table = capsys.readouterr().out
     assert "| reconstruct | 3 |" in table and "| score_samples | 1 |" in table
-    with pytest.raises(SystemExit, match="at most 1797"):
+    with pytest.raises(SystemExit) as info:
         latency.main(["--rows", "5000"])
+    assert info.value.code == 2 and "at most 1797" in capsys.readouterr().err
     for flag in ("--rows", "--rounds", "--calls"):
         for bad in ("0", "-1"):
-            with pytest.raises(SystemExit, match=f"{flag} must be positive"):
+            with pytest.raises(SystemExit) as info:
                 latency.main([flag, bad])
+            assert info.value.code == 2
+            assert f"{flag}: {bad} is not a positive integer" in capsys.readouterr().err
 
 
 def _has_onnx():
