@@ -112,7 +112,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         Corruption of the training inputs on top of the missing entries;
         ``"masking"`` hides a further fraction ``noise_level`` of the entries
         (of the variables: a categorical group is hidden as a whole), which the
-        network must then reconstruct (as it will the holes).
+        network must then reconstruct (as it will the holes). Another noise
+        fitted on data without missing entries never shows the network one:
+        ``fit`` warns then.
 
     noise_level : float, default=0.25
         Fraction of entries hidden (``"masking"``), or the noise's standard deviation.
@@ -238,7 +240,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
     without bias by every minibatch (see :ref:`missing`). Only missing entries
     are written: an observed entry of the output is bitwise the input's,
     except the columns of a categorical group that is missing as a whole,
-    which are all rewritten to a valid one-hot row.
+    which are all rewritten to a valid one-hot row. A row with no observed
+    entry (but of features empty or constant in fit) gets ``mean_`` in its
+    numeric features, as ``SimpleImputer`` would give it: the network never
+    trains on a row it sees nothing of (masking hides a share of the entries),
+    and its output there was further from the data on average (breast cancer
+    with 30 % missing: 1.12 against the means' 1.00); its categorical groups
+    get the network's category.
 
     The defaults reach a mean squared error of 0.25 on standardized breast
     cancer with half of the entries missing at random (IterativeImputer: 0.32
@@ -427,6 +435,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         one-hot groups are checked as given, as :meth:`transform` checks them.
         """
         Z, learned = self._standardized(X, continuing)
+        if self.noise != "masking" and not np.isnan(Z).any():
+            warnings.warn(
+                f"X has no missing entries and noise={self.noise!r}: the network never "
+                "sees a missing entry in training, and imputes them poorly. Keep "
+                'noise="masking" (the default), which hides entries as missing ones '
+                "are, or fit on data with missing entries.",
+                UserWarning,
+                stacklevel=_outside_stacklevel(),
+            )
         if continuing and self._empty_features.any():
             groups = self._spec_groups_of(X.shape[1])
             MissingEntries(X.shape[1], groups).check_one_hot(Z)
@@ -659,6 +676,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         mean, scale = self.mean_.astype(X.dtype), self.scale_.astype(X.dtype)  # they fit
         constant = self._constant_features
         groups = self._categorical_groups
+        # Where a row shows the network nothing (no observed entry of a feature neither
+        # empty nor constant in fit), its numeric features get their means, as
+        # SimpleImputer gives them: what the network returns for an input it never
+        # saw in training (masking hides a share of the entries, never a whole row)
+        # is further from them on average.
+        informative = ~(empty | constant)
+        numeric = np.ones(X.shape[1], dtype=bool)
+        for g in groups:
+            numeric[list(g)] = False
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
             nan = np.isnan(chunk) if groups else None
@@ -671,6 +697,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             holes = observed == 0
             if not holes.any():
                 continue
+            blind = ~(observed[:, informative] != 0).any(axis=1)
             chunk[:, hidden] = 0
             observed[:, hidden] = 0
             with np.errstate(over="ignore", invalid="ignore"):  # refused below if it overflows
@@ -682,6 +709,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             for g, group_logits in zip(groups, logits, strict=True):
                 filled[:, g] = one_hot_argmax(group_logits)
             filled[:, constant] = mean[constant]  # a constant feature keeps its value
+            if blind.any():
+                filled[np.ix_(blind, numeric)] = mean[numeric]
             with np.errstate(over="ignore"):  # a cast to float32 that overflows: refused below
                 block[holes] = filled[holes]
         # The observed entries are finite: only an imputation can overflow.

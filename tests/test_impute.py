@@ -743,3 +743,39 @@ def test_the_indicator_under_a_global_transform_output(holes, output):
     assert list(out.columns) == list(imputer.get_feature_names_out())
     assert_allclose(np.asarray(out), expected)
     assert_allclose(np.asarray(again), expected)
+
+
+def test_a_row_with_nothing_observed_gets_the_means(holes):
+    """The network never trains on a row it sees nothing of: such a row's numeric
+    features get mean_, as SimpleImputer gives them; other rows are the network's."""
+    X = holes.copy()
+    X[:, 2] = 3.0  # a constant feature: observing it tells nothing
+    imputer = quick(max_iter=5).fit(X)
+    rows = np.full((3, X.shape[1]), np.nan)
+    rows[1, 2] = 3.0  # only the constant feature observed
+    rows[2, 0] = X[0, 0] if np.isfinite(X[0, 0]) else 0.5  # one informative entry
+    out = imputer.transform(rows)
+    assert_array_equal(out[0], imputer.mean_)
+    assert_array_equal(out[1], imputer.mean_)
+    assert not np.allclose(out[2, 1:], imputer.mean_[1:])
+    assert_array_equal(out[1:2], imputer.transform(rows[1:2]))  # row by row alike
+    # A categorical group in such a row is the network's category, a valid one-hot.
+    Xg = X.copy()
+    Xg[:, -3:] = np.eye(3)[np.arange(X.shape[0]) % 3]
+    grouped = quick(max_iter=5, categorical_groups=[[X.shape[1] - 3, X.shape[1] - 2,
+                                                     X.shape[1] - 1]]).fit(Xg)
+    blind = grouped.transform(np.full((1, X.shape[1]), np.nan))[0]
+    assert_array_equal(blind[:-3], grouped.mean_[:-3])
+    assert sorted(blind[-3:]) == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("noise", [None, "gaussian", "salt_and_pepper"])
+def test_complete_training_data_without_masking_warns(blobs, noise):
+    with pytest.warns(UserWarning, match="never sees a missing entry") as record:
+        quick(noise=noise, max_iter=2).fit(blobs)
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        quick(max_iter=2).fit(blobs)  # masking hides entries
+        quick(noise=noise, max_iter=2).fit(with_holes(blobs))  # missing entries seen
