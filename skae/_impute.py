@@ -155,7 +155,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         Continue from the previous fit. The first fit's standardization is kept,
         and so are its empty and constant features: empty ones stay unread and
         dropped (or kept as ``keep_empty_features`` says) even if this ``X``
-        observes them; constant ones enter the network as their constant.
+        observes them; constant ones enter the network as their constant. The
+        first fit's ``indicator_`` is kept too (the output keeps its columns):
+        a feature with missing values only in a later fit gets no indicator.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss
@@ -655,7 +657,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             observed entry unchanged (except in a categorical group missing as
             a whole, rewritten to one-hot); without the empty features unless
             ``keep_empty_features``; with the indicator columns appended if
-            ``add_indicator``.
+            ``add_indicator``. Always a new array: ``X`` is never modified
+            (there is no ``copy`` parameter to set, unlike scikit-learn's
+            imputers).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
