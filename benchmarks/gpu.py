@@ -16,8 +16,10 @@ and number of epochs, on the same synthetic data:
 Networks: ``mnist-like`` (784→512→256→32→256→512→784, 60,000 rows, batch 128) and
 ``digits-like`` (64→128→64→2→64→128→64, 1,797 rows, batch 32). Reported: epochs
 per second (the median over ``--repeats`` fits), and the ratios the goal is
-stated in: skae on the device against skae NumPy on one core, and the plain
-PyTorch loop against skae on the device. Each contender is first warmed up for
+stated in (medians of the ratios within each round): skae on the device
+against skae NumPy on one core, and the plain PyTorch loop against skae on the
+device. ``skae-numpy-all`` trains the small network on one thread all the
+same (skae's rule for networks whose products are small). Each contender is first warmed up for
 an epoch on a slice of each network's own data; the repeats are interleaved
 rounds, each fitting every contender once, in an order that rotates from round
 to round. Absent backends are skipped with a message; the header says what
@@ -284,19 +286,29 @@ def run(configs, names=None, *, device="cuda", repeats=3, seed=0, log=print):
 
 
 def ratios(records):
-    """Per config: skae on the device vs skae NumPy one core, and the torch loop vs skae."""
+    """Per config: skae on the device vs skae NumPy one core, and the torch loop vs skae.
+
+    Each a speed ratio (epochs per second over epochs per second), the median over
+    rounds of the round's own ratio: the contenders of a round ran side by side, so
+    load that changes between rounds cancels out.
+    """
     out = {}
     for config in dict.fromkeys(r["config"] for r in records):
-        rate = {r["contender"]: r["epochs_per_second"] for r in records
-                if r["config"] == config}
+        seconds = {r["contender"]: r["seconds"] for r in records if r["config"] == config}
+
+        def speedup(a, b, seconds=seconds):
+            return statistics.median(
+                tb / ta for ta, tb in zip(seconds[a], seconds[b], strict=True)
+            )
+
         row = {}
-        for name in rate:
+        for name in seconds:
             if name.startswith("skae-torch-") or name == "skae-cupy":
-                if "skae-numpy-1t" in rate:
-                    row[f"{name} / skae-numpy-1t"] = rate[name] / rate["skae-numpy-1t"]
+                if "skae-numpy-1t" in seconds:
+                    row[f"{name} / skae-numpy-1t"] = speedup(name, "skae-numpy-1t")
                 loop = "torch-loop-" + name.removeprefix("skae-torch-")
-                if loop in rate:
-                    row[f"{loop} / {name}"] = rate[loop] / rate[name]
+                if loop in seconds:
+                    row[f"{loop} / {name}"] = speedup(loop, name)
         out[config] = row
     return out
 
