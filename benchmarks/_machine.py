@@ -68,6 +68,11 @@ def _owner(path):
     return f"{owners[-1]}: " if owners else ""
 
 
+def blas_text(machine):
+    """The BLAS libraries of :func:`machine_info`'s ``machine``, for a printed line."""
+    return "; ".join(machine.get("blas") or []) or "unknown"
+
+
 def machine_info():
     """The processor, the versions and the thread pools the timings were measured with."""
     from threadpoolctl import threadpool_info

@@ -71,6 +71,7 @@ from skae import AutoencoderImputer, categorical_groups_from
 from skae.datasets import make_embedded_manifold, make_manifold_clusters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import blas_text  # noqa: E402
 from _report import (  # noqa: E402
     decimals,
     json_object,
@@ -378,6 +379,12 @@ def goals(records):
         others = {
             m: v for (n, r, m), v in means.items() if n == name and r == rate and m != method
         }
+        if np.isnan(value) or any(np.isnan(v) for v in others.values()):
+            # No numeric entry hidden at this rate (a tiny rate, or few rows): no verdict.
+            out.append(
+                (False, f"{name} {rate:g}: no numeric entry hidden, no verdict (raise --rates)")
+            )
+            continue
         if DATASETS[name].nonlinear:
             best = min(others, key=others.get)
             out.append(
@@ -400,7 +407,7 @@ def goals(records):
                     f"KNN {knn:.3f} (goal: at least KNN's)",
                 )
             )
-    if not any("loses to mean" in s for _, s in out):
+    if not any("loses to mean" in s or "no verdict" in s for _, s in out):
         out.append((True, "skae never loses to mean imputation"))
     return out
 
@@ -472,7 +479,7 @@ def main(argv=None):
         f"\n{elapsed:.0f} s, seeds {seeds}, on {machine['cpu']} "
         f"({machine['logical_cpus']} logical CPUs, one BLAS thread), "
         f"numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
-        f"skae {machine['skae']}."
+        f"skae {machine['skae']}; BLAS: {blas_text(machine)}."
     )
     if args.json:
         with open(args.json, "w") as f:

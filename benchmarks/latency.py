@@ -52,7 +52,7 @@ from threadpoolctl import threadpool_limits
 from skae import AutoencoderTransformer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _machine import machine_info  # noqa: E402
+from _machine import blas_text, machine_info  # noqa: E402
 from _report import output_file, positive_int  # noqa: E402
 
 N_COMPONENTS = 8
@@ -157,7 +157,8 @@ def markdown(results, machine):
     lines = [
         f"Machine: {machine['cpu']} ({machine['logical_cpus']} logical CPUs), "
         f"NumPy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
-        f"skae {machine['skae']}; 1 BLAS thread. Median time per call, µs.",
+        f"skae {machine['skae']}; BLAS: {blas_text(machine)}, 1 thread. "
+        "Median time per call, µs.",
         "",
         "| task | rows | skae | PCA | MLPRegressor | ONNX "
         "| skae / PCA | skae / MLP | skae / ONNX |",
@@ -218,6 +219,15 @@ def main(argv=None):
         results = bench(X, args.rows, rounds, n_calls, onnx=not args.no_onnx)
         machine = machine_info()
     table = markdown(results, machine)
+    if not any("onnx" in r["median_seconds"] for r in results):
+        note = (
+            "ONNX Runtime left out (--no-onnx)"
+            if args.no_onnx
+            else "ONNX Runtime or skl2onnx is not installed: no onnx column "
+            '(pip install ".[onnx]")'
+        )
+        print(note, file=sys.stderr)
+        table += f"\n\n{note}."
     print(table)
     print(f"\n(total {time.perf_counter() - started:.0f} s)", file=sys.stderr)
     if args.json:

@@ -72,7 +72,7 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-from _machine import one_thread_each  # noqa: E402
+from _machine import blas_text, one_thread_each  # noqa: E402
 from _report import decimals, output_file, positive_int  # noqa: E402
 
 TEST_SIZE = 0.25
@@ -467,7 +467,8 @@ def _main(args):
     print("\nGoals:", *goals(records), sep="\n  ")
     print(f"\n{elapsed:.0f} s on {machine['cpu']} ({machine['logical_cpus']} logical CPUs, "
           f"one thread), numpy {machine['numpy']}, scikit-learn {machine['scikit-learn']}, "
-          f"skae {machine['skae']}" + (f", torch {machine['torch']}." if use_torch else "."))
+          f"skae {machine['skae']}" + (f", torch {machine['torch']}" if use_torch else "")
+          + f"; BLAS: {blas_text(machine)}.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "settings": vars(args), "params": params,

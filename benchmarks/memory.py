@@ -297,7 +297,8 @@ def main(argv=None):
     print(
         f"\n{args.epochs} epoch(s) per fit, {args.threads} BLAS thread(s), on {machine['cpu']} "
         f"({machine['logical_cpus']} logical CPUs), numpy {machine['numpy']}, "
-        f"scikit-learn {machine['scikit-learn']}, skae {machine['skae']}."
+        f"scikit-learn {machine['scikit-learn']}, skae {machine['skae']}; "
+        f"BLAS: {'; '.join(machine.get('blas') or []) or 'unknown'}."
     )
     if args.json:
         with open(args.json, "w") as f:

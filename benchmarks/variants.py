@@ -58,7 +58,7 @@ from skae import AutoencoderTransformer
 
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _machine import machine_info  # noqa: E402
+from _machine import blas_text, machine_info  # noqa: E402
 from _report import output_file, positive_int  # noqa: E402
 
 TEST_SIZE = 0.25
@@ -542,7 +542,8 @@ def main(argv=None):
     print(
         f"\n{len(seeds)} seed(s), {args.epochs} epochs, 1 BLAS thread; {elapsed:.0f} s on "
         f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs), numpy "
-        f"{machine['numpy']}, scikit-learn {machine['scikit-learn']}, skae {machine['skae']}."
+        f"{machine['numpy']}, scikit-learn {machine['scikit-learn']}, skae {machine['skae']}; "
+        f"BLAS: {blas_text(machine)}."
     )
     if args.json:
         with open(args.json, "w") as f:

@@ -56,3 +56,15 @@ def test_command_line_seeds_and_threads(bench, tmp_path, capsys):
     assert results["settings"]["first_seed"] == 7
     # The machine is recorded inside the run's one-thread limit.
     assert all(pool["num_threads"] == 1 for pool in results["machine"]["thread_pools"])
+
+
+def test_goals_give_no_verdict_where_nothing_was_hidden(bench):
+    # A rate too small to hide a numeric entry gives NaN errors: no "met" from them.
+    records = [
+        {"dataset": "iris", "rate": 0.0005, "method": m, "mse": np.nan, "fit_time": 0.0}
+        for m in ("skae", "mean", "KNN")
+    ]
+    verdicts = bench.goals(records)
+    assert verdicts == [
+        (False, "iris 0.0005: no numeric entry hidden, no verdict (raise --rates)")
+    ]
