@@ -46,6 +46,11 @@ def positive_int(text):
     return _number(text, int, lambda value: value >= 1, "a positive integer")
 
 
+def nonzero_int(text):
+    """An argparse type: an integer other than 0 (joblib's ``n_jobs``: -1 is every core)."""
+    return _number(text, int, lambda value: value != 0, "a nonzero integer")
+
+
 def non_negative_int(text):
     """An argparse type: an integer of at least 0."""
     return _number(text, int, lambda value: value >= 0, "an integer of at least 0")

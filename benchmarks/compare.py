@@ -70,7 +70,14 @@ from skae.datasets import make_embedded_manifold, make_manifold_clusters
 # The module the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import decimals, exceeds, json_object, output_file, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    decimals,
+    exceeds,
+    json_object,
+    nonzero_int,
+    output_file,
+    positive_int,
+)
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
@@ -787,9 +794,11 @@ def main(argv=None):
         help=f"datasets to run, among {', '.join(DATASETS)} (default: all)",
     )
     parser.add_argument(
-        "--max-samples", type=int, help="subsample larger datasets to this many rows"
+        "--max-samples", type=positive_int, help="subsample larger datasets to this many rows"
     )
-    parser.add_argument("--n-jobs", type=int, help="parallel jobs of the grid search")
+    parser.add_argument(
+        "--n-jobs", type=nonzero_int, help="parallel jobs of the grid search"
+    )
     parser.add_argument(
         "--skae-params",
         type=json_object,

@@ -654,9 +654,12 @@ def main(argv=None):
     return results
 
 
-def _spin():
-    while True:
-        pass
+def _spin(parent):
+    # Ends when the benchmark does, even if it is killed (SIGTERM runs no cleanup):
+    # an orphan is adopted by another process.
+    while os.getppid() == parent:
+        for _ in range(100_000):
+            pass
 
 
 @contextlib.contextmanager
@@ -664,7 +667,10 @@ def busy_processes(n):
     """``n`` processes that keep a core each busy, for as long as the context lasts."""
     import multiprocessing
 
-    workers = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
+    workers = [
+        multiprocessing.Process(target=_spin, args=(os.getpid(),), daemon=True)
+        for _ in range(n)
+    ]
     for w in workers:
         w.start()
     try:

@@ -751,20 +751,24 @@ def row_keys(X, seed, chunk_size=8192):
     return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def validation_split(X, sample_weight, fraction, seed, *, required=True):
+def validation_split(X, sample_weight, fraction, seed, *, required=True, min_distinct=0):
     """Split row indices into (train, validation) by row content.
 
     Identical rows (equal :func:`row_keys`) form a group, so duplicated rows land on
     the same side. Groups are visited in key order, and a group joins the
     validation set whenever it keeps the held-out weight at most ``fraction`` of the
-    total sample weight; groups of zero weight stay in training. If no group fits,
-    the lightest one is held out if ``required``; else (``early_stopping="auto"``)
-    no row is: holding out more than ``fraction`` of data of a few distinct rows,
-    a whole pattern the model would never train on, is not what the default
-    should do. The held-out weight is then at most the target
-    (up to rounding), and short of it by less than the weight of the lightest
-    positive-weight group left in training. A sample weight of ``k`` splits exactly
-    as ``k`` repeated rows would.
+    total sample weight; groups of zero weight stay in training. The held-out
+    weight is then at most the target (up to rounding), and short of it by less
+    than the weight of the lightest positive-weight group left in training; if
+    no group fits, the lightest one is held out (more than the target). A sample
+    weight of ``k`` splits exactly as ``k`` repeated rows would.
+
+    Data of fewer than ``min_distinct`` distinct rows of positive weight are
+    not split (``early_stopping="auto"`` asks for 200): every held-out group is
+    a pattern the model never trains on, and with few distinct rows that is a
+    large share of what there is to learn. This returns ``(all rows, None)``
+    then, unless ``required`` (``early_stopping=True``), which splits them all
+    the same.
 
     Rows whose weight the caller set to zero (:func:`observed_weight` does so for
     rows with every entry missing) always train. When no training weight would be
@@ -794,9 +798,9 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True):
         if 0 < w <= room:
             held[g] = True
             room -= w
+    if np.count_nonzero(positive) < min_distinct and not required:
+        return np.arange(n), None
     if not held.any() and positive.any():
-        if not required:
-            return np.arange(n), None
         held[np.argmin(np.where(positive, group_weight, np.inf))] = True
     is_validation = held[group]
     train = np.flatnonzero(~is_validation)

@@ -949,7 +949,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         positive weight on (``fit`` passes a zero weight for rows with every entry
         missing), unless the objective trades reconstruction for something
         else (denoising with ``noise_level > 0``, sparse codes, contraction),
-        which a validation loss of reconstruction alone would end early.
+        which a validation loss of reconstruction alone would end early. (The
+        split then also needs that many distinct rows: ``min_distinct`` of
+        :func:`~skae._data.validation_split`.)
         """
         if isinstance(self.early_stopping, str):
             if sample_weight is not None:
@@ -1158,6 +1160,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
+                min_distinct=_AUTO_EARLY_STOPPING_ROWS,
             )
         if continuing and validation_rows is not None:
             self._warn_of_trained_validation_rows()
@@ -1382,7 +1385,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     self._auto_alpha_hint(context),
                     self._settings_hint(),
                     self._training_data_hint(context),
-                    _float32_hint(context["X"]),
+                    # X as given (an estimator that standardizes trains on its own).
+                    None if self._standardizes_inputs else _float32_hint(context["X"]),
                 )
                 if h
             ]
@@ -1931,8 +1935,10 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
     return SimpleNamespace(entropy=entropy, denominator=denominator, totals=totals, counts=counts)
 
 
-#: float32 data beyond this magnitude get :func:`_float32_hint` when training diverges.
-_FLOAT32_LARGE = 1e6
+#: float32 data beyond this magnitude get :func:`_float32_hint` when training diverges:
+#: gradients grow as the data squared, and their squares overflow float32 (3.4e38)
+#: from about 1.4e9 on, whatever the rate (measured: 7.5e9 trains, 2.5e10 does not).
+_FLOAT32_LARGE = 1e9
 
 
 def _float32_hint(X):
@@ -1950,9 +1956,9 @@ def _float32_hint(X):
     if not largest > _FLOAT32_LARGE:
         return None
     return (
-        f"X is float32 and reaches {largest:.3g}: at that scale squared errors and "
-        "gradients overflow float32 (3.4e38), whatever the learning rate; standardize "
-        "X, or pass it as float64."
+        f"X is float32 and reaches {largest:.3g}: at that scale squared gradients can "
+        "overflow float32 (3.4e38) whatever the learning rate; standardize X, or pass "
+        "it as float64."
     )
 
 
@@ -2320,11 +2326,11 @@ class AutoencoderTransformer(
         Hold out ``validation_fraction`` of the samples, monitor their
         reconstruction loss to decide when to stop (and, with ``alpha="auto"``, to
         set the penalty), and restore the weights of the epoch with the best
-        validation loss. ``"auto"`` does so for data of at least 200 samples of
-        positive weight with an observed entry (then at least 20 are held out), and
-        trains on all the samples of smaller data, when no sample could be held
-        out within ``validation_fraction`` (identical rows stay together), or
-        when ``noise`` (with ``noise_level > 0``), ``sparsity`` or
+        validation loss. ``"auto"`` does so for data of at least 200 distinct
+        samples of positive weight with an observed entry, and trains on all
+        the samples of other data (identical rows stay together on one side:
+        with fewer distinct ones, each held out would be a pattern never
+        trained on), or when ``noise`` (with ``noise_level > 0``), ``sparsity`` or
         ``contraction`` is set (they trade reconstruction for something else,
         and a validation loss of reconstruction alone would stop them early).
         The validation samples are chosen by row content, so duplicated rows
@@ -2338,10 +2344,8 @@ class AutoencoderTransformer(
         Share of the (sample-weighted) training data held out for validation:
         whole groups of identical rows are held out while they fit in this
         share, so the share held out falls short of it by less than the weight
-        of one group; when no group fits (data of a few distinct rows), the
-        lightest one is held out with ``early_stopping=True``, and
-        ``early_stopping="auto"`` holds none out. Only used when rows are held
-        out (``early_stopping``).
+        of one group; when no group fits (tiny data), the lightest one is held
+        out. Only used when rows are held out (``early_stopping``).
 
     beta_1 : float, default=0.9
         Adam's decay rate of the first moment estimate, in [0, 1).

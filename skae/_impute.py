@@ -437,9 +437,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         one-hot groups are checked as given, as :meth:`transform` checks them.
         """
         Z, learned = self._standardized(X, continuing)
-        if self.noise != "masking" and not np.isnan(Z).any():
+        nan = np.isnan(Z)
+        seen = ~nan.all(axis=0)  # an empty feature never reaches the network
+        hides = self.noise == "masking" and self.noise_level > 0
+        if not hides and not nan[:, seen].any():
             warnings.warn(
-                f"X has no missing entries and noise={self.noise!r}: the network never "
+                f"X has no missing entries (but in features it never observes) and "
+                f"noise={self.noise!r}, noise_level={self.noise_level}: the network never "
                 "sees a missing entry in training, and imputes them poorly. Keep "
                 'noise="masking" (the default), which hides entries as missing ones '
                 "are, or fit on data with missing entries.",

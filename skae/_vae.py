@@ -178,14 +178,14 @@ class VariationalAutoencoder(
         Hold out ``validation_fraction`` of the samples and monitor their mean
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for the
         whole fit) to decide when to stop, and restore the weights of the best
-        validation epoch. ``"auto"`` does so for data of at least 200 samples of
-        positive weight with an observed entry, and trains on all the samples of
-        smaller data (or when no sample could be held out, identical rows staying
-        together): a VAE overfits a few hundred rows quickly (its noise variances
-        shrink on the training rows), and the held-out likelihood of the weights
-        trained longest is then far below that of the best validation epoch. A mean
-        validation ELBO that a few rows dominate can stop training too early, though
-        (digits, see :doc:`/vae`). Not used by :meth:`partial_fit`.
+        validation epoch. ``"auto"`` does so for data of at least 200 distinct
+        samples of positive weight with an observed entry, and trains on all
+        the samples of other data (identical rows stay together on one side): a VAE
+        overfits a few hundred rows quickly (its noise variances shrink on the
+        training rows), and the held-out likelihood of the weights trained longest
+        is then far below that of the best validation epoch. A mean validation ELBO
+        that a few rows dominate can stop training too early, though (digits, see
+        :doc:`/vae`). Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
         Share of the (sample-weighted) training data held out for validation.

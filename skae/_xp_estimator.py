@@ -135,7 +135,12 @@ class ArrayAPIMixin:
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit_array_api(self, X, sample_weight, incremental, xp, device):
-        from ._estimator import _auto_batch_size, _random_streams, _resolve_alpha
+        from ._estimator import (
+            _AUTO_EARLY_STOPPING_ROWS,
+            _auto_batch_size,
+            _random_streams,
+            _resolve_alpha,
+        )
 
         name = type(self).__name__
         method = "partial_fit" if incremental else "fit"
@@ -182,6 +187,7 @@ class ArrayAPIMixin:
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
+                min_distinct=_AUTO_EARLY_STOPPING_ROWS,
             )
         if continuing and validation_rows is not None:
             self._warn_of_trained_validation_rows()

@@ -392,6 +392,8 @@ def test_the_machine_line_names_which_wheel_bundles_a_blas(path, owner):
         ("anomaly", ["--max-iter", "0"], "--max-iter: 0 is not a positive integer"),
         ("anomaly", ["--first-seed", "-1"], "--first-seed: -1 is not an integer of at least 0"),
         ("speed", ["--threads", "0"], "--threads: 0 is not a positive integer"),
+        ("compare", ["--max-samples", "0"], "--max-samples: 0 is not a positive integer"),
+        ("compare", ["--n-jobs", "0"], "--n-jobs: 0 is not a nonzero integer"),
         ("speed", ["--load", "-1"], "--load: -1 is not an integer of at least 0"),
         ("gpu", ["--repeats", "0"], "--repeats: 0 is not a positive integer"),
         ("gpu", ["--torch-threads", "0"], "--torch-threads: 0 is not a positive integer"),

@@ -148,22 +148,28 @@ def test_lightest_group_is_held_out_when_none_fits():
     assert_array_equal(X[val], np.repeat(np.eye(3)[2:], 20, axis=0))
 
 
-def test_auto_early_stopping_holds_out_no_whole_pattern_when_none_fits():
-    # Eight patterns of 125 rows: each is 12.5 % of the data, over the 10 % asked for.
-    # early_stopping=True holds out the lightest (it asked for validation); "auto"
-    # trains on every row rather than never seeing one pattern.
+def test_auto_early_stopping_needs_200_distinct_rows():
+    # Eight patterns of 125 rows: every held-out group is a pattern the model never
+    # trains on. early_stopping=True holds out the lightest (it asked for
+    # validation); "auto" asks for 200 distinct rows and trains on every row.
     X = np.repeat(np.array(list(itertools.product([0.0, 1.0], repeat=3))), 125, axis=0)
-    train, val = validation_split(X, None, 0.1, 0, required=False)
+    train, val = validation_split(X, None, 0.25, 0, required=False, min_distinct=200)
     assert_array_equal(train, np.arange(1000))
     assert val is None
-    _, val = validation_split(X, None, 0.1, 0, required=True)
+    _, val = validation_split(X, None, 0.1, 0, required=True, min_distinct=200)
     assert val.size == 125
     auto = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=3, n_init=1,
                                   random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         auto.fit(X)
-    assert auto.validation_loss_curve_ is None
-    # A share that fits still holds out (two patterns of 8 in 25 %).
-    train, val = validation_split(X, None, 0.25, 0, required=False)
-    assert val.size == 250
+        assert auto.validation_loss_curve_ is None
+        # 200 distinct rows, each repeated: held out as before, duplicates together.
+        distinct = np.random.default_rng(0).normal(size=(200, 3))
+        repeated = np.repeat(distinct, 2, axis=0)
+        auto.fit(repeated)
+    assert auto.validation_loss_curve_ is not None
+    # Distinct rows and a small fraction: the lightest row held out, as before.
+    rows = np.random.default_rng(1).normal(size=(400, 3))
+    _, val = validation_split(rows, None, 0.002, 0, required=False, min_distinct=200)
+    assert val.size == 1
