@@ -782,10 +782,12 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True, min_dis
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     group_weight = np.bincount(group, weights=weight, minlength=unique_keys.size)
     limit = fraction * group_weight.sum() * (1 + 1e-12)
+    positive = group_weight > 0
+    if np.count_nonzero(positive) < min_distinct and not required:
+        return np.arange(n), None
     held = np.zeros(unique_keys.size, dtype=bool)
     # The longest prefix that fits whole, then a greedy pass over the other groups,
     # until the room left is smaller than every positive weight still to come.
-    positive = group_weight > 0
     cumulative = np.cumsum(group_weight)
     start = int(np.searchsorted(cumulative, limit, side="right"))
     held[:start] = positive[:start]
@@ -798,8 +800,6 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True, min_dis
         if 0 < w <= room:
             held[g] = True
             room -= w
-    if np.count_nonzero(positive) < min_distinct and not required:
-        return np.arange(n), None
     if not held.any() and positive.any():
         held[np.argmin(np.where(positive, group_weight, np.inf))] = True
     is_validation = held[group]

@@ -1942,11 +1942,10 @@ _FLOAT32_LARGE = 1e9
 
 
 def _float32_hint(X):
-    """Why float32 data of large magnitude diverge whatever the rate, or None.
+    """Why float32 data of large magnitude can diverge whatever the rate, or None.
 
-    Adam's squared gradients (and the squared errors) of such data overflow
-    float32's range, 3.4e38, where float64's holds: a lower learning rate does
-    not help.
+    Adam's squared gradients of such data can overflow float32's range, 3.4e38,
+    where float64's holds: a lower learning rate does not help then.
     """
     if not (isinstance(X, np.ndarray) or sp.issparse(X)) or X.dtype != np.float32:
         return None  # float64, or a device array (whose fit says what it can)
