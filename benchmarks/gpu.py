@@ -22,8 +22,8 @@ device. ``skae-numpy-all`` trains the small network on one thread all the
 same (skae's rule for networks whose products are small). Each contender is first warmed up for
 an epoch on a slice of each network's own data; the repeats are interleaved
 rounds, each fitting every contender once, in an order that rotates from round
-to round. Absent backends are skipped with a message; the header says what
-hardware ran.
+to round. Absent backends are skipped with a message, and so is a contender
+that fails its warm-up (with its error); the header says what hardware ran.
 
 Usage::
 
@@ -257,6 +257,8 @@ def run(configs, names=None, *, device="cuda", repeats=3, seed=0, log=print):
     Per config, every contender is first warmed up on a slice of the config's own data
     (imports, device start-up, kernel caches and allocator for these shapes); then
     ``repeats`` rounds run each contender once, their order rotating from round to round.
+    A contender whose warm-up raises is reported (``skipped: ...``) and left out of
+    that config's rounds.
     """
     found, skipped = contenders(device)
     for message in skipped:
@@ -264,12 +266,18 @@ def run(configs, names=None, *, device="cuda", repeats=3, seed=0, log=print):
     if names is not None:
         found = {n: f for n, f in found.items() if n in names}
     records = []
-    order = list(found)
     for config in configs:
         X = make_data(config, seed)
         warm = warm_up_config(config)
-        for name in order:
-            found[name](warm, X[: warm.n_samples], seed)
+        order = []
+        for name in found:
+            try:
+                found[name](warm, X[: warm.n_samples], seed)
+            except Exception as exc:  # a backend broken on this machine: say so, go on
+                log(f"skipped: {name} failed its warm-up on {config.name}: "
+                    f"{type(exc).__name__}: {exc}")
+            else:
+                order.append(name)
         seconds = {name: [] for name in order}
         for r in range(repeats):
             shift = r % len(order) if order else 0

@@ -288,6 +288,11 @@ AGREEMENT_CONFIGS = [
     {"n_init": 3, "max_iter": 14},
     {"n_init": 3, "early_stopping": True, "max_iter": 14},
     {"n_init": 3, "noise": "masking", "noise_level": 0.2, "max_iter": 14},
+    # PyTorch's fused step (relu, untied): the code's penalty injected, the L2 penalty
+    # written into the gradient's buffer, Adam's moments by lerp for small β too.
+    {"sparsity": 1e-2, "alpha": 1e-3, "decoder_layer_sizes": (12, 8)},
+    {"beta_1": 0.0, "beta_2": 0.3, "sample_weight": True},
+    {"beta_1": 0.4, "beta_2": 0.5, "learning_rate": "constant"},
 ]
 
 
@@ -312,6 +317,21 @@ def test_torch_float64_reproduces_numpy(data, params):
         assert_allclose(est.validation_loss_curve_, reference.validation_loss_curve_,
                         rtol=1e-10)
         assert est.best_validation_loss_ == pytest.approx(reference.best_validation_loss_)
+
+
+def test_pytorch_trains_with_its_fused_kernels_and_other_namespaces_without(data):
+    """The fused step is PyTorch's alone; a tied network keeps the standard backward."""
+    from skae._xp_engine import ArrayAdam, ArrayNetwork
+
+    host = small()._build_model(small()._spec(10), np.float64)
+    assert ArrayNetwork(host, skae._xp.array_namespace(strict(data))[0]).kernels is None
+    if HAS_TORCH:
+        xp = skae._xp.array_namespace(torch_array(data))[0]
+        network = ArrayNetwork(host, xp)
+        assert network.kernels is not None
+        assert ArrayAdam(xp, torch_array(host.params), 1e-3, 0.9, 0.999, 1e-8).kernels
+        tied = small(tied_weights=True)
+        assert ArrayNetwork(tied._build_model(tied._spec(10), np.float64), xp)._coef_blocks is None
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -35,8 +35,10 @@ def test_tiny_run_on_the_cpu(gpu):
     else:
         assert {"skae-torch-cpu", "torch-loop-cpu"} <= names
         ratios = gpu.ratios(records)["tiny"]
+        # skae-cupy runs on CuPy's GPU whatever --device says, where CuPy works.
+        cupy = {"skae-cupy / skae-numpy-1t"} if "skae-cupy" in names else set()
         assert set(ratios) == {"skae-torch-cpu / skae-numpy-1t",
-                               "torch-loop-cpu / skae-torch-cpu"}
+                               "torch-loop-cpu / skae-torch-cpu"} | cupy
         assert all(value > 0 for value in ratios.values())
     if gpu.cupy is None:
         assert any("CuPy is not installed" in line for line in lines)
@@ -116,3 +118,23 @@ def test_the_every_core_contender_sets_every_core(gpu, monkeypatch):
     # Every core (OpenBLAS may cap it at the threads it was built for, a machine with
     # one core has one).
     assert seen[1] == {1} and (seen[0] != {1} or os.cpu_count() == 1)
+
+
+def test_a_contender_failing_its_warm_up_is_left_out_with_its_error(gpu, monkeypatch):
+    """A backend broken on the machine (a CuPy build for another CUDA, say) costs its
+    own line only: the others are measured, on every config."""
+
+    def works(config, X, seed):
+        return 0.25
+
+    def breaks(config, X, seed):
+        raise RuntimeError("no kernel image for this device")
+
+    monkeypatch.setattr(gpu, "contenders", lambda device: ({"a": works, "b": breaks}, []))
+    tiny = gpu.Config("tiny", 12, (8,), 2, 100, 16, 1)
+    other = gpu.Config("other", 12, (8,), 2, 100, 16, 1)
+    lines = []
+    records = gpu.run([tiny, other], device="cpu", repeats=2, log=lines.append)
+    assert [(r["config"], r["contender"]) for r in records] == [("tiny", "a"), ("other", "a")]
+    failed = [line for line in lines if line.startswith("skipped: b failed")]
+    assert len(failed) == 2 and "RuntimeError: no kernel image" in failed[0]
