@@ -9,7 +9,7 @@ from sklearn import config_context
 from sklearn.base import TransformerMixin, _fit_context
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_array, check_is_fitted
 
 from ._activations import ACTIVATIONS
 from ._callbacks import CallbackSupportMixin, fit_task
@@ -84,6 +84,19 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         categories are never observed. A group missing as a whole in every
         training row otherwise (no observed 1 in any) is refused too: nothing
         of it could be learned.
+
+    min_value : float or array-like of shape (n_features,), default=-np.inf
+        Least value an imputed entry may take, in the input's units: a
+        reconstruction below it is imputed as ``min_value``. A number bounds
+        every feature, an array-like each feature in turn, as
+        :class:`~sklearn.impute.IterativeImputer`'s does. Observed entries are
+        returned as given, even beyond the bounds, and training does not read
+        them. The columns of categorical groups (imputed one-hot) and the empty
+        features ``keep_empty_features`` keeps (imputed 0) ignore them.
+
+    max_value : float or array-like of shape (n_features,), default=np.inf
+        Greatest value an imputed entry may take, as ``min_value``; every
+        feature's ``min_value`` must lie below its ``max_value``.
 
     n_components : int, default=16
         Width of the network's linear code layer.
@@ -285,6 +298,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
         "categorical_groups": [list, tuple, None],
+        "min_value": [None, Interval(Real, None, None, closed="both"), "array-like"],
+        "max_value": [None, Interval(Real, None, None, closed="both"), "array-like"],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "decoder_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
@@ -322,6 +337,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         add_indicator=False,
         keep_empty_features=False,
         categorical_groups=None,
+        min_value=-np.inf,
+        max_value=np.inf,
         n_components=16,
         hidden_layer_sizes=(128, 128),
         decoder_layer_sizes=None,
@@ -350,6 +367,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         self.add_indicator = add_indicator
         self.keep_empty_features = keep_empty_features
         self.categorical_groups = categorical_groups
+        self.min_value = min_value
+        self.max_value = max_value
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.decoder_layer_sizes = decoder_layer_sizes
@@ -436,7 +455,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         as in :meth:`transform`, whatever this ``X`` holds in them. Its
         one-hot groups are checked as given, as :meth:`transform` checks them.
         """
+        bounds = self._bounds(X.shape[1])  # checked before anything is trained
         Z, learned = self._standardized(X, continuing)
+        learned = {**learned, **bounds}
         nan = np.isnan(Z)
         seen = ~nan.all(axis=0)  # an empty feature never reaches the network
         hides = self.noise == "masking" and self.noise_level > 0
@@ -455,6 +476,42 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             MissingEntries(X.shape[1], groups).check_one_hot(Z)
             Z[:, self._empty_features] = np.nan
         return Z, learned
+
+    def _bounds(self, n_features):
+        """``{"_min_value": ..., "_max_value": ...}``: the bounds, one per feature, checked."""
+        bounds = {}
+        for name, default in (("min_value", -np.inf), ("max_value", np.inf)):
+            value = getattr(self, name)
+            if value is None:
+                value = default
+            if np.ndim(value) == 0:
+                value = np.full(n_features, value, dtype=np.float64)
+            else:
+                value = check_array(
+                    value, ensure_2d=False, ensure_all_finite=False, dtype=np.float64,
+                    input_name=name,
+                )
+                if value.shape != (n_features,):
+                    raise ValueError(
+                        f"{name} has shape {value.shape}, but X has {n_features} features: "
+                        "give one bound per feature, or one number for all."
+                    )
+            if np.isnan(value).any():
+                j = int(np.flatnonzero(np.isnan(value))[0])
+                raise ValueError(
+                    f"{name} is NaN for feature {j}: give a number, or "
+                    f"{'-' if default < 0 else ''}np.inf for no bound."
+                )
+            bounds[f"_{name}"] = value
+        low, high = bounds["_min_value"], bounds["_max_value"]
+        if (low >= high).any():
+            j = int(np.flatnonzero(low >= high)[0])
+            raise ValueError(
+                f"One (or more) features have min_value >= max_value: feature {j} has "
+                f"min_value={float(low[j])!r} and max_value={float(high[j])!r}. Give every "
+                "feature a min_value below its max_value."
+            )
+        return bounds
 
     def _refuse_unobserved_groups(self, X, spec, train_rows):
         # A group missing in every entry is an empty feature (dropped, or kept, as the
@@ -693,6 +750,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         numeric = np.ones(X.shape[1], dtype=bool)
         for g in groups:
             numeric[list(g)] = False
+        low, high = self._min_value, self._max_value
+        bounded = numeric & ((low > -np.inf) | (high < np.inf))
+        imputed = np.zeros(X.shape, dtype=bool) if bounded.any() else None
         for rows in self._chunks(X.shape[0]):
             chunk = Z[rows]
             nan = np.isnan(chunk) if groups else None
@@ -721,6 +781,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                 filled[np.ix_(blind, numeric)] = mean[numeric]
             with np.errstate(over="ignore"):  # a cast to float32 that overflows: refused below
                 block[holes] = filled[holes]
+            if imputed is not None:
+                imputed[rows] = holes
         # The observed entries are finite: only an imputation can overflow.
         _refuse_overflow(
             self,
@@ -729,6 +791,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             advice="Check the observed values of those rows, or fit the imputer on data "
             "of their range.",
         )
+        if imputed is not None:
+            imputed[:, ~bounded] = False
+            with np.errstate(over="ignore"):  # a bound beyond float32's range: ±inf there
+                low, high = low.astype(out.dtype), high.astype(out.dtype)
+            np.clip(out, low, high, out=out, where=imputed)
         if self.keep_empty_features:
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.
             out[:, empty] = np.where(unseen[:, empty], 0, X[:, empty])

@@ -786,3 +786,96 @@ def test_complete_training_data_without_masking_warns(blobs, noise):
         warnings.simplefilter("ignore", ConvergenceWarning)
         quick(max_iter=2).fit(blobs)  # masking hides entries
         quick(noise=noise, max_iter=2).fit(with_holes(blobs))  # missing entries seen
+
+
+# -- bounds on the imputed values ----------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_imputed_values_are_clipped_to_the_bounds_and_observed_ones_kept(holes, dtype):
+    """As IterativeImputer's min_value / max_value: only imputed entries, per feature."""
+    X = holes.astype(dtype)
+    missing = np.isnan(X)
+    free = quick().fit(X)
+    unbounded = free.transform(X)
+    low = np.nanquantile(unbounded[missing], 0.3)  # binds on a share of the imputations
+    high = np.array([np.inf, 0.2, 0.5, np.inf, 0.1, 0.3])
+    bounded = quick(min_value=low, max_value=high).fit(X)
+    # Training does not read them: the same network.
+    assert_array_equal(bounded._params, free._params)
+    before = X.copy()
+    out = bounded.transform(X)
+    assert_array_equal(X, before)
+    assert out.dtype == dtype
+    assert_array_equal(out[~missing], X[~missing])  # observed entries as given, beyond too
+    highs = np.broadcast_to(high, X.shape)
+    assert (X[~missing] < low).any() and (X[~missing] > highs[~missing]).any()
+    expected = np.clip(unbounded, dtype(low), high.astype(dtype))
+    assert_array_equal(out[missing], expected[missing])
+    assert (unbounded[missing] != out[missing]).sum() > missing.sum() // 4
+
+
+def test_bounds_that_do_not_bind_change_nothing(holes):
+    out = quick().fit_transform(holes)
+    loose = quick(min_value=-1e3, max_value=[1e3] * holes.shape[1]).fit_transform(holes)
+    assert_array_equal(out, loose)
+    assert_array_equal(out, quick(min_value=None, max_value=None).fit_transform(holes))
+
+
+def test_bounds_leave_one_hot_groups_and_kept_empty_features_alone():
+    X, groups, _ = mixed(n=200)
+    rng = np.random.RandomState(0)
+    masked = np.where(rng.uniform(size=X.shape) < 0.2, np.nan, X)
+    masked[:, 2:5] = np.where(np.isnan(masked[:, 2:5]).any(axis=1)[:, None], np.nan, X[:, 2:5])
+    masked = np.column_stack([masked, np.full(len(X), np.nan)])  # an empty feature
+    imputer = quick(categorical_groups=groups, keep_empty_features=True,
+                    min_value=0.25, max_value=0.75)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out = imputer.fit_transform(masked)
+    block = out[:, 2:5]
+    assert_array_equal(block.sum(axis=1), 1)  # still one-hot: 0s and 1s, not clipped
+    assert set(np.unique(block)) == {0.0, 1.0}
+    assert_array_equal(out[:, -1], 0)  # the empty feature's holes are 0, as without bounds
+    numeric = np.isnan(masked) & (np.arange(masked.shape[1]) < 7) & ~np.isin(
+        np.arange(masked.shape[1]), [2, 3, 4])
+    assert numeric.any()
+    assert out[numeric].min() >= 0.25 and out[numeric].max() <= 0.75
+
+
+def test_rows_imputed_with_the_means_are_clipped_too(holes):
+    X = holes.copy()
+    X[0] = np.nan  # nothing observed: the means
+    imputer = quick(min_value=0.0).fit(X)
+    out = imputer.transform(X)
+    assert_array_equal(out[0], np.maximum(imputer.mean_, 0.0))
+
+
+def test_a_warm_start_takes_the_new_bounds(holes):
+    imputer = quick(warm_start=True, max_iter=3, tol=0).fit(holes)
+    imputer.set_params(min_value=0.0)
+    imputer.fit(holes)
+    out = imputer.transform(holes)
+    assert out[np.isnan(holes)].min() >= 0.0
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(min_value=[0.0] * 5), r"min_value has shape \(5,\), but X has 6 features"),
+        (dict(max_value=np.zeros((6, 1))), r"max_value has shape \(6, 1\)"),
+        (dict(min_value=[0.0] * 5 + [np.nan]), "min_value is NaN for feature 5"),
+        (dict(min_value=1.0, max_value=1.0), "feature 0 has min_value=1.0 and max_value=1.0"),
+        (dict(min_value=[0, 0, 0, 0, 0, 2], max_value=1.0), "feature 5 has min_value=2.0"),
+        (dict(min_value=np.nan), "'min_value' parameter"),
+        (dict(max_value="high"), "'max_value' parameter"),
+    ],
+)
+def test_bad_bounds_are_refused_and_leave_a_fitted_imputer_untouched(holes, params, message):
+    imputer = quick().fit(holes)
+    state = pickle.dumps(imputer)
+    with pytest.raises(ValueError, match=message):
+        imputer.set_params(**params).fit(holes)
+    fitted = pickle.loads(state)
+    assert_array_equal(imputer._params, fitted._params)
+    assert_array_equal(imputer._min_value, fitted._min_value)
+    assert_array_equal(imputer.set_params(min_value=-np.inf, max_value=np.inf).transform(holes),
+                       fitted.transform(holes))
