@@ -5,8 +5,9 @@ and :mod:`skae._training`, written with standard functions (``@``,
 ``xp.where``, ``xp.tanh``, ...) and no ``out=``: every step makes new arrays
 instead of writing into preallocated ones, which is what an accelerator's
 caching allocator is good at. On PyTorch, the training step takes a few fused
-operations instead (:class:`TorchKernels`): the same formulas in fewer kernel
-launches, which is what a small network's step on a GPU spends its time on.
+operations instead (:class:`TorchKernels`), and writes its gradient into one
+buffer: the same formulas in fewer kernel launches, which is what a small
+network's step on a GPU spends its time on.
 The flat parameter vector and its layout are
 those of the NumPy engine (:class:`~skae._model.Network` gives the layout),
 so a model fitted here is the model the NumPy engine would fit, up to
@@ -129,8 +130,9 @@ class TorchKernels:
     one flat array (no concatenation): the same formulas as the standard
     functions', in fewer launches (measured with ``benchmarks/gpu.py``'s
     networks on an H200: 1.3–1.7× as many steps per second). Every other
-    namespace, activation, weighted loss and tied network takes the standard
-    functions.
+    namespace takes the standard functions; on PyTorch, so do the activations
+    other than ReLU (their derivatives too), the weighted loss, and the
+    backward pass of a network with tied weights.
     """
 
     def __init__(self, torch):
@@ -241,6 +243,8 @@ class ArrayNetwork:
         ``injections`` maps a layer index to an array added to its ``δ`` (after the
         activation's derivative), as in :meth:`skae._model.Network.backward`;
         ``alpha`` adds the L2 penalty's gradient ``α W`` to the stored matrices.
+        On PyTorch (weights not tied) the gradient returned is the network's own
+        buffer, which the next call overwrites: use it before asking for the next.
         """
         if self.kernels is not None and not self.tied_to:
             return self._backward_into(coefs, Z, delta, injections, alpha)
@@ -319,7 +323,10 @@ class ArrayObjective:
             self._fused_squared_error = fused
 
     def loss_gradient(self, params, inputs, targets, weights):
-        """``(loss, grad)``: the minibatch objective (0-d array) and its flat gradient."""
+        """``(loss, grad)``: the minibatch objective (0-d array) and its flat gradient.
+
+        ``grad`` may be a buffer the next call overwrites (:meth:`ArrayNetwork.backward`).
+        """
         xp, net = self.xp, self.network
         coefs, intercepts = net.views(params)
         Z = net.forward(coefs, intercepts, inputs)

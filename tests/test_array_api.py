@@ -334,6 +334,48 @@ def test_pytorch_trains_with_its_fused_kernels_and_other_namespaces_without(data
         assert ArrayNetwork(tied._build_model(tied._spec(10), np.float64), xp)._coef_blocks is None
 
 
+@requires_torch
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
+    """What the fused path is for: its operations run, the standard ones they replace don't.
+
+    The agreement tests cannot tell (the standard path computes the same numbers).
+    """
+    import collections
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from skae._xp_engine import ArrayAdam, ArrayNetwork, ArrayObjective
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = collections.Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.seen[func.overloadpacket.__name__] += 1
+            return func(*args, **(kwargs or {}))
+
+    est = small(hidden_layer_sizes=(16, 8))
+    host = est._build_model(est._spec(10), np.float64)
+    host.initialize(np.random.default_rng(0), "lecun")
+    xp = skae._xp.array_namespace(torch_array(data))[0]
+    objective = ArrayObjective(ArrayNetwork(host, xp), "squared_error", alpha=1e-3)
+    adam = ArrayAdam(xp, torch_array(host.params), 1e-3, 0.9, 0.999, 1e-8)
+    X = torch_array(data[:32])
+    w = torch_array(np.linspace(0.5, 1.5, 32)) if weighted else None
+    with Count() as count:
+        loss, grad = objective.loss_gradient(adam.params, X, X, w)
+        adam.step(grad)
+    seen = count.seen
+    # 3 layers each side: 6 addmm and 4 ReLUs forward, 4 ReLU derivatives backward.
+    assert seen["addmm"] == 6 and seen["relu"] == 4 and seen["threshold_backward"] == 4
+    assert seen["lerp"] == 2 and seen["addcdiv"] == 1
+    assert seen["mse_loss"] == (0 if weighted else 1)
+    for replaced in ("cat", "where", "gt", "lt"):
+        assert seen[replaced] == 0, replaced
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("high, counted", [(1.0, True), (1 + 1e-12, True), (1.5, False)])
 def test_the_cross_entropys_floor_is_the_numpy_engines(data, weighted, high, counted):
