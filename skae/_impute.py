@@ -90,9 +90,11 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         reconstruction below it is imputed as ``min_value``. A number bounds
         every feature, an array-like each feature in turn, as
         :class:`~sklearn.impute.IterativeImputer`'s does. Observed entries are
-        returned as given, even beyond the bounds, and training does not read
-        them. The columns of categorical groups (imputed one-hot) and the empty
-        features ``keep_empty_features`` keeps (imputed 0) ignore them.
+        returned as given, even beyond the bounds, and training does not use
+        the bounds. The columns of categorical groups (imputed one-hot) and the
+        empty features ``keep_empty_features`` keeps (imputed 0) ignore them.
+        float32 data are bounded by the bounds rounded to float32 (to nearest).
+        The bounds of the last fit apply in :meth:`transform`.
 
     max_value : float or array-like of shape (n_features,), default=np.inf
         Greatest value an imputed entry may take, as ``min_value``; every
@@ -484,18 +486,25 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             value = getattr(self, name)
             if value is None:
                 value = default
-            if np.ndim(value) == 0:
-                value = np.full(n_features, value, dtype=np.float64)
-            else:
-                value = check_array(
-                    value, ensure_2d=False, ensure_all_finite=False, dtype=np.float64,
-                    input_name=name,
-                )
-                if value.shape != (n_features,):
-                    raise ValueError(
-                        f"{name} has shape {value.shape}, but X has {n_features} features: "
-                        "give one bound per feature, or one number for all."
+            try:
+                if np.ndim(value) == 0:
+                    value = np.full(n_features, value, dtype=np.float64)
+                else:
+                    # A copy: the fitted bounds do not follow later edits of the caller's.
+                    value = check_array(
+                        value, ensure_2d=False, ensure_all_finite=False, dtype=np.float64,
+                        copy=True, input_name=name,
                     )
+            except (OverflowError, TypeError) as exc:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} is not a bound: give a float, or an "
+                    f"array-like of {n_features} floats, one per feature ({exc})."
+                ) from None
+            if value.shape != (n_features,):
+                raise ValueError(
+                    f"{name} has shape {value.shape}, but X has {n_features} features: "
+                    "give one bound per feature, or one number for all."
+                )
             if np.isnan(value).any():
                 j = int(np.flatnonzero(np.isnan(value))[0])
                 raise ValueError(
@@ -795,6 +804,15 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
             imputed[:, ~bounded] = False
             with np.errstate(over="ignore"):  # a bound beyond float32's range: ±inf there
                 low, high = low.astype(out.dtype), high.astype(out.dtype)
+            beyond = bounded & ((low == np.inf) | (high == -np.inf))
+            if beyond.any():  # every imputation of the feature would be infinite
+                j = int(np.flatnonzero(beyond)[0])
+                raise ValueError(
+                    f"The bounds of feature {j} (min_value={self._min_value[j]:.3g}, "
+                    f"max_value={self._max_value[j]:.3g}) lie beyond {out.dtype}'s range, so "
+                    f"X in {out.dtype} cannot be imputed within them: pass X as float64 "
+                    "(X.astype(np.float64))."
+                )
             np.clip(out, low, high, out=out, where=imputed)
         if self.keep_empty_features:
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.

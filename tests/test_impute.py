@@ -879,3 +879,33 @@ def test_bad_bounds_are_refused_and_leave_a_fitted_imputer_untouched(holes, para
     assert_array_equal(imputer._min_value, fitted._min_value)
     assert_array_equal(imputer.set_params(min_value=-np.inf, max_value=np.inf).transform(holes),
                        fitted.transform(holes))
+
+
+def test_transform_keeps_the_bounds_of_the_last_fit(holes):
+    """Neither set_params nor an edit of the caller's array reaches a fitted imputer."""
+    low = np.zeros(holes.shape[1])
+    imputer = quick(min_value=low).fit(holes)
+    out = imputer.transform(holes)
+    assert out[np.isnan(holes)].min() == 0.0
+    low[:] = 50.0
+    imputer.set_params(min_value=None)
+    assert_array_equal(imputer.transform(holes), out)
+
+
+def test_float32_data_cannot_be_imputed_within_bounds_beyond_its_range(holes):
+    X = holes.astype(np.float32)
+    before = X.copy()
+    imputer = quick(min_value=1e39).fit(holes)  # float64: a bound like another
+    assert imputer.transform(holes)[np.isnan(holes)].min() == 1e39
+    with pytest.raises(ValueError, match=r"feature 0 .*beyond float32's range.*float64"):
+        imputer.transform(X)
+    assert_array_equal(X, before)
+    # An upper bound beyond float32's range is no bound there.
+    out = quick(max_value=1e39).fit(holes).transform(X)
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("bound", [10**400, [10**400] * 6, {"a": 1}])
+def test_bounds_that_are_not_floats_are_refused_with_a_message(holes, bound):
+    with pytest.raises(ValueError, match="is not a bound: give a float"):
+        quick(min_value=bound).fit(holes)
