@@ -409,14 +409,27 @@ def _non_numeric_columns(X):
     object dtype and categoricals of numbers do, strings, dates and durations
     do not.
     """
-    if isinstance(X, np.ndarray) or sp.issparse(X) or not hasattr(X, "columns"):
+    if isinstance(X, np.ndarray) or sp.issparse(X):
         return []
     is_pandas = type(X).__module__.startswith("pandas")
+    try:
+        if _is_arrow_table(X):  # its columns are the column arrays, its names apart
+            columns = [(name, X.column(i)) for i, name in enumerate(X.column_names)]
+        elif not hasattr(X, "columns"):
+            return []
+        elif is_pandas:  # by position: names may repeat
+            columns = [(name, X.iloc[:, i]) for i, name in enumerate(X.columns)]
+        else:
+            columns = [(name, X[name]) for name in X.columns]
+    except Exception:  # not a frame this reads: the caller keeps its own message
+        return []
     names = []
-    for i, name in enumerate(X.columns):
-        column = X.iloc[:, i] if is_pandas else X[name]  # by position: names may repeat
+    for name, column in columns:
         try:
-            if _is_temporal(column.dtype):
+            dtype = getattr(column, "dtype", None)  # pandas, polars; pyarrow's is "type"
+            if dtype is None:
+                dtype = getattr(column, "type", None)
+            if _is_temporal(dtype):
                 raise TypeError  # NumPy would cast dates and durations to floats
             if is_pandas:  # nullable dtypes hold pd.NA, a missing value
                 column.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -433,10 +446,19 @@ def _temporal_columns(X):
     None for arrays. scikit-learn's validation turns polars ones into numbers
     (days or microseconds since an epoch); NumPy refuses pandas ones.
     """
-    if sp.issparse(X) or not (hasattr(X, "dtypes") and hasattr(X, "columns")):
+    if sp.issparse(X):
+        return []
+    if _is_arrow_table(X):
+        return [field.name for field in X.schema if _is_temporal(field.type)]
+    if not (hasattr(X, "dtypes") and hasattr(X, "columns")):
         return []
     return [name for name, dtype in zip(X.columns, list(X.dtypes), strict=True)
             if _is_temporal(dtype)]
+
+
+def _is_arrow_table(X):
+    """Whether ``X`` is a pyarrow Table (or RecordBatch), which scikit-learn reads too."""
+    return type(X).__module__.startswith("pyarrow") and hasattr(X, "column_names")
 
 
 def _is_complex(X):
@@ -638,7 +660,13 @@ def _dtype_name(dtype):
 
 
 def _is_temporal(dtype):
-    """Whether a NumPy, pandas or polars dtype holds dates, times or durations."""
+    """Whether a NumPy, pandas, polars or pyarrow dtype holds dates, times or durations."""
+    if type(dtype).__module__.startswith("pyarrow"):
+        import pyarrow.types  # installed: the data are pyarrow's
+
+        if pyarrow.types.is_dictionary(dtype):
+            dtype = dtype.value_type
+        return pyarrow.types.is_temporal(dtype)
     dtype = getattr(getattr(dtype, "categories", None), "dtype", dtype)  # a categorical's
     is_temporal = getattr(dtype, "is_temporal", None)  # polars
     return getattr(dtype, "kind", None) in ("m", "M") or (callable(is_temporal) and is_temporal())
@@ -2320,6 +2348,8 @@ class AutoencoderTransformer(
         the best epoch of its own (``best_validation_loss_`` is that epoch's),
         whereas :class:`~sklearn.neural_network.MLPRegressor` keeps the best of
         all its warm-started fits: a loop of short fits ends on the last one's.
+        The optimizer state kept is the last epoch's, also where early stopping
+        restored an earlier epoch's weights.
 
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, monitor their

@@ -173,6 +173,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         observes them; constant ones enter the network as their constant. The
         first fit's ``indicator_`` is kept too (the output keeps its columns):
         a feature with missing values only in a later fit gets no indicator.
+        The optimizer state it goes on from is the last epoch's, also where
+        early stopping restored an earlier epoch's weights.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their loss

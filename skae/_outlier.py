@@ -339,7 +339,9 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Print one line per epoch.
 
     warm_start : bool, default=False
-        Continue from the previous weights and optimizer state.
+        Continue from the previous weights and optimizer state (the optimizer
+        state of the last epoch, also where early stopping restored an earlier
+        epoch's weights).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their

@@ -172,7 +172,8 @@ class VariationalAutoencoder(
     warm_start : bool, default=False
         When True, :meth:`fit` continues from the previous weights and optimizer
         state. The model (layer sizes, activation, loss, ``min_noise_variance``)
-        must not change.
+        must not change. The optimizer state kept is the last epoch's, also
+        where early stopping restored an earlier epoch's weights.
 
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples and monitor their mean

@@ -279,6 +279,31 @@ def test_polars_date_and_duration_columns_are_refused_as_pandas_ones_are(X, cls)
         fitted.transform(df.select("day").rename({"day": "a"}))
 
 
+@pytest.mark.parametrize(
+    "cls", [AutoencoderTransformer, AutoencoderImputer, VariationalAutoencoder]
+)
+def test_pyarrow_tables_name_their_text_and_date_columns_as_frames_do(X, cls):
+    """A pyarrow Table's ``columns`` are its arrays, its names in ``column_names``:
+    read so, its dates are refused (not microseconds since 1970) and its text named
+    (not an internal indexing error)."""
+    pa = pytest.importorskip("pyarrow", reason="pyarrow Tables need pyarrow")
+    days = np.datetime64("2020-01-01") + np.arange(40)
+    table = pa.table({"a": X[:, 0], "day": pa.array(days), "name": ["x"] * 40})
+    with pytest.raises(ValueError, match=re.escape(
+        "Column ['day'] of X holds dates, times or durations"
+    )) as info:
+        cls().fit(table)
+    assert "Column ['name'] of X is non-numeric: " in str(info.value)
+    with pytest.raises(ValueError, match=re.escape("Column ['name'] of X is non-numeric")):
+        cls().fit(table.select(["a", "name"]))
+    categorical = pa.table({"a": X[:, 0], "d": pa.array(days).dictionary_encode()})
+    with pytest.raises(ValueError, match=re.escape("Column ['d'] of X holds dates")):
+        cls().fit(categorical)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cls(max_iter=2).fit(table.select(["a"]))  # numbers read as numbers
+
+
 def test_dates_in_arrays_categoricals_and_frames_with_repeated_names_are_refused(X):
     pd = pytest.importorskip("pandas")
     days = (np.datetime64("2020-01-01") + np.arange(40)).reshape(20, 2)
