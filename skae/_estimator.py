@@ -440,6 +440,24 @@ def _non_numeric_columns(X):
     return names
 
 
+def _columns_of_numbers_beside_na(X):
+    """Names of the columns of pandas ``X`` that hold numbers and pd.NA (else [])."""
+    if not type(X).__module__.startswith("pandas") or not hasattr(X, "columns"):
+        return []
+    names = []
+    for i, name in enumerate(X.columns):
+        column = X.iloc[:, i]
+        if not (column.dtype == object or str(column.dtype).startswith("str")):
+            continue
+        try:
+            if column.isna().any():
+                column.astype("Float64")  # what the message advises
+                names.append(str(name))
+        except (TypeError, ValueError):
+            continue
+    return names
+
+
 def _temporal_columns(X):
     """Names of the columns of data frame ``X`` holding dates, times or durations.
 
@@ -789,9 +807,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             columns = _non_numeric_columns(X)
             if columns:
                 raise self._non_numeric_error(columns) from exc
-            if "NAType" in message:  # numbers of object dtype beside pd.NA
+            if "NAType" in message:  # numbers of object (or string) dtype beside pd.NA
+                held = _columns_of_numbers_beside_na(X)
+                where = f"column {held}" if held else "a column"
                 raise type(exc)(
-                    f"Input X holds pd.NA in a column of dtype object ({message}): "
+                    f"Input X holds pd.NA in {where} of dtype object or string ({message}): "
                     "convert them to pandas' nullable float dtype first, "
                     "X.astype('Float64'), which reads pd.NA as a missing value."
                 ) from exc

@@ -245,14 +245,22 @@ def test_pandas_na_among_numbers_of_object_dtype_says_to_convert_to_float64(X, c
     df["b"] = pd.Series(list(X[:, 1]), dtype=object)
     df.loc[3, "b"] = pd.NA
     before = df.copy()
-    with pytest.raises(TypeError, match=r"pd\.NA in a column of dtype object.*"
-                                        r"X\.astype\('Float64'\)") as info:
+    with pytest.raises(TypeError, match=r"pd\.NA in column \['b'\] of dtype object or "
+                                        r"string.*X\.astype\('Float64'\)") as info:
         cls(max_iter=2).fit(df)
     assert "OneHotEncoder" not in str(info.value)
     pd.testing.assert_frame_equal(df, before)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         cls(max_iter=2).fit(df.astype("Float64"))  # what the message says works
+    # Numbers as pandas strings beside pd.NA: the same, that column named.
+    df["b"] = pd.array([str(v) for v in X[:, 1]], dtype="string")
+    df.loc[3, "b"] = pd.NA
+    with pytest.raises(TypeError, match=r"pd\.NA in column \['b'\] of dtype object or "):
+        cls(max_iter=2).fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cls(max_iter=2).fit(df.astype("Float64"))
 
 
 @pytest.mark.parametrize(
