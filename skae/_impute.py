@@ -699,20 +699,37 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         return self._fit(X, None, incremental=False)
 
     def _refuse_statistics_beyond(self, dtype):
-        """Raise if a feature's mean or scale does not fit in ``dtype`` (float32 data)."""
+        """Raise if a feature's mean, scale or bounds do not fit in ``dtype`` (float32 data).
+
+        A bound that rounds to infinity on its own side (a ``min_value`` beyond the
+        largest float32) would make every imputation of its feature infinite.
+        """
         if dtype == np.float64:
             return
         with np.errstate(over="ignore"):
             mean, scale = self.mean_.astype(dtype), self.scale_.astype(dtype)
-        beyond = ~(np.isfinite(mean) & np.isfinite(scale))
-        if beyond.any():
-            j = int(np.flatnonzero(beyond)[0])
-            raise ValueError(
-                f"This imputer was fitted on data beyond {np.dtype(dtype)}'s range (feature "
-                f"{j}: mean {self.mean_[j]:.3g}, scale {self.scale_[j]:.3g}), so X in "
-                f"{np.dtype(dtype)} cannot be imputed in it: pass X as float64 "
-                "(X.astype(np.float64))."
-            )
+            low, high = self._min_value.astype(dtype), self._max_value.astype(dtype)
+        numeric = np.ones(mean.size, dtype=bool)  # the bounds leave one-hot groups alone
+        for g in self._categorical_groups:
+            numeric[list(g)] = False
+        for beyond, what in (
+            (
+                ~(np.isfinite(mean) & np.isfinite(scale)),
+                lambda j: f"was fitted on data beyond {np.dtype(dtype)}'s range (feature "
+                f"{j}: mean {self.mean_[j]:.3g}, scale {self.scale_[j]:.3g})",
+            ),
+            (
+                numeric & ((low == np.inf) | (high == -np.inf)),
+                lambda j: f"has bounds beyond {np.dtype(dtype)}'s range (feature {j}: "
+                f"min_value {self._min_value[j]:.3g}, max_value {self._max_value[j]:.3g})",
+            ),
+        ):
+            if beyond.any():
+                raise ValueError(
+                    f"This imputer {what(int(np.flatnonzero(beyond)[0]))}, so X in "
+                    f"{np.dtype(dtype)} cannot be imputed with it: pass X as float64 "
+                    "(X.astype(np.float64))."
+                )
 
     def transform(self, X):
         """Impute every missing entry of ``X`` from the network's reconstruction.
@@ -804,17 +821,8 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         )
         if imputed is not None:
             imputed[:, ~bounded] = False
-            with np.errstate(over="ignore"):  # a bound beyond float32's range: ±inf there
+            with np.errstate(over="ignore"):  # beyond float32's range: no bound (else refused)
                 low, high = low.astype(out.dtype), high.astype(out.dtype)
-            beyond = bounded & ((low == np.inf) | (high == -np.inf))
-            if beyond.any():  # every imputation of the feature would be infinite
-                j = int(np.flatnonzero(beyond)[0])
-                raise ValueError(
-                    f"The bounds of feature {j} (min_value={self._min_value[j]:.3g}, "
-                    f"max_value={self._max_value[j]:.3g}) lie beyond {out.dtype}'s range, so "
-                    f"X in {out.dtype} cannot be imputed within them: pass X as float64 "
-                    "(X.astype(np.float64))."
-                )
             np.clip(out, low, high, out=out, where=imputed)
         if self.keep_empty_features:
             # As scikit-learn's imputers keep them: observed entries as given, missing 0.
