@@ -378,7 +378,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         Number of epochs run.
 
     t_ : int
-        Number of training samples seen.
+        Number of training samples seen; rows of zero sample weight are not seen.
 
     loss_ : float
         Training objective of the last epoch (under the weights of robust

@@ -230,7 +230,7 @@ class VariationalAutoencoder(
         Number of passes over training data (as in :class:`AutoencoderTransformer`).
 
     t_ : int
-        Number of training samples seen.
+        Number of training samples seen; rows of zero sample weight are not seen.
 
     loss_ : float
         Training objective of the last epoch: the mean negative ELBO (KL
