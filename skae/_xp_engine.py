@@ -192,27 +192,27 @@ class ArrayNetwork:
             (k and k.derivative(a)) or DERIVATIVES[a] for a in self.layer_activations
         ]
         self._linear = (lambda Z, W, b: Z @ W + b) if k is None else k.linear
-        # PyTorch: the stored blocks' sizes in layout order, and each layer's block index
-        # and shape, for views(); the gradient's buffer and its views, made once.
+        # PyTorch, weights not tied: per-layer views by one split of the flat vector (the
+        # stored blocks' sizes, and each layer's block and shape); the gradient's buffer.
         layout = self.layout
+        self._fused = k is not None and not self.tied_to
         self._sizes = [layout.slices[n].stop - layout.slices[n].start for n in self._stored]
         index = {name: j for j, name in enumerate(self._stored)}
-        self._coef_blocks = [
-            (index[f"W{i}"], layout.shapes[f"W{i}"]) for i in range(self.n_layers)
-        ] if not layout.ties else None
-        self._intercept_blocks = [
-            (index[f"b{i}"], layout.shapes[f"b{i}"]) for i in range(self.n_layers)
+        self._blocks = None if not self._fused else [
+            [(index[f"{kind}{i}"], layout.shapes[f"{kind}{i}"]) for i in range(self.n_layers)]
+            for kind in ("W", "b")
         ]
         self._grad_buffer = None
 
+    def _split(self, flat):
+        """``(coefs, intercepts)``: views of PyTorch's ``flat`` by one split (not tied)."""
+        blocks = flat.split(self._sizes)
+        return tuple([blocks[j].view(shape) for j, shape in kind] for kind in self._blocks)
+
     def views(self, params):
         """``(coefs, intercepts)``: per-layer views of the flat ``params``."""
-        if self.kernels is not None and not self.layout.ties:
-            blocks = params.split(self._sizes)
-            return (
-                [blocks[k].view(shape) for k, shape in self._coef_blocks],
-                [blocks[k].view(shape) for k, shape in self._intercept_blocks],
-            )
+        if self._fused:
+            return self._split(params)
         xp, layout = self.xp, self.layout
         blocks = {
             name: xp.reshape(params[s], layout.shapes[name]) for name, s in layout.slices.items()
@@ -246,7 +246,7 @@ class ArrayNetwork:
         On PyTorch (weights not tied) the gradient returned is the network's own
         buffer, which the next call overwrites: use it before asking for the next.
         """
-        if self.kernels is not None and not self.tied_to:
+        if self._fused:
             return self._backward_into(coefs, Z, delta, injections, alpha)
         xp = self.xp
         grads = {}
@@ -279,10 +279,7 @@ class ArrayNetwork:
         key = (delta.dtype, delta.device)
         if self._grad_buffer is None or self._grad_buffer[0] != key:
             grad = torch.empty(self.layout.size, dtype=delta.dtype, device=delta.device)
-            blocks = grad.split(self._sizes)
-            g_coefs = [blocks[k].view(shape) for k, shape in self._coef_blocks]
-            g_intercepts = [blocks[k].view(shape) for k, shape in self._intercept_blocks]
-            self._grad_buffer = (key, grad, g_coefs, g_intercepts)
+            self._grad_buffer = (key, grad, *self._split(grad))
         _, grad, g_coefs, g_intercepts = self._grad_buffer
         for i in reversed(range(self.n_layers)):
             torch.mm(Z[i].T, delta, out=g_coefs[i])
@@ -330,7 +327,7 @@ class ArrayObjective:
         xp, net = self.xp, self.network
         coefs, intercepts = net.views(params)
         Z = net.forward(coefs, intercepts, inputs)
-        if self._fused_squared_error and weights is None:
+        if self._fused_squared_error is not None and weights is None:
             value, delta = self._fused_squared_error(Z[-1], targets)
         else:
             value, delta = self._loss_gradient(xp, Z[-1], targets, weights)
@@ -381,8 +378,8 @@ class ArrayAdam:
         self.t += 1
         lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
         if self.kernels is not None:
-            # lerp(m, g, w) is m + w·(g - m) for w < 1/2 and g - (1 - w)·(g - m) above:
-            # the moment form, and exact for β = 0 (as the small-β form below).
+            # lerp(m, g, w) is m + w·(g - m) for w < 1/2 and g - (1 - w)·(g - m) from 1/2
+            # on: the moment form, and exact for β = 0 (as the small-β form below).
             torch = self.kernels.torch
             self.m = torch.lerp(self.m, grad, 1.0 - b1)
             self.v = torch.lerp(self.v, grad * grad, 1.0 - b2)

@@ -331,7 +331,7 @@ def test_pytorch_trains_with_its_fused_kernels_and_other_namespaces_without(data
         assert network.kernels is not None
         assert ArrayAdam(xp, torch_array(host.params), 1e-3, 0.9, 0.999, 1e-8).kernels
         tied = small(tied_weights=True)
-        assert ArrayNetwork(tied._build_model(tied._spec(10), np.float64), xp)._coef_blocks is None
+        assert not ArrayNetwork(tied._build_model(tied._spec(10), np.float64), xp)._fused
 
 
 @requires_torch
@@ -374,6 +374,14 @@ def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
     assert seen["mse_loss"] == (0 if weighted else 1)
     for replaced in ("cat", "where", "gt", "lt"):
         assert seen[replaced] == 0, replaced
+    # Tied weights: the standard backward, its blocks concatenated; the rest fused.
+    tied = small(hidden_layer_sizes=(16, 8), tied_weights=True)
+    host = tied._build_model(tied._spec(10), np.float64)
+    host.initialize(np.random.default_rng(0), "lecun")
+    objective = ArrayObjective(ArrayNetwork(host, xp), "squared_error")
+    with Count() as count:
+        objective.loss_gradient(torch_array(host.params), X, X, None)
+    assert count.seen["cat"] == 1 and count.seen["addmm"] == 6
 
 
 @pytest.mark.parametrize("weighted", [False, True])
