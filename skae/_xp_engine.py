@@ -7,10 +7,9 @@ instead of writing into preallocated ones, which is what an accelerator's
 caching allocator is good at. On PyTorch, the training step takes a few fused
 operations instead (:class:`TorchKernels`), and writes its gradient into one
 buffer: the same formulas in fewer kernel launches, which is what a small
-network's step on a GPU spends its time on.
-The flat parameter vector and its layout are
-those of the NumPy engine (:class:`~skae._model.Network` gives the layout),
-so a model fitted here is the model the NumPy engine would fit, up to
+network's step on a GPU spends its time on. The flat parameter vector and its
+layout are those of the NumPy engine (:class:`~skae._model.Network` gives the
+layout), so a model fitted here is the model the NumPy engine would fit, up to
 floating-point roundoff, and its parameters move between engines unchanged.
 
 Random numbers (initialisation, the order of each epoch, the validation split)
@@ -30,6 +29,7 @@ import time
 from ._activations import LEAKY_SLOPE
 from ._optim import MOMENT_FORM_THRESHOLD
 from ._training import PlateauRule, TrainingResult, _counts, _restore_counts, diverged
+from ._xp import namespace_name
 
 
 def _softplus(xp, A):
@@ -142,7 +142,7 @@ class TorchKernels:
     @classmethod
     def of(cls, xp):
         """The kernels for namespace ``xp``, or None where it is not PyTorch's."""
-        if xp.__name__.rsplit(".", 1)[-1] != "torch":
+        if namespace_name(xp) != "torch":
             return None
         import torch
 
