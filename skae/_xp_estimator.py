@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, validation_split
+from ._guide import guided_start
 from ._optim import Schedule
 from ._training import TrainingResult, print_epoch
 from ._xp_engine import (
@@ -237,6 +238,14 @@ class ArrayAPIMixin:
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
+        # The guided starts (init) train on the host: a few thousand rows, once per fit.
+        guide = functools.cache(
+            lambda: self._guide(X, train_rows, sample_weight, spec, streams["guide"])
+        )
+        guided = set()
+        if not (continuing or incremental) and self._guided_init(X, spec, None, n_train):
+            guided = {id(s) for s in all_streams[: self._guided_starts]}
+
         def start(start_streams):
             """A network on the device, its optimizer and objective, from one start."""
             host_model = self._build_model(spec, host_dtype)
@@ -245,6 +254,11 @@ class ArrayAPIMixin:
                 params = self._params
             else:
                 host_model.initialize(start_streams["init"], self._init_scheme)
+                if id(start_streams) in guided and guide() is not None:
+                    guided_start(
+                        host_model, *guide(), start_streams["guide"], self.learning_rate_init,
+                        self.loss,
+                    )
                 params = xp.asarray(host_model.params, device=device)
             optimizer = ArrayAdam(
                 xp,

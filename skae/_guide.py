@@ -1,0 +1,127 @@
+"""The guided start (``init="isomap"``): the network learns an Isomap embedding first.
+
+A random start on a curved low-dimensional manifold (a Swiss roll, an S-curve)
+often ends in a folded code: the encoder maps distant parts of the manifold to
+nearby codes, and no amount of further training unfolds it. Isomap unrolls such
+manifolds by their geodesic distances. The guided start trains the network's
+two halves on an Isomap embedding of (a subsample of) the training rows before
+the whole network trains as usual: the encoder by regression of the rows onto
+the embedding, then the decoder by regression of the encoder's codes onto the
+rows, each by minibatch Adam on the same engine, from the random initial weights
+of the start. The embedding is computed once per fit; each guided start draws
+its own subsample order.
+
+The embedding is computed from at most :data:`GUIDE_ROWS` rows (drawn in
+proportion to the sample weights) with :data:`GUIDE_NEIGHBORS` neighbours and
+scikit-learn's :class:`~sklearn.manifold.Isomap` with its dense eigensolver (so
+that a fit reproduces bit for bit), centred and scaled to unit variance overall
+(the embedding's proportions are kept).
+"""
+
+import warnings
+
+import numpy as np
+
+from ._model import Network
+from ._objectives import Objective
+from ._optim import Adam
+
+#: Most training rows the embedding and the guided regressions use.
+GUIDE_ROWS = 2000
+
+#: Fewest training rows ``init="auto"`` guides a start from: below, it starts at random.
+GUIDE_MIN_ROWS = 100
+
+#: Neighbours of Isomap's graph.
+GUIDE_NEIGHBORS = 10
+
+#: Passes over the subsample for each half's regression, and the minibatch size.
+GUIDE_EPOCHS = 100
+GUIDE_BATCH_SIZE = 64
+
+
+def guide_rows(rows, weights, rng):
+    """At most :data:`GUIDE_ROWS` of ``rows``, drawn in proportion to ``weights`` (sorted)."""
+    if rows.size <= GUIDE_ROWS:
+        return rows
+    p = None
+    if weights is not None:
+        p = weights[rows] / weights[rows].sum()
+    return np.sort(rng.choice(rows, size=GUIDE_ROWS, replace=False, p=p))
+
+
+def isomap_embedding(X, n_components):
+    """The rows' Isomap embedding, centred and scaled to unit variance; None if degenerate.
+
+    ``X`` is a dense float array of at least ``GUIDE_NEIGHBORS + 1`` rows. A
+    neighbours graph in several pieces is joined by Isomap itself (its warning
+    is not the caller's concern: the guided start is only a start).
+    """
+    from scipy.sparse import SparseEfficiencyWarning
+    from sklearn.manifold import Isomap
+
+    with warnings.catch_warnings():
+        # Isomap joins the pieces with a UserWarning, and scipy's on the graph's edit.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", SparseEfficiencyWarning)
+        Z = Isomap(
+            n_neighbors=GUIDE_NEIGHBORS, n_components=n_components, eigen_solver="dense"
+        ).fit_transform(X)
+    Z = np.asarray(Z, dtype=np.float64)
+    Z -= Z.mean(axis=0)
+    scale = float(np.sqrt(np.mean(Z * Z)))
+    if not np.isfinite(scale) or scale <= 1e-12:
+        return None  # all rows in one point: nothing to unroll
+    return Z / scale
+
+
+def guided_start(model, X, Z, rng, learning_rate, loss):
+    """Train ``model``'s encoder on ``X → Z``, then its decoder on codes ``→ X``, in place.
+
+    ``model`` is an untied :class:`~skae._model.Network` holding its random
+    initial weights; ``X`` the (dense, finite) subsample and ``Z`` its
+    embedding. The decoder learns with the model's ``loss``. If a regression
+    ends with a non-finite weight, ``model`` keeps its random start and this
+    returns False.
+    """
+    initial = model.params.copy()
+    X = np.ascontiguousarray(X, dtype=model.dtype)
+    Z = np.ascontiguousarray(Z, dtype=model.dtype)
+    k = model.n_encoder_layers
+    encoder = _half(model, 0, k)
+    _regress(encoder, X, Z, rng, learning_rate, "squared_error")
+    decoder = _half(model, k, model.n_layers)
+    _regress(decoder, encoder.raw_output(X), X, rng, learning_rate, loss)
+    for half, first in ((encoder, 0), (decoder, k)):
+        for i, (W, b) in enumerate(zip(half.coefs, half.intercepts, strict=True)):
+            model.coefs[first + i][...] = W
+            model.intercepts[first + i][...] = b
+    if not np.all(np.isfinite(model.params)):
+        model.params[...] = initial
+        return False
+    return True
+
+
+def _half(model, start, stop):
+    """Layers ``[start, stop)`` of ``model`` as a network of their own (copies)."""
+    sizes = model.layer_sizes[start : stop + 1]
+    half = Network(sizes, len(sizes) - 1, model.activation, dtype=model.dtype)
+    for i in range(start, stop):
+        half.coefs[i - start][...] = model.coefs[i]
+        half.intercepts[i - start][...] = model.intercepts[i]
+    return half
+
+
+def _regress(network, inputs, targets, rng, learning_rate, loss):
+    """:data:`GUIDE_EPOCHS` epochs of minibatch Adam on ``loss(network(inputs), targets)``."""
+    objective = Objective(network, loss)
+    optimizer = Adam(network.params, learning_rate=learning_rate)
+    n = inputs.shape[0]
+    batch_size = min(GUIDE_BATCH_SIZE, n)
+    for _ in range(GUIDE_EPOCHS):
+        order = rng.permutation(n)
+        # Full minibatches only: one workspace, and no tiny last step.
+        for first in range(0, n - batch_size + 1, batch_size):
+            rows = order[first : first + batch_size]
+            objective.loss_gradient(inputs[rows], targets[rows], None)
+            optimizer.step(network.grad)
