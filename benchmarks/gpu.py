@@ -133,6 +133,7 @@ def skae_model(config, seed):
         shuffle=True,
         early_stopping=False,
         n_init=1,
+        init="random",
         random_state=seed,
     )
 

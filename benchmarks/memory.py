@@ -151,6 +151,7 @@ def child(kind, n_samples, n_features, epochs, path, threads):
         n_iter_no_change=epochs + 1,
         early_stopping=False,
         n_init=1,
+        init="random",  # the training's memory, not the guided start's embedding
         random_state=0,
     )
     # A warm-up on a slice (first calls, BLAS start-up), before the peak is reset.

@@ -193,6 +193,7 @@ def run_skae(config, X, epochs, seed, **variant):
         early_stopping=False,
         warm_start=False,
         n_init=1,
+        init="random",
         random_state=seed,
         **variant,
     )

@@ -64,7 +64,14 @@ from ._data import (
     unobserved_groups,
     validation_split,
 )
-from ._guide import GUIDE_MIN_ROWS, GUIDE_NEIGHBORS, guide_rows, guided_start, isomap_embedding
+from ._guide import (
+    GUIDE_MAX_COMPONENTS,
+    GUIDE_MIN_ROWS,
+    GUIDE_NEIGHBORS,
+    guide_rows,
+    guided_start,
+    isomap_embedding,
+)
 from ._model import Network
 from ._objectives import LOSSES, Objective, binary_entropy, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
@@ -2474,17 +2481,19 @@ class AutoencoderTransformer(
         eigensolver) of at most 2,000 training rows (drawn in proportion to the
         sample weights; held-out rows are never used) in ``n_components``
         dimensions is computed, the encoder learns to map these rows onto it
-        and then the decoder to map the encoder's codes back to the rows, 100
-        epochs of Adam each (minibatches of 64, ``learning_rate_init``, the
+        and then the decoder to map the encoder's codes back to the rows, 25
+        epochs of Adam each (minibatches of 128, ``learning_rate_init``, the
         decoder on ``loss``), from the start's random weights; the contest of
         ``n_init`` and the training go on from there. It needs rows without
         missing entries, ``tied_weights=False``, no ``categorical_groups``, no
         ``mask_as_input`` and more than ``max(10, n_components)`` training
         rows, and refuses a fit without them. ``"auto"``: ``"isomap"`` where it
-        can guide a fit of dense data with at least 100 training rows, else
-        ``"random"``. The guided start costs the embedding (quadratic in the
-        rows used: about a second for 2,000) and the two regressions. Not used
-        by a warm-start fit or by :meth:`partial_fit`.
+        can guide a fit of dense data with at least 100 training rows to at
+        most 3 components (folding is a failure of narrow codes: wider ones
+        gained nothing from it on the benchmarks), else ``"random"``. The
+        guided start costs the embedding (quadratic in the rows used: about a
+        second for 2,000) and the two regressions. Not used by a warm-start
+        fit or by :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -2756,7 +2765,11 @@ class AutoencoderTransformer(
                 f"init='isomap' cannot guide this fit: {reason}. Use init='random', or "
                 "init='auto', which starts at random where it cannot guide."
             )
-        if self.init == "auto" and (n_train < GUIDE_MIN_ROWS or sp.issparse(X)):
+        if self.init == "auto" and (
+            n_train < GUIDE_MIN_ROWS
+            or sp.issparse(X)
+            or self.n_components > GUIDE_MAX_COMPONENTS
+        ):
             return False
         return reason is None
 

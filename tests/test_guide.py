@@ -54,7 +54,7 @@ def large_roll():
 @pytest.mark.parametrize("random_state", [0, 1])
 def test_a_guided_start_unrolls_a_swiss_roll_that_random_starts_fold(large_roll, random_state):
     """The benchmark's Swiss roll from one random start ends folded (measured 12x
-    and 14x the guided start's held-out error for these seeds); the guided start
+    and 17x the guided start's held-out error for these seeds); the guided start
     unrolls it. (With fewer rows, Isomap's graph and the unrolling are less sure.)"""
     X_train, X_test = large_roll
     errors = {
@@ -78,7 +78,7 @@ def test_the_guided_start_begins_where_the_regressions_left_it(roll):
         init: quiet_fit(small(init=init, n_init=1, max_iter=1), X_train).loss_curve_[0]
         for init in ("random", "isomap")
     }
-    assert first["isomap"] < first["random"] / 2, first  # measured 0.27 vs 0.95
+    assert first["isomap"] < first["random"] / 1.5, first  # measured 0.43 against 0.95
 
 
 def test_auto_guides_the_first_start_only(roll, monkeypatch):
@@ -148,12 +148,17 @@ def test_guide_rows_subsamples_in_proportion_to_the_weights():
 
 
 # -- when it does not guide -------------------------------------------------------------------
-def test_auto_starts_at_random_on_few_rows_and_on_sparse_data(roll):
+def test_auto_starts_at_random_on_few_rows_sparse_data_and_wide_codes(roll):
     X_train, _ = roll
-    for X in (X_train[:90], sp.csr_matrix(X_train)):
-        auto = quiet_fit(small(max_iter=5), X)
-        random = quiet_fit(small(max_iter=5, init="random"), X)
+    X_wide = np.hstack([X_train, np.sin(X_train)])
+    for X, k in ((X_train[:90], 2), (sp.csr_matrix(X_train), 2), (X_wide, 4)):
+        auto = quiet_fit(small(max_iter=5, n_components=k), X)
+        random = quiet_fit(small(max_iter=5, n_components=k, init="random"), X)
         assert_array_equal(auto.coefs_[0], random.coefs_[0])
+    for k in (1, 3):  # the narrow codes are guided
+        auto = quiet_fit(small(max_iter=5, n_components=k, n_init=1), X_wide)
+        random = quiet_fit(small(max_iter=5, n_components=k, n_init=1, init="random"), X_wide)
+        assert not np.array_equal(auto.coefs_[0], random.coefs_[0])
     # Asked for, sparse rows are guided (densified, at most GUIDE_ROWS of them).
     guided = quiet_fit(small(max_iter=5, init="isomap"), sp.csr_matrix(X_train))
     dense = quiet_fit(small(max_iter=5, init="isomap"), X_train)
@@ -260,3 +265,19 @@ def test_the_binary_crossentropy_decoder_learns_on_its_own_loss(roll):
         for init in ("random", "isomap")
     }
     assert first["isomap"] < first["random"], first
+
+
+def test_the_other_estimators_start_at_random(roll, monkeypatch):
+    """init is the transformer's: the detector and the imputer, which share its engine,
+    never guide a start (they have no init, and train as before)."""
+    from skae import AutoencoderImputer, AutoencoderOutlierDetector
+
+    monkeypatch.setattr(estimator_module, "guided_start", pytest.fail)
+    X_train, _ = roll
+    quiet_fit(AutoencoderOutlierDetector(hidden_layer_sizes=(8,), max_iter=3), X_train)
+    X_missing = X_train.copy()
+    X_missing[::5, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=3).fit(X_missing)
+    assert "init" not in AutoencoderOutlierDetector().get_params()
