@@ -65,6 +65,7 @@ from ._data import (
     validation_split,
 )
 from ._guide import (
+    GUIDE_BATCH_SIZE,
     GUIDE_MAX_COMPONENTS,
     GUIDE_MIN_ROWS,
     GUIDE_NEIGHBORS,
@@ -991,10 +992,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         return False
 
     def _guide(self, X, train_rows, sample_weight, spec, rng):
-        """``(rows, embedding)`` for the guided starts, or None where the embedding is degenerate.
+        """``(rows, embedding, None)`` for the guided starts, or ``(rows, None, reason)``.
 
-        ``X`` is the validated NumPy or SciPy data (an Array API engine passes
-        its rows on the host); the rows are dense copies.
+        ``X`` is the validated data: NumPy or SciPy, or an Array API engine's
+        device array, whose drawn rows are copied to the host. The rows are
+        dense copies.
         """
         rows = guide_rows(train_rows, sample_weight, rng)
         xp, device = namespace_and_device(X)
@@ -1003,8 +1005,28 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         else:
             X_rows = X[rows]
             X_rows = X_rows.toarray() if sp.issparse(X_rows) else np.asarray(X_rows)
-        Z = isomap_embedding(X_rows, spec["layer_sizes"][spec["n_encoder_layers"]])
-        return None if Z is None else (X_rows, Z)
+        Z, reason = isomap_embedding(X_rows, spec["layer_sizes"][spec["n_encoder_layers"]])
+        return X_rows, Z, reason
+
+    def _start_guided(self, model, guide, rng):
+        """Train ``model``'s halves on ``guide`` (:meth:`_guide`), from its random weights.
+
+        Small networks train on one BLAS thread, as in :meth:`fit`. Where there
+        is no embedding, or a regression diverged, the start stays random;
+        ``init="isomap"`` says so with a UserWarning.
+        """
+        X_rows, Z, reason = guide
+        if Z is not None:
+            with _blas_threads(model, GUIDE_BATCH_SIZE):
+                if guided_start(model, X_rows, Z, rng, self.learning_rate_init, self.loss):
+                    return
+            reason = "a regression onto the embedding diverged (scale the data)"
+        if getattr(self, "init", None) == "isomap":
+            warnings.warn(
+                f"init='isomap': the first start is random, as with init='random': {reason}.",
+                UserWarning,
+                stacklevel=_outside_stacklevel(),
+            )
 
     def _n_starts(self):
         """Number of random starts of a fresh fit (``n_init`` where an estimator has it)."""
@@ -1321,11 +1343,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             )
             if not continuing:
                 model.initialize(start_streams["init"], self._init_scheme)
-                if id(start_streams) in guided and guide() is not None:
-                    guided_start(
-                        model, *guide(), start_streams["guide"], self.learning_rate_init,
-                        self.loss,
-                    )
+                if id(start_streams) in guided:
+                    self._start_guided(model, guide(), start_streams["guide"])
             optimizer = Adam(
                 model.params,
                 learning_rate=self.learning_rate_init,
@@ -2457,7 +2476,8 @@ class AutoencoderTransformer(
         ``learning_rate``).
 
     n_init : int, default=4
-        Number of random initialisations that compete at the start of a
+        Number of initialisations (random ones, the first guided where
+        ``init`` says so) that compete at the start of a
         :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer), and
         training goes on from the one whose monitored loss was lowest in any of
         its epochs (validation loss with ``early_stopping``, else training
@@ -2478,21 +2498,25 @@ class AutoencoderTransformer(
         every start. ``"isomap"``: a guided start, so that a curved manifold (a
         Swiss roll, an S-curve) unrolls instead of folding: an
         :class:`~sklearn.manifold.Isomap` embedding (10 neighbours, dense
-        eigensolver) of at most 2,000 training rows (drawn in proportion to the
-        sample weights; held-out rows are never used) in ``n_components``
-        dimensions is computed, the encoder learns to map these rows onto it
-        and then the decoder to map the encoder's codes back to the rows, 25
-        epochs of Adam each (minibatches of 128, ``learning_rate_init``, the
-        decoder on ``loss``), from the start's random weights; the contest of
-        ``n_init`` and the training go on from there. It needs rows without
-        missing entries, ``tied_weights=False``, no ``categorical_groups``, no
-        ``mask_as_input`` and more than ``max(10, n_components)`` training
-        rows, and refuses a fit without them. ``"auto"``: ``"isomap"`` where it
-        can guide a fit of dense data with at least 100 training rows to at
-        most 3 components (folding is a failure of narrow codes: wider ones
-        gained nothing from it on the benchmarks), else ``"random"``. The
-        guided start costs the embedding (quadratic in the rows used: about a
-        second for 2,000) and the two regressions. Not used by a warm-start
+        eigensolver) in ``n_components`` dimensions is computed from the
+        training rows (held-out rows are never used; of more than 2,000, 2,000
+        drawn in proportion to the sample weights; the embedding and the
+        regressions are unweighted; sparse rows are copied dense), the encoder
+        learns to map these rows onto it and then the decoder to map the
+        encoder's codes back to the rows, 25 epochs of Adam each (minibatches
+        of 128, ``learning_rate_init``, the decoder on ``loss``), from the
+        start's random weights; the contest of ``n_init`` and the training go
+        on from there. It needs rows without missing entries,
+        ``tied_weights=False``, no ``categorical_groups``, no ``mask_as_input``
+        and more than ``max(10, n_components)`` training rows, and refuses a fit
+        without them; where Isomap cannot embed the rows (too many components
+        for them, say) or a regression diverges, the start stays random, with
+        a UserWarning. ``"auto"``: ``"isomap"`` where it can guide a fit of
+        dense data with at least 100 training rows to at most 3 components
+        (folding is a failure of narrow codes: wider ones gained nothing from
+        it on the benchmarks), else ``"random"``, silently. The guided start
+        costs the embedding (about a second for 2,000 rows, growing faster
+        than their square) and the two regressions. Not used by a warm-start
         fit or by :meth:`partial_fit`.
 
     Attributes

@@ -11,11 +11,13 @@ rows, each by minibatch Adam on the same engine, from the random initial weights
 of the start. The embedding is computed once per fit; each guided start draws
 its own subsample order.
 
-The embedding is computed from at most :data:`GUIDE_ROWS` rows (drawn in
-proportion to the sample weights) with :data:`GUIDE_NEIGHBORS` neighbours and
+The embedding is computed from at most :data:`GUIDE_ROWS` rows (from more,
+drawn in proportion to the sample weights; the embedding and the regressions
+themselves are unweighted) with :data:`GUIDE_NEIGHBORS` neighbours and
 scikit-learn's :class:`~sklearn.manifold.Isomap` with its dense eigensolver (so
 that a fit reproduces bit for bit), centred and scaled to unit variance overall
-(the embedding's proportions are kept).
+(the embedding's proportions are kept). Where Isomap cannot embed the rows, the
+start stays random.
 """
 
 import warnings
@@ -49,38 +51,51 @@ GUIDE_BATCH_SIZE = 128
 
 
 def guide_rows(rows, weights, rng):
-    """At most :data:`GUIDE_ROWS` of ``rows``, drawn in proportion to ``weights`` (sorted)."""
+    """At most :data:`GUIDE_ROWS` of ``rows``, drawn in proportion to ``weights`` (sorted).
+
+    Unit weights draw what no weights draw (both pass the probabilities: numpy
+    draws otherwise without them).
+    """
     if rows.size <= GUIDE_ROWS:
         return rows
-    p = None
-    if weights is not None:
-        p = weights[rows] / weights[rows].sum()
-    return np.sort(rng.choice(rows, size=GUIDE_ROWS, replace=False, p=p))
+    w = np.ones(rows.size) if weights is None else np.asarray(weights[rows], dtype=np.float64)
+    return np.sort(rng.choice(rows, size=GUIDE_ROWS, replace=False, p=w / w.sum()))
 
 
 def isomap_embedding(X, n_components):
-    """The rows' Isomap embedding, centred and scaled to unit variance; None if degenerate.
+    """The rows' Isomap embedding, centred and scaled to unit variance, or why there is none.
 
-    ``X`` is a dense float array of at least ``GUIDE_NEIGHBORS + 1`` rows. A
-    neighbours graph in several pieces is joined by Isomap itself (its warning
-    is not the caller's concern: the guided start is only a start).
+    ``X`` is a dense float array of at least ``GUIDE_NEIGHBORS + 1`` rows.
+    Returns ``(Z, None)``, or ``(None, reason)`` where Isomap cannot embed the
+    rows (distances beyond the float range; a kernel with large negative
+    eigenvalues, as with nearly as many components as rows) or the embedding
+    is degenerate (all rows in one point). A neighbours graph in several pieces
+    is joined by Isomap itself (its warning is not the caller's concern: the
+    guided start is only a start).
     """
     from scipy.sparse import SparseEfficiencyWarning
     from sklearn.manifold import Isomap
 
-    with warnings.catch_warnings():
-        # Isomap joins the pieces with a UserWarning, and scipy's on the graph's edit.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", SparseEfficiencyWarning)
-        Z = Isomap(
-            n_neighbors=GUIDE_NEIGHBORS, n_components=n_components, eigen_solver="dense"
-        ).fit_transform(X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(np.isfinite(np.einsum("ij,ij->i", X, X)).all())
+    if not finite:
+        return None, "the rows' squared distances overflow (scale the data)"
+    try:
+        with warnings.catch_warnings():
+            # Isomap joins the pieces with a UserWarning, scipy's on the graph's edit.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", SparseEfficiencyWarning)
+            Z = Isomap(
+                n_neighbors=GUIDE_NEIGHBORS, n_components=n_components, eigen_solver="dense"
+            ).fit_transform(X)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return None, f"Isomap failed ({exc})"
     Z = np.asarray(Z, dtype=np.float64)
     Z -= Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(Z * Z)))
     if not np.isfinite(scale) or scale <= 1e-12:
-        return None  # all rows in one point: nothing to unroll
-    return Z / scale
+        return None, "the rows' embedding is a single point"
+    return Z / scale, None
 
 
 def guided_start(model, X, Z, rng, learning_rate, loss):
@@ -96,10 +111,13 @@ def guided_start(model, X, Z, rng, learning_rate, loss):
     X = np.ascontiguousarray(X, dtype=model.dtype)
     Z = np.ascontiguousarray(Z, dtype=model.dtype)
     k = model.n_encoder_layers
-    encoder = _half(model, 0, k)
-    _regress(encoder, X, Z, rng, learning_rate, "squared_error")
-    decoder = _half(model, k, model.n_layers)
-    _regress(decoder, encoder.raw_output(X), X, rng, learning_rate, loss)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        encoder = _half(model, 0, k)
+        if not _regress(encoder, X, Z, rng, learning_rate, "squared_error"):
+            return False
+        decoder = _half(model, k, model.n_layers)
+        if not _regress(decoder, encoder.raw_output(X), X, rng, learning_rate, loss):
+            return False
     for half, first in ((encoder, 0), (decoder, k)):
         for i, (W, b) in enumerate(zip(half.coefs, half.intercepts, strict=True)):
             model.coefs[first + i][...] = W
@@ -121,7 +139,11 @@ def _half(model, start, stop):
 
 
 def _regress(network, inputs, targets, rng, learning_rate, loss):
-    """:data:`GUIDE_EPOCHS` epochs of minibatch Adam on ``loss(network(inputs), targets)``."""
+    """:data:`GUIDE_EPOCHS` epochs of minibatch Adam on ``loss(network(inputs), targets)``.
+
+    Returns False as soon as a minibatch's loss or the weights are not finite
+    (the start is then left random), else True.
+    """
     objective = Objective(network, loss)
     optimizer = Adam(network.params, learning_rate=learning_rate)
     n = inputs.shape[0]
@@ -131,5 +153,7 @@ def _regress(network, inputs, targets, rng, learning_rate, loss):
         # Full minibatches only: one workspace, and no tiny last step.
         for first in range(0, n - batch_size + 1, batch_size):
             rows = order[first : first + batch_size]
-            objective.loss_gradient(inputs[rows], targets[rows], None)
+            if not np.isfinite(objective.loss_gradient(inputs[rows], targets[rows], None)):
+                return False
             optimizer.step(network.grad)
+    return bool(np.all(np.isfinite(network.params)))

@@ -501,7 +501,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         **{
             key: value
             for key, value in AutoencoderTransformer._parameter_constraints.items()
-            if key not in ("n_init", "categorical_groups", "mask_as_input")
+            if key not in ("n_init", "init", "categorical_groups", "mask_as_input")
         },
         "early_stopping": ["boolean"],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],

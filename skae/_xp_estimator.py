@@ -19,7 +19,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, validation_split
-from ._guide import guided_start
 from ._optim import Schedule
 from ._training import TrainingResult, print_epoch
 from ._xp_engine import (
@@ -254,11 +253,8 @@ class ArrayAPIMixin:
                 params = self._params
             else:
                 host_model.initialize(start_streams["init"], self._init_scheme)
-                if id(start_streams) in guided and guide() is not None:
-                    guided_start(
-                        host_model, *guide(), start_streams["guide"], self.learning_rate_init,
-                        self.loss,
-                    )
+                if id(start_streams) in guided:
+                    self._start_guided(host_model, guide(), start_streams["guide"])
                 params = xp.asarray(host_model.params, device=device)
             optimizer = ArrayAdam(
                 xp,

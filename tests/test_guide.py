@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import make_swiss_roll
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -17,6 +18,7 @@ import skae._guide as guide_module
 from skae import AutoencoderTransformer
 from skae._guide import GUIDE_ROWS, guide_rows, guided_start, isomap_embedding
 from skae._model import Network
+from skae._training import DivergenceError
 
 
 def quiet_fit(estimator, X, **kwargs):
@@ -214,15 +216,47 @@ def test_warm_start_and_partial_fit_do_not_guide(roll, monkeypatch):
     AutoencoderTransformer(2, init="isomap").partial_fit(X_train[:20])
 
 
-def test_rows_in_one_point_start_at_random(roll):
-    """A degenerate embedding (all rows alike) leaves the random start; no warning."""
-    X = np.tile(roll[0][:1], (150, 1)) + 1e-300
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        guided = small(init="isomap", max_iter=3).fit(X)
-    random = quiet_fit(small(init="random", max_iter=3), X)
-    assert_array_equal(guided.coefs_[0], random.coefs_[0])
+def random_twin(model, X):
+    return quiet_fit(clone(model).set_params(init="random"), X)
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("one point", "single point"),
+        ("many components", "Isomap failed"),
+        ("overflow", "overflow"),
+    ],
+)
+def test_where_isomap_cannot_embed_the_start_stays_random(roll, case, match):
+    """All rows in one point, nearly as many components as rows (the kernel's
+    negative eigenvalues), distances beyond the float range: init="isomap" warns
+    and starts at random; "auto" does so silently."""
+    rng = np.random.default_rng(0)
+    if case == "one point":
+        X, k = np.tile(roll[0][:1], (150, 1)), 2
+    elif case == "many components":
+        X, k = rng.normal(size=(20, 10)), 16
+    else:
+        X, k = rng.normal(size=(150, 4)) * 1e160, 2
+    model = small(init="isomap", n_components=k, max_iter=2)
+    if case == "overflow":  # the training overflows too: the random start's error
+        with pytest.warns(UserWarning, match=f"the first start is random.*{match}"):
+            with pytest.raises(DivergenceError, match="standardize them") as guided:
+                quiet_fit(model, X)
+        with pytest.raises(DivergenceError) as random:
+            random_twin(model, X)
+        assert str(guided.value) == str(random.value)
+        return
+    with pytest.warns(UserWarning, match=f"init='isomap': the first start is random.*{match}"):
+        quiet_fit(model, X)
+    assert_array_equal(model.coefs_[0], random_twin(model, X).coefs_[0])
+    if k <= 3:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            auto = small(n_components=k, max_iter=2).fit(X)
+        assert_array_equal(auto.coefs_[0], model.coefs_[0])
 
 
 def test_a_neighbours_graph_in_pieces_is_joined_without_a_warning():
@@ -230,9 +264,65 @@ def test_a_neighbours_graph_in_pieces_is_joined_without_a_warning():
     X = np.vstack([rng.normal(size=(80, 3)), rng.normal(size=(80, 3)) + 1e3])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Z = isomap_embedding(X, 2)
-    assert Z.shape == (160, 2) and np.all(np.isfinite(Z))
+        Z, reason = isomap_embedding(X, 2)
+    assert reason is None and Z.shape == (160, 2) and np.all(np.isfinite(Z))
     assert np.isclose(np.mean(Z * Z), 1.0) and np.allclose(Z.mean(axis=0), 0.0)
+
+
+def test_the_regressions_fit_the_embedding_and_the_rows(roll):
+    """After guided_start the encoder maps the rows near their embedding and the
+    decoder maps the codes back near the rows (each far closer than from the
+    random weights it started from)."""
+    X = roll[0]
+    Z, _ = isomap_embedding(X, 2)
+    rng = np.random.default_rng(0)
+    model = Network((3, 32, 16, 2, 16, 32, 3), 3, "relu")
+    model.initialize(rng, "lecun")
+    before = np.mean((model.encode(X) - Z) ** 2), np.mean((model.raw_output(X) - X) ** 2)
+    assert guided_start(model, X, Z, rng, 2e-3, "squared_error")
+    after = np.mean((model.encode(X) - Z) ** 2), np.mean((model.raw_output(X) - X) ** 2)
+    assert after[0] < 0.3 * before[0] and after[0] < 0.3, (before, after)  # 0.19 measured
+    assert after[1] < 0.6 * before[1] and after[1] < 0.6, (before, after)  # 0.42 measured
+
+
+def test_the_decoder_regresses_on_the_fit_s_loss(roll, monkeypatch):
+    losses = []
+    original = guide_module._regress
+
+    def spy(network, inputs, targets, rng, learning_rate, loss):
+        losses.append(loss)
+        return original(network, inputs, targets, rng, learning_rate, loss)
+
+    monkeypatch.setattr(guide_module, "_regress", spy)
+    X = 1 / (1 + np.exp(-roll[0]))
+    quiet_fit(small(init="isomap", max_iter=1, loss="binary_crossentropy"), X)
+    assert losses == ["squared_error", "binary_crossentropy"]
+
+
+def test_sample_weights_draw_the_guide_s_rows_beyond_its_limit(monkeypatch):
+    """Of more than GUIDE_ROWS training rows, the guide draws in proportion to the
+    weights; unit weights draw what no weights draw."""
+    seen = []
+    original = estimator_module.guide_rows
+
+    def spy(rows, weights, rng):
+        seen.append(original(rows, weights, rng))
+        return seen[-1]
+
+    monkeypatch.setattr(estimator_module, "guide_rows", spy)
+    X, _ = make_swiss_roll(GUIDE_ROWS + 200, noise=0.05, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    n = X.shape[0]
+    heavy = np.where(np.arange(n) < n // 4, 20.0, 1.0)
+    params = dict(init="isomap", max_iter=1, early_stopping=False, n_init=1)
+    quiet_fit(small(**params), X, sample_weight=heavy)
+    # A quarter of the rows, 87 % of the weight: all drawn (without weights, about 50
+    # of them are among the 200 left out).
+    assert np.isin(np.arange(n // 4), seen[-1]).all()
+    quiet_fit(small(**params), X)
+    assert not np.isin(np.arange(n // 4), seen[-1]).all()
+    quiet_fit(small(**params), X, sample_weight=np.ones(n))
+    assert_array_equal(seen[-2], seen[-1])
 
 
 def test_a_regression_that_diverges_leaves_the_random_start(monkeypatch):
@@ -254,9 +344,9 @@ def test_a_regression_that_diverges_leaves_the_random_start(monkeypatch):
     assert not np.array_equal(model.params, initial)
 
 
-def test_the_binary_crossentropy_decoder_learns_on_its_own_loss(roll):
-    """With loss="binary_crossentropy" the decoder's regression fits the logits by the
-    cross-entropy: the guided start's first epoch is far better than a random one's."""
+def test_a_guided_cross_entropy_fit_starts_lower(roll):
+    """With loss="binary_crossentropy" too, the guided start's first epoch is below a
+    random one's (which loss the decoder regresses on: the test above)."""
     X = 1 / (1 + np.exp(-roll[0]))
     first = {
         init: quiet_fit(
