@@ -66,9 +66,11 @@ from ._data import (
 )
 from ._guide import (
     GUIDE_BATCH_SIZE,
+    GUIDE_MAX_BYTES,
     GUIDE_MAX_COMPONENTS,
     GUIDE_MIN_ROWS,
     GUIDE_NEIGHBORS,
+    GUIDE_ROWS,
     guide_rows,
     guided_start,
     isomap_embedding,
@@ -2511,10 +2513,11 @@ class AutoencoderTransformer(
         and more than ``max(10, n_components)`` training rows, and refuses a fit
         without them; where Isomap cannot embed the rows (too many components
         for them, say) or a regression diverges, the start stays random, with
-        a UserWarning. ``"auto"``: ``"isomap"`` where it can guide a fit of
-        dense data with at least 100 training rows to at most 3 components
-        (folding is a failure of narrow codes: wider ones gained nothing from
-        it on the benchmarks), else ``"random"``, silently. The guided start
+        a UserWarning. ``"auto"``: ``"isomap"`` where it can guide a fit of at
+        least 100 training rows to at most 3 components (folding is a failure
+        of narrow codes: wider ones gained nothing from it on the benchmarks)
+        whose rows it uses, copied dense in float64, take at most 256 MiB (up
+        to 16,384 features), else ``"random"``, silently. The guided start
         costs the embedding (about a second for 2,000 rows, growing faster
         than their square) and the two regressions. Not used by a warm-start
         fit or by :meth:`partial_fit`.
@@ -2791,8 +2794,8 @@ class AutoencoderTransformer(
             )
         if self.init == "auto" and (
             n_train < GUIDE_MIN_ROWS
-            or sp.issparse(X)
             or self.n_components > GUIDE_MAX_COMPONENTS
+            or min(n_train, GUIDE_ROWS) * X.shape[1] * 8 > GUIDE_MAX_BYTES
         ):
             return False
         return reason is None

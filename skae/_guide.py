@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from ._model import Network
-from ._objectives import Objective
+from ._objectives import LOSSES
 from ._optim import Adam
 
 #: Most training rows the embedding and the guided regressions use.
@@ -39,6 +39,10 @@ GUIDE_MIN_ROWS = 100
 #: on a 3-D manifold to 3 dimensions), but brought nothing to codes of 5 to 16
 #: dimensions (digits, breast cancer, a 5-D manifold in 100-D) for its cost.
 GUIDE_MAX_COMPONENTS = 3
+
+#: Largest dense copy of the guide's rows ``init="auto"`` makes (rows × features × 8,
+#: in bytes; sparse rows are copied dense): wider data start at random.
+GUIDE_MAX_BYTES = 2**28
 
 #: Neighbours of Isomap's graph.
 GUIDE_NEIGHBORS = 10
@@ -144,16 +148,21 @@ def _regress(network, inputs, targets, rng, learning_rate, loss):
     Returns False as soon as a minibatch's loss or the weights are not finite
     (the start is then left random), else True.
     """
-    objective = Objective(network, loss)
+    # The loss's own gradient, without the training objective's penalties.
+    loss_gradient = LOSSES[loss][0]
     optimizer = Adam(network.params, learning_rate=learning_rate)
     n = inputs.shape[0]
     batch_size = min(GUIDE_BATCH_SIZE, n)
+    ws = network.workspace(batch_size)  # full minibatches only: one workspace
+    work = np.empty_like(ws.activations[-1])
     for _ in range(GUIDE_EPOCHS):
         order = rng.permutation(n)
-        # Full minibatches only: one workspace, and no tiny last step.
         for first in range(0, n - batch_size + 1, batch_size):
             rows = order[first : first + batch_size]
-            if not np.isfinite(objective.loss_gradient(inputs[rows], targets[rows], None)):
+            ws.bind_inputs(inputs[rows])
+            network.forward(ws)
+            if not np.isfinite(loss_gradient(ws.activations[-1], targets[rows], None, work)):
                 return False
+            network.backward(ws)
             optimizer.step(network.grad)
     return bool(np.all(np.isfinite(network.params)))

@@ -96,7 +96,10 @@ def test_incremental_streams_blocks_and_approaches_in_memory_fit(client):
     assert X.numblocks == (n_blocks, 1)
     X_test = manifold(1000, seed=7)
 
-    params = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=64, random_state=0)
+    # A random start in memory too: partial_fit never guides one.
+    params = dict(
+        n_components=2, hidden_layer_sizes=(16,), batch_size=64, random_state=0, init="random"
+    )
     n_passes = 10
     incremental = wrappers.Incremental(AutoencoderTransformer(**params), random_state=0)
     for _ in range(n_passes):

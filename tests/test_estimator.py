@@ -272,14 +272,19 @@ def test_early_stopping_needs_distinct_samples():
 
 def test_warm_start_continues(blobs):
     # A fixed penalty: what is tested is the continuation, not the penalty's size.
-    first = AutoencoderTransformer(2, max_iter=20, alpha=1e-3, random_state=0).fit(blobs)
+    # Random starts: a fresh fit's first epoch is compared with the continued one's.
+    first = AutoencoderTransformer(
+        2, max_iter=20, alpha=1e-3, random_state=0, init="random"
+    ).fit(blobs)
     params = first._params.copy()
     first.set_params(warm_start=True, max_iter=5).fit(blobs)
     assert first.n_iter_ == 25 and len(first.loss_curve_) == 25
     assert first.t_ == 25 * blobs.shape[0]
     # Continued from the previous weights: starts where the first run ended, far
     # below where a fresh start begins.
-    fresh = AutoencoderTransformer(2, max_iter=5, alpha=1e-3, random_state=0).fit(blobs)
+    fresh = AutoencoderTransformer(
+        2, max_iter=5, alpha=1e-3, random_state=0, init="random"
+    ).fit(blobs)
     assert first.loss_curve_[20] < 0.5 * fresh.loss_curve_[0]
     assert not np.array_equal(first._params, params)
     # warm_start=False starts afresh.
@@ -359,9 +364,10 @@ def test_partial_fit_in_batches_matches_data_stream(blobs, seed):
     # Four chunks through partial_fit are one pass over the stream: the same
     # updates as one epoch of fit with minibatches of one chunk, in order.
     # alpha="auto" follows the rows of each call: fix it to compare the updates.
-    # One start: partial_fit trains the first start's weights (n_init is fit's).
+    # One random start: partial_fit trains the first start's weights (n_init and init
+    # are fit's).
     params = dict(n_components=2, random_state=seed, batch_size=30, shuffle=False, alpha=1e-3,
-                  n_init=1)
+                  n_init=1, init="random")
     streamed = AutoencoderTransformer(**params)
     for chunk in np.array_split(blobs, 4):
         streamed.partial_fit(chunk)

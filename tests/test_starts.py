@@ -58,8 +58,10 @@ def test_the_starts_dropped_are_freed_as_the_contest_goes_on(
                 self.params[:] = np.nan
 
         monkeypatch.setattr(Adam, "step", diverge)
+    # Random starts: one Adam per start (a guided start's regressions have their own).
     estimator = AutoencoderTransformer(
-        hidden_layer_sizes=(8,), max_iter=15, n_init=4, early_stopping=True, random_state=0
+        hidden_layer_sizes=(8,), max_iter=15, n_init=4, early_stopping=True, random_state=0,
+        init="random",
     )
     if with_callback:
         if not HAS_CALLBACKS:
@@ -334,8 +336,10 @@ def test_starts_with_held_out_rows_compare_validation_losses(seed, monkeypatch):
     rng = np.random.RandomState(0)  # noisy rows: training and validation losses disagree
     X = np.tanh(rng.normal(size=(240, 2)) @ rng.normal(size=(2, 6)))
     X += 0.3 * rng.normal(size=X.shape)
+    # Random starts, as when the seeds below were read.
     ae = quiet_fit(AutoencoderTransformer(2, hidden_layer_sizes=(32,), n_init=4, max_iter=10,
-                                          learning_rate_init=0.02, random_state=seed), X)
+                                          learning_rate_init=0.02, random_state=seed,
+                                          init="random"), X)
     assert ae.validation_loss_curve_ is not None  # 240 rows: "auto" holds some out
     validation = seen["validation"]
     assert len(validation) == 4
@@ -420,7 +424,8 @@ def test_an_interrupt_during_the_starts_keeps_the_best_start_so_far(blobs, monke
         original(self, grad)
 
     monkeypatch.setattr(Adam, "step", step)
-    params = dict(n_components=2, batch_size=40, random_state=0, max_iter=50)
+    # Random starts: the training's steps are counted (a guided start's regressions step).
+    params = dict(n_components=2, batch_size=40, random_state=0, max_iter=50, init="random")
     with pytest.warns(UserWarning, match="interrupted after 10 complete epoch"):
         ae = AutoencoderTransformer(n_init=3, **params).fit(blobs)
     monkeypatch.setattr(Adam, "step", original)
