@@ -27,12 +27,17 @@ def quiet_fit(estimator, X, **kwargs):
         return estimator.fit(X, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def roll():
-    X, _ = make_swiss_roll(800, noise=0.05, random_state=0)
+def swiss_roll_split(n_samples):
+    """The benchmarks' Swiss roll of ``n_samples``, split 75/25, standardized on the 75."""
+    X, _ = make_swiss_roll(n_samples, noise=0.05, random_state=0)
     X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
     scaler = StandardScaler().fit(X_train)
     return scaler.transform(X_train), scaler.transform(X_test)
+
+
+@pytest.fixture(scope="module")
+def roll():
+    return swiss_roll_split(800)
 
 
 def held_out_mse(model, X):
@@ -47,10 +52,7 @@ def small(**params):
 # -- what it is for ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def large_roll():
-    X, _ = make_swiss_roll(2000, noise=0.05, random_state=0)
-    X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test)
+    return swiss_roll_split(2000)
 
 
 @pytest.mark.parametrize("random_state", [0, 1])

@@ -7,7 +7,8 @@ A 2-D code of a Swiss roll should unroll the sheet: neighbours on the sheet get
 nearby codes, and the decoder rolls it up again. From random weights, training
 often settles on a code that folds the sheet onto itself instead, and no amount
 of further training unfolds it. The guided start (``init="isomap"``, which the
-default ``init="auto"`` uses for dense data of 100 training rows or more) first
+default ``init="auto"`` uses for codes of up to 3 components of 100 training
+rows or more) first
 teaches the encoder an Isomap embedding of the training rows and the decoder
 its way back, and trains the whole network from there. We compare one random
 start, one guided start and the defaults (a guided start against three random
