@@ -107,11 +107,10 @@ def guided_start(model, X, Z, rng, learning_rate, loss):
 
     ``model`` is an untied :class:`~skae._model.Network` holding its random
     initial weights; ``X`` the (dense, finite) subsample and ``Z`` its
-    embedding. The decoder learns with the model's ``loss``. If a regression
-    ends with a non-finite weight, ``model`` keeps its random start and this
-    returns False.
+    embedding. The decoder learns with the model's ``loss``. The halves train
+    on copies of the weights: if a regression ends with a non-finite loss or
+    weight, ``model`` keeps its random start and this returns False.
     """
-    initial = model.params.copy()
     X = np.ascontiguousarray(X, dtype=model.dtype)
     Z = np.ascontiguousarray(Z, dtype=model.dtype)
     k = model.n_encoder_layers
@@ -126,9 +125,6 @@ def guided_start(model, X, Z, rng, learning_rate, loss):
         for i, (W, b) in enumerate(zip(half.coefs, half.intercepts, strict=True)):
             model.coefs[first + i][...] = W
             model.intercepts[first + i][...] = b
-    if not np.all(np.isfinite(model.params)):
-        model.params[...] = initial
-        return False
     return True
 
 

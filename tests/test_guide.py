@@ -359,6 +359,10 @@ def test_a_regression_that_diverges_leaves_the_random_start(monkeypatch):
     assert guided_start(model, X, Z, rng, 1e-3, "squared_error") is False
     assert_array_equal(model.params, initial)
     monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no floating-point warning on the way
+        assert guided_start(model, X, Z, rng, 1e300, "squared_error") is False
+    assert_array_equal(model.params, initial)
     assert guided_start(model, X, Z, rng, 1e-3, "squared_error") is True
     assert not np.array_equal(model.params, initial)
 
