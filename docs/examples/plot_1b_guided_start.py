@@ -52,9 +52,9 @@ for name, model in models.items():
 # %%
 # The codes of the held-out points
 # --------------------------------
-# The random start's code folds the roll: points far apart along it (different
-# colours) share codes, and their reconstructions land between the turns. The
-# guided starts give a sheet with the colours in order.
+# The random start's code tears and folds the roll: points far apart along it
+# (different colours) get nearby codes. The guided starts give a sheet with the
+# colours in order.
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
 for ax, (name, model) in zip(axes, models.items(), strict=True):
     codes = model.transform(X_test)
