@@ -986,12 +986,32 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     #: How :meth:`fit` draws the initial weights (:meth:`skae._model.Network.initialize`).
     _init_scheme = "he"
 
-    #: How many of a fresh fit's starts (the first ones) :meth:`_guided_init` guides.
-    _guided_starts = 0
-
     def _guided_init(self, X, spec, missing, n_train):
-        """Whether a fresh fit guides its first starts (:mod:`skae._guide`); no by default."""
+        """Whether a fresh fit guides its first start (:mod:`skae._guide`); no by default."""
         return False
+
+    def _guiding(
+        self, X, spec, missing, n_train, train_rows, sample_weight, all_streams, *, fresh
+    ):
+        """``guide(start_streams, model)``: guides the first start's model, or none.
+
+        The first start of a ``fresh`` fit (not a warm start, not
+        :meth:`partial_fit`) is guided where :meth:`_guided_init` says
+        so; every other start stays random. Both engines call it; the embedding
+        is computed once, when the first start is built, on the host.
+        """
+        if not (fresh and self._guided_init(X, spec, missing, n_train)):
+            return lambda start_streams, model: None
+        first = all_streams[0]
+        embedding = functools.cache(
+            lambda: self._guide(X, train_rows, sample_weight, spec, first["guide"])
+        )
+
+        def guide(start_streams, model):
+            if start_streams is first:
+                self._start_guided(model, embedding(), first["guide"])
+
+        return guide
 
     def _guide(self, X, train_rows, sample_weight, spec, rng):
         """``(rows, embedding, None)`` for the guided starts, or ``(rows, None, reason)``.
@@ -1331,12 +1351,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             else 1.0
         )
 
-        guide = functools.cache(
-            lambda: self._guide(X, train_rows, sample_weight, spec, streams["guide"])
+        guide = self._guiding(
+            X, spec, missing, n_train, train_rows, sample_weight, all_streams,
+            fresh=not (continuing or incremental),
         )
-        guided = set()
-        if not (continuing or incremental) and self._guided_init(X, spec, missing, n_train):
-            guided = {id(s) for s in all_streams[: self._guided_starts]}
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -1345,8 +1363,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             )
             if not continuing:
                 model.initialize(start_streams["init"], self._init_scheme)
-                if id(start_streams) in guided:
-                    self._start_guided(model, guide(), start_streams["guide"])
+                guide(start_streams, model)
             optimizer = Adam(
                 model.params,
                 learning_rate=self.learning_rate_init,
@@ -2766,8 +2783,6 @@ class AutoencoderTransformer(
 
     def _n_starts(self):
         return self.n_init
-
-    _guided_starts = 1
 
     def _guided_init(self, X, spec, missing, n_train):
         # "auto" guides where it is cheap and sound; "isomap" where it can, else refuses.

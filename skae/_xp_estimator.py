@@ -237,13 +237,11 @@ class ArrayAPIMixin:
         max_epochs = 1 if incremental else self.max_iter
         own_monitors = [print_epoch] if self.verbose else []
 
-        # The guided starts (init) train on the host: a few thousand rows, once per fit.
-        guide = functools.cache(
-            lambda: self._guide(X, train_rows, sample_weight, spec, streams["guide"])
+        # A guided start (init) trains on the host: at most 2,000 rows, once per fit.
+        guide = self._guiding(
+            X, spec, None, n_train, train_rows, sample_weight, all_streams,
+            fresh=not (continuing or incremental),
         )
-        guided = set()
-        if not (continuing or incremental) and self._guided_init(X, spec, None, n_train):
-            guided = {id(s) for s in all_streams[: self._guided_starts]}
 
         def start(start_streams):
             """A network on the device, its optimizer and objective, from one start."""
@@ -253,8 +251,7 @@ class ArrayAPIMixin:
                 params = self._params
             else:
                 host_model.initialize(start_streams["init"], self._init_scheme)
-                if id(start_streams) in guided:
-                    self._start_guided(host_model, guide(), start_streams["guide"])
+                guide(start_streams, host_model)
                 params = xp.asarray(host_model.params, device=device)
             optimizer = ArrayAdam(
                 xp,
