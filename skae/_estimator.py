@@ -2522,22 +2522,25 @@ class AutoencoderTransformer(
         drawn in proportion to the sample weights; the embedding and the
         regressions are unweighted; sparse rows are copied dense), the encoder
         learns to map these rows onto it and then the decoder to map the
-        encoder's codes back to the rows, 25 epochs of Adam each (minibatches
-        of 128, ``learning_rate_init``, the decoder on ``loss``), from the
+        encoder's codes back to the rows, 25 passes of Adam each over random
+        minibatches of 128 rows (a pass skips its last, partial minibatch;
+        ``learning_rate_init``, the decoder on ``loss``), from the
         start's random weights; the contest of ``n_init`` and the training go
         on from there. It needs rows without missing entries,
         ``tied_weights=False``, no ``categorical_groups``, no ``mask_as_input``
         and more than ``max(10, n_components)`` training rows, and refuses a fit
         without them; where Isomap cannot embed the rows (too many components
-        for them, say) or a regression diverges, the start stays random, with
-        a UserWarning. ``"auto"``: ``"isomap"`` where it can guide a fit of at
-        least 100 training rows to at most 3 components (folding is a failure
-        of narrow codes: wider ones gained nothing from it on the benchmarks)
-        whose rows it uses, copied dense in float64, take at most 256 MiB (up
-        to 16,384 features), else ``"random"``, silently. The guided start
-        costs the embedding (about a second for 2,000 rows, growing faster
-        than their square) and the two regressions. Not used by a warm-start
-        fit or by :meth:`partial_fit`.
+        for them, too few distinct rows, a neighbours graph in more than 20
+        separate pieces, say) or a regression diverges, the start stays
+        random, with a UserWarning. Isomap embeds the distinct rows; identical
+        rows share their code. ``"auto"``: ``"isomap"`` where it can guide a
+        fit of at least 100 training rows to at most 3 components (folding is
+        a failure of narrow codes: wider ones gained nothing from it on the
+        benchmarks) whose rows it uses take at most 256 MiB counted as dense
+        float64 (up to 16,777 features from 2,000 rows), else ``"random"``,
+        silently. The guided start costs the embedding (about a second for
+        2,000 rows, growing faster than their square) and the two
+        regressions. Not used by a warm-start fit or by :meth:`partial_fit`.
 
     Attributes
     ----------

@@ -7,17 +7,18 @@ manifolds by their geodesic distances. The guided start trains the network's
 two halves on an Isomap embedding of (a subsample of) the training rows before
 the whole network trains as usual: the encoder by regression of the rows onto
 the embedding, then the decoder by regression of the encoder's codes onto the
-rows, each by minibatch Adam on the same engine, from the random initial weights
-of the start. The embedding is computed once per fit; each guided start draws
-its own subsample order.
+rows, each by minibatch Adam in NumPy on the host (also for the Array API
+engine, which copies the guided weights to its device), from the random initial
+weights of the start. Only the first start of a fit is guided, once.
 
 The embedding is computed from at most :data:`GUIDE_ROWS` rows (from more,
 drawn in proportion to the sample weights; the embedding and the regressions
 themselves are unweighted) with :data:`GUIDE_NEIGHBORS` neighbours and
 scikit-learn's :class:`~sklearn.manifold.Isomap` with its dense eigensolver (so
-that a fit reproduces bit for bit), centred and scaled to unit variance overall
-(the embedding's proportions are kept). Where Isomap cannot embed the rows, the
-start stays random.
+that a fit reproduces bit for bit) of the distinct rows (identical rows share
+their code), centred and scaled to unit variance overall (the embedding's
+proportions are kept). Where Isomap cannot embed the rows, the start stays
+random.
 """
 
 import warnings
@@ -47,6 +48,11 @@ GUIDE_MAX_BYTES = 2**28
 #: Neighbours of Isomap's graph.
 GUIDE_NEIGHBORS = 10
 
+#: Most pieces of that graph a guided start embeds. Isomap joins the pieces pair by
+#: pair (a second for 2,000 rows in 20 pieces, four in 100); a graph of many pieces
+#: is clumps, not the curved sheet the guided start is for.
+GUIDE_MAX_PIECES = 20
+
 #: Passes over the subsample for each half's regression, and the minibatch size: on
 #: the benchmark's manifolds 25 passes of 128 rows unroll them as well as 100 of 64, at
 #: an eighth of the steps (``benchmarks/compare.py``'s splits, one start).
@@ -70,34 +76,70 @@ def isomap_embedding(X, n_components):
     """The rows' Isomap embedding, centred and scaled to unit variance, or why there is none.
 
     ``X`` is a dense float array of at least ``GUIDE_NEIGHBORS + 1`` rows.
-    Returns ``(Z, None)``, or ``(None, reason)`` where Isomap cannot embed the
-    rows (distances beyond the float range; a kernel with large negative
-    eigenvalues, as with nearly as many components as rows) or the embedding
-    is degenerate (all rows in one point). A neighbours graph in several pieces
-    is joined by Isomap itself (its warning is not the caller's concern: the
-    guided start is only a start).
+    Isomap embeds the distinct rows (in the order they first occur), and
+    identical rows share their code: copies of a row would otherwise fill its
+    neighbourhood and cut the graph into pieces. Returns ``(Z, None)``, or
+    ``(None, reason)`` where Isomap cannot embed the rows (distances beyond the
+    float range; too few distinct rows for the graph; a graph in more than
+    :data:`GUIDE_MAX_PIECES` pieces; a kernel with large negative eigenvalues,
+    as with nearly as many components as rows) or the embedding is degenerate
+    (all rows in one point). A graph in fewer pieces is joined by Isomap itself
+    (its warning is not the caller's concern: the guided start is only a start).
     """
     from scipy.sparse import SparseEfficiencyWarning
+    from scipy.sparse.csgraph import connected_components
+    from sklearn import config_context
     from sklearn.manifold import Isomap
+    from sklearn.neighbors import kneighbors_graph
 
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = bool(np.isfinite(np.einsum("ij,ij->i", X, X)).all())
-    if not finite:
+        # A geodesic distance is at most n edges of at most twice the largest norm.
+        largest = 4.0 * X.shape[0] ** 2 * np.max(np.einsum("ij,ij->i", X, X))
+    if not np.isfinite(largest):
         return None, "the rows' squared distances overflow (scale the data)"
+    _, first, inverse = np.unique(X, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    distinct = X[first[order]] if first.size < X.shape[0] else X
+    if distinct.shape[0] == 1:
+        return None, "all rows are a single point"
+    if distinct.shape[0] <= max(GUIDE_NEIGHBORS, n_components):
+        return None, (
+            f"only {distinct.shape[0]} distinct rows, too few for Isomap's graph of "
+            f"{GUIDE_NEIGHBORS} neighbours and {n_components} components"
+        )
+    pieces = connected_components(
+        kneighbors_graph(distinct, GUIDE_NEIGHBORS), directed=False, return_labels=False
+    )
+    if pieces > GUIDE_MAX_PIECES:
+        return None, (
+            f"the rows' graph of {GUIDE_NEIGHBORS} neighbours falls into {pieces} separate "
+            f"pieces (more than {GUIDE_MAX_PIECES}: clumps, not a manifold)"
+        )
     try:
-        with warnings.catch_warnings():
-            # Isomap joins the pieces with a UserWarning, scipy's on the graph's edit.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # Isomap joins the pieces with a UserWarning, scipy's on the graph's edit;
+            # floating-point trouble shows in the embedding, checked below.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", SparseEfficiencyWarning)
-            Z = Isomap(
-                n_neighbors=GUIDE_NEIGHBORS, n_components=n_components, eigen_solver="dense"
-            ).fit_transform(X)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # Plain arrays, whatever the caller's set_config(transform_output=...).
+            with config_context(transform_output="default"):
+                Z = Isomap(
+                    n_neighbors=GUIDE_NEIGHBORS, n_components=n_components, eigen_solver="dense"
+                ).fit_transform(distinct)
     except (ValueError, np.linalg.LinAlgError) as exc:
         return None, f"Isomap failed ({exc})"
-    Z = np.asarray(Z, dtype=np.float64)
+    Z = np.array(Z, dtype=np.float64)  # a copy in Isomap's memory order: the mean's sums
+    if distinct.shape[0] < X.shape[0]:
+        Z = Z[position[inverse.reshape(-1)]]
     Z -= Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(Z * Z)))
-    if not np.isfinite(scale) or scale <= 1e-12:
+    if not np.isfinite(scale):
+        return None, "Isomap's embedding is not finite (scale the data)"
+    spread = float(np.sqrt(np.mean((distinct - distinct.mean(axis=0)) ** 2)))
+    if scale <= 1e-12 * spread:
         return None, "the rows' embedding is a single point"
     return Z / scale, None
 

@@ -243,29 +243,48 @@ def random_twin(model, X):
     "case, match",
     [
         ("one point", "single point"),
+        ("few distinct rows", "only 8 distinct rows"),
+        ("clumps", "falls into 30 separate pieces"),
         ("many components", "Isomap failed"),
         ("overflow", "overflow"),
+        ("distances overflow", "overflow"),
     ],
 )
 def test_where_isomap_cannot_embed_the_start_stays_random(roll, case, match):
-    """All rows in one point, nearly as many components as rows (the kernel's
-    negative eigenvalues), distances beyond the float range: init="isomap" warns
-    and starts at random; "auto" does so silently."""
+    """All rows in one point, too few distinct rows for the graph, a graph in
+    many pieces, nearly as many components as rows (the kernel's negative
+    eigenvalues), squared norms or only distances beyond the float range:
+    init="isomap" warns and starts at random; "auto" does so silently."""
     rng = np.random.default_rng(0)
     if case == "one point":
         X, k = np.tile(roll[0][:1], (150, 1)), 2
+    elif case == "few distinct rows":
+        X, k = np.tile(roll[0][:8], (20, 1)), 2
+    elif case == "clumps":  # 30 clumps of 20 rows, far apart
+        centres = rng.normal(size=(30, 1, 3)) * 1e3
+        X, k = (centres + rng.normal(size=(30, 20, 3))).reshape(-1, 3), 2
     elif case == "many components":
         X, k = rng.normal(size=(20, 10)), 16
-    else:
+    elif case == "overflow":
         X, k = rng.normal(size=(150, 4)) * 1e160, 2
+    else:  # each row's squared norm is finite, the squared distances are not
+        X, k = rng.normal(size=(150, 4)), 2
+        X[:, 0] = np.where(np.arange(150) % 2, 9e153, -9e153)
     model = small(init="isomap", n_components=k, max_iter=2)
-    if case == "overflow":  # the training overflows too: the random start's error
+    if "overflow" in case:  # the training overflows too: the random start's error
         with pytest.warns(UserWarning, match=f"the first start is random.*{match}"):
             with pytest.raises(DivergenceError, match="standardize them") as guided:
                 quiet_fit(model, X)
         with pytest.raises(DivergenceError) as random:
             random_twin(model, X)
         assert str(guided.value) == str(random.value)
+        # "auto" raises the same error, and no floating-point warning on the way.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            with pytest.raises(DivergenceError) as auto:
+                small(n_components=k, max_iter=2).fit(X)
+        assert str(auto.value) == str(random.value)
         return
     with pytest.warns(UserWarning, match=f"init='isomap': the first start is random.*{match}"):
         quiet_fit(model, X)
@@ -286,6 +305,64 @@ def test_a_neighbours_graph_in_pieces_is_joined_without_a_warning():
         Z, reason = isomap_embedding(X, 2)
     assert reason is None and Z.shape == (160, 2) and np.all(np.isfinite(Z))
     assert np.isclose(np.mean(Z * Z), 1.0) and np.allclose(Z.mean(axis=0), 0.0)
+
+
+def test_identical_rows_share_a_code_and_isomap_embeds_each_once(roll, monkeypatch):
+    """Copies of a row would fill its neighbourhood and cut the graph into pieces
+    (11 copies of each of 181 rows: 181 pieces, seconds of Isomap joining them):
+    Isomap sees the distinct rows in the order they first occur, and data
+    without copies exactly as given (so their embedding is unchanged)."""
+    from sklearn.manifold import Isomap
+
+    seen = []
+    original = Isomap.fit_transform
+
+    def spy(self, X, y=None):
+        seen.append(np.array(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(Isomap, "fit_transform", spy)
+    distinct = roll[0][:181]
+    copies = np.random.default_rng(0).permutation(np.repeat(distinct, 11, axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z, reason = isomap_embedding(copies, 2)
+    assert reason is None and Z.shape == (181 * 11, 2)
+    _, first = np.unique(copies, axis=0, return_index=True)
+    assert_array_equal(seen[-1], copies[np.sort(first)])
+    for row in distinct[:5]:
+        same = np.flatnonzero((copies == row).all(axis=1))
+        assert same.size == 11 and (Z[same] == Z[same[0]]).all()
+    assert np.isclose(np.mean(Z * Z), 1.0) and np.allclose(Z.mean(axis=0), 0.0)
+
+    Z, _ = isomap_embedding(roll[0], 2)
+    assert_array_equal(seen[-1], roll[0])
+    # And their embedding is Isomap's own, centred and scaled, bit for bit.
+    expected = original(Isomap(n_neighbors=10, n_components=2, eigen_solver="dense"), roll[0])
+    expected = expected - expected.mean(axis=0)
+    assert_array_equal(Z, expected / np.sqrt(np.mean(expected * expected)))
+
+
+@pytest.mark.parametrize("output", ["pandas", "polars"])
+def test_a_global_dataframe_output_does_not_reach_the_guide(roll, output):
+    """set_config(transform_output=...) makes Isomap return a frame (read-only
+    through pandas 3); the guided start is the same as under the default."""
+    from sklearn import config_context
+
+    pytest.importorskip(output)
+    model = small(init="isomap", max_iter=2)
+    expected = quiet_fit(clone(model), roll[0]).coefs_[0]
+    with config_context(transform_output=output):
+        quiet_fit(model, roll[0])
+    assert_array_equal(model.coefs_[0], expected)
+
+
+def test_a_tiny_scale_is_not_a_single_point(roll):
+    """The degenerate-embedding check is relative to the rows' own spread."""
+    Z, _ = isomap_embedding(roll[0], 2)
+    Z_tiny, reason = isomap_embedding(roll[0] * 1e-14, 2)
+    assert reason is None
+    np.testing.assert_allclose(np.abs(Z_tiny), np.abs(Z), atol=1e-6)
 
 
 def test_the_regressions_fit_the_embedding_and_the_rows(roll):
