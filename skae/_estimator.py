@@ -1027,7 +1027,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         else:
             X_rows = X[rows]
             X_rows = X_rows.toarray() if sp.issparse(X_rows) else np.asarray(X_rows)
-        Z, reason = isomap_embedding(X_rows, spec["layer_sizes"][spec["n_encoder_layers"]])
+        with _one_blas_thread():
+            # On one BLAS thread, as small networks train: a guided fit is then the
+            # same bit for bit whatever the caller's thread count (the eigensolver's
+            # last bits change with it, and training amplifies them).
+            Z, reason = isomap_embedding(X_rows, spec["layer_sizes"][spec["n_encoder_layers"]])
         return X_rows, Z, reason
 
     def _start_guided(self, model, guide, rng):

@@ -343,6 +343,20 @@ def test_identical_rows_share_a_code_and_isomap_embeds_each_once(roll, monkeypat
     assert_array_equal(Z, expected / np.sqrt(np.mean(expected * expected)))
 
 
+def test_a_guided_fit_is_the_same_whatever_the_callers_blas_threads(large_roll):
+    """The embedding runs on one BLAS thread, as small networks train: with two,
+    the eigensolver's last bits differed (1e-15 to 1e-13 in the first layer after
+    5 epochs on the benchmark's data), and training amplifies them."""
+    from threadpoolctl import threadpool_limits
+
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            fits.append(quiet_fit(small(init="isomap", max_iter=1), large_roll[0]).coefs_)
+    for one, two in zip(*fits, strict=True):
+        assert_array_equal(one, two)
+
+
 @pytest.mark.parametrize("output", ["pandas", "polars"])
 def test_a_global_dataframe_output_does_not_reach_the_guide(roll, output):
     """set_config(transform_output=...) makes Isomap return a frame (read-only
