@@ -28,6 +28,28 @@ def exceeds(value, goal):
     return value > goal and not math.isclose(value, goal, rel_tol=1e-12, abs_tol=0.0)
 
 
+def geomean(values):
+    """The geometric mean of positive ``values`` (of ratios: 2x and 0.5x average to 1x)."""
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def one_thread_footer(n_seeds, elapsed, machine):
+    """The closing line of a benchmark run on one BLAS thread: seeds, time, machine."""
+    return (
+        f"\n{n_seeds} seed(s), 1 BLAS thread; {elapsed:.0f} s on {machine['cpu']} "
+        f"({machine['logical_cpus']} logical CPUs), numpy {machine['numpy']}, scikit-learn "
+        f"{machine['scikit-learn']}, skae {machine['skae']}"
+        + (f" ({'; '.join(machine['blas'])})." if machine["blas"] else ".")
+    )
+
+
+def write_results(path, machine, args, records):
+    """The raw results of a run as JSON: the machine, the flags and the records."""
+    with open(path, "w") as f:
+        json.dump({"machine": machine, "settings": vars(args), "records": records}, f,
+                  indent=1, default=str)
+
+
 # -- argparse types: a bad flag is a usage error before the run, not a traceback after it --
 def _number(text, convert, accept, requirement):
     """``convert(text)`` if ``accept`` takes it, else an argparse error naming ``requirement``."""

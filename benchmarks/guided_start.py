@@ -31,8 +31,6 @@ Progress goes to stderr, the table (Markdown) to stdout.
 """
 
 import argparse
-import json
-import math
 import os
 import statistics
 import sys
@@ -51,7 +49,13 @@ from skae import AutoencoderTransformer
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import output_file, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    geomean,
+    one_thread_footer,
+    output_file,
+    positive_int,
+    write_results,
+)
 from compare import load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
 
 #: The test part of every split.
@@ -192,10 +196,6 @@ def run(tasks, seeds, *, params=None, log=sys.stderr):
     return records
 
 
-def _geomean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def summarize(records):
     """Per task: the guided fits' errors and fit times against the random ones', split by split."""
     by = {(r["task"], r["seed"], r["init"]): r for r in records}
@@ -210,7 +210,7 @@ def summarize(records):
             "kind": first["kind"],
             "n_train": first["n_train"],
             "auto": sum(random["auto_guides"] for random, _ in pairs),
-            "ratio": _geomean(ratios),
+            "ratio": geomean(ratios),
             "lower": sum(r < 1 for r in ratios),
             "same": sum(guided["weights"] == random["weights"] for random, guided in pairs),
             "n": len(pairs),
@@ -253,16 +253,9 @@ def main(argv=None):
         records = run(TASKS, seeds)
     elapsed = time.perf_counter() - tic
     print(format_table(summarize(records)))
-    print(
-        f"\n{len(seeds)} seed(s), 1 BLAS thread; {elapsed:.0f} s on {machine['cpu']} "
-        f"({machine['logical_cpus']} logical CPUs), numpy {machine['numpy']}, scikit-learn "
-        f"{machine['scikit-learn']}, skae {machine['skae']}"
-        + (f" ({'; '.join(machine['blas'])})." if machine["blas"] else ".")
-    )
+    print(one_thread_footer(len(seeds), elapsed, machine))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine, "settings": vars(args), "records": records}, f,
-                      indent=1, default=str)
+        write_results(args.json, machine, args, records)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ Progress goes to stderr, the table (Markdown) to stdout.
 """
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -48,7 +46,14 @@ from skae import AutoencoderTransformer
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _machine import machine_info  # noqa: E402
-from _report import output_file, positive_float, positive_int  # noqa: E402
+from _report import (  # noqa: E402
+    geomean,
+    one_thread_footer,
+    output_file,
+    positive_float,
+    positive_int,
+    write_results,
+)
 from compare import load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
 
 #: The rates compared by default: the default step first, then the larger one tried.
@@ -135,10 +140,6 @@ def run(tasks, seeds, rates=RATES, *, params=None, log=sys.stderr):
     return records
 
 
-def _geomean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
 def summarize(records, rates=RATES):
     """Per task: each rate's error against the first rate's, split by split, and PCA's."""
     base = f"skae {rates[0]:g}"
@@ -149,8 +150,8 @@ def summarize(records, rates=RATES):
         row = {"task": task, "kind": next(r["kind"] for r in records if r["task"] == task)}
         for rate in rates[1:]:
             ratios = [by[task, s, f"skae {rate:g}"] / by[task, s, base] for s in seeds]
-            row[f"{rate:g}"] = (_geomean(ratios), sum(r < 1 for r in ratios), len(ratios))
-        row["PCA"] = _geomean([by[task, s, "PCA"] / by[task, s, base] for s in seeds])
+            row[f"{rate:g}"] = (geomean(ratios), sum(r < 1 for r in ratios), len(ratios))
+        row["PCA"] = geomean([by[task, s, "PCA"] / by[task, s, base] for s in seeds])
         rows.append(row)
     return rows
 
@@ -194,16 +195,9 @@ def main(argv=None):
         records = run(TASKS, seeds, rates)
     elapsed = time.perf_counter() - tic
     print(format_table(summarize(records, rates), rates))
-    print(
-        f"\n{len(seeds)} seed(s), 1 BLAS thread; {elapsed:.0f} s on {machine['cpu']} "
-        f"({machine['logical_cpus']} logical CPUs), numpy {machine['numpy']}, scikit-learn "
-        f"{machine['scikit-learn']}, skae {machine['skae']}"
-        + (f" ({'; '.join(machine['blas'])})." if machine["blas"] else ".")
-    )
+    print(one_thread_footer(len(seeds), elapsed, machine))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine, "settings": vars(args), "records": records}, f,
-                      indent=1, default=str)
+        write_results(args.json, machine, args, records)
 
 
 if __name__ == "__main__":
