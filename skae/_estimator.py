@@ -76,7 +76,7 @@ from ._guide import (
     isomap_embedding,
 )
 from ._model import Network
-from ._objectives import LOSSES, Objective, binary_entropy, weighted_mean
+from ._objectives import LOSSES, Objective, binary_entropy, unit_scaled, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
 from ._training import (
     RATE_ADVICE,
@@ -2025,6 +2025,8 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
     """
     slack = _unit_interval_slack(X.dtype)
     d = X.shape[1]
+    # Its callers take ratios of these sums: weights brought near 1 cannot overflow them.
+    weights = np.ones(rows.size) if sample_weight is None else unit_scaled(sample_weight[rows])
     if sp.issparse(X) and missing is None:
         # Zeros have entropy 0: the stored entries alone, without densifying the rows.
         T = sp.csr_array(X[rows])  # a copy of the rows, summing duplicate entries
@@ -2032,7 +2034,7 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
         if T.nnz and (T.data.min() < -slack or T.data.max() > 1 + slack):
             return None
         T.data = np.clip(T.data.astype(np.float64), 0.0, 1.0)
-        w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+        w = weights
         totals = np.asarray(T.T @ w, dtype=np.float64)
         T.data = binary_entropy(T.data)
         return SimpleNamespace(
@@ -2048,7 +2050,7 @@ def _entropy_sums(X, rows, sample_weight, missing=None):
     for start in range(0, rows.size, step):
         chunk = rows[start : start + step]
         T = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
-        w = np.ones(chunk.size) if sample_weight is None else sample_weight[chunk]
+        w = weights[start : start + step]
         if missing is None:
             row_counts = np.full(chunk.size, d, dtype=np.float64)
             counts += float(w.sum())
@@ -2118,6 +2120,7 @@ def _masked_validation_loss(objective, X, rows, weights, missing):
     ``per_variable`` is False (the VAE's negative ELBO of the observed entries).
     """
     per_variable = getattr(objective, "per_variable", True)
+    weights = None if weights is None else unit_scaled(weights)  # a ratio: no overflow
     chunks = []
     observed_weight = denominator = 0.0
     for start in range(0, rows.size, _VALIDATION_CHUNK):
@@ -2412,9 +2415,12 @@ class AutoencoderTransformer(
         ``learning_rate_init / 1000``, or, with rows held out
         (``early_stopping``), at a plateau right after a lowered rate with no
         improvement since (``2 * n_iter_no_change`` epochs without one: the
-        lower rate did not help). ``"cosine"``: the rate decays from
-        ``learning_rate_init`` to a thousandth of it along half a cosine over
-        ``max_iter`` epochs; a plateau still stops training early. Each
+        lower rate did not help). ``"cosine"``: the rate at epoch ``e`` of
+        ``E = max_iter`` is ``lr_min + (learning_rate_init - lr_min) (1 +
+        cos(π e / E)) / 2`` with ``lr_min = learning_rate_init / 1000``: half a
+        cosine towards a thousandth, which the last epoch nears only for a
+        large ``max_iter`` (at ``max_iter=10`` it trains at 0.025 times the
+        initial rate); a plateau still stops training early. Each
         :meth:`fit` starts the schedule afresh; :meth:`partial_fit` uses
         ``learning_rate_init``.
 
@@ -2501,7 +2507,9 @@ class AutoencoderTransformer(
     n_init : int, default=4
         Number of initialisations (random ones, the first guided where
         ``init`` says so) that compete at the start of a
-        :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer), and
+        :meth:`fit`: each trains for 10 epochs (``max_iter`` if fewer; a start
+        whose loss reaches a plateau before stops there, and if it wins, the
+        fit ends with it), and
         training goes on from the one whose monitored loss was lowest in any of
         its epochs (validation loss with ``early_stopping``, else training
         loss), from its last epoch, as if it had trained alone; the others are

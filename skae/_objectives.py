@@ -64,6 +64,8 @@ Contraction (``contraction``)
     data inputs only: the probe is zero on the mask's columns.
 """
 
+import math
+
 import numpy as np
 from scipy.special import entr, expit, log_softmax, logsumexp
 
@@ -213,16 +215,35 @@ def binary_entropy(T):
     return entr(T) + entr(1.0 - T)
 
 
+def unit_scaled(weights):
+    """``weights`` times the power of two that brings the largest into [0.5, 1).
+
+    For ratios of weighted sums (a weighted mean): a power of two only moves
+    exponents, so the ratio is the same bit for bit (barring weights pushed
+    below the smallest normal number), while the sums of weights as large as
+    scikit-learn accepts times finite values no longer overflow. Weights without
+    a finite positive largest one are returned as they are.
+    """
+    if weights.size == 0:
+        return weights
+    largest = float(np.max(weights))
+    if not (0.0 < largest < np.inf):
+        return weights
+    return weights * 2.0 ** -math.frexp(largest)[1]
+
+
 def weighted_mean(values, weights=None):
     """``Σ w v / Σ w`` (the plain mean without weights), as a Python float.
 
     Values of zero weight do not count, even infinite ones (``0 · inf`` is NaN).
+    The weights are :func:`unit_scaled` first.
     """
     if weights is None:
         return float(np.mean(values))
     counted = weights != 0
     if not counted.all():
         values, weights = values[counted], weights[counted]
+    weights = unit_scaled(weights)
     return float(np.dot(weights, values) / weights.sum())
 
 

@@ -27,6 +27,7 @@ import math
 import time
 
 from ._activations import LEAKY_SLOPE
+from ._objectives import unit_scaled
 from ._optim import MOMENT_FORM_THRESHOLD
 from ._training import PlateauRule, TrainingResult, _counts, _restore_counts, diverged
 from ._xp import namespace_name
@@ -598,6 +599,8 @@ def _entropy_sums(xp, device, X, rows, weights, chunk):
     """
     n = rows.size
     slack = float(xp.finfo(X.dtype).eps) ** 0.5  # rounding, as the NumPy engine's
+    # Ratios of weighted sums: weights brought near 1 cannot overflow them.
+    weights = None if weights is None else unit_scaled(weights[rows])
     total = 0.0
     column_totals = None
     for start in range(0, n, chunk):
@@ -608,13 +611,13 @@ def _entropy_sums(xp, device, X, rows, weights, chunk):
         T = xp.clip(T, 0.0, 1.0)
         per_row = xp.mean(_binary_entropy(xp, T), axis=1)
         if weights is not None:
-            w = xp.asarray(weights[part], device=device)
+            w = xp.asarray(weights[start : start + chunk], device=device)
             per_row = w * per_row
             T = w[:, None] * T
         total += float(xp.sum(per_row))
         part_totals = xp.sum(T, axis=0)
         column_totals = part_totals if column_totals is None else column_totals + part_totals
-    weight = n if weights is None else float(weights[rows].sum())
+    weight = n if weights is None else float(weights.sum())
     return total / weight, column_totals / weight
 
 

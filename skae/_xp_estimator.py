@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, validation_split
+from ._objectives import unit_scaled
 from ._optim import Schedule
 from ._training import TrainingResult, print_epoch
 from ._xp_engine import (
@@ -221,7 +222,8 @@ class ArrayAPIMixin:
         if validation_rows is not None:
             X_val = xp.take(X, xp.asarray(validation_rows, device=device), axis=0)
             if sample_weight is not None:
-                w_val = xp.asarray(sample_weight[validation_rows], device=device)
+                # A weighted mean: weights brought near 1 cannot overflow its sums.
+                w_val = xp.asarray(unit_scaled(sample_weight[validation_rows]), device=device)
         # The least monitored loss (validation loss with rows held out, else training
         # loss), computed once the stopping rule needs it, for all starts.
         monitored_rows = train_rows if validation_rows is None else validation_rows

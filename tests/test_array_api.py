@@ -296,6 +296,21 @@ AGREEMENT_CONFIGS = [
 ]
 
 
+def test_weights_as_large_as_accepted_do_not_overflow_the_validation_loss():
+    """As the NumPy engine's: uniform weights of 5e305 failed as "diverged" once
+    the held-out rows' weighted errors overflowed; only their ratios count."""
+    X = 40 * np.random.default_rng(0).normal(size=(300, 4))
+    curves = []
+    for scale in (1.0, 5e305):
+        model = small(max_iter=3, n_init=1, init="random", early_stopping=True, alpha=1e-4)
+        with config_context(array_api_dispatch=True), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(strict(X), sample_weight=strict(np.full(300, scale)))
+        curves.append(model.validation_loss_curve_)
+    assert np.all(np.isfinite(curves[1]))
+    assert_allclose(curves[1], curves[0], rtol=1e-12)
+
+
 @requires_torch
 @pytest.mark.parametrize("params", AGREEMENT_CONFIGS)
 def test_torch_float64_reproduces_numpy(data, params):
@@ -384,10 +399,11 @@ def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
     assert count.seen["cat"] == 1 and count.seen["addmm"] == 6
 
 
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", [False, True, "huge"])
 @pytest.mark.parametrize("high, counted", [(1.0, True), (1 + 1e-12, True), (1.5, False)])
 def test_the_cross_entropys_floor_is_the_numpy_engines(data, weighted, high, counted):
-    """And so is alpha="auto"'s scale, which shares its sums."""
+    """And so is alpha="auto"'s scale, which shares its sums. Weights whose sums
+    overflow (as large as scikit-learn accepts) give the floor of smaller ones."""
     from skae._estimator import _auto_alpha_scale, _loss_floor
     from skae._xp_engine import auto_alpha_scale, loss_floor
 
@@ -395,7 +411,14 @@ def test_the_cross_entropys_floor_is_the_numpy_engines(data, weighted, high, cou
     X[3, 1] = high
     rows = np.arange(0, X.shape[0], 3)
     w = np.random.default_rng(1).uniform(0.5, 2.0, size=X.shape[0]) if weighted else None
+    if weighted == "huge":
+        small = _loss_floor("binary_crossentropy", X, rows, w)
+        w = w * 1e307
+        with np.errstate(over="ignore"):
+            assert not np.isfinite(np.sum(w[rows]))
     expected = _loss_floor("binary_crossentropy", X, rows, w)
+    if weighted == "huge":
+        assert expected == pytest.approx(small, rel=1e-12)
     floor = loss_floor(xps, STRICT_CPU, "binary_crossentropy", strict(X), rows, w, chunk=4)
     assert (expected > 0.3) is counted and (expected == 0.0) is not counted
     assert floor == pytest.approx(expected, rel=1e-12)

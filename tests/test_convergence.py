@@ -343,6 +343,38 @@ def test_auto_alpha_scales_with_the_training_size():
     assert estimator_module._resolve_alpha(0.01, 2000) == 0.01
 
 
+def test_weights_as_large_as_accepted_do_not_overflow_the_validation_loss(blobs):
+    """The held-out rows' weighted mean loss summed the raw weights times the
+    errors: uniform weights of 5e305 (accepted: their sum is finite) overflowed it
+    and the fit failed as "diverged". Only the weights' ratios count."""
+    X = np.repeat(40 * blobs, 3, axis=0)[:300]  # errors of hundreds: Σ w e overflows
+    params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=3, n_init=1,
+                  init="random", early_stopping=True, alpha=1e-4, random_state=0)
+    fits = []
+    for scale in (1.0, 5e305):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(AutoencoderTransformer(**params).fit(X, sample_weight=np.full(300, scale)))
+    assert np.all(np.isfinite(fits[1].validation_loss_curve_))
+    assert_allclose(fits[1].validation_loss_curve_, fits[0].validation_loss_curve_, rtol=1e-6)
+
+
+def test_the_weighted_mean_is_unchanged_by_its_overflow_guard():
+    """The weights are brought near 1 by a power of two: bit for bit the same mean."""
+    from skae._objectives import unit_scaled, weighted_mean
+
+    rng = np.random.default_rng(0)
+    values, weights = rng.exponential(size=1000), rng.uniform(0.1, 30.0, size=1000)
+    assert weighted_mean(values, weights) == float(np.dot(weights, values) / weights.sum())
+    scaled = unit_scaled(weights)
+    assert 0.5 <= scaled.max() < 1.0 and np.all(scaled / weights == scaled[0] / weights[0])
+    huge = np.full(1000, 1e306)
+    assert weighted_mean(values, huge) == pytest.approx(np.mean(values), rel=1e-12)
+    for degenerate in (np.zeros(3), np.array([])):
+        assert unit_scaled(degenerate) is degenerate
+
+
 def test_auto_alpha_counts_weight_as_rows(blobs):
     """A weight of 2 is two rows, for the penalty too: the full-batch fits agree."""
     # Without held-out rows: "auto" early stopping counts rows, as scikit-learn's
