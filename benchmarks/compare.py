@@ -91,6 +91,15 @@ def _position_bins(t, n_bins=5):
     return binner.fit_transform(t.reshape(-1, 1)).ravel().astype(int)
 
 
+def features(load, **kwargs):
+    """``() -> X`` of a loader returning ``(X, y)``.
+
+    This module's loaders, or scikit-learn's with ``return_X_y=True``: the other
+    benchmark scripts' tasks take ``X`` alone.
+    """
+    return lambda: load(**kwargs)[0]
+
+
 def load_clusters():
     X, y, _ = make_manifold_clusters(2000, random_state=0)
     return X, y

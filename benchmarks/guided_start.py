@@ -56,7 +56,7 @@ from _report import (  # noqa: E402
     positive_int,
     write_results,
 )
-from compare import load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
+from compare import features, load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
 
 #: The test part of every split.
 TEST_SIZE = 0.25
@@ -82,16 +82,6 @@ class Task:
         return f"{self.name} → {self.n_components}{rows}"
 
 
-def _bundled(loader):
-    """``() -> X`` of a scikit-learn loader."""
-    return lambda: loader(return_X_y=True)[0]
-
-
-def _generated(loader):
-    """``() -> X`` of one of ``compare.py``'s loaders."""
-    return lambda: loader()[0]
-
-
 _MANIFOLDS = [
     ("clusters", load_clusters),
     ("Swiss roll", load_swiss_roll),
@@ -99,25 +89,25 @@ _MANIFOLDS = [
 ]
 
 TASKS = [
-    Task(name, "manifold", _generated(loader), 2, n_rows)
+    Task(name, "manifold", features(loader), 2, n_rows)
     for n_rows in (150, 250, 600, 1200)
     for name, loader in _MANIFOLDS
 ] + [
-    Task("iris", "table", _bundled(load_iris), 2),
-    Task("wine", "table", _bundled(load_wine), 2),
-    Task("wine", "table", _bundled(load_wine), 3),
-    Task("wine", "table", _bundled(load_wine), 4),
-    Task("diabetes", "table", _bundled(load_diabetes), 2, 150),
-    Task("diabetes", "table", _bundled(load_diabetes), 2),
-    Task("diabetes", "table", _bundled(load_diabetes), 3),
-    Task("breast cancer", "table", _bundled(load_breast_cancer), 2, 150),
-    Task("breast cancer", "table", _bundled(load_breast_cancer), 2),
-    Task("breast cancer", "table", _bundled(load_breast_cancer), 3),
-    Task("breast cancer", "table", _bundled(load_breast_cancer), 4),
-    Task("digits", "table", _bundled(load_digits), 2, 250),
-    Task("digits", "table", _bundled(load_digits), 3),
-    Task("digits", "table", _bundled(load_digits), 4),
-    Task("clusters", "manifold", _generated(load_clusters), 4),
+    Task("iris", "table", features(load_iris, return_X_y=True), 2),
+    Task("wine", "table", features(load_wine, return_X_y=True), 2),
+    Task("wine", "table", features(load_wine, return_X_y=True), 3),
+    Task("wine", "table", features(load_wine, return_X_y=True), 4),
+    Task("diabetes", "table", features(load_diabetes, return_X_y=True), 2, 150),
+    Task("diabetes", "table", features(load_diabetes, return_X_y=True), 2),
+    Task("diabetes", "table", features(load_diabetes, return_X_y=True), 3),
+    Task("breast cancer", "table", features(load_breast_cancer, return_X_y=True), 2, 150),
+    Task("breast cancer", "table", features(load_breast_cancer, return_X_y=True), 2),
+    Task("breast cancer", "table", features(load_breast_cancer, return_X_y=True), 3),
+    Task("breast cancer", "table", features(load_breast_cancer, return_X_y=True), 4),
+    Task("digits", "table", features(load_digits, return_X_y=True), 2, 250),
+    Task("digits", "table", features(load_digits, return_X_y=True), 3),
+    Task("digits", "table", features(load_digits, return_X_y=True), 4),
+    Task("clusters", "manifold", features(load_clusters), 4),
 ]
 
 #: The two starts compared: the reference first.

@@ -54,7 +54,7 @@ from _report import (  # noqa: E402
     positive_int,
     write_results,
 )
-from compare import load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
+from compare import features, load_clusters, load_s_curve, load_swiss_roll  # noqa: E402
 
 #: The rates compared by default: the default step first, then the larger one tried.
 RATES = (2e-3, 5e-3)
@@ -71,25 +71,15 @@ class Task:
     scaler: type = StandardScaler
 
 
-def _bundled(loader):
-    """``() -> X`` of a scikit-learn loader."""
-    return lambda: loader(return_X_y=True)[0]
-
-
-def _generated(loader):
-    """``() -> X`` of one of ``compare.py``'s loaders."""
-    return lambda: loader()[0]
-
-
 TASKS = [
-    Task("clusters → 2", "narrow", _generated(load_clusters), 2),
-    Task("Swiss roll → 2", "narrow", _generated(load_swiss_roll), 2),
-    Task("S-curve → 2", "narrow", _generated(load_s_curve), 2),
-    Task("breast cancer → 16", "wide", _bundled(load_breast_cancer), 16),
-    Task("breast cancer → 16, MinMaxScaler", "wide", _bundled(load_breast_cancer), 16,
-         MinMaxScaler),
-    Task("wine → 12", "wide", _bundled(load_wine), 12),
-    Task("digits → 32", "wide", _bundled(load_digits), 32),
+    Task("clusters → 2", "narrow", features(load_clusters), 2),
+    Task("Swiss roll → 2", "narrow", features(load_swiss_roll), 2),
+    Task("S-curve → 2", "narrow", features(load_s_curve), 2),
+    Task("breast cancer → 16", "wide", features(load_breast_cancer, return_X_y=True), 16),
+    Task("breast cancer → 16, MinMaxScaler", "wide",
+         features(load_breast_cancer, return_X_y=True), 16, MinMaxScaler),
+    Task("wine → 12", "wide", features(load_wine, return_X_y=True), 12),
+    Task("digits → 32", "wide", features(load_digits, return_X_y=True), 32),
 ]
 
 
