@@ -2329,7 +2329,8 @@ class AutoencoderTransformer(
         0.2 on breast cancer, wine and digits scaled to [0, 1]; 1 for data off
         [0, 1]). A ``warm_start`` fit of the squared error after one that held
         rows out starts from ``5 · L_val / n``
-        of the weights that fit kept. ``n`` counts the training rows of the
+        of the weights that fit kept (from ``0.64 / n`` when a :meth:`partial_fit`,
+        which holds no rows out, came after it). ``n`` counts the training rows of the
         fit or of the :meth:`partial_fit` call; with ``sample_weight``, their
         total weight, so that a weight of k counts as k rows and rescaling all
         the weights rescales the penalty. For
@@ -2428,7 +2429,11 @@ class AutoencoderTransformer(
         Adam's (initial) step size.
 
     max_iter : int, default=1000
-        Maximum number of epochs (passes over the training data).
+        Maximum number of epochs (passes over the training data) of a
+        :meth:`fit`: those of the start that training goes on from count,
+        including its contest epochs (``n_init``); the contest epochs of the
+        dropped starts and a guided start's passes before its first epoch
+        (``init``) do not. ``n_iter_`` counts the same epochs.
 
     shuffle : bool, default=True
         Whether to shuffle the training data at every epoch.
@@ -2446,8 +2451,11 @@ class AutoencoderTransformer(
         ``tol`` times that best for ``n_iter_no_change`` consecutive epochs.
         With ``loss="binary_crossentropy"`` the best counts above the least
         loss of the monitored rows' targets, their mean binary entropy, which
-        no reconstruction removes. What a plateau does depends on
-        ``learning_rate``.
+        no reconstruction removes. The best counts as no less than a millionth
+        of the first epoch's loss: data the network can reproduce exactly (all
+        zeros, as :class:`~sklearn.preprocessing.StandardScaler` leaves constant
+        columns) would otherwise improve by the same share at every epoch and
+        never plateau. What a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.
