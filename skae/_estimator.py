@@ -2433,7 +2433,8 @@ class AutoencoderTransformer(
         :meth:`fit`: those of the start that training goes on from count,
         including its contest epochs (``n_init``); the contest epochs of the
         dropped starts and a guided start's passes before its first epoch
-        (``init``) do not. ``n_iter_`` counts the same epochs.
+        (``init``) do not. ``n_iter_`` counts the same epochs, summed over
+        ``warm_start`` fits.
 
     shuffle : bool, default=True
         Whether to shuffle the training data at every epoch.
@@ -2451,11 +2452,8 @@ class AutoencoderTransformer(
         ``tol`` times that best for ``n_iter_no_change`` consecutive epochs.
         With ``loss="binary_crossentropy"`` the best counts above the least
         loss of the monitored rows' targets, their mean binary entropy, which
-        no reconstruction removes. The best counts as no less than a millionth
-        of the first epoch's loss: data the network can reproduce exactly (all
-        zeros, as :class:`~sklearn.preprocessing.StandardScaler` leaves constant
-        columns) would otherwise improve by the same share at every epoch and
-        never plateau. What a plateau does depends on ``learning_rate``.
+        no reconstruction removes. What a plateau does depends on
+        ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.

@@ -21,7 +21,6 @@ proportions are kept). Where Isomap cannot embed the rows, the start stays
 random.
 """
 
-import threading
 import warnings
 
 import numpy as np
@@ -29,12 +28,6 @@ import numpy as np
 from ._model import Network
 from ._objectives import LOSSES
 from ._optim import Adam
-
-#: Held while the embedding changes the process's warning filters. ``catch_warnings``
-#: saves the filters on entry and puts them back on exit, for every thread: two
-#: embeddings overlapping in threads (a grid search on the threading backend) would
-#: otherwise leave the first one's "ignore" filters in force for good.
-_WARNING_FILTERS = threading.Lock()
 
 #: Most training rows the embedding and the guided regressions use.
 GUIDE_ROWS = 2000
@@ -125,7 +118,7 @@ def isomap_embedding(X, n_components):
             f"pieces (more than {GUIDE_MAX_PIECES}: clumps, not a manifold)"
         )
     try:
-        with _WARNING_FILTERS, warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             # Isomap joins the pieces with a UserWarning, scipy's on the graph's edit;
             # floating-point trouble shows in the embedding, checked below.
             warnings.simplefilter("ignore", UserWarning)

@@ -161,8 +161,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     tol : float, default=1e-4
         Relative tolerance of the stopping rule: an improvement of the
-        monitored loss by less than ``tol`` times its best (or than ``tol``
-        times a millionth of the first epoch's loss, if more) does not count.
+        monitored loss by less than ``tol`` times its best does not count.
 
     verbose : bool, default=False
         Print one line per epoch.

@@ -333,8 +333,7 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         which counts whole). Unlike :class:`AutoencoderTransformer`, each
         epoch's loss is judged on its own (not averaged over
         ``n_iter_no_change`` epochs), and with rows held out no extra patience
-        ends training: the schedule does. As there, the magnitude counts as no
-        less than a millionth of the first epoch's loss.
+        ends training: the schedule does.
 
     verbose : bool, default=False
         Print one line per epoch.

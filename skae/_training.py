@@ -22,8 +22,7 @@ when training goes wrong or ends:
   ``tol · |best - floor|`` (a relative tolerance; ``floor`` is the least value
   the loss can take, 0 for the squared error, the targets' entropy for the
   binary cross-entropy, so that the tolerance is relative to what training can
-  still remove; never below :data:`RESOLUTION` of the first epoch's loss above
-  the floor; or ``tol · scale``, absolute, when a ``scale`` is given). At a
+  still remove; or ``tol · scale``, absolute, when a ``scale`` is given). At a
   plateau the learning-rate schedule (:class:`~skae._optim.Schedule`) either
   lowers the rate, and training goes on, or says stop: training has
   *converged*. A schedule that runs its course (cosine) converges too, and so
@@ -71,7 +70,7 @@ class TrainingResult:
     #: What a call that goes on from this result needs, or None: the last epoch's
     #: parameters (with a validation set the network holds the best epoch's, but the
     #: optimizer's state is the last's), the best parameters so far, and the stopping
-    #: rule's state (:meth:`PlateauRule.state`: its counts, window, best and least margin).
+    #: rule's state (:meth:`PlateauRule.state`: its counts, window and best).
     resume: dict | None = None
     #: With a validation set, the best epoch's parameters so far, kept up to date
     #: while training (what training stopped now would leave); None without one.
@@ -101,11 +100,6 @@ def diverged(epoch, batch, loss, learning_rate):
     )
 
 
-#: The least share of the first epoch's monitored loss (above its floor) that an
-#: improvement is counted against (:class:`PlateauRule`).
-RESOLUTION = 1e-6
-
-
 class PlateauRule:
     """The stopping rule (module docstring), shared by the NumPy and Array API loops.
 
@@ -114,15 +108,6 @@ class PlateauRule:
     :meth:`stops` then says whether that epoch ends training: at a plateau of
     ``n_iter_no_change`` epochs without an improvement by ``tol · |best - floor|``,
     the schedule (if any) takes a step, and training ends when it has none left.
-
-    ``|best - floor|`` counts as no less than :data:`RESOLUTION` times the first
-    observed epoch's ``|monitored - floor|``. Data that a network can reproduce
-    exactly (all zeros, as a ``StandardScaler`` leaves constant columns) have a
-    loss that falls geometrically towards 0 for as long as training runs: each
-    epoch improves on the best by the same share, and a purely relative
-    tolerance would never see a plateau. Losses a millionth of where training
-    started are reached by no fit of real data's reconstruction, whose numbers
-    therefore do not depend on this bound.
 
     ``floor`` is the least value the monitored loss can take (0 by default). The
     binary cross-entropy of targets in (0, 1) cannot fall below their entropy;
@@ -164,17 +149,12 @@ class PlateauRule:
         self.since_improvement = 0
         self.window = collections.deque(maxlen=window)
         self.best = math.inf
-        self.least_margin = None  # RESOLUTION times the first epoch's loss above the floor
 
     def observe(self, monitored):
-        if self.least_margin is None:
-            self.least_margin = RESOLUTION * abs(monitored - self.floor)
         self.window.append(monitored)
         mean = math.fsum(self.window) / len(self.window)
         best = self.best
-        margin = (
-            max(abs(best - self.floor), self.least_margin) if self.scale is None else self.scale
-        )
+        margin = abs(best - self.floor) if self.scale is None else self.scale
         improved = best == math.inf or mean < best - self.tol * margin
         self.no_improvement = 0 if improved else self.no_improvement + 1
         self.since_improvement = 0 if improved else self.since_improvement + 1
@@ -190,16 +170,10 @@ class PlateauRule:
 
     def state(self):
         """What a continued call needs (:func:`train`'s ``result``)."""
-        return (
-            self.no_improvement, self.since_improvement, list(self.window), self.best,
-            self.least_margin,
-        )
+        return self.no_improvement, self.since_improvement, list(self.window), self.best
 
     def load_state(self, state):
-        (
-            self.no_improvement, self.since_improvement, window, self.best,
-            self.least_margin,
-        ) = state
+        self.no_improvement, self.since_improvement, window, self.best = state
         self.window.clear()
         self.window.extend(window)
 

@@ -1,6 +1,5 @@
 """The guided start (init="isomap" / "auto"): an Isomap embedding learned before training."""
 
-import time
 import warnings
 
 import numpy as np
@@ -306,50 +305,6 @@ def test_a_neighbours_graph_in_pieces_is_joined_without_a_warning():
         Z, reason = isomap_embedding(X, 2)
     assert reason is None and Z.shape == (160, 2) and np.all(np.isfinite(Z))
     assert np.isclose(np.mean(Z * Z), 1.0) and np.allclose(Z.mean(axis=0), 0.0)
-
-
-def test_embeddings_in_threads_leave_the_warning_filters_as_they_were(monkeypatch):
-    """``catch_warnings`` saves the process's filters on entry and restores them on
-    exit: two embeddings overlapping in threads, the first to enter also the first to
-    leave, left the first one's "ignore" filters in force for good (UserWarnings
-    hidden from then on). The embeddings now take turns; here both try to be inside
-    Isomap at once (a barrier), and the first to arrive leaves first."""
-    import itertools
-    import threading
-
-    from sklearn.manifold import Isomap
-
-    original = Isomap.fit_transform
-    barrier = threading.Barrier(2, timeout=1.0)
-    tickets = itertools.count()
-
-    def overlapping(self, X, y=None):
-        ticket = next(tickets)
-        try:
-            barrier.wait()  # both inside at once, where nothing keeps them apart
-        except threading.BrokenBarrierError:
-            pass
-        if ticket:
-            time.sleep(0.2)  # the second to arrive leaves last
-        return original(self, X, y)
-
-    monkeypatch.setattr(Isomap, "fit_transform", overlapping)
-    rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(size=(60, 3)), rng.normal(size=(60, 3)) + 1e3])
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        before = list(warnings.filters)
-        results = []
-        threads = [
-            threading.Thread(target=lambda: results.append(isomap_embedding(X, 2)))
-            for _ in range(2)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert list(warnings.filters) == before
-    assert [reason for _, reason in results] == [None, None]
 
 
 def test_identical_rows_share_a_code_and_isomap_embeds_each_once(roll, monkeypatch):
