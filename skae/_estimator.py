@@ -79,6 +79,7 @@ from ._model import Network
 from ._objectives import LOSSES, Objective, binary_entropy, unit_scaled, weighted_mean
 from ._optim import SCHEDULES, Adam, Schedule
 from ._training import (
+    CONSTANT_TARGETS_SCALE,
     RATE_ADVICE,
     SCALING_ADVICE,
     DivergenceError,
@@ -1345,6 +1346,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         plateau_scale = None if incremental else self._plateau_scale(
             lambda: _observed_per_row(X, monitored_rows, sample_weight, missing)
         )
+        if plateau_scale is None and not incremental and _constant_columns(
+            X, train_rows if validation_rows is None
+            else np.concatenate([train_rows, validation_rows]), sample_weight, missing,
+        ):
+            # No spread for a relative tolerance to hold on to: a unit scale.
+            plateau_scale = CONSTANT_TARGETS_SCALE
         # What alpha="auto" is scaled by for the loss (1 but for the cross-entropy;
         # a fit's, not a partial_fit call's: its penalty follows the chunk).
         alpha_scale = functools.cache(
@@ -2096,6 +2103,45 @@ def _float32_hint(X):
     )
 
 
+def _constant_columns(X, rows, sample_weight, missing=None):
+    """Whether each column of ``X`` takes one value over its ``rows`` of positive weight.
+
+    Only observed entries count. Read in chunks of rows (densified, for sparse
+    ``X``), and only until a column takes a second value: the first chunks are
+    small, so that data that vary cost a few rows' copy, and they double up to
+    ``_VALIDATION_CHUNK`` rows (fewer for wide data).
+    """
+    if sample_weight is not None:
+        rows = rows[sample_weight[rows] > 0]
+    d = X.shape[1]
+    value = np.zeros(d, dtype=X.dtype)  # each column's one value, once seen
+    seen = np.zeros(d, dtype=bool)
+    largest = max(1, min(_VALIDATION_CHUNK, 2**22 // max(d, 1)))
+    start, size = 0, min(16, largest)
+    while start < rows.size:
+        chunk = rows[start : start + size]
+        start, size = start + size, min(2 * size, largest)
+        filled = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
+        if missing is None:
+            observed = None
+        else:  # missing entries become 0, and do not count
+            mask = np.empty_like(filled)
+            missing.fill(filled, mask)
+            observed = mask.astype(bool)
+        present = np.ones(d, dtype=bool) if observed is None else observed.any(axis=0)
+        first = np.flatnonzero(present & ~seen)
+        if first.size:
+            at = 0 if observed is None else observed[:, first].argmax(axis=0)
+            value[first] = filled[at, first]
+            seen[first] = True
+        differs = filled != value
+        if observed is not None:
+            differs &= observed
+        if differs.any():
+            return False
+    return True
+
+
 def _observed_per_row(X, rows, sample_weight, missing=None):
     """The mean number of observed entries of ``X``'s ``rows`` (sample-weighted)."""
     d = X.shape[1]
@@ -2452,8 +2498,13 @@ class AutoencoderTransformer(
         ``tol`` times that best for ``n_iter_no_change`` consecutive epochs.
         With ``loss="binary_crossentropy"`` the best counts above the least
         loss of the monitored rows' targets, their mean binary entropy, which
-        no reconstruction removes. What a plateau does depends on
-        ``learning_rate``.
+        no reconstruction removes. Where every column of ``X`` is constant
+        (its observed entries in the rows of positive weight; all 0, or a
+        rounding residue, after a ``StandardScaler``), the tolerance is ``tol``
+        itself, absolute, as
+        for data of unit scale: the loss of such data falls by about the same
+        share every epoch, and a share of it would never make a plateau. What
+        a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.

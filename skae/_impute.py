@@ -161,7 +161,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     tol : float, default=1e-4
         Relative tolerance of the stopping rule: an improvement of the
-        monitored loss by less than ``tol`` times its best does not count.
+        monitored loss by less than ``tol`` times its best does not count
+        (by less than ``tol`` itself where every feature is constant, as for
+        :class:`AutoencoderTransformer`).
 
     verbose : bool, default=False
         Print one line per epoch.

@@ -330,7 +330,8 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         ``loss="binary_crossentropy"`` and ``early_stopping``, its magnitude
         above the held-out targets' mean binary entropy, as for
         :class:`AutoencoderTransformer`; trimming reweights the training loss,
-        which counts whole). Unlike :class:`AutoencoderTransformer`, each
+        which counts whole; where every column of ``X`` is constant, ``tol``
+        itself, as for :class:`AutoencoderTransformer`). Unlike it, each
         epoch's loss is judged on its own (not averaged over
         ``n_iter_no_change`` epochs), and with rows held out no extra patience
         ends training: the schedule does.

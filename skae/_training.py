@@ -22,7 +22,8 @@ when training goes wrong or ends:
   ``tol · |best - floor|`` (a relative tolerance; ``floor`` is the least value
   the loss can take, 0 for the squared error, the targets' entropy for the
   binary cross-entropy, so that the tolerance is relative to what training can
-  still remove; or ``tol · scale``, absolute, when a ``scale`` is given). At a
+  still remove; or ``tol · scale``, absolute, when a ``scale`` is given, as
+  for targets whose every column is constant: :data:`CONSTANT_TARGETS_SCALE`). At a
   plateau the learning-rate schedule (:class:`~skae._optim.Schedule`) either
   lowers the rate, and training goes on, or says stop: training has
   *converged*. A schedule that runs its course (cosine) converges too, and so
@@ -100,6 +101,17 @@ def diverged(epoch, batch, loss, learning_rate):
     )
 
 
+#: The absolute scale of the tolerance (``scale``) for targets whose every column is
+#: constant: all 0, as a ``StandardScaler`` leaves such data (up to a rounding residue
+#: of the column's mean, the same in every row). A network reproduces them ever more
+#: closely, its loss falling by about the same share every epoch for as long as
+#: training runs, so an improvement counted against the loss itself never fails to
+#: count and a relative tolerance never sees a plateau. Such data have no spread to
+#: be relative to; they are given a unit scale, as ``StandardScaler`` gives a constant
+#: column (its ``scale_`` is 1), and as ``MLPRegressor``'s absolute ``tol`` assumes.
+CONSTANT_TARGETS_SCALE = 1.0
+
+
 class PlateauRule:
     """The stopping rule (module docstring), shared by the NumPy and Array API loops.
 
@@ -118,7 +130,9 @@ class PlateauRule:
     With ``scale`` (a float), the improvement is ``tol · scale`` instead, an
     absolute one: for a loss in nats, whose zero depends on the data's units
     (the variational autoencoder's Gaussian likelihood), a share of the loss
-    would depend on them too, and vanish where the loss crosses 0.
+    would depend on them too, and vanish where the loss crosses 0; and for
+    targets whose every column is constant (:data:`CONSTANT_TARGETS_SCALE`),
+    whose loss a share of itself would follow down for ever.
 
     With ``patience`` (an int), that many epochs in a row without an improvement
     end training whatever the schedule says: with a patience of twice

@@ -164,7 +164,9 @@ class VariationalAutoencoder(
         features per sample (on average): the change a relative change ``tol``
         of every feature's error variance makes, whatever the data's units
         (with ``loss="binary_crossentropy"``, ``tol`` times the best's
-        magnitude). What a plateau does depends on ``learning_rate``.
+        magnitude, or ``tol`` itself where every column of ``X`` is constant, as
+        for :class:`AutoencoderTransformer`). What a plateau does depends on
+        ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.

@@ -568,6 +568,30 @@ def loss_floor(xp, device, loss, X, rows, weights, chunk=8192):
     return 0.0 if sums is None else sums[0]
 
 
+def constant_columns(xp, device, X, weights, chunk=8192):
+    """Whether each column of ``X`` takes one value over its rows of positive weight.
+
+    As the NumPy engine's ``_constant_columns``, whose rows (those trained on and
+    those held out) are these. Slices of ``chunk`` rows are compared with the first
+    row of positive weight on the device, no copy of ``X``, one boolean back per
+    slice, until one differs. ``weights``: None or the host sample weights.
+    """
+    import numpy as np
+
+    n = X.shape[0]
+    first = 0 if weights is None else int(np.argmax(weights > 0))
+    value = X[first : first + 1, ...]
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)  # the Array API leaves slices past the end undefined
+        differs = X[start:stop, ...] != value
+        if weights is not None:
+            weighted = xp.asarray(weights[start:stop] > 0, device=device)
+            differs = differs & weighted[:, None]
+        if bool(xp.any(differs)):
+            return False
+    return True
+
+
 def auto_alpha_scale(xp, device, loss, X, rows, weights, chunk=8192):
     """As the NumPy engine's ``_auto_alpha_scale``: 1 but for the binary cross-entropy.
 
@@ -635,6 +659,7 @@ def train(
     plateau_window=1,
     patience=None,
     floor=0.0,
+    scale=None,
     schedule=None,
     first_epoch=1,
     monitors=(),
@@ -651,7 +676,9 @@ def train(
 
     xp = objective.xp
     has_validation = validate is not None
-    rule = PlateauRule(tol, n_iter_no_change, schedule, plateau_window, patience, floor)
+    rule = PlateauRule(
+        tol, n_iter_no_change, schedule, plateau_window, patience, floor, scale
+    )
     best_params = optimizer.params if has_validation else None
     if result is None:
         result = TrainingResult()

@@ -21,7 +21,7 @@ from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, validation_split
 from ._objectives import unit_scaled
 from ._optim import Schedule
-from ._training import TrainingResult, print_epoch
+from ._training import CONSTANT_TARGETS_SCALE, TrainingResult, print_epoch
 from ._xp_engine import (
     ArrayAdam,
     ArrayBatches,
@@ -29,6 +29,7 @@ from ._xp_engine import (
     ArrayNetwork,
     ArrayObjective,
     auto_alpha_scale,
+    constant_columns,
     loss_floor,
     train,
 )
@@ -230,6 +231,14 @@ class ArrayAPIMixin:
         floor = functools.cache(
             lambda: loss_floor(xp, device, self.loss, X, monitored_rows, sample_weight)
         )
+        # As on the host: the class's own scale, or for constant columns a unit one.
+        plateau_scale = None if incremental else self._plateau_scale(lambda: float(X.shape[1]))
+        if (
+            plateau_scale is None
+            and not incremental
+            and constant_columns(xp, device, X, sample_weight)
+        ):
+            plateau_scale = CONSTANT_TARGETS_SCALE
         # A fit's, not a partial_fit call's: its penalty follows the chunk.
         alpha_scale = functools.cache(
             lambda: auto_alpha_scale(xp, device, self.loss, X, train_rows, sample_weight)
@@ -295,6 +304,7 @@ class ArrayAPIMixin:
                     plateau_window=self._plateau_window(),
                     patience=self._stop_patience(validate is not None),
                     floor=0.0 if incremental else self._plateau_floor(floor, validate is not None),
+                    scale=plateau_scale,
                     schedule=schedule,
                     **{"first_epoch": n_iter + 1, "monitors": monitors, **kwargs},
                 )

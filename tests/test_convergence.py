@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import array_api_strict
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn import config_context
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
@@ -18,9 +19,15 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import skae._estimator as estimator_module
 import skae._training as training_module
-from skae import AutoencoderOutlierDetector, AutoencoderTransformer, VariationalAutoencoder
+from skae import (
+    AutoencoderImputer,
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoder,
+)
 from skae._optim import Adam, Schedule
-from skae._training import train
+from skae._training import CONSTANT_TARGETS_SCALE, train
+from skae._xp_engine import constant_columns as device_constant_columns
 
 #: The transformer's default initial rate, which the schedule starts from.
 RATE = 2e-3
@@ -325,6 +332,147 @@ def test_defaults_converge_without_warning_on_bundled_data(name, estimator, seed
         model = estimator(random_state=seed).fit(X)
     assert model.n_iter_ < model.max_iter
     assert (model.validation_loss_curve_ is not None) == (len(X) >= 200)
+
+
+#: Rounding residues of columns' means, the same in every row, such as StandardScaler
+#: leaves on constant columns (300 rows of 0.1: 1.4e-17; of 7.7: -1.8e-15).
+RESIDUES = np.array([1.4e-17, -1.8e-15, 0.0, 7.1e-15, 9.1e-13])
+
+
+def constant_columns(residues, missing=False, sparse=False):
+    """What a StandardScaler makes of data whose every column is constant."""
+    X = StandardScaler().fit_transform(np.full((300, 5), 3.0)) + residues
+    if missing:
+        X[::7, 1] = np.nan
+    return sp.csr_matrix(X) if sparse else X
+
+
+@pytest.mark.parametrize("residues", [0.0, RESIDUES], ids=["zeros", "residues"])
+@pytest.mark.parametrize(
+    "estimator, missing, sparse",
+    [(AutoencoderTransformer, False, False), (AutoencoderTransformer, True, False),
+     (AutoencoderTransformer, True, True), (AutoencoderOutlierDetector, False, False),
+     (AutoencoderImputer, True, False)],
+)
+def test_constant_columns_standardized_converge_without_warning(estimator, missing, sparse,
+                                                                residues):
+    """Constant columns: the network learns to output them, its loss falling by about
+    the same share every epoch for as long as it trains. With a tolerance relative to
+    the loss the transformer ran its 1,000 epochs and warned, the detector stopped
+    after ~680 and the imputer after 1,760-2,000 (of its 2,000); now ~150, ~105 and
+    550-610. (Not the variational autoencoder's Gaussian likelihood: its tolerance
+    is absolute already, and its noise variances on such data shrink towards
+    min_noise_variance for over 1,000 epochs.)"""
+    X = constant_columns(residues, missing, sparse)
+    dense = X.toarray() if sparse else X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = estimator(random_state=0).fit(X)
+    assert model.n_iter_ < model.max_iter // 2
+    if estimator is AutoencoderTransformer:
+        reconstruction = model.inverse_transform(model.transform(X))
+        assert np.nanmax(np.abs(reconstruction - np.nan_to_num(dense))) < 1e-3
+
+
+@pytest.mark.parametrize("params, dtype", [
+    (dict(categorical_groups=[[2, 3, 4]]), np.float64), (dict(mask_as_input=True), np.float64),
+    ({}, np.float32),
+])
+def test_constant_columns_converge_in_every_form(params, dtype):
+    """One category in every row of a one-hot group, the mask as input, float32: about
+    150 epochs (with the mask as input, 460-530 under a relative tolerance)."""
+    X = np.zeros((300, 6), dtype=dtype)
+    X[:, 3] = 1.0
+    if "mask_as_input" in params:
+        X[::7, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = AutoencoderTransformer(random_state=0, **params).fit(X)
+    assert model.n_iter_ < 300
+
+
+@pytest.fixture
+def plateau_scales(monkeypatch):
+    """The ``scale`` of every stopping rule made from now on, in order."""
+    scales = []
+    original = training_module.PlateauRule.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        scales.append(self.scale)
+
+    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
+    return scales
+
+
+@pytest.mark.parametrize("array_api", [False, True])
+def test_only_constant_columns_make_the_tolerance_absolute(plateau_scales, array_api):
+    """Every column constant (over rows of positive weight): a unit scale; one entry
+    that differs, however little, or constant data in a partial_fit: the relative
+    tolerance, as ever. (Constant data cannot hold rows out: no two distinct rows.)"""
+    params = dict(hidden_layer_sizes=(4,), n_components=2, max_iter=2, n_init=1,
+                  random_state=0)
+    zeros = np.zeros((40, 3))
+    fives = np.full((40, 3), 5.0)
+    tiny = zeros.copy()
+    tiny[-1, 2] = 1e-300
+    first = fives.copy()
+    first[0, 0] = -5.0
+    wrap = array_api_strict.asarray if array_api else np.asarray
+    weights = np.ones(40)
+    weights[0] = 0.0
+    with warnings.catch_warnings(), config_context(array_api_dispatch=array_api):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for X, sample_weight in [(zeros, None), (fives, None), (tiny, None), (first, None),
+                                 (first, weights)]:
+            AutoencoderTransformer(**params).fit(wrap(X), sample_weight=sample_weight)
+        AutoencoderTransformer(**params).partial_fit(wrap(zeros))
+        # Rows held out: the relative tolerance where an entry differs.
+        AutoencoderTransformer(**params, early_stopping=True).fit(wrap(tiny))
+    unit = CONSTANT_TARGETS_SCALE
+    assert plateau_scales == [unit, unit, None, None, unit, None, None]
+
+
+def test_constant_columns_read_every_chunk_and_only_observed_entries(monkeypatch):
+    from skae._data import MissingEntries
+
+    monkeypatch.setattr(estimator_module, "_VALIDATION_CHUNK", 4)
+    rows = np.arange(10)
+    weights = np.ones(10)
+    weights[9] = 0.0
+
+    def both(X, weights=None):
+        host = estimator_module._constant_columns(X, rows, weights)
+        on_device = array_api_strict.asarray(X)
+        device = device_constant_columns(
+            array_api_strict, on_device.device, on_device, weights, chunk=4
+        )
+        assert device == host
+        return host
+
+    X = np.tile([0.0, 2.5, -1.0], (10, 1))
+    assert both(X)
+    X[9, 2] = -1.0 + 1e-12  # in the last chunk
+    assert not both(X)
+    assert both(X, weights)  # a row of zero weight is not looked at
+    assert estimator_module._constant_columns(X, rows[:9], None)  # nor one not asked for
+    weights[0] = 0.0  # the first row of positive weight sets the values
+    X[0] = 7.0
+    assert both(X, weights)
+    # Sparse: an implicit 0 is a value too.
+    S = sp.csr_matrix((np.array([0.0, 2.0]), ([0, 5], [1, 2])), shape=(10, 3))
+    assert S.nnz == 2 and not estimator_module._constant_columns(S, rows, None)
+    S = sp.csr_matrix(np.tile([0.0, 2.5, -1.0], (10, 1)))
+    S.data[S.indices == 0] = 0.0
+    assert estimator_module._constant_columns(S, rows, None)
+    # Missing entries are not looked at, observed ones are; dense or sparse.
+    X = np.tile([0.0, 2.5, -1.0], (10, 1))
+    X[3, 1] = X[0, 0] = np.nan
+    for data in (X, sp.csr_matrix(X)):
+        assert estimator_module._constant_columns(data, rows, None, MissingEntries(3))
+    X[4, 0] = 2.0
+    for data in (X, sp.csr_matrix(X)):
+        assert not estimator_module._constant_columns(data, rows, None, MissingEntries(3))
 
 
 def test_grid_search_at_the_defaults_is_silent():
