@@ -42,3 +42,19 @@ def load_benchmark():
         return module
 
     return load
+
+
+@pytest.fixture
+def plateau_scales(monkeypatch):
+    """The ``scale`` of every stopping rule made from now on, in order."""
+    import skae._training as training_module
+
+    scales = []
+    original = training_module.PlateauRule.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        scales.append(self.scale)
+
+    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
+    return scales

@@ -391,20 +391,6 @@ def test_constant_columns_converge_in_every_form(params, dtype):
     assert model.n_iter_ < 300
 
 
-@pytest.fixture
-def plateau_scales(monkeypatch):
-    """The ``scale`` of every stopping rule made from now on, in order."""
-    scales = []
-    original = training_module.PlateauRule.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        scales.append(self.scale)
-
-    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
-    return scales
-
-
 @pytest.mark.parametrize("array_api", [False, True])
 def test_only_constant_columns_make_the_tolerance_absolute(plateau_scales, array_api):
     """Every column constant (over rows of positive weight): a unit scale; one entry

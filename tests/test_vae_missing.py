@@ -176,20 +176,11 @@ def test_all_missing_training_data_is_refused():
 
 @pytest.mark.parametrize("loss", ["squared_error", "binary_crossentropy"])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_the_stopping_rule_counts_nats_per_observed_entry(cancer, loss, monkeypatch):
+def test_the_stopping_rule_counts_nats_per_observed_entry(cancer, loss, plateau_scales):
     # The Gaussian likelihood's tolerance is tol · d / 2 nats per sample, d the
     # observed entries per sample (weighted mean): a loss in nats has no zero of its
     # own. The Bernoulli likelihood's stays relative to the loss.
-    import skae._training as training_module
-
-    scales = []
-    original = training_module.PlateauRule.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        scales.append(self.scale)
-
-    monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
+    scales = plateau_scales
     _, holes = cancer
     if loss == "binary_crossentropy":
         holes = 1 / (1 + np.exp(-holes))
