@@ -1124,6 +1124,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return None
 
+    def _without_spread(self, X, rows, sample_weight, missing):
+        """Whether the targets a fit trains on have no spread for a relative tolerance.
+
+        Then its tolerance is absolute (:data:`~skae._training.CONSTANT_TARGETS_SCALE`):
+        here, where every column of ``X``'s ``rows`` (those trained on and held out) is
+        constant (:func:`_constant_columns`).
+        """
+        return _constant_columns(X, rows, sample_weight, missing)
+
     def _training_monitors(self, context):
         """Extra monitors of the loop (:mod:`skae._training`); none by default.
 
@@ -1346,7 +1355,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         plateau_scale = None if incremental else self._plateau_scale(
             lambda: _observed_per_row(X, monitored_rows, sample_weight, missing)
         )
-        if plateau_scale is None and not incremental and _constant_columns(
+        if plateau_scale is None and not incremental and self._without_spread(
             X, train_rows if validation_rows is None
             else np.concatenate([train_rows, validation_rows]), sample_weight, missing,
         ):

@@ -16,6 +16,7 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._callbacks import CallbackSupportMixin, fit_task
+from ._data import gather_rows, row_keys
 from ._estimator import (
     AutoencoderTransformer,
     _DenseAutoencoder,
@@ -140,6 +141,49 @@ def quantile_offset(scores, q, weights=None):
         return quantile
     below_lowest = lowest - _TIE_MARGIN * max(abs(lowest), np.finfo(np.float64).tiny)
     return below_lowest if below_lowest > -np.inf else quantile  # at float64's edge
+
+
+#: Rows read by :func:`_one_row_carries` before it hashes them all: evenly spaced ones.
+_MAJORITY_PROBE = 64
+
+
+def _one_row_carries(X, rows, sample_weight, share, chunk=4096):
+    """Whether copies of one row carry at least ``share`` (> 1/2) of ``rows``' weight.
+
+    Rows are compared by their values (missing entries equal where both are NaN).
+    Evenly spaced rows are read first: unless one row is most of them, the
+    answer is no, and the others are not read. Otherwise every row is hashed
+    (:func:`~skae._data.row_keys`), and the copies of the heaviest key are
+    compared with its first, value by value.
+    """
+    weights = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+    rows, weights = rows[weights > 0], weights[weights > 0]
+    n, d = rows.size, X.shape[1]
+    if n == 0:
+        return False
+    probe = rows[np.unique(np.linspace(0, n - 1, min(n, _MAJORITY_PROBE)).astype(np.intp))]
+    _, counts = np.unique(
+        row_keys(gather_rows(X, probe, np.empty((probe.size, d), X.dtype)), 0),
+        return_counts=True,
+    )
+    if counts.max() * 2 <= probe.size:
+        return False
+    keys = np.concatenate([
+        row_keys(gather_rows(X, part, np.empty((part.size, d), X.dtype)), 0)
+        for part in np.array_split(rows, max(1, -(-n // chunk)))
+    ])
+    unique, inverse = np.unique(keys, return_inverse=True)
+    totals = np.bincount(inverse, weights=weights, minlength=unique.size)
+    top = int(np.argmax(totals))
+    if totals[top] < share * weights.sum():
+        return False
+    copies = rows[inverse == top]
+    first = gather_rows(X, copies[:1], np.empty((1, d), X.dtype))
+    for part in np.array_split(copies, max(1, -(-copies.size // chunk))):
+        block = gather_rows(X, part, np.empty((part.size, d), X.dtype))
+        if not np.all((block == first) | (np.isnan(block) & np.isnan(first))):
+            return False
+    return True
 
 
 class _Trimming:
@@ -330,8 +374,11 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         ``loss="binary_crossentropy"`` and ``early_stopping``, its magnitude
         above the held-out targets' mean binary entropy, as for
         :class:`AutoencoderTransformer`; trimming reweights the training loss,
-        which counts whole; where every column of ``X`` is constant, ``tol``
-        itself, as for :class:`AutoencoderTransformer`). Unlike it, each
+        which counts whole; where every column of ``X`` is constant, or, with
+        ``trim_fraction``, where copies of one row carry at least
+        ``1 - trim_fraction`` of the weight (a flat reading with a few spikes:
+        trimming then trains on the copies), ``tol`` itself, as for
+        :class:`AutoencoderTransformer`). Unlike it, each
         epoch's loss is judged on its own (not averaged over
         ``n_iter_no_change`` epochs), and with rows held out no extra patience
         ends training: the schedule does.
@@ -584,6 +631,15 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
         # Trimming reweights the training loss every epoch, so the training rows'
         # floor is not that loss's: only the held-out rows' (never trimmed) counts.
         return floor() if validated else 0.0
+
+    def _without_spread(self, X, rows, sample_weight, missing):
+        # Trimming trains on the rows it does not down-weight: where one row (repeated)
+        # carries all but trim_fraction of the weight, the fence and the quantile both
+        # fall within its copies, whose loss a network follows down to 0 for ever.
+        return super()._without_spread(X, rows, sample_weight, missing) or (
+            self.trim_fraction > 0
+            and _one_row_carries(X, rows, sample_weight, 1 - self.trim_fraction)
+        )
 
     def _training_monitors(self, context):
         if not self.trim_fraction:

@@ -620,6 +620,81 @@ def test_robust_training_does_little_harm_on_clean_data(seed):
     assert robust > plain - 0.01
 
 
+def flat_sensor(n_rows, n_spikes, seed=0):
+    """One reading repeated, and a few rows far from it: standardized."""
+    rng = np.random.default_rng(seed)
+    X = np.tile(rng.normal(size=(1, 5)), (n_rows, 1))
+    X[:n_spikes] += 3 * rng.normal(size=(n_spikes, 5))
+    return StandardScaler().fit_transform(X)
+
+
+@pytest.mark.parametrize("n_rows, n_spikes", [(300, 3), (300, 25), (1000, 5)])
+def test_a_repeated_row_with_a_few_spikes_converges_and_flags_them(n_rows, n_spikes):
+    """Trimming trains on the copies of one row: a network follows their loss down to 0
+    for ever, and the relative tolerance never saw a plateau (1,000 epochs and a
+    ConvergenceWarning at all three sizes; now 360, 280 and 61). The spikes are flagged,
+    and nothing else, either way."""
+    X = flat_sensor(n_rows, n_spikes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        detector = AutoencoderOutlierDetector(random_state=0).fit(X)
+    assert detector.n_iter_ < 500
+    flagged = detector.predict(X) == -1
+    assert flagged[:n_spikes].all() and not flagged[n_spikes:].any()
+
+
+def test_only_a_row_carrying_all_but_the_trimmed_share_makes_the_tolerance_absolute(
+    plateau_scales,
+):
+    params = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    fits = [
+        (dict(), flat_sensor(100, 9), None),  # the repeated row carries 91 %: absolute
+        (dict(trim_fraction=0.05), flat_sensor(100, 9), None),  # more than 5 % vary
+        (dict(trim_fraction=0.0), flat_sensor(100, 9), None),  # no trimming: all train
+        (dict(), flat_sensor(100, 11), None),  # 89 %
+        (dict(), flat_sensor(100, 11), np.r_[np.ones(11), np.full(89, 1.25)]),  # 91 %
+        (dict(), np.random.default_rng(0).normal(size=(100, 5)), None),
+    ]
+    for extra, data, sample_weight in fits:
+        AutoencoderOutlierDetector(**params, **extra).fit(data, sample_weight=sample_weight)
+    assert plateau_scales == [1.0, None, None, None, 1.0, None]
+
+
+def test_one_row_carries_compares_values_not_only_hashes(monkeypatch):
+    import skae._outlier as outlier_module
+
+    X = flat_sensor(50, 2)
+    rows = np.arange(50)
+    assert outlier_module._one_row_carries(X, rows, None, 0.9)
+    assert not outlier_module._one_row_carries(X, rows, None, 0.97)
+    # Missing entries at the same places are equal; elsewhere they are not.
+    X[2:, 1] = np.nan
+    assert outlier_module._one_row_carries(X, rows, None, 0.95)  # 48 copies of 50
+    X[3, 1] = 0.0
+    X[4, 2] = np.nan
+    assert not outlier_module._one_row_carries(X, rows, None, 0.95)  # 46
+    # Colliding keys: the values still decide.
+    monkeypatch.setattr(outlier_module, "row_keys", lambda X, seed: np.zeros(X.shape[0]))
+    assert not outlier_module._one_row_carries(X, rows, None, 0.5)
+    assert outlier_module._one_row_carries(np.ones((50, 3)), rows, None, 0.9)
+
+
+def test_one_row_carries_reads_a_few_rows_of_data_that_vary(monkeypatch):
+    import skae._outlier as outlier_module
+
+    read = []
+    original = outlier_module.gather_rows
+
+    def counting(X, rows, out):
+        read.append(rows.size)
+        return original(X, rows, out)
+
+    monkeypatch.setattr(outlier_module, "gather_rows", counting)
+    X = np.random.default_rng(0).normal(size=(5000, 4))
+    assert not outlier_module._one_row_carries(X, np.arange(5000), None, 0.9)
+    assert read == [outlier_module._MAJORITY_PROBE]
+
+
 def test_clean_rows_just_beyond_the_fence_go_on_training():
     """Left out entirely (zero weight), such rows stayed out for good: on this clean
     split the held-out ROC AUC fell by 0.038 and contamination="auto" flagged 6.8 % of
