@@ -679,6 +679,22 @@ def test_one_row_carries_compares_values_not_only_hashes(monkeypatch):
     assert outlier_module._one_row_carries(np.ones((50, 3)), rows, None, 0.9)
 
 
+def test_one_row_carries_finds_periodic_spikes_and_weighted_copies():
+    import skae._outlier as outlier_module
+
+    # A spike every 20th row: 95 % copies, which rows evenly spaced 20 apart would miss.
+    X = np.tile(np.arange(4.0), (1261, 1))
+    X[::20] += 5.0
+    rows = np.arange(1261)
+    assert outlier_module._one_row_carries(X, rows, None, 0.9)
+    # Copies as half the rows but 95 % of the weight.
+    X = np.tile(np.arange(4.0), (400, 1))
+    X[1::2] = np.random.default_rng(0).normal(size=(200, 4))
+    weights = np.where(np.arange(400) % 2 == 0, 19.0, 1.0)
+    assert outlier_module._one_row_carries(X, np.arange(400), weights, 0.9)
+    assert not outlier_module._one_row_carries(X, np.arange(400), None, 0.9)
+
+
 def test_one_row_carries_reads_a_few_rows_of_data_that_vary(monkeypatch):
     import skae._outlier as outlier_module
 
