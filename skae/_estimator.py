@@ -1124,13 +1124,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """
         return None
 
-    def _start_from_data(self, model, column_values):
-        """Adjust a fresh start's ``model`` (drawn at random, maybe guided) to the data.
-
-        Nothing here. ``column_values()`` is :func:`_column_values` of the
-        training rows.
-        """
-
     def _without_spread(self, X, rows, sample_weight, missing):
         """Whether the targets a fit trains on have no spread for a relative tolerance.
 
@@ -1382,10 +1375,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             X, spec, missing, n_train, train_rows, sample_weight, all_streams,
             fresh=not (continuing or incremental),
         )
-        # The training rows' columns (:func:`_column_values`), read once if a start asks.
-        column_values = functools.cache(
-            lambda: _column_values(X, train_rows, sample_weight, missing)
-        )
 
         def start(start_streams):
             """A model, its optimizer and objective, ready to train from one start."""
@@ -1395,7 +1384,6 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if not continuing:
                 model.initialize(start_streams["init"], self._init_scheme)
                 guide(start_streams, model)
-                self._start_from_data(model, column_values)
             optimizer = Adam(
                 model.params,
                 learning_rate=self.learning_rate_init,
@@ -2127,29 +2115,16 @@ def _float32_hint(X):
 def _constant_columns(X, rows, sample_weight, missing=None):
     """Whether each column of ``X`` takes one value over its ``rows`` of positive weight.
 
-    Only observed entries count (a column never observed does not vary). Read as
-    :func:`_column_values` reads, up to the first column that varies.
-    """
-    varied, _, _ = _column_values(X, rows, sample_weight, missing, whole=False)
-    return not varied.any()
-
-
-def _column_values(X, rows, sample_weight, missing=None, *, whole=True):
-    """``(varied, seen, value)`` per column of ``X`` over its ``rows`` of positive weight.
-
-    ``seen``: the column has an observed entry; ``value``: its first; ``varied``:
-    another observed entry differs from it. Read in chunks of rows (densified, for
-    sparse ``X``) that start small, so that data that vary cost a few rows' copy,
-    and double up to ``_VALIDATION_CHUNK`` rows (fewer for wide data); until every
-    column has varied, or with ``whole=False`` until one has (``varied`` then
-    counts the columns read so far).
+    Only observed entries count. Read in chunks of rows (densified, for sparse
+    ``X``), and only until a column takes a second value: the first chunks are
+    small, so that data that vary cost a few rows' copy, and they double up to
+    ``_VALIDATION_CHUNK`` rows (fewer for wide data).
     """
     if sample_weight is not None:
         rows = rows[sample_weight[rows] > 0]
     d = X.shape[1]
     value = np.zeros(d, dtype=X.dtype)  # each column's one value, once seen
     seen = np.zeros(d, dtype=bool)
-    varied = np.zeros(d, dtype=bool)
     largest = max(1, min(_VALIDATION_CHUNK, 2**22 // max(d, 1)))
     start, size = 0, min(16, largest)
     while start < rows.size:
@@ -2171,10 +2146,9 @@ def _column_values(X, rows, sample_weight, missing=None, *, whole=True):
         differs = filled != value
         if observed is not None:
             differs &= observed
-        varied |= differs.any(axis=0)
-        if varied.all() or (not whole and varied.any()):
-            break
-    return varied, seen, value
+        if differs.any():
+            return False
+    return True
 
 
 def _observed_per_row(X, rows, sample_weight, missing=None):

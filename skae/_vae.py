@@ -119,13 +119,7 @@ class VariationalAutoencoder(
         (``noise_variance_ = min_noise_variance + exp(ρ)``), so that a feature
         the decoder can predict exactly (a constant one, say) keeps a finite
         likelihood; in the units of the (scaled) data squared. Only used when
-        ``loss="squared_error"``. A feature constant over the training rows
-        (its observed entries) starts where training would take it: its
-        noise variance at this floor (``ρ = log(min_noise_variance)``), the
-        decoder's output for it the constant (its output weights 0, its bias
-        the value); from a variance of 1 it would take more than 1,000 epochs
-        to get there, every one improving the likelihood. Not with a floor of
-        0, which has no such end.
+        ``loss="squared_error"``.
 
     n_importance_samples : int, default=10
         Number of posterior samples per row of the importance-weighted bound
@@ -472,24 +466,6 @@ class VariationalAutoencoder(
         if self.loss == "squared_error":
             return 0.5 * observed_per_row()
         return None
-
-    def _start_from_data(self, model, column_values):
-        # A constant feature's noise variance has its maximum likelihood at the floor
-        # once the decoder outputs the constant: from ρ = 0 (a variance of 1) it walks
-        # there at about a step size per minibatch, every step improving the
-        # likelihood, and training ran out of epochs first (1,266 on standardized
-        # data with one constant column). Such a feature starts where it ends: its
-        # output weights 0, its bias the constant, its ρ at log(min_noise_variance).
-        # Without a floor there is no such end: the start stays as drawn.
-        if model.log_noise_variance is None or not self.min_noise_variance > 0:
-            return
-        varied, seen, value = column_values()
-        constant = seen & ~varied
-        if not constant.any():
-            return
-        model.decoder.coefs[-1][:, constant] = 0.0
-        model.decoder.intercepts[-1][constant] = value[constant]
-        model.log_noise_variance[constant] = np.log(self.min_noise_variance)
 
     def _training_monitors(self, context):
         if not self.kl_warmup:

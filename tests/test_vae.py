@@ -2,7 +2,6 @@
 
 import pickle
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -524,83 +523,3 @@ def test_a_likelihood_that_overflows_either_way_scores_minus_infinity(blobs, mon
     scores = vae.score_samples(blobs[:5])
     assert_array_equal(scores[:2], -np.inf)
     assert np.isfinite(scores[2:]).all()
-
-
-def one_constant_column(rows=300, seed=0):
-    """Standardized noise with one constant column (all 0 after StandardScaler)."""
-    X = np.random.default_rng(seed).normal(size=(rows, 5))
-    X[:, 2] = 7.0
-    return (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
-
-
-@pytest.mark.parametrize("missing", [False, True])
-def test_a_constant_feature_starts_where_it_ends_and_the_fit_converges(missing, seed):
-    """Its noise variance walked down from 1 towards min_noise_variance for more than
-    1,000 epochs, every step improving the likelihood: 1,000 epochs and a
-    ConvergenceWarning at the defaults (1,266 with max_iter=4000). Now it starts at
-    the floor, the decoder's output for it the constant: 148-174 epochs."""
-    X = one_constant_column()
-    if missing:
-        X[::7, 2] = X[::5, 0] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        model = VariationalAutoencoder(random_state=seed).fit(X)
-    assert model.n_iter_ < 400
-    assert model.noise_variance_[2] <= 2 * model.min_noise_variance
-    codes = model.transform(np.nan_to_num(X))
-    assert_array_equal(model.inverse_transform(codes)[:, 2], 0.0)  # reproduced exactly
-
-
-def test_all_constant_features_converge():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        model = VariationalAutoencoder(random_state=0).fit(np.zeros((300, 5)))
-    assert model.n_iter_ < 800  # 524; was 1,000 and a warning
-
-
-@pytest.mark.parametrize(
-    "params, adjusted",
-    [({}, True), ({"min_noise_variance": 0.0}, False),
-     ({"loss": "binary_crossentropy"}, False)],
-)
-def test_only_a_floor_of_the_gaussian_noise_variance_moves_a_constant_features_start(
-    params, adjusted
-):
-    """The constant feature's output weights, bias and ρ, and nothing else; without a
-    floor the variance has no end to start at, and the Bernoulli likelihood has no
-    variance: those starts stay as drawn."""
-    X = one_constant_column(50)
-    if params.get("loss") == "binary_crossentropy":
-        X = (X > 0).astype(float)  # the constant column stays 0
-    model = VariationalAutoencoder(random_state=0, max_iter=1, **params)
-    starts = []
-    original = model._start_from_data
-
-    def recording(network, column_values):
-        before = network.params.copy()
-        original(network, column_values)
-        rho = network.log_noise_variance
-        starts.append((before, network.params.copy(), SimpleNamespace(
-            width=network.decoder.coefs[-1].shape[0],
-            column=network.decoder.coefs[-1][:, 2].copy(),
-            bias=network.decoder.intercepts[-1][2],
-            rho=None if rho is None else rho[2],
-        )))
-
-    model._start_from_data = recording
-    model.fit(X)
-    assert len(starts) == 1
-    for before, after, start in starts:
-        changed = np.flatnonzero(before != after)
-        if not adjusted:
-            assert changed.size == 0
-            continue
-        # A column of weights and ρ; the bias too where it was not drawn as 0 already.
-        assert changed.size in (start.width + 1, start.width + 2)
-        assert_array_equal(start.column, 0.0)
-        assert start.bias == 0.0
-        assert start.rho == np.log(model.min_noise_variance)
-    # A warm start goes on from the fitted model, as fitted.
-    starts.clear()
-    model.set_params(warm_start=True).fit(X)
-    assert starts == []
