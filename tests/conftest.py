@@ -58,3 +58,22 @@ def plateau_scales(monkeypatch):
 
     monkeypatch.setattr(training_module.PlateauRule, "__init__", recording)
     return scales
+
+
+@pytest.fixture
+def gathered_rows(monkeypatch):
+    """``watch(module)``: a list of the row counts of every ``module.gather_rows`` call."""
+
+    def watch(module):
+        sizes = []
+        original = module.gather_rows
+
+        def counting(X, rows, out):
+            sizes.append(rows.size)
+            return original(X, rows, out)
+
+        monkeypatch.setattr(module, "gather_rows", counting)
+        return sizes
+
+    return watch
+

@@ -695,17 +695,10 @@ def test_one_row_carries_finds_periodic_spikes_and_weighted_copies():
     assert not outlier_module._one_row_carries(X, np.arange(400), None, 0.9)
 
 
-def test_one_row_carries_reads_a_few_rows_of_data_that_vary(monkeypatch):
+def test_one_row_carries_reads_a_few_rows_of_data_that_vary(gathered_rows):
     import skae._outlier as outlier_module
 
-    read = []
-    original = outlier_module.gather_rows
-
-    def counting(X, rows, out):
-        read.append(rows.size)
-        return original(X, rows, out)
-
-    monkeypatch.setattr(outlier_module, "gather_rows", counting)
+    read = gathered_rows(outlier_module)
     X = np.random.default_rng(0).normal(size=(5000, 4))
     assert not outlier_module._one_row_carries(X, np.arange(5000), None, 0.9)
     assert read == [outlier_module._MAJORITY_PROBE]

@@ -615,7 +615,7 @@ def record_floors(monkeypatch, module=estimator_module):
     return floors
 
 
-def test_the_floor_of_sparse_rows_adds_their_stored_entries_without_densifying(monkeypatch):
+def test_the_floor_of_sparse_rows_adds_their_stored_entries_without_densifying(gathered_rows):
     """All training rows can be monitored: a sparse matrix's floor is its stored
     entries' entropy (zeros add none); a dense one is taken in chunks within
     scikit-learn's working_memory."""
@@ -636,14 +636,7 @@ def test_the_floor_of_sparse_rows_adds_their_stored_entries_without_densifying(m
     dense = X.toarray()
     assert duplicated.nnz == X.nnz + 1 and X.indptr[6] > at and w[5] > 0
     expected = estimator_module._loss_floor("binary_crossentropy", dense, rows, w)
-    gathered = []
-    original = estimator_module.gather_rows
-
-    def gather_rows(X, chunk, out):
-        gathered.append(chunk.size)
-        return original(X, chunk, out)
-
-    monkeypatch.setattr(estimator_module, "gather_rows", gather_rows)
+    gathered = gathered_rows(estimator_module)
     for data in (duplicated, sp.csc_array(duplicated)):
         floor = estimator_module._loss_floor("binary_crossentropy", data, rows, w)
         assert floor == pytest.approx(expected, rel=1e-12) and floor > 0.01
