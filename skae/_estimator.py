@@ -2510,10 +2510,9 @@ class AutoencoderTransformer(
         no reconstruction removes. Where every column of ``X`` is constant
         (its observed entries in the rows of positive weight; all 0, or a
         rounding residue, after a ``StandardScaler``), the tolerance is ``tol``
-        itself, absolute, as
-        for data of unit scale: the loss of such data falls by about the same
-        share every epoch, and a share of it would never make a plateau. What
-        a plateau does depends on ``learning_rate``.
+        itself, absolute, as for data of unit scale: the loss of such data
+        falls by about the same share every epoch, and a share of it would
+        never make a plateau. What a plateau does depends on ``learning_rate``.
 
     verbose : bool, default=False
         Print one line per epoch: training loss, validation loss, time.

@@ -156,9 +156,9 @@ def _one_row_carries(X, rows, sample_weight, share, chunk=4096):
     unless one row carries most of their weight, the answer is no, and the
     others are not read (with equal weights, copies carrying 90 % of them, as
     the default ``trim_fraction`` asks, are then missed with a probability of
-    about 1e-15; a miss leaves the tolerance relative, as it was). Otherwise every row is hashed
-    (:func:`~skae._data.row_keys`), and the copies of the heaviest key are
-    compared with its first, value by value.
+    about 1e-15; a miss leaves the tolerance relative, as it was). Otherwise
+    every row is hashed (:func:`~skae._data.row_keys`), and the copies of the
+    heaviest key are compared with its first, value by value.
     """
     weights = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
     rows, weights = rows[weights > 0], weights[weights > 0]
