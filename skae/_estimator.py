@@ -1355,9 +1355,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         plateau_scale = None if incremental else self._plateau_scale(
             lambda: _observed_per_row(X, monitored_rows, sample_weight, missing)
         )
+        fit_rows = (
+            train_rows if validation_rows is None
+            else np.concatenate([train_rows, validation_rows])
+        )
         if plateau_scale is None and not incremental and self._without_spread(
-            X, train_rows if validation_rows is None
-            else np.concatenate([train_rows, validation_rows]), sample_weight, missing,
+            X, fit_rows, sample_weight, missing
         ):
             # No spread for a relative tolerance to hold on to: a unit scale.
             plateau_scale = CONSTANT_TARGETS_SCALE
@@ -1496,7 +1499,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             result,
             **history,
         )
-        self._warn_about_stop(result, incremental)
+        self._warn_about_stop(
+            result,
+            incremental,
+            lambda: self._unconverged_advice(X, fit_rows, sample_weight, missing),
+        )
         return self
 
     def _train_from_starts(
@@ -1784,10 +1791,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             "best_validation_loss_": best_validation_loss,
         }
 
-    def _warn_about_stop(self, result, incremental):
+    def _warn_about_stop(self, result, incremental, advice=None):
         """Warn when a fit was interrupted, or stopped at ``max_iter`` unconverged.
 
-        The warning points at the user's line (:func:`_outside_stacklevel`).
+        The warning points at the user's line (:func:`_outside_stacklevel`);
+        ``advice``, a callable, returns what to add to the ``ConvergenceWarning``.
         """
         stacklevel = _outside_stacklevel()
         if result.interrupted:
@@ -1811,10 +1819,19 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                     if "warm_start" in self.get_params()
                     else ""
                 )
-                + " (loss_curve_ shows how far it got).",
+                + " (loss_curve_ shows how far it got)."
+                + (advice() if advice is not None else ""),
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )
+
+    def _unconverged_advice(self, X, rows, sample_weight, missing):
+        """What to add to the ``ConvergenceWarning`` of a fit out of epochs.
+
+        ``""`` by default, or sentences with a leading space, on ``X``'s ``rows``
+        (those trained on and held out). Called after the fitted state is set.
+        """
+        return ""
 
     # -- fitted state -----------------------------------------------------------------------
     def __sklearn_is_fitted__(self):
@@ -2120,11 +2137,31 @@ def _constant_columns(X, rows, sample_weight, missing=None):
     small, so that data that vary cost a few rows' copy, and they double up to
     ``_VALIDATION_CHUNK`` rows (fewer for wide data).
     """
+    return not _column_values(X, rows, sample_weight, missing, stop=True)[1].any()
+
+
+def _constant_features(X, rows, sample_weight, missing=None):
+    """Which columns of ``X`` take one value over its ``rows`` of positive weight.
+
+    Only observed entries count; a column with none among them is not constant.
+    Read as :func:`_constant_columns` says, all of the rows.
+    """
+    seen, varies = _column_values(X, rows, sample_weight, missing)
+    return seen & ~varies
+
+
+def _column_values(X, rows, sample_weight, missing=None, *, stop=False):
+    """``(seen, varies)`` for each column of ``X`` over its ``rows`` of positive weight.
+
+    Whether the column has an observed entry there, and whether it takes a second
+    value (with ``stop``, reading only until a column does).
+    """
     if sample_weight is not None:
         rows = rows[sample_weight[rows] > 0]
     d = X.shape[1]
     value = np.zeros(d, dtype=X.dtype)  # each column's one value, once seen
     seen = np.zeros(d, dtype=bool)
+    varies = np.zeros(d, dtype=bool)
     largest = max(1, min(_VALIDATION_CHUNK, 2**22 // max(d, 1)))
     start, size = 0, min(16, largest)
     while start < rows.size:
@@ -2146,9 +2183,10 @@ def _constant_columns(X, rows, sample_weight, missing=None):
         differs = filled != value
         if observed is not None:
             differs &= observed
-        if differs.any():
-            return False
-    return True
+        varies |= differs.any(axis=0)
+        if stop and varies.any():
+            break
+    return seen, varies
 
 
 def _observed_per_row(X, rows, sample_weight, missing=None):

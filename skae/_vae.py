@@ -23,6 +23,7 @@ from ._estimator import (
     _CODES_ADVICE,
     _BaseAutoencoder,
     _check_codes,
+    _constant_features,
     _FitTransformMixin,
     _layer_tuple,
     _refuse_overflow,
@@ -119,7 +120,11 @@ class VariationalAutoencoder(
         (``noise_variance_ = min_noise_variance + exp(ρ)``), so that a feature
         the decoder can predict exactly (a constant one, say) keeps a finite
         likelihood; in the units of the (scaled) data squared. Only used when
-        ``loss="squared_error"``.
+        ``loss="squared_error"``. A constant feature's likelihood rises while
+        its noise variance shrinks towards this floor, on a few hundred rows
+        for longer than ``max_iter``: the ``ConvergenceWarning`` of such a fit
+        names the features constant over its rows; drop them (e.g. with
+        :class:`~sklearn.feature_selection.VarianceThreshold`) or raise this.
 
     n_importance_samples : int, default=10
         Number of posterior samples per row of the importance-weighted bound
@@ -466,6 +471,26 @@ class VariationalAutoencoder(
         if self.loss == "squared_error":
             return 0.5 * observed_per_row()
         return None
+
+    def _unconverged_advice(self, X, rows, sample_weight, missing):
+        # The decoder reproduces a constant feature exactly, and its likelihood rises
+        # for as long as its noise variance shrinks, down to min_noise_variance: on a
+        # few hundred rows that walk outlasts max_iter. Name such features.
+        if self.loss != "squared_error":
+            return ""
+        (found,) = np.nonzero(_constant_features(X, rows, sample_weight, missing))
+        if found.size == 0:
+            return ""
+        names = getattr(self, "feature_names_in_", None)
+        shown = ", ".join(str(j if names is None else names[j]) for j in found[:5])
+        more = f" and {found.size - 5} more" if found.size > 5 else ""
+        return (
+            f" Constant feature(s): {shown}{more}. The likelihood of a constant feature "
+            "keeps rising while its noise variance shrinks towards min_noise_variance="
+            f"{self._min_noise_variance:g}: drop such features (e.g. with "
+            "sklearn.feature_selection.VarianceThreshold in the pipeline) or raise "
+            "min_noise_variance."
+        )
 
     def _training_monitors(self, context):
         if not self.kl_warmup:

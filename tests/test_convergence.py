@@ -461,6 +461,81 @@ def test_constant_columns_read_every_chunk_and_only_observed_entries(monkeypatch
         assert not estimator_module._constant_columns(data, rows, None, MissingEntries(3))
 
 
+
+def convergence_messages(estimator, X, **fit_params):
+    """The ConvergenceWarning messages of ``estimator.fit(X)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, **fit_params)
+    return [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def with_constant_column(n_rows=300, value=7.0):
+    """Standardized noise of five columns, the third constant (all 0 once scaled)."""
+    X = np.random.default_rng(0).normal(size=(n_rows, 5))
+    X[:, 2] = value
+    return StandardScaler().fit_transform(X)
+
+
+def test_vae_out_of_epochs_names_constant_features():
+    """A constant feature's likelihood rises while its noise variance walks down to
+    min_noise_variance, for more than max_iter epochs on a few hundred rows: the
+    ConvergenceWarning names such features and says what to do."""
+    X = with_constant_column()
+    vae = VariationalAutoencoder(max_iter=30, random_state=0)
+    (message,) = convergence_messages(vae, X)
+    assert "Constant feature(s): 2. " in message
+    assert "VarianceThreshold" in message and "min_noise_variance=1e-06" in message
+    pd = pytest.importorskip("pandas")
+    (message,) = convergence_messages(vae, pd.DataFrame(X, columns=list("abcde")))
+    assert "Constant feature(s): c. " in message
+    (message,) = convergence_messages(vae, np.c_[X, np.zeros((300, 6))])
+    assert "Constant feature(s): 2, 5, 6, 7, 8 and 2 more. " in message
+    # Observed entries only, over rows of positive weight; a column never observed
+    # is not constant.
+    Y = X.copy()
+    Y[::7, 2] = np.nan
+    Y[:, 4] = np.nan
+    weights = np.ones(300)
+    weights[5] = 0.0
+    Y[:, 1] = 2.0
+    Y[5, 1] = 4.0  # differs in the row of zero weight only
+    (message,) = convergence_messages(vae, Y, sample_weight=weights)
+    assert "Constant feature(s): 1, 2. " in message
+
+
+def test_out_of_epochs_advice_only_where_it_applies(monkeypatch):
+    """No constant feature, the cross-entropy, the transformer: the plain warning; and
+    a fit that converges never reads the data for it."""
+    X = with_constant_column()
+    plain = "(loss_curve_ shows how far it got)."
+    (message,) = convergence_messages(
+        VariationalAutoencoder(max_iter=5, random_state=0), np.delete(X, 2, axis=1)
+    )
+    assert message.endswith(plain)
+    (message,) = convergence_messages(
+        VariationalAutoencoder(
+            max_iter=5, loss="binary_crossentropy", activation="tanh", random_state=0
+        ),
+        (X - X.min()) / (X.max() - X.min()),
+    )
+    assert message.endswith(plain)
+    (message,) = convergence_messages(AutoencoderTransformer(max_iter=5, random_state=0), X)
+    assert message.endswith(plain)
+    import skae._vae as vae_module
+
+    def unexpected(*args):
+        raise AssertionError("the data were read without a warning to give")
+
+    monkeypatch.setattr(vae_module, "_constant_features", unexpected)
+    vae = VariationalAutoencoder(max_iter=50, learning_rate="constant", tol=10.0,
+                                 n_iter_no_change=2, random_state=0)
+    assert convergence_messages(vae, X) == [] and vae.n_iter_ < 50
+    vae.set_params(max_iter=1, warm_start=True)
+    with pytest.raises(AssertionError, match="without a warning"):
+        vae.fit(X)
+
+
 def test_grid_search_at_the_defaults_is_silent():
     X = load_wine(return_X_y=True)[0]
     pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(random_state=0))
