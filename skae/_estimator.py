@@ -30,7 +30,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import gen_batches
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -378,17 +378,17 @@ def _random_streams(random_state, n_iter, n_starts=1):
     epochs already run (``n_iter``), so a refit reproduces bitwise while a
     continued fit (warm start, ``partial_fit``) draws fresh numbers. A
     ``RandomState`` instance is consumed for the entropy, as scikit-learn does;
-    None draws fresh entropy from the operating system.
+    None consumes NumPy's global one (:func:`~sklearn.utils.check_random_state`),
+    so that ``np.random.seed`` makes such fits reproducible, as in scikit-learn.
 
     Returns one dict of streams per start (``n_starts`` of them, see ``n_init``):
     the first start's are those of a fit with a single start, the others come
     from sibling seed sequences of the same entropy.
     """
-    if random_state is None:
-        entropy = np.random.SeedSequence().entropy
-    elif isinstance(random_state, Integral):
+    if isinstance(random_state, Integral):
         entropy = int(random_state)
     else:
+        random_state = check_random_state(random_state)
         entropy = [int(v) for v in random_state.randint(0, 2**32, size=4)]
     keys = [(int(n_iter),)] + [(int(n_iter), start) for start in range(1, n_starts)]
     return [
@@ -2536,7 +2536,9 @@ class AutoencoderTransformer(
         Seeds the weight initialisation, the shuffling, the validation split and
         the noise, each from its own stream (children of one
         :class:`numpy.random.SeedSequence`). An int gives bitwise-identical
-        results across calls. See :term:`Glossary <random_state>`.
+        results across calls; None draws the seed from NumPy's global random
+        state (``np.random.seed`` reproduces such fits). See :term:`Glossary
+        <random_state>`.
 
     tol : float, default=1e-3
         Relative tolerance of a plateau: the monitored loss (validation loss

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -158,8 +159,8 @@ class VariationalAutoencoder(
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the shuffling, the validation split and
         the training noise ``ε``, each from its own stream. An int gives
-        bitwise-identical results across calls. See :term:`Glossary
-        <random_state>`.
+        bitwise-identical results across calls; None draws the seed from
+        NumPy's global random state. See :term:`Glossary <random_state>`.
 
     tol : float, default=1e-4
         Tolerance of a plateau: the monitored loss (validation loss with
@@ -675,8 +676,9 @@ class VariationalAutoencoder(
             Number of samples to generate.
 
         random_state : int, RandomState instance, numpy Generator or None, default=None
-            Draws the codes (and the noise). None draws fresh entropy from the
-            operating system; an int gives the same samples on every call.
+            Draws the codes (and the noise). None draws from NumPy's global
+            random state (as scikit-learn does: ``np.random.seed`` makes the
+            samples reproducible); an int gives the same samples on every call.
 
         decoder_mean : bool, default=False
             Return the decoder's mean ``E[x|z]`` instead of a draw from
@@ -691,7 +693,9 @@ class VariationalAutoencoder(
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if isinstance(random_state, np.random.RandomState):
+        if random_state is None or isinstance(random_state, np.random.RandomState):
+            # None: NumPy's global RandomState, consumed (scikit-learn's convention).
+            random_state = check_random_state(random_state)
             rng = np.random.default_rng(random_state.randint(0, 2**32, size=4))
         else:
             try:

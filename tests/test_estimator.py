@@ -15,8 +15,14 @@ from sklearn.manifold import trustworthiness
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils import check_random_state
 
-from skae import AutoencoderTransformer
+from skae import (
+    AutoencoderImputer,
+    AutoencoderOutlierDetector,
+    AutoencoderTransformer,
+    VariationalAutoencoder,
+)
 from skae._data import validation_split
 
 
@@ -243,6 +249,38 @@ def test_random_state_instance_and_none(blobs):
     # ... and an instance in the same state gives the same model.
     assert_array_equal(fit(np.random.RandomState(0))._params, first._params)
     assert not np.array_equal(fit(None)._params, fit(None)._params)
+
+
+@pytest.fixture
+def global_random_state():
+    """NumPy's global random state, put back as it was after the test."""
+    state = check_random_state(None).get_state()
+    yield
+    check_random_state(None).set_state(state)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [AutoencoderTransformer, AutoencoderImputer, AutoencoderOutlierDetector,
+     VariationalAutoencoder],
+)
+def test_none_draws_from_numpys_global_random_state(blobs, estimator, global_random_state):
+    """As in scikit-learn: np.random.seed makes a fit with random_state=None
+    reproducible, and an int seed neither reads nor moves the global state."""
+    def fit(random_state=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return estimator(hidden_layer_sizes=(8,), max_iter=2,
+                             random_state=random_state).fit(blobs)._params
+
+    check_random_state(None).seed(0)
+    first = fit()
+    check_random_state(None).seed(0)
+    assert_array_equal(fit(), first)
+    assert not np.array_equal(fit(), first)  # the global state moved on
+    before = check_random_state(None).get_state()[1].copy()
+    fit(3)
+    assert_array_equal(check_random_state(None).get_state()[1], before)
 
 
 def test_validation_split_keeps_duplicates_together(blobs):

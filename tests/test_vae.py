@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -507,6 +508,17 @@ def test_sample_draws_from_a_random_state_instance(blobs):
     assert not np.array_equal(
         vae.sample(3, random_state=generator), vae.sample(3, random_state=generator)
     )
+    # None: NumPy's global random state, as in scikit-learn.
+    state = check_random_state(None).get_state()
+    try:
+        check_random_state(None).seed(5)
+        b = vae.sample(3)
+        assert_array_equal(b, vae.sample(3, random_state=np.random.RandomState(5)))
+        check_random_state(None).seed(5)
+        assert_array_equal(vae.sample(3), b)
+        assert not np.array_equal(vae.sample(3), b)
+    finally:
+        check_random_state(None).set_state(state)
 
 
 def test_a_likelihood_that_overflows_either_way_scores_minus_infinity(blobs, monkeypatch):
