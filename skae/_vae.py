@@ -303,9 +303,11 @@ class VariationalAutoencoder(
     floating-point rounding, which depends on the batch's size), and an int
     ``random_state`` reproduces the scores with the model. A change of a row's
     values, even in the last bit, gives it other draws: its score moves within
-    the bound's Monte-Carlo spread (see the user guide; more draws shrink it). As for PCA's
-    score, the density is that of the data as given to this estimator: after
-    a scaler, of the scaled data.
+    the bound's Monte-Carlo spread (see the user guide; more draws shrink it);
+    so does a change of the parameters in their last bits (sample weights
+    scaled, another BLAS): scores reproduce with the model, not across models
+    that differ by rounding. As for PCA's score, the density is that of the
+    data as given to this estimator: after a scaler, of the scaled data.
 
     Training never hides a NaN: a non-finite loss or weights stop the fit
     with a clear error and leave the estimator as it was.
@@ -600,7 +602,10 @@ class VariationalAutoencoder(
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the samples in the objective, relative
             within the call: they are scaled to a mean of 1 over its rows, as
-            in :meth:`fit`, so that scaling a call's weights changes nothing.
+            in :meth:`fit`, so that scaling a call's weights changes the
+            training only by rounding (the scores, whose draws follow the
+            parameters' exact values, move within their Monte-Carlo spread:
+            see the Notes).
             To weight a chunk against the others, repeat its rows or pass it
             in more calls.
 
