@@ -22,6 +22,7 @@ each minibatch's masked loss estimates the training set's without bias (see
 :class:`BatchSource`). Without a :class:`MissingEntries` nothing of this runs.
 """
 
+import hashlib
 import mmap
 
 import numpy as np
@@ -751,7 +752,9 @@ def row_keys(X, seed, chunk_size=8192):
     return (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def validation_split(X, sample_weight, fraction, seed, *, required=True, min_distinct=0):
+def validation_split(
+    X, sample_weight, fraction, seed, *, required=True, min_distinct=0, digest=False
+):
     """Split row indices into (train, validation) by row content.
 
     Identical rows (equal :func:`row_keys`) form a group, so duplicated rows land on
@@ -775,9 +778,33 @@ def validation_split(X, sample_weight, fraction, seed, *, required=True, min_dis
     left (fewer than two distinct rows of positive weight), this raises if
     ``required``, else returns ``(all rows, None)``: no validation set
     (``early_stopping="auto"`` then trains on every row).
+
+    With ``digest``, a third item says which split of which rows this is
+    (:func:`split_digest`; None without a validation set).
     """
-    n = X.shape[0]
     keys = row_keys(X, seed)
+    train, validation = _split_keys(keys, sample_weight, fraction, required, min_distinct)
+    if not digest:
+        return train, validation
+    return train, validation, None if validation is None else split_digest(keys, validation)
+
+
+def split_digest(keys, validation):
+    """``(rows, held out)``: digests of the distinct row keys and of the held-out ones.
+
+    Two splits of the same rows (in any order, any number of copies) held out the
+    same ones when both digests agree; the first alone agrees when only the split
+    differs (other sample weights, another fraction).
+    """
+    def digest(values):
+        return hashlib.blake2b(np.unique(values).tobytes(), digest_size=16).hexdigest()
+
+    return digest(keys), digest(keys[validation])
+
+
+def _split_keys(keys, sample_weight, fraction, required, min_distinct):
+    """:func:`validation_split` of rows with these keys."""
+    n = keys.shape[0]
     unique_keys, group = np.unique(keys, return_inverse=True)
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     group_weight = np.bincount(group, weights=weight, minlength=unique_keys.size)

@@ -1283,7 +1283,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         streams = all_streams[0]
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
-        train_rows, validation_rows = np.arange(X.shape[0]), None
+        train_rows, validation_rows, split = np.arange(X.shape[0]), None, None
         # Rows with no observed entry neither count towards "auto" nor are held out.
         split_weight = sample_weight
         if self.early_stopping and not incremental:
@@ -1291,16 +1291,17 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if not incremental and self._validates(X.shape[0], split_weight):
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
-            train_rows, validation_rows = validation_split(
+            train_rows, validation_rows, split = validation_split(
                 X,
                 split_weight,
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
                 min_distinct=_AUTO_EARLY_STOPPING_ROWS,
+                digest=True,
             )
         if continuing and validation_rows is not None:
-            self._warn_of_trained_validation_rows()
+            self._warn_of_trained_validation_rows(split)
         if sample_weight is not None:
             # A weight of zero leaves the row out, as if it were not there: it is in
             # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
@@ -1454,6 +1455,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             n_iter=n_iter,
             validated=validation_rows is not None,
             validation_seed=validation_seed,
+            split=split,
         )
 
         def state(chosen):
@@ -1682,20 +1684,38 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         n_starts = 1 if continuing else self._n_starts()
         return self.max_iter + (n_starts - 1) * min(self._start_epochs(), self.max_iter)
 
-    def _warn_of_trained_validation_rows(self):
+    def _warn_of_trained_validation_rows(self, split):
         """Warn if a warm start may hold out rows that an earlier fit of this model trained on.
 
         A warm start holds out the rows the first fit did (the same seed, by row
-        content) only with the same ``validation_fraction``: another share is
-        another split (not nested: identical rows and weights move its edges),
-        and a fit that held out none, or a ``partial_fit``, trained on them all.
+        content) only with the same ``validation_fraction`` and sample weights:
+        another share is another split (not nested: identical rows and weights
+        move its edges), other weights move its edges too, and a fit that held
+        out none, or a ``partial_fit``, trained on them all.
         ``_clean_validation_fraction`` is the share every fit so far held out (0
-        for none, NaN when they differed).
+        for none, NaN when they differed); ``_clean_split`` the digest of the split
+        they held out of the same rows (:func:`~skae._data.split_digest`), its
+        second item None when they held out different ones. ``split`` is this
+        fit's digest.
         """
         clean = getattr(self, "_clean_validation_fraction", None)
-        if clean is None or clean == self.validation_fraction:
+        if clean is None:
             return
-        if clean == 0:
+        earlier = getattr(self, "_clean_split", None)
+        if clean == self.validation_fraction and (
+            earlier is None or earlier[0] != split[0] or earlier[1] == split[1]
+        ):
+            return  # the same split of the same rows, or other rows
+        if clean == self.validation_fraction:
+            why = (
+                "earlier fits of this warm start held out" if earlier[1] is None
+                else "an earlier fit of this warm start held out"
+            ) + (
+                " other rows of the same data (other sample weights move the split's "
+                "edges) and trained on the rest"
+            )
+            remedy = "pass the sample weights of the first fit, or fit from scratch"
+        elif clean == 0:
             why = (
                 "an earlier fit of this warm start trained on every row it was given "
                 "(without early stopping, or by partial_fit)"
@@ -1724,7 +1744,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         )
 
     def _commit_fit(
-        self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed
+        self, attributes, optimizer, result, *, continuing, n_iter, validated, validation_seed,
+        split,
     ):
         """Set every fitted attribute of a fit that succeeded, at once (both engines).
 
@@ -1738,13 +1759,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             n_iter=n_iter,
             validated=validated,
             validation_seed=validation_seed,
+            split=split,
         )
         # One update of the estimator's dict: another thread reading the model sees
         # the old one or the new one, never a mix.
         self.__dict__.update({**attributes, **history})
 
     def _history_attributes(
-        self, optimizer_state, result, *, continuing, n_iter, validated, validation_seed
+        self, optimizer_state, result, *, continuing, n_iter, validated, validation_seed, split
     ):
         """The fitted attributes of training so far: the optimizer's state, counts, curves.
 
@@ -1778,10 +1800,21 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         clean = getattr(self, "_clean_validation_fraction", None) if continuing else held_out
         if clean is not None and clean != held_out:
             clean = float("nan")
+        # Likewise the split of the same rows that they held out (validation_split's
+        # digest: which rows, which of them held out; None for the second where they
+        # held out different ones of them, as other sample weights make them do).
+        earlier = getattr(self, "_clean_split", None) if continuing else None
+        clean_split = earlier
+        if validated:
+            if earlier is None or earlier[0] != split[0]:  # other rows: another start
+                clean_split = split
+            elif earlier[1] != split[1]:
+                clean_split = (split[0], None)
         return {
             "_optimizer_state": optimizer_state,
             "_validation_seed": validation_seed,
             "_clean_validation_fraction": clean,
+            "_clean_split": clean_split,
             "n_iter_": n_iter + result.n_epochs,
             "t_": (self.t_ if continuing else 0) + result.n_samples_seen,
             "loss_curve_": loss_curve,
@@ -2580,9 +2613,9 @@ class AutoencoderTransformer(
         and a validation loss of reconstruction alone would stop them early).
         The validation samples are chosen by row content, so duplicated rows
         fall on the same side, and a warm-start fit holds out the same rows
-        again (with another ``validation_fraction``, or after a fit that held
-        out none or a :meth:`partial_fit`, rows the model may have trained on:
-        it warns then).
+        again (with another ``validation_fraction`` or other sample weights of
+        the same rows, or after a fit that held out none or a
+        :meth:`partial_fit`, rows the model may have trained on: it warns then).
         Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1

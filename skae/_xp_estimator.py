@@ -178,21 +178,22 @@ class ArrayAPIMixin:
         streams = all_streams[0]
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
-        train_rows, validation_rows = np.arange(X.shape[0]), None
+        train_rows, validation_rows, split = np.arange(X.shape[0]), None, None
         if self._validates(X.shape[0], sample_weight) and not incremental:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             # The split hashes row contents on the host: one copy of X there.
-            train_rows, validation_rows = validation_split(
+            train_rows, validation_rows, split = validation_split(
                 _xp.to_numpy(X),
                 sample_weight,
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
                 min_distinct=_AUTO_EARLY_STOPPING_ROWS,
+                digest=True,
             )
         if continuing and validation_rows is not None:
-            self._warn_of_trained_validation_rows()
+            self._warn_of_trained_validation_rows(split)
         if sample_weight is not None:  # a zero weight leaves the row out (NumPy engine)
             train_rows = train_rows[sample_weight[train_rows] > 0]
         n_train = train_rows.size
@@ -333,6 +334,7 @@ class ArrayAPIMixin:
             n_iter=n_iter,
             validated=validation_rows is not None,
             validation_seed=validation_seed,
+            split=split,
         )
 
         def state(chosen):

@@ -4,10 +4,12 @@ import pickle
 import re
 import warnings
 
+import array_api_strict
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
@@ -190,6 +192,48 @@ def test_a_warm_start_that_validates_on_trained_rows_warns(digits):
     with pytest.warns(UserWarning, match="Early stopping validates") as record:
         ae.set_params(validation_fraction=0.3).fit(X)
     assert [w.filename for w in record if "Early stopping" in str(w.message)] == [__file__]
+
+
+
+@pytest.mark.parametrize("array_api", [False, True])
+def test_a_warm_start_whose_weights_move_the_split_warns(digits, array_api):
+    """Other sample weights move the split's edges: rows held out now were trained on
+    by the first fit. The same weights (in any row order, or all scaled alike), or
+    other data, hold out rows the model has not trained on."""
+    X = digits[0][:400]
+    params = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=2, warm_start=True,
+                  early_stopping=True, random_state=0)
+    weights = np.ones(400)
+
+    def fit(ae, X, weights):
+        data = array_api_strict.asarray(X) if array_api else X
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            with config_context(array_api_dispatch=array_api):
+                ae.fit(data, sample_weight=weights)
+        return [str(w.message) for w in record if "Early stopping validates" in str(w.message)]
+
+    ae = AutoencoderTransformer(**params)
+    assert fit(ae, X, weights) == []
+    _, val_first = validation_split(X, None, ae.validation_fraction, ae._validation_seed)
+    order = np.random.default_rng(0).permutation(400)
+    assert fit(ae, X[order], 3 * weights) == []  # the same split
+    moved = weights.copy()
+    moved[val_first] = 0.5  # the held-out rows weigh less: more of them fit the share
+    [message] = fit(ae, X, moved)
+    assert "an earlier fit of this warm start held out other rows of the same data" in message
+    assert "pass the sample weights of the first fit" in message
+    # Back to the first weights: the fit in between trained on some of those rows.
+    [message] = fit(ae, X, weights)
+    assert "earlier fits of this warm start held out other rows" in message
+    # Other data: a split of other rows, unseen; from there, the same split again.
+    other = digits[0][400:800]
+    assert fit(ae, other, weights) == [] and fit(ae, other, 2 * weights) == []
+    # A model pickled before the split was recorded: the fraction check only.
+    ae = AutoencoderTransformer(**params)
+    fit(ae, X, weights)
+    del ae._clean_split
+    assert fit(ae, X, moved) == []
 
 
 def test_curves_follow_n_iter_across_fits(blobs):
