@@ -753,7 +753,7 @@ def row_keys(X, seed, chunk_size=8192):
 
 
 def validation_split(
-    X, sample_weight, fraction, seed, *, required=True, min_distinct=0, digest=False
+    X, sample_weight, fraction, seed, *, required=True, min_distinct=0, return_keys=False
 ):
     """Split row indices into (train, validation) by row content.
 
@@ -779,27 +779,21 @@ def validation_split(
     ``required``, else returns ``(all rows, None)``: no validation set
     (``early_stopping="auto"`` then trains on every row).
 
-    With ``digest``, a third item says which split of which rows this is
-    (:func:`split_digest`; None without a validation set).
+    With ``return_keys``, the rows' keys (:func:`row_keys`) come third.
     """
     keys = row_keys(X, seed)
     train, validation = _split_keys(keys, sample_weight, fraction, required, min_distinct)
-    if not digest:
-        return train, validation
-    return train, validation, None if validation is None else split_digest(keys, validation)
+    return (train, validation, keys) if return_keys else (train, validation)
 
 
-def split_digest(keys, validation):
-    """``(rows, held out)``: digests of the distinct row keys and of the held-out ones.
+def split_record(keys, validation):
+    """``(rows, held out)``: a digest of the distinct keys, the held-out ones sorted.
 
-    Two splits of the same rows (in any order, any number of copies) held out the
-    same ones when both digests agree; the first alone agrees when only the split
-    differs (other sample weights, another fraction).
+    Two splits of the same rows (in any order, any number of copies) have the same
+    digest; the second item is the distinct keys of the ``validation`` rows.
     """
-    def digest(values):
-        return hashlib.blake2b(np.unique(values).tobytes(), digest_size=16).hexdigest()
-
-    return digest(keys), digest(keys[validation])
+    digest = hashlib.blake2b(np.unique(keys).tobytes(), digest_size=16).hexdigest()
+    return digest, np.unique(keys[validation])
 
 
 def _split_keys(keys, sample_weight, fraction, required, min_distinct):

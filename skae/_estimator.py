@@ -61,6 +61,7 @@ from ._data import (
     has_missing,
     observed_weight,
     rows_observing,
+    split_record,
     unobserved_groups,
     validation_split,
 )
@@ -389,7 +390,8 @@ def _random_streams(random_state, n_iter, n_starts=1):
         entropy = int(random_state)
     else:
         random_state = check_random_state(random_state)
-        entropy = [int(v) for v in random_state.randint(0, 2**32, size=4)]
+        # int64: C long (the default) is 32 bits on Windows with NumPy 1.x.
+        entropy = [int(v) for v in random_state.randint(0, 2**32, size=4, dtype=np.int64)]
     keys = [(int(n_iter),)] + [(int(n_iter), start) for start in range(1, n_starts)]
     return [
         {
@@ -1283,7 +1285,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         streams = all_streams[0]
 
         validation_seed = getattr(self, "_validation_seed", None) if continuing else None
-        train_rows, validation_rows, split = np.arange(X.shape[0]), None, None
+        train_rows, validation_rows, keys = np.arange(X.shape[0]), None, None
         # Rows with no observed entry neither count towards "auto" nor are held out.
         split_weight = sample_weight
         if self.early_stopping and not incremental:
@@ -1291,17 +1293,15 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if not incremental and self._validates(X.shape[0], split_weight):
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
-            train_rows, validation_rows, split = validation_split(
+            train_rows, validation_rows, keys = validation_split(
                 X,
                 split_weight,
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
                 min_distinct=_AUTO_EARLY_STOPPING_ROWS,
-                digest=True,
+                return_keys=True,
             )
-        if continuing and validation_rows is not None:
-            self._warn_of_trained_validation_rows(split)
         if sample_weight is not None:
             # A weight of zero leaves the row out, as if it were not there: it is in
             # no minibatch (where 0 · inf would turn a huge row's loss into NaN).
@@ -1310,6 +1310,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             train_rows, validation_rows = self._train_on_every_group(
                 X, spec, train_rows, validation_rows
             )
+        # Which rows this fit holds out, of which data (after the moves just above).
+        split = None if validation_rows is None else split_record(keys, validation_rows)
+        if continuing and split is not None:
+            self._warn_of_trained_validation_rows(split)
         if missing is not None and not (continuing or incremental):
             self._refuse_unobserved_groups(X, spec, train_rows)
         n_train = train_rows.size
@@ -1693,28 +1697,28 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         move its edges), other weights move its edges too, and a fit that held
         out none, or a ``partial_fit``, trained on them all.
         ``_clean_validation_fraction`` is the share every fit so far held out (0
-        for none, NaN when they differed); ``_clean_split`` the digest of the split
-        they held out of the same rows (:func:`~skae._data.split_digest`), its
-        second item None when they held out different ones. ``split`` is this
-        fit's digest.
+        for none, NaN when they differed). ``_clean_split`` is the digest of the
+        rows they split and the keys of those they all held out
+        (:func:`~skae._data.split_record`), for fits of the same rows: the record
+        starts again at a fit of other rows, whose overlap with the earlier ones
+        it cannot tell. ``split`` is this fit's record.
         """
         clean = getattr(self, "_clean_validation_fraction", None)
         if clean is None:
             return
         earlier = getattr(self, "_clean_split", None)
         if clean == self.validation_fraction and (
-            earlier is None or earlier[0] != split[0] or earlier[1] == split[1]
+            earlier is None
+            or earlier[0] != split[0]  # other rows
+            or np.isin(split[1], earlier[1], assume_unique=True).all()  # none trained on
         ):
-            return  # the same split of the same rows, or other rows
+            return
         if clean == self.validation_fraction:
             why = (
-                "earlier fits of this warm start held out" if earlier[1] is None
-                else "an earlier fit of this warm start held out"
-            ) + (
-                " other rows of the same data (other sample weights move the split's "
-                "edges) and trained on the rest"
+                "it holds out rows of the same data that an earlier fit of this warm "
+                "start trained on (other sample weights move the split's edges)"
             )
-            remedy = "pass the sample weights of the first fit, or fit from scratch"
+            remedy = "fit from scratch (warm_start=False)"
         elif clean == 0:
             why = (
                 "an earlier fit of this warm start trained on every row it was given "
@@ -1800,16 +1804,18 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         clean = getattr(self, "_clean_validation_fraction", None) if continuing else held_out
         if clean is not None and clean != held_out:
             clean = float("nan")
-        # Likewise the split of the same rows that they held out (validation_split's
-        # digest: which rows, which of them held out; None for the second where they
-        # held out different ones of them, as other sample weights make them do).
+        # Likewise the rows of the same data that every fit held out, none trained on
+        # them (split_record: the data's digest, the held-out rows' keys); a fit of
+        # other rows starts the record again.
         earlier = getattr(self, "_clean_split", None) if continuing else None
         clean_split = earlier
         if validated:
-            if earlier is None or earlier[0] != split[0]:  # other rows: another start
+            if earlier is None or earlier[0] != split[0]:
                 clean_split = split
-            elif earlier[1] != split[1]:
-                clean_split = (split[0], None)
+            else:
+                clean_split = (
+                    split[0], np.intersect1d(earlier[1], split[1], assume_unique=True)
+                )
         return {
             "_optimizer_state": optimizer_state,
             "_validation_seed": validation_seed,
@@ -2217,8 +2223,8 @@ def _column_values(X, rows, sample_weight, missing=None, *, stop=False):
         if observed is not None:
             differs &= observed
         varies |= differs.any(axis=0)
-        if stop and varies.any():
-            break
+        if varies.all() or (stop and varies.any()):
+            break  # nothing more to learn from the rows left
     return seen, varies
 
 

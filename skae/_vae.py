@@ -701,7 +701,7 @@ class VariationalAutoencoder(
         if random_state is None or isinstance(random_state, np.random.RandomState):
             # None: NumPy's global RandomState, consumed (scikit-learn's convention).
             random_state = check_random_state(random_state)
-            rng = np.random.default_rng(random_state.randint(0, 2**32, size=4))
+            rng = np.random.default_rng(random_state.randint(0, 2**32, size=4, dtype=np.int64))
         else:
             try:
                 rng = np.random.default_rng(random_state)

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import _xp, _xp_engine
-from ._data import feature_bounds, feature_range, validation_split
+from ._data import feature_bounds, feature_range, split_record, validation_split
 from ._objectives import unit_scaled
 from ._optim import Schedule
 from ._training import CONSTANT_TARGETS_SCALE, TrainingResult, print_epoch
@@ -183,16 +183,17 @@ class ArrayAPIMixin:
             if validation_seed is None:
                 validation_seed = int(streams["split"].integers(2**31 - 1))
             # The split hashes row contents on the host: one copy of X there.
-            train_rows, validation_rows, split = validation_split(
+            train_rows, validation_rows, keys = validation_split(
                 _xp.to_numpy(X),
                 sample_weight,
                 self.validation_fraction,
                 validation_seed,
                 required=not isinstance(self.early_stopping, str),
                 min_distinct=_AUTO_EARLY_STOPPING_ROWS,
-                digest=True,
+                return_keys=True,
             )
-        if continuing and validation_rows is not None:
+            split = None if validation_rows is None else split_record(keys, validation_rows)
+        if continuing and split is not None:
             self._warn_of_trained_validation_rows(split)
         if sample_weight is not None:  # a zero weight leaves the row out (NumPy engine)
             train_rows = train_rows[sample_weight[train_rows] > 0]

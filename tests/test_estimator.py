@@ -25,7 +25,7 @@ from skae import (
     AutoencoderTransformer,
     VariationalAutoencoder,
 )
-from skae._data import validation_split
+from skae._data import observed_weight, row_keys, validation_split
 
 
 @pytest.fixture(autouse=True)
@@ -197,13 +197,12 @@ def test_a_warm_start_that_validates_on_trained_rows_warns(digits):
 
 @pytest.mark.parametrize("array_api", [False, True])
 def test_a_warm_start_whose_weights_move_the_split_warns(digits, array_api):
-    """Other sample weights move the split's edges: rows held out now were trained on
-    by the first fit. The same weights (in any row order, or all scaled alike), or
-    other data, hold out rows the model has not trained on."""
+    """Other sample weights move the split's edges: a warm start warns where it holds
+    out rows of the same data that an earlier fit trained on, and only there."""
     X = digits[0][:400]
     params = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=2, warm_start=True,
                   early_stopping=True, random_state=0)
-    weights = np.ones(400)
+    ones = np.ones(400)
 
     def fit(ae, X, weights):
         data = array_api_strict.asarray(X) if array_api else X
@@ -213,27 +212,70 @@ def test_a_warm_start_whose_weights_move_the_split_warns(digits, array_api):
                 ae.fit(data, sample_weight=weights)
         return [str(w.message) for w in record if "Early stopping validates" in str(w.message)]
 
+    def held_out(ae, weights):
+        return set(validation_split(X, weights, ae.validation_fraction, ae._validation_seed)[1])
+
     ae = AutoencoderTransformer(**params)
-    assert fit(ae, X, weights) == []
-    _, val_first = validation_split(X, None, ae.validation_fraction, ae._validation_seed)
+    assert fit(ae, X, ones) == []
+    first = held_out(ae, ones)
     order = np.random.default_rng(0).permutation(400)
-    assert fit(ae, X[order], 3 * weights) == []  # the same split
-    moved = weights.copy()
-    moved[val_first] = 0.5  # the held-out rows weigh less: more of them fit the share
-    [message] = fit(ae, X, moved)
-    assert "an earlier fit of this warm start held out other rows of the same data" in message
-    assert "pass the sample weights of the first fit" in message
-    # Back to the first weights: the fit in between trained on some of those rows.
-    [message] = fit(ae, X, weights)
-    assert "earlier fits of this warm start held out other rows" in message
+    assert fit(ae, X[order], 3 * ones) == []  # the same split
+    heavier = ones.copy()
+    heavier[list(first)] = 2.0  # fewer of them fill the share: some train now
+    assert held_out(ae, heavier) < first
+    assert fit(ae, X, heavier) == []  # it holds out rows no fit trained on
+    [message] = fit(ae, X, ones)  # the first split again: the last fit trained on some
+    assert "it holds out rows of the same data that an earlier fit" in message
+    assert "other sample weights move the split's edges" in message
+    # The other way: held-out rows weigh less, more fill the share, rows the first
+    # fit trained on among them.
+    ae = AutoencoderTransformer(**params)
+    fit(ae, X, ones)
+    lighter = ones.copy()
+    lighter[list(first)] = 0.5
+    assert held_out(ae, lighter) > first
+    [message] = fit(ae, X, lighter)
+    assert "it holds out rows of the same data" in message
     # Other data: a split of other rows, unseen; from there, the same split again.
     other = digits[0][400:800]
-    assert fit(ae, other, weights) == [] and fit(ae, other, 2 * weights) == []
-    # A model pickled before the split was recorded: the fraction check only.
+    assert fit(ae, other, ones) == [] and fit(ae, other, 2 * ones) == []
+    # A model pickled before the record existed: the fraction check only.
     ae = AutoencoderTransformer(**params)
-    fit(ae, X, weights)
+    fit(ae, X, ones)
     del ae._clean_split
-    assert fit(ae, X, moved) == []
+    assert fit(ae, X, lighter) == []
+
+
+def test_a_warm_start_records_the_split_after_groups_move_rows():
+    """A held-out row whose one-hot group no training row observes trains instead; the
+    record is of the rows finally held out. Row v observes the group's second category
+    and row r its first: the first fit gives r weight 0, so v trains; the second holds
+    v out, which the split before the move alone would not tell apart."""
+    rng = np.random.default_rng(0)
+    X0 = np.c_[rng.normal(size=(405, 3)), np.zeros((405, 2))]  # the group unobserved
+    params = dict(n_components=2, hidden_layer_sizes=(4,), max_iter=2, warm_start=True,
+                  early_stopping=True, random_state=0, categorical_groups=[[3, 4]])
+    seed = AutoencoderTransformer(**params).fit(np.c_[X0[:, :3], np.tile([1.0, 0.0], (405, 1))])
+    seed = seed._validation_seed
+    for r, v in rng.integers(405, size=(500, 2)):
+        X = X0.copy()
+        X[r, 3] = X[v, 4] = 1.0
+        without_r = np.ones(405)
+        without_r[r] = 0.0
+        weighted = observed_weight(X, without_r, [[3, 4]])
+        train, validation = validation_split(X, weighted, 0.1, seed)
+        if r in train and v in validation:
+            break
+    else:
+        pytest.fail("no such rows")
+    ae = AutoencoderTransformer(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(X, sample_weight=without_r)
+        assert ae._validation_seed == seed
+        assert np.isin(row_keys(X[[v]], seed), ae._clean_split[1]).sum() == 0  # v trained
+        with pytest.warns(UserWarning, match="it holds out rows of the same data"):
+            ae.fit(X)
 
 
 def test_curves_follow_n_iter_across_fits(blobs):

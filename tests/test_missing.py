@@ -10,7 +10,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skae._estimator as estimator_module
 from skae import AutoencoderImputer, AutoencoderTransformer
-from skae._data import BatchSource, Corruption, MissingEntries, has_missing, validation_split
+from skae._data import (
+    BatchSource,
+    Corruption,
+    MissingEntries,
+    has_missing,
+    row_keys,
+    validation_split,
+)
 from skae._model import Network
 from skae._objectives import Objective
 
@@ -399,7 +406,9 @@ def test_early_stopping_with_a_validation_set_without_observed_entries(blobs, mo
     X = blobs[:20].copy()
     X[:5] = np.nan
     monkeypatch.setattr(
-        estimator_module, "validation_split", lambda *a, **k: (np.arange(5, 20), np.arange(5))
+        estimator_module,
+        "validation_split",
+        lambda X, *a, **k: (np.arange(5, 20), np.arange(5), row_keys(X, 0)),
     )
     with pytest.raises(ValueError, match="held out for early stopping have no observed"):
         small(early_stopping=True, validation_fraction=0.5).fit(X)

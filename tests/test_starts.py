@@ -1002,7 +1002,7 @@ def test_rows_with_every_entry_missing_are_never_held_out(estimator, seed, monke
     weight = np.ones(300)
     model = quiet_fit(estimator(2, hidden_layer_sizes=(4,), max_iter=3, early_stopping=True,
                                 random_state=seed), X, sample_weight=weight)
-    (train, validation), = splits
+    (train, validation, _), = splits
     assert np.all(validation < 30) and 1 <= validation.size <= 3  # 10 % of the 30 observed
     assert np.isin(np.arange(30, 300), train).all()
     assert np.isfinite(model.validation_loss_curve_).all()
