@@ -787,13 +787,13 @@ def validation_split(
 
 
 def split_record(keys, validation):
-    """``(rows, held out)``: a digest of the distinct keys, the held-out ones sorted.
+    """``{"rows": digest of the distinct keys, "held_out": the held-out ones, sorted}``.
 
     Two splits of the same rows (in any order, any number of copies) have the same
-    digest; the second item is the distinct keys of the ``validation`` rows.
+    ``"rows"``; ``"held_out"`` is the distinct keys of the ``validation`` rows.
     """
     digest = hashlib.blake2b(np.unique(keys).tobytes(), digest_size=16).hexdigest()
-    return digest, np.unique(keys[validation])
+    return {"rows": digest, "held_out": np.unique(keys[validation])}
 
 
 def _split_keys(keys, sample_weight, fraction, required, min_distinct):

@@ -1709,8 +1709,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         earlier = getattr(self, "_clean_split", None)
         if clean == self.validation_fraction and (
             earlier is None
-            or earlier[0] != split[0]  # other rows
-            or np.isin(split[1], earlier[1], assume_unique=True).all()  # none trained on
+            or earlier["rows"] != split["rows"]  # other rows
+            or np.isin(split["held_out"], earlier["held_out"], assume_unique=True).all()
         ):
             return
         if clean == self.validation_fraction:
@@ -1810,12 +1810,13 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         earlier = getattr(self, "_clean_split", None) if continuing else None
         clean_split = earlier
         if validated:
-            if earlier is None or earlier[0] != split[0]:
+            if earlier is None or earlier["rows"] != split["rows"]:
                 clean_split = split
             else:
-                clean_split = (
-                    split[0], np.intersect1d(earlier[1], split[1], assume_unique=True)
+                held_out = np.intersect1d(
+                    earlier["held_out"], split["held_out"], assume_unique=True
                 )
+                clean_split = {"rows": split["rows"], "held_out": held_out}
         return {
             "_optimizer_state": optimizer_state,
             "_validation_seed": validation_seed,

@@ -273,7 +273,7 @@ def test_a_warm_start_records_the_split_after_groups_move_rows():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae.fit(X, sample_weight=without_r)
         assert ae._validation_seed == seed
-        assert np.isin(row_keys(X[[v]], seed), ae._clean_split[1]).sum() == 0  # v trained
+        assert np.isin(row_keys(X[[v]], seed), ae._clean_split["held_out"]).sum() == 0  # v trained
         with pytest.warns(UserWarning, match="it holds out rows of the same data"):
             ae.fit(X)
 
