@@ -2620,9 +2620,10 @@ class AutoencoderTransformer(
         and a validation loss of reconstruction alone would stop them early).
         The validation samples are chosen by row content, so duplicated rows
         fall on the same side, and a warm-start fit holds out the same rows
-        again (with another ``validation_fraction`` or other sample weights of
-        the same rows, or after a fit that held out none or a
-        :meth:`partial_fit`, rows the model may have trained on: it warns then).
+        again (with another ``validation_fraction``, with sample weights that
+        move the split onto rows an earlier fit trained on, or after a fit that
+        held out none or a :meth:`partial_fit`, rows the model may have trained
+        on: it warns then).
         Not used by :meth:`partial_fit`.
 
     validation_fraction : float, default=0.1
