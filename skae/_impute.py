@@ -468,8 +468,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         seen = ~nan.all(axis=0)  # an empty feature never reaches the network
         hides = self.noise == "masking" and self.noise_level > 0
         if not hides and not nan[:, seen].any():
+            where = "" if seen.all() else " outside the features it never observes"
             warnings.warn(
-                f"X has no missing entries (but in features it never observes) and "
+                f"X has no missing entries{where} and "
                 f"noise={self.noise!r}, noise_level={self.noise_level}: the network never "
                 "sees a missing entry in training, and imputes them poorly. Keep "
                 'noise="masking" (the default), which hides entries as missing ones '

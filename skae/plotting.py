@@ -49,12 +49,19 @@ def _require(estimator, methods, display):
 
     name = type(_final_step(estimator)).__name__
     if isinstance(_final_step(estimator), AutoencoderImputer):
-        width = "n_components=2" if display == "LatentSpaceDisplay" else ""
+        if "inverse_transform" in methods:  # a pipeline ending in an imputer has none
+            what = "an autoencoder's reconstructions"
+            how = (
+                "ae = AutoencoderTransformer().fit(imputer.transform(X)), then "
+                f"{display}.from_estimator(ae, imputer.transform(X))"
+            )
+        else:
+            what = "what an autoencoder's codes hold"
+            how = "make_pipeline(imputer, AutoencoderTransformer(n_components=2)).fit(X)"
         raise TypeError(
-            f"{display}.from_estimator plots what an autoencoder's codes hold, and "
-            f"{name}.transform returns imputed data, not codes: plot an "
-            "AutoencoderTransformer fitted on the imputed data, e.g. "
-            f"make_pipeline(imputer, AutoencoderTransformer({width})).fit(X)."
+            f"{display}.from_estimator plots {what}, and {name}.transform returns "
+            "imputed data, not codes: plot an AutoencoderTransformer fitted on the "
+            f"imputed data, e.g. {how}."
         )
     missing = [m for m in methods if not hasattr(estimator, m)]
     if missing:

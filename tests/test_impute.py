@@ -774,12 +774,14 @@ def test_complete_training_data_without_masking_warns(blobs, noise):
     with pytest.warns(UserWarning, match="never sees a missing entry") as record:
         quick(noise=noise, max_iter=2).fit(blobs)
     assert record[0].filename == __file__
+    assert str(record[0].message).startswith("X has no missing entries and noise=")
     # Masking that hides nothing, and holes only in a feature never observed, too.
     with pytest.warns(UserWarning, match="never sees a missing entry"):
         quick(noise_level=0.0, max_iter=2).fit(blobs)
     empty = blobs.copy()
     empty[:, 0] = np.nan
-    with pytest.warns(UserWarning, match="never sees a missing entry"):
+    with pytest.warns(UserWarning, match="no missing entries outside the features it "
+                      "never observes and"):
         quick(noise=noise, max_iter=2).fit(empty)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)

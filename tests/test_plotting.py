@@ -588,9 +588,14 @@ def test_displays_refuse_an_imputer_whose_transform_returns_data_not_codes():
                                "imputed data, not codes") as info:
                 display.from_estimator(estimator, X)
             assert "outlier detector" not in str(info.value)
-    # What the message advises works.
+    # What each message advises works.
     advised = make_pipeline(imputer, AutoencoderTransformer(2, max_iter=2)).fit(X)
     LatentSpaceDisplay.from_estimator(advised, X)
+    with pytest.raises(TypeError, match=r"ae = AutoencoderTransformer\(\)\.fit\(imputer"):
+        ReconstructionDisplay.from_estimator(imputer, X)
+    imputed = imputer.transform(X)
+    ae = AutoencoderTransformer(max_iter=2).fit(imputed)
+    ReconstructionDisplay.from_estimator(ae, imputed, image_shape=(2, 3))
     plt.close("all")
 
 
