@@ -935,6 +935,38 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 "out of categorical_groups, or fit on rows where it is observed."
             )
 
+    #: Whether a fresh fit warns of features no training row observes (an estimator
+    #: that handles them itself, as the imputer drops them, says no).
+    _warns_of_unobserved_features = True
+
+    def _warn_of_unobserved_features(self, X, spec, train_rows, sample_weight, missing):
+        """Warn of numeric features that no training row (of positive weight) observes.
+
+        The network learns nothing of them: their reconstruction is arbitrary,
+        and counts in the scores of later data that observe them. A fresh ``fit``
+        checks, as for categorical groups (refused there); ``partial_fit`` and warm
+        starts, whose later data may observe them, do not.
+        """
+        if not self._warns_of_unobserved_features:
+            return
+        seen, _ = _column_values(X, train_rows, sample_weight, missing)
+        in_groups = [j for group in spec.get("categorical_groups", ()) for j in group]
+        seen[in_groups] = True  # refused above where unobserved
+        (unseen,) = np.nonzero(~seen)
+        if unseen.size == 0:
+            return
+        names = getattr(self, "feature_names_in_", None)
+        shown = ", ".join(str(j if names is None else names[j]) for j in unseen[:5])
+        more = f" and {unseen.size - 5} more" if unseen.size > 5 else ""
+        warnings.warn(
+            f"Feature(s) {shown}{more} have no observed entry in the training rows (of "
+            "positive weight): the network learns nothing of them and reconstructs them "
+            "arbitrarily, which counts in the scores of data that observe them. Drop "
+            "them (as scikit-learn's imputers do), or fit on rows where they are observed.",
+            UserWarning,
+            stacklevel=_outside_stacklevel(),
+        )
+
     def _train_on_every_group(self, X, spec, train_rows, validation_rows):
         """Move held-out rows that alone observe a categorical group into training.
 
@@ -1316,6 +1348,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             self._warn_of_trained_validation_rows(split)
         if missing is not None and not (continuing or incremental):
             self._refuse_unobserved_groups(X, spec, train_rows)
+            self._warn_of_unobserved_features(X, spec, train_rows, sample_weight, missing)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)
@@ -2777,8 +2810,10 @@ class AutoencoderTransformer(
     ``noise`` corrupts the observed entries only), and the loss
     counts the observed entries only: ``Σ_i w_i Σ_j M_ij ℓ_ij / Σ_i w_i Σ_j
     M_ij``, with ``M_ij`` 1 for an observed entry and 0 for a missing one; a
-    row with nothing observed contributes nothing. Infinite values are still
-    refused. See :ref:`missing`.
+    row with nothing observed contributes nothing. The network learns nothing
+    of a feature that no training row observes: a fresh :meth:`fit` warns of
+    such features (and refuses such a categorical group). Infinite values are
+    still refused. See :ref:`missing`.
 
     The per-sample error is the mean over features of the squared error (or of
     the binary cross-entropy). The training objective is its sample-weighted

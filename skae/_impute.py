@@ -299,6 +299,9 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
 
     _standardizes_inputs = True
 
+    #: Features never observed are dropped (or kept) with a warning of the imputer's own.
+    _warns_of_unobserved_features = False
+
     _parameter_constraints: dict = {
         "missing_values": [MissingValues(numeric_only=True)],
         "add_indicator": ["boolean"],

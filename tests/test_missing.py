@@ -548,3 +548,49 @@ def test_corruption_records_the_entries_masking_dropped(blobs):
     corrupt = Corruption("masking", 0.5, np.random.default_rng(0))
     out = corrupt(blobs)
     assert_array_equal(corrupt.dropped, (out == 0) & (blobs != 0))
+
+
+def unobserved_warnings(estimator, X, **fit_params):
+    """The messages of warnings that name features no training row observes."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator.fit(X, **fit_params)
+    return [str(w.message) for w in record if "have no observed entry" in str(w.message)]
+
+
+@pytest.mark.parametrize("estimator", ["transformer", "vae"])
+def test_features_no_training_row_observes_are_named(blobs, estimator):
+    """The network learns nothing of them: a fresh fit says so (categorical groups are
+    refused instead); partial_fit and warm starts, whose data may observe them later,
+    do not; nor does the imputer, which drops such features with its own warning."""
+    from skae import VariationalAutoencoder
+
+    make = small if estimator == "transformer" else (
+        lambda **p: VariationalAutoencoder(hidden_layer_sizes=(8,), max_iter=2, **p)
+    )
+    X = blobs[:60].copy()
+    X[:, 2] = np.nan
+    [message] = unobserved_warnings(make(), X)
+    assert message.startswith("Feature(s) 2 have no observed entry in the training rows")
+    assert "Drop them" in message
+    # Observed only in a row of zero weight; sparse with stored NaN; names.
+    Y = X.copy()
+    Y[7, 2] = 1.0
+    weights = np.ones(60)
+    weights[7] = 0.0
+    assert len(unobserved_warnings(make(), Y, sample_weight=weights)) == 1
+    assert unobserved_warnings(make(), Y) == []  # one observed entry is enough
+    assert len(unobserved_warnings(make(), sp.csr_matrix(X))) == 1
+    pd = pytest.importorskip("pandas")
+    wide = pd.DataFrame(np.c_[X, np.full((60, 6), np.nan)], columns=list("abcdefghijkl"))
+    [message] = unobserved_warnings(make(), wide)
+    assert message.startswith("Feature(s) c, g, h, i, j and 2 more have no observed entry")
+    # Continued fits do not check; a fresh fit on observed data is silent.
+    model = make(warm_start=True).fit(blobs[:60])
+    assert unobserved_warnings(model, X) == []
+    assert unobserved_warnings(make(), blobs[:60]) == []
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make().partial_fit(X)
+    assert not [w for w in record if "have no observed entry" in str(w.message)]
+    assert unobserved_warnings(AutoencoderImputer(hidden_layer_sizes=(8,), max_iter=2), X) == []
