@@ -955,17 +955,25 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         (unseen,) = np.nonzero(~seen)
         if unseen.size == 0:
             return
-        names = getattr(self, "feature_names_in_", None)
-        shown = ", ".join(str(j if names is None else names[j]) for j in unseen[:5])
-        more = f" and {unseen.size - 5} more" if unseen.size > 5 else ""
         warnings.warn(
-            f"Feature(s) {shown}{more} have no observed entry in the training rows (of "
-            "positive weight): the network learns nothing of them and reconstructs them "
-            "arbitrarily, which counts in the scores of data that observe them. Drop "
-            "them (as scikit-learn's imputers do), or fit on rows where they are observed.",
+            f"Feature(s) {self._feature_list(unseen)} have no observed entry in the "
+            "training rows (of positive weight): the network learns nothing of them and "
+            "reconstructs them arbitrarily, which counts in the scores of data that "
+            "observe them. Drop them (as scikit-learn's imputers do), or fit on rows "
+            "where they are observed.",
             UserWarning,
             stacklevel=_outside_stacklevel(),
         )
+
+    def _feature_list(self, indices, shown=5):
+        """The features at ``indices`` for a message: the first ``shown``, then a count.
+
+        By name where the estimator was fitted with feature names.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        listed = ", ".join(str(j if names is None else names[j]) for j in indices[:shown])
+        more = len(indices) - shown
+        return listed + (f" and {more} more" if more > 0 else "")
 
     def _train_on_every_group(self, X, spec, train_rows, validation_rows):
         """Move held-out rows that alone observe a categorical group into training.

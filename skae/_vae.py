@@ -484,12 +484,10 @@ class VariationalAutoencoder(
         (found,) = np.nonzero(_constant_features(X, rows, sample_weight, missing))
         if found.size == 0:
             return ""
-        names = getattr(self, "feature_names_in_", None)
-        shown = ", ".join(str(j if names is None else names[j]) for j in found[:5])
-        more = f" and {found.size - 5} more" if found.size > 5 else ""
         return (
-            f" Constant feature(s): {shown}{more}. The likelihood of a constant feature "
-            "keeps rising while its noise variance shrinks towards min_noise_variance="
+            f" Constant feature(s): {self._feature_list(found)}. The likelihood of a "
+            "constant feature keeps rising while its noise variance shrinks towards "
+            "min_noise_variance="
             f"{self._min_noise_variance:g}: drop such features (e.g. with "
             "sklearn.feature_selection.VarianceThreshold in the pipeline) or raise "
             "min_noise_variance."
