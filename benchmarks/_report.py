@@ -105,6 +105,28 @@ def output_file(text):
     return text
 
 
+def params_error(estimator_class, params, set_by_run=()):
+    """Why ``params`` cannot be given to ``estimator_class`` (a sentence), or None.
+
+    ``set_by_run`` names the parameters the benchmark sets itself (per task or
+    seed). Checked before the run starts, so that a bad ``--skae-params`` is a
+    usage error rather than a traceback minutes into the run.
+    """
+    name = estimator_class.__name__
+    fixed = [key for key in params if key in set_by_run]
+    if fixed:
+        return f"{', '.join(fixed)} cannot be set: the benchmark sets {', '.join(set_by_run)}"
+    known = estimator_class().get_params(deep=False)
+    unknown = [key for key in params if key not in known]
+    if unknown:
+        return f"{name} has no parameter {', '.join(unknown)}"
+    try:
+        estimator_class(**params)._validate_params()
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def json_object(text):
     """An argparse type: a JSON object (keyword arguments by name)."""
     try:

@@ -70,6 +70,7 @@ from _report import (  # noqa: E402
     json_object,
     non_negative_int,
     output_file,
+    params_error,
     positive_int,
 )
 
@@ -426,7 +427,7 @@ def make_parser():
         help="add skae with these parameters (JSON), repeatable",
     )
     parser.add_argument(
-        "--max-iter", type=positive_int, help="skae's max_iter (default: the detector's, 1000)"
+        "--max-iter", type=positive_int, help="skae's max_iter (default: the detector's, 2000)"
     )
     parser.add_argument("--no-pyod", action="store_true", help="skip pyod's AutoEncoder")
     parser.add_argument(
@@ -439,7 +440,11 @@ def make_parser():
 
 
 def main(argv=None):
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    for name, params in args.variant:
+        if error := params_error(AutoencoderOutlierDetector, params, ("random_state",)):
+            parser.error(f"--variant {name}: {error}")
     with one_thread_each():
         _main(args)
 

@@ -76,12 +76,18 @@ from _report import (  # noqa: E402
     json_object,
     nonzero_int,
     output_file,
+    params_error,
     positive_int,
 )
 
 TRUST_NEIGHBORS = (5, 10)
 KNN_NEIGHBORS = 5
 TEST_SIZE = 0.25
+#: The fewest rows ``--max-samples`` takes: a held-out quarter of more than twice the
+#: largest neighbourhood of the trustworthiness, and of each of digits' ten classes.
+MIN_SAMPLES = 100
+#: The autoencoder's parameters each task and seed set (not ``--skae-params``).
+SET_BY_RUN = ("n_components", "random_state")
 
 
 # -- datasets --------------------------------------------------------------------------------
@@ -858,6 +864,13 @@ def main(argv=None):
         help="draw the 2-D embeddings (needs matplotlib: checked before the run starts)",
     )
     args = parser.parse_args(argv)
+    if args.max_samples is not None and args.max_samples < MIN_SAMPLES:
+        parser.error(
+            f"--max-samples: {args.max_samples} rows are too few to split and score; "
+            f"give at least {MIN_SAMPLES}"
+        )
+    if error := params_error(AutoencoderTransformer, args.skae_params, SET_BY_RUN):
+        parser.error(f"--skae-params: {error}")
     if args.torch_reseeded and not args.torch:
         parser.error("--torch-reseeded re-trains the PyTorch reference: add --torch")
     if args.plot and (missing := matplotlib_missing()):

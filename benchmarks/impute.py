@@ -78,6 +78,7 @@ from _report import (  # noqa: E402
     non_negative_int,
     open_fraction,
     output_file,
+    params_error,
     positive_int,
 )
 from compare import machine_info  # noqa: E402
@@ -461,6 +462,10 @@ def main(argv=None):
         "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
     )
     args = parser.parse_args(argv)
+    if error := params_error(
+        AutoencoderImputer, args.skae_params, ("categorical_groups", "random_state")
+    ):
+        parser.error(f"--skae-params: {error}")
     names = args.datasets or (list(QUICK_DATASETS) if args.quick else list(DATASETS))
     n_seeds = args.seeds or (1 if args.quick else 5)
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
