@@ -333,7 +333,7 @@ def test_shared_parameters_match_the_transformer():
     theirs = AutoencoderTransformer._parameter_constraints
     assert set(ours) - set(theirs) == {"contamination", "trim_fraction"}
     training = (
-        "learning_rate_init max_iter tol batch_size shuffle validation_fraction beta_1 beta_2 "
+        "learning_rate_init tol batch_size shuffle validation_fraction beta_1 beta_2 "
         "epsilon warm_start verbose random_state"
     ).split()
     detector, transformer = AutoencoderOutlierDetector(), AutoencoderTransformer()
@@ -345,6 +345,10 @@ def test_shared_parameters_match_the_transformer():
     assert (detector.early_stopping, detector.n_iter_no_change) == (False, 10)
     assert (transformer.early_stopping, transformer.n_iter_no_change) == ("auto", 20)
     assert "n_init" not in ours and transformer.n_init == 4
+    # The detector's budget is longer: on a table of at most 32 training rows an epoch
+    # is one Adam step, and from its He-uniform start Linnerud's 20 rows need up to
+    # 1,241 epochs (the transformer's LeCun-uniform starts 718).
+    assert (detector.max_iter, transformer.max_iter) == (2000, 1000)
 
 
 @pytest.mark.parametrize(
