@@ -965,6 +965,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             stacklevel=_outside_stacklevel(),
         )
 
+    def _warn_of_unscaled_features(self, X, train_rows, sample_weight, missing):
+        """Warn of features whose scale the model trains poorly on; the VAE's does."""
+
     def _feature_list(self, indices, shown=5):
         """The features at ``indices`` for a message: the first ``shown``, then a count.
 
@@ -1357,6 +1360,8 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         if missing is not None and not (continuing or incremental):
             self._refuse_unobserved_groups(X, spec, train_rows)
             self._warn_of_unobserved_features(X, spec, train_rows, sample_weight, missing)
+        if not continuing:
+            self._warn_of_unscaled_features(X, train_rows, sample_weight, missing)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)
@@ -2285,6 +2290,33 @@ def _observed_per_row(X, rows, sample_weight, missing=None):
         weights = w[start : start + _VALIDATION_CHUNK]
         total += float(np.dot(weights, missing.row_counts(observed)))
     return total / float(w.sum()) if w.sum() > 0 else float(d)
+
+
+def _column_root_mean_squares(X, rows, sample_weight, missing=None):
+    """Each column's root mean square over the observed entries of ``X``'s ``rows``.
+
+    Sample-weighted; NaN for a column that none of the rows observes (or whose
+    rows all weigh 0), inf for squares beyond float64.
+    """
+    d = X.shape[1]
+    sums, counts = np.zeros(d), np.zeros(d)
+    w = None if sample_weight is None else sample_weight[rows].astype(np.float64)
+    if w is not None and w.size and w.max() > 0:
+        w = w / w.max()  # only ratios count; a huge weight times a square overflows
+    for start in range(0, rows.size, _VALIDATION_CHUNK):
+        chunk = rows[start : start + _VALIDATION_CHUNK]
+        filled = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
+        weights = np.ones(chunk.size) if w is None else w[start : start + _VALIDATION_CHUNK]
+        if missing is None:
+            counts += weights.sum()
+        else:  # missing entries become 0, and do not count
+            observed = np.empty_like(filled)
+            missing.fill(filled, observed)
+            counts += weights @ observed
+        with np.errstate(over="ignore"):
+            sums += weights @ np.square(filled, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(sums / counts)
 
 
 def _masked_validation_loss(objective, X, rows, weights, missing):

@@ -535,3 +535,90 @@ def test_a_likelihood_that_overflows_either_way_scores_minus_infinity(blobs, mon
     scores = vae.score_samples(blobs[:5])
     assert_array_equal(scores[:2], -np.inf)
     assert np.isfinite(scores[2:]).all()
+
+
+# -- features far from unit scale --------------------------------------------------------------
+UNSCALED = "far from unit scale"
+
+
+def caught_warnings(fit):
+    """Every warning ``fit()`` gives."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit()
+    return caught
+
+
+def unscaled_warnings(fit):
+    """The messages of the far-from-unit-scale warnings that ``fit()`` gives."""
+    return [str(w.message) for w in caught_warnings(fit) if UNSCALED in str(w.message)]
+
+
+def test_fit_warns_of_features_far_from_unit_scale():
+    """Raw iris (means up to 5.8): the noise variances start at 1, the biases near 0."""
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X = load_iris().data
+    rms = np.sqrt(np.mean(X**2, axis=0))
+    assert np.flatnonzero(rms > 3).tolist() == [0, 1, 2]  # petal width's is 1.4
+    vae = VariationalAutoencoder(max_iter=2, random_state=0)
+    (message,) = unscaled_warnings(lambda: vae.fit(X))
+    assert message.startswith(
+        f"Feature(s) 0, 1, 2 are far from unit scale (root mean square up to "
+        f"{rms.max():.3g} over the training rows, above 3)."
+    )
+    assert "StandardScaler" in message
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=load_iris().feature_names)
+    (message,) = unscaled_warnings(lambda: vae.fit(frame))
+    assert message.startswith("Feature(s) sepal length (cm), sepal width (cm), petal length")
+    # Standardized, or in [0, 1], or with the cross-entropy: no such warning.
+    assert unscaled_warnings(lambda: vae.fit(StandardScaler().fit_transform(X))) == []
+    assert unscaled_warnings(lambda: vae.fit(X / X.max(axis=0))) == []
+    bernoulli = VariationalAutoencoder(loss="binary_crossentropy", max_iter=2)
+    assert unscaled_warnings(lambda: bernoulli.fit(X)) == []
+
+
+def test_unscaled_features_counted_over_observed_entries_of_weighted_training_rows(blobs):
+    X = np.vstack([blobs, np.full((1, blobs.shape[1]), 1e4)])
+    vae = VariationalAutoencoder(max_iter=2, random_state=0)
+    (message,) = unscaled_warnings(lambda: vae.fit(X))
+    assert message.startswith("Feature(s) 0, 1, 2, 3, 4 and 1 more are")
+    weights = np.ones(len(X))
+    weights[-1] = 0.0  # a row of weight 0 is not trained on
+    assert unscaled_warnings(lambda: vae.fit(X, sample_weight=weights)) == []
+    missing = X.copy()
+    missing[-1, :] = np.nan  # nor are missing entries
+    assert unscaled_warnings(lambda: vae.fit(missing)) == []
+    missing[-1, 1] = 1e4
+    (message,) = unscaled_warnings(lambda: vae.fit(missing))
+    assert message.startswith("Feature(s) 1 are")
+    # A feature observed in a tenth of the rows, at 5: its scale is that of those.
+    sparse_feature = blobs.copy()
+    sparse_feature[:, 0] = np.nan
+    sparse_feature[::10, 0] = 5.0
+    (message,) = unscaled_warnings(lambda: vae.fit(sparse_feature))
+    assert message.startswith("Feature(s) 0 are far from unit scale (root mean square up to 5 ")
+    # Weights as large as accepted do not overflow the squares' sum into a false warning.
+    scaled, huge = 2.5 * blobs, np.full(len(blobs), 1e306)
+    assert np.sqrt(np.mean(scaled**2, axis=0)).max() < 3
+    with np.errstate(over="ignore"):
+        assert np.isinf(huge @ scaled**2).any()  # as a plain weighted sum would
+    caught = caught_warnings(lambda: vae.fit(scaled, sample_weight=huge))
+    assert [str(w.message) for w in caught if w.category is RuntimeWarning] == []
+    assert [w for w in caught if UNSCALED in str(w.message)] == []
+    # Sparse rows as dense ones.
+    assert len(unscaled_warnings(lambda: vae.fit(sp.csr_matrix(X)))) == 1
+
+
+def test_unscaled_features_warned_of_by_a_fresh_fit_only(blobs):
+    from sklearn.base import clone
+
+    X = blobs * 10
+    vae = VariationalAutoencoder(max_iter=2, random_state=0)
+    assert len(unscaled_warnings(lambda: vae.partial_fit(X))) == 1  # a first call
+    assert unscaled_warnings(lambda: vae.partial_fit(X)) == []
+    vae.set_params(warm_start=True)
+    assert unscaled_warnings(lambda: vae.fit(X)) == []
+    assert len(unscaled_warnings(lambda: clone(vae).fit(X))) == 1
