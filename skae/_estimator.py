@@ -214,6 +214,38 @@ def _resolve_alpha(alpha, n_train, scale=1.0):
     return _AUTO_ALPHA_SCALE * scale / n_train if alpha == "auto" else float(alpha)
 
 
+#: ``alpha="auto"`` on training rows whose sample weights average below this warns: the
+#: penalty is over their total weight, here more than 10 times that of unit weights (the
+#: outlier detector's ROC AUC on a 2-D manifold in 20-D: 0.88 at mean weight 1, 0.57 at
+#: 0.1, 0.22 at 1/300, weights that sum to 1).
+_LIGHT_WEIGHTS = 0.1
+
+
+def _warn_of_light_weights(alpha, sample_weight, train_rows):
+    """Warn where ``alpha="auto"`` meets weights that average far below 1.
+
+    Weights normalized to sum to 1, say: ``"auto"`` counts a weight of k as k
+    rows (as scikit-learn's sample-weight convention has it), so their penalty
+    is ``n_samples`` times that of unit weights.
+    """
+    if alpha != "auto" or sample_weight is None or train_rows.size == 0:
+        return
+    mean = float(np.mean(sample_weight[train_rows], dtype=np.float64))
+    if not mean < _LIGHT_WEIGHTS:
+        return
+    warnings.warn(
+        f"sample_weight averages {mean:.3g} over the {train_rows.size} training rows. "
+        'With alpha="auto" the L2 penalty is over the training rows\' total weight (a '
+        f"weight of k counts as k rows), so these weights make it {1 / mean:.3g} times "
+        "that of unit weights, which can leave the network too smooth to fit the data. "
+        "Rescale sample_weight to average 1, e.g. "
+        "sample_weight * len(sample_weight) / sample_weight.sum(), or set alpha to a "
+        "number.",
+        UserWarning,
+        stacklevel=_outside_stacklevel(),
+    )
+
+
 #: With a validation set, ``alpha="auto"`` is this times the validation loss over the
 #: number of training rows (:class:`_ValidatedPenalty`).
 _AUTO_ALPHA_VALIDATED = 5.0
@@ -1362,6 +1394,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             self._warn_of_unobserved_features(X, spec, train_rows, sample_weight, missing)
         if not continuing:
             self._warn_of_unscaled_features(X, train_rows, sample_weight, missing)
+        _warn_of_light_weights(getattr(self, "alpha", None), sample_weight, train_rows)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)
@@ -3090,7 +3123,12 @@ class AutoencoderTransformer(
             Not used, present for API consistency by convention.
 
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples in the reconstruction loss.
+            Non-negative weights of the samples in the reconstruction loss. A
+            weight of k counts as k rows: with ``alpha="auto"`` the penalty is
+            over the training rows' total weight (as ``MLPRegressor``'s is over
+            the minibatch's), so weights that sum to 1 make it ``n_samples``
+            times that of unit weights. Weights averaging below 0.1 there warn;
+            rescale them to average 1, or set ``alpha``.
 
         Returns
         -------

@@ -680,7 +680,12 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the samples in the reconstruction loss and
-            in the threshold's quantiles.
+            in the threshold's quantiles. A weight of k counts as k rows: the
+            penalty of ``alpha="auto"`` is over the training rows' total weight,
+            so weights that sum to 1 make it ``n_samples`` times that of unit
+            weights (on a 2-D manifold in 20-D the ROC AUC fell from 0.88 to
+            0.22). Weights averaging below 0.1 there warn; rescale them to
+            average 1, or set ``alpha``.
 
         Returns
         -------

@@ -142,6 +142,7 @@ class ArrayAPIMixin:
             _auto_batch_size,
             _random_streams,
             _resolve_alpha,
+            _warn_of_light_weights,
         )
 
         name = type(self).__name__
@@ -197,6 +198,7 @@ class ArrayAPIMixin:
             self._warn_of_trained_validation_rows(split)
         if sample_weight is not None:  # a zero weight leaves the row out (NumPy engine)
             train_rows = train_rows[sample_weight[train_rows] > 0]
+        _warn_of_light_weights(self.alpha, sample_weight, train_rows)
         n_train = train_rows.size
         if self.batch_size == "auto":
             batch_size = _auto_batch_size(n_train)

@@ -586,6 +586,37 @@ def test_score_samples_flags_anomalies(digits):
     assert np.median(odd) < np.percentile(normal, 5)
 
 
+@pytest.mark.parametrize(
+    "estimator, array_api",
+    # The outlier detector has no Array API path.
+    [(AutoencoderTransformer, False), (AutoencoderTransformer, True),
+     (AutoencoderOutlierDetector, False)],
+)
+def test_weights_far_below_one_with_auto_alpha_warn(blobs, estimator, array_api):
+    """alpha="auto" counts a weight of k as k rows: weights that sum to 1 make its
+    penalty n_samples times that of unit weights, which flattens the network."""
+    n = len(blobs)
+
+    def warned(weights, **params):
+        data = array_api_strict.asarray(blobs) if array_api else blobs
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            with config_context(array_api_dispatch=array_api):
+                estimator(max_iter=2, random_state=0, **params).fit(data, sample_weight=weights)
+        return [str(w.message) for w in record if "sample_weight averages" in str(w.message)]
+
+    [message] = warned(np.full(n, 1 / n))
+    assert message.startswith(f"sample_weight averages {1 / n:.3g} over the {n} training rows")
+    assert f"these weights make it {n:.3g} times that of unit weights" in message
+    assert "Rescale sample_weight to average 1" in message
+    assert warned(np.full(n, 1 / n), alpha=1e-4) == []  # a number is the caller's choice
+    assert warned(np.full(n, 0.1)) == [] and warned(None) == []
+    # The rows trained on count: weights of 0 leave rows out.
+    mostly_zero = np.zeros(n)
+    mostly_zero[:12] = 0.5  # averages 0.05 over all the rows, 0.5 over those
+    assert warned(mostly_zero) == []
+
+
 def test_sample_weight_zero_equals_dropping(blobs):
     w = np.ones(blobs.shape[0])
     w[::3] = 0
