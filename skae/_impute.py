@@ -503,7 +503,7 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
                         value, ensure_2d=False, ensure_all_finite=False, dtype=np.float64,
                         copy=True, input_name=name,
                     )
-            except (OverflowError, TypeError) as exc:
+            except (OverflowError, TypeError, ValueError) as exc:
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} is not a bound: give a float, or an "
                     f"array-like of {n_features} floats, one per feature ({exc})."

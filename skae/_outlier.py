@@ -479,10 +479,12 @@ class AutoencoderOutlierDetector(CallbackSupportMixin, OutlierMixin, _DenseAutoe
     The threshold ``offset_`` is set on the training data ``X`` (all of it,
     validation rows included), weighted by ``sample_weight``. For a float
     ``contamination`` ``c`` it is the ``c``-quantile of the training scores
-    (the averaged inverted CDF, as scikit-learn's
-    :class:`~sklearn.ensemble.IsolationForest` takes a percentile of its scores),
-    so a share ``c`` of the training weight is predicted an outlier (exactly
-    when ``c · n_samples`` is a whole number and scores do not tie), moved
+    (the averaged inverted CDF), so a share ``c`` of the training weight is
+    predicted an outlier (exactly when ``c · n_samples`` is a whole number and
+    scores do not tie, else the whole number of rows below it: scikit-learn's
+    :class:`~sklearn.ensemble.IsolationForest` interpolates its percentile
+    linearly, which usually flags the whole number above, e.g. 1 of 10 rows at
+    ``c = 0.05`` where this flags none), moved
     halfway down to the next lower training score when it falls on one, or
     just below it (relatively 1e-3) when none is lower (tied lowest scores,
     e.g. duplicated rows, are then all inliers): no training row sits on the

@@ -908,7 +908,7 @@ def test_float32_data_cannot_be_imputed_within_bounds_beyond_its_range(holes):
     assert np.isfinite(out).all()
 
 
-@pytest.mark.parametrize("bound", [10**400, [10**400] * 6, {"a": 1}])
+@pytest.mark.parametrize("bound", [10**400, [10**400] * 6, {"a": 1}, ["a"] * 6, [1j] * 6])
 def test_bounds_that_are_not_floats_are_refused_with_a_message(holes, bound):
     with pytest.raises(ValueError, match="is not a bound: give a float"):
         quick(min_value=bound).fit(holes)
