@@ -1173,6 +1173,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Epochs each start trains before the best goes on."""
         return _START_EPOCHS
 
+    def _validation_sets_alpha(self):
+        """Whether the validation loss, where rows are held out, sets the L2 weight."""
+        return False
+
     def _penalty_monitor(self, objective, validated, size, continuing=False):
         """A monitor that sets the objective's L2 weight as training goes, or None.
 
@@ -1817,11 +1821,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 f"{self.validation_fraction:g}, another split"
             )
             remedy = f"keep validation_fraction={clean:g}, or fit from scratch"
+        sets_alpha = " (and sets alpha='auto')" if self._validation_sets_alpha() else ""
         warnings.warn(
             f"Early stopping validates on rows the model may have trained on: {why}. "
             "If X holds the rows it was fitted on, the validation loss that stops "
-            "training (and sets alpha='auto') reads low; to validate on unseen rows, "
-            f"{remedy}.",
+            f"training{sets_alpha} reads low; to validate on unseen rows, {remedy}.",
             UserWarning,
             stacklevel=_outside_stacklevel(),
         )
@@ -3095,14 +3099,18 @@ class AutoencoderTransformer(
         # weights that are kept, the last epoch's.
         return 2 * self.n_iter_no_change if validated else None
 
+    def _validation_sets_alpha(self):
+        # alpha="auto" with rows held out follows the squared error's validation loss.
+        return (
+            isinstance(self.alpha, str)
+            and self.alpha == "auto"
+            and self.loss != "binary_crossentropy"
+        )
+
     def _penalty_monitor(self, objective, validated, size, continuing=False):
-        # alpha="auto" with rows held out follows the squared error's validation loss;
-        # continuing, from that of the weights the previous fit kept, if it held rows out.
-        if (
-            not validated
-            or not (isinstance(self.alpha, str) and self.alpha == "auto")
-            or self.loss == "binary_crossentropy"
-        ):
+        # Continuing, from the validation loss of the weights the previous fit kept, if
+        # it held rows out.
+        if not (validated and self._validation_sets_alpha()):
             return None
         curve = getattr(self, "validation_loss_curve_", None) if continuing else None
         last = self.best_validation_loss_ if curve and np.isfinite(curve[-1]) else None

@@ -204,7 +204,9 @@ class VariationalAutoencoder(
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples and monitor their mean
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for the
-        whole fit) to decide when to stop, and restore the weights of the best
+        whole fit; a ``warm_start`` fit draws its own, so entries of
+        ``validation_loss_curve_`` from different fits also differ by the
+        bound's Monte-Carlo spread) to decide when to stop, and restore the weights of the best
         validation epoch. ``"auto"`` does so for data of at least 200 distinct
         samples of positive weight with an observed entry, and trains on all
         the samples of other data (identical rows stay together on one side): a VAE

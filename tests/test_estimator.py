@@ -587,6 +587,27 @@ def test_score_samples_flags_anomalies(digits):
 
 
 @pytest.mark.parametrize(
+    "estimator, params, sets_alpha",
+    [(AutoencoderTransformer, {}, True),
+     (AutoencoderTransformer, {"alpha": 1e-4}, False),
+     (AutoencoderTransformer, {"loss": "binary_crossentropy"}, False),  # a fixed weight
+     (VariationalAutoencoder, {}, False)],  # alpha is a number
+)
+def test_validating_on_trained_rows_mentions_alpha_where_validation_sets_it(
+    blobs, estimator, params, sets_alpha
+):
+    X = np.clip((blobs + 1) / 2, 0, 1)  # in [0, 1], for the cross-entropy
+    model = estimator(max_iter=2, early_stopping=True, warm_start=True, random_state=0,
+                      **params).fit(X)
+    model.set_params(validation_fraction=0.2)  # another split: trained rows held out
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X)
+    [message] = [str(w.message) for w in record if "Early stopping validates" in str(w.message)]
+    assert ("(and sets alpha='auto')" in message) == sets_alpha
+
+
+@pytest.mark.parametrize(
     "estimator, array_api",
     # The outlier detector has no Array API path.
     [(AutoencoderTransformer, False), (AutoencoderTransformer, True),
