@@ -13,6 +13,7 @@ import functools
 import itertools
 import math
 import os
+import re
 import sys
 import threading
 import warnings
@@ -748,6 +749,26 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
     _standardizes_inputs = False
 
     # -- input validation -------------------------------------------------------------------
+    def _check_training_X(self, X, continuing, incremental, dtype):
+        """:meth:`_check_X` of a fit's ``X``; a continued fit's other features get advice."""
+        try:
+            return self._check_X(X, reset=not continuing, dtype=dtype)
+        except ValueError as error:
+            message = str(error)
+            other_features = continuing and (
+                re.match(r"X has \d+ features?, but ", message)
+                or message.startswith("The feature names should match")
+            )
+            if not other_features:
+                raise
+            how = "partial_fit" if incremental else "A fit with warm_start=True"
+            new = "call fit" if incremental else "set warm_start=False"
+            raise ValueError(
+                f"{message.rstrip()}\n{how} goes on training the fitted network, whose "
+                f"input is the {self.n_features_in_} features it was fitted on: give X "
+                f"those features, or {new} to train a new network on these."
+            ) from None
+
     def _check_X(self, X, *, reset, dtype=(np.float64, np.float32)):
         """``validate_data`` for every method that takes data, with errors that say what to do.
 
@@ -1341,9 +1362,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
         if continuing:
             check_same_namespace(X, self, method="partial_fit" if incremental else "fit")
-        X = self._check_X(
+        X = self._check_training_X(
             X,
-            reset=not continuing,
+            continuing,
+            incremental,
             dtype=(self._params.dtype,) if continuing else (np.float64, np.float32),
         )
         if sp.issparse(X) and X.format != "csr":

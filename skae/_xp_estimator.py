@@ -160,9 +160,10 @@ class ArrayAPIMixin:
         continuing = (incremental or self.warm_start) and self.__sklearn_is_fitted__()
         if continuing:
             _xp.check_same_namespace(X, self, method=method)
-        X = self._check_X(
+        X = self._check_training_X(
             X,
-            reset=not continuing,
+            continuing,
+            incremental,
             dtype=(self._params.dtype,) if continuing else (xp.float64, xp.float32),
         )
         _refuse_missing(X, xp)

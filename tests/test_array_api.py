@@ -513,6 +513,16 @@ def test_auto_early_stopping_decides_on_the_rows_of_positive_weight(data):
     assert held.validation_loss_curve_ is not None
 
 
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_continuing_on_other_features_says_how_to_train_a_new_network(data, how):
+    with config_context(array_api_dispatch=True):
+        model = small(warm_start=True).fit(strict(data))
+        method = model.partial_fit if how == "partial_fit" else model.fit
+        advice = "call fit" if how == "partial_fit" else "set warm_start=False"
+        with pytest.raises(ValueError, match=f"X has 3 features.*\n.*{advice} to train a new"):
+            method(strict(data[:, :3]))
+
+
 def test_salt_and_pepper_partial_fits_widen_the_range_as_on_numpy(data):
     chunks = np.array_split(data, 8)
     reference, est = (small(noise="salt_and_pepper", noise_level=0.3) for _ in range(2))

@@ -374,6 +374,42 @@ def test_wrong_number_of_features(X, fitted, method):
 
 
 @pytest.mark.parametrize(
+    "cls, how",
+    [(cls, "warm_start") for cls in (AutoencoderTransformer, AutoencoderOutlierDetector,
+                                     AutoencoderImputer, VariationalAutoencoder)]
+    # The outlier detector and the imputer have no partial_fit.
+    + [(AutoencoderTransformer, "partial_fit"), (VariationalAutoencoder, "partial_fit")],
+)
+def test_continuing_on_other_features_says_how_to_train_a_new_network(X, cls, how):
+    pd = pytest.importorskip("pandas")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = cls(max_iter=2, warm_start=True, random_state=0).fit(X)
+    before = pickle.dumps(model)
+    method = model.partial_fit if how == "partial_fit" else model.fit
+    advice = (
+        "call fit to train a new network" if how == "partial_fit"
+        else "set warm_start=False to train a new network"
+    )
+    with pytest.raises(ValueError, match=f"X has 3 features, but .*\n.*input is the "
+                                          f"{N_FEATURES} features .*{advice}"):
+        method(X[:, :3])
+    assert pickle.dumps(model) == before
+    # Other column names, the same way.
+    frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(N_FEATURES)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = cls(max_iter=2, warm_start=True, random_state=0).fit(frame)
+    method = model.partial_fit if how == "partial_fit" else model.fit
+    with pytest.raises(ValueError, match=f"(?s)feature names should match.*{advice}"):
+        method(frame.rename(columns={"c0": "z"}))
+    # A fresh fit takes other features.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cls(max_iter=2, random_state=0).fit(X).fit(X[:, :3])
+
+
+@pytest.mark.parametrize(
     "make, match",
     [
         (lambda C: C[:, :1], "X has 1 columns.*codes of width n_components = 2"),
