@@ -762,7 +762,10 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             if not other_features:
                 raise
             how = "partial_fit" if incremental else "A fit with warm_start=True"
-            new = "call fit" if incremental else "set warm_start=False"
+            if not incremental:
+                new = "set warm_start=False"
+            else:  # fit goes on training too where warm_start is set
+                new = "set warm_start=False and call fit" if self.warm_start else "call fit"
             raise ValueError(
                 f"{message.rstrip()}\n{how} goes on training the fitted network, whose "
                 f"input is the {self.n_features_in_} features it was fitted on: give X "
@@ -2362,10 +2365,12 @@ def _column_root_mean_squares(X, rows, sample_weight, missing=None):
     w = None if sample_weight is None else sample_weight[rows].astype(np.float64)
     if w is not None and w.size and w.max() > 0:
         w = w / w.max()  # only ratios count; a huge weight times a square overflows
-    for start in range(0, rows.size, _VALIDATION_CHUNK):
-        chunk = rows[start : start + _VALIDATION_CHUNK]
+    # Wide data: fewer rows a chunk (2**21 entries, with their float64 squares 25 MB).
+    size = max(1, min(_VALIDATION_CHUNK, 2**21 // max(d, 1)))
+    for start in range(0, rows.size, size):
+        chunk = rows[start : start + size]
         filled = gather_rows(X, chunk, np.empty((chunk.size, d), dtype=X.dtype))
-        weights = np.ones(chunk.size) if w is None else w[start : start + _VALIDATION_CHUNK]
+        weights = np.ones(chunk.size) if w is None else w[start : start + size]
         if missing is None:
             counts += weights.sum()
         else:  # missing entries become 0, and do not count

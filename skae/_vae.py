@@ -508,7 +508,7 @@ class VariationalAutoencoder(
             f"square up to {rms[far].max():.3g} over the training rows, above "
             f"{UNIT_SCALE_LIMIT:g}). The noise variances start at 1 and the output biases "
             "near 0, and each training step moves them little, so the fit can end far "
-            "from the likelihood it would reach on standardized data, without a "
+            "from the likelihood it would reach on standardized data, often without a "
             "ConvergenceWarning. Standardize the features first, e.g. "
             "make_pipeline(StandardScaler(), VariationalAutoencoder()) (the "
             "standardized data's log-likelihood is the original's plus the sum of the "

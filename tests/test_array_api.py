@@ -518,9 +518,16 @@ def test_continuing_on_other_features_says_how_to_train_a_new_network(data, how)
     with config_context(array_api_dispatch=True):
         model = small(warm_start=True).fit(strict(data))
         method = model.partial_fit if how == "partial_fit" else model.fit
-        advice = "call fit" if how == "partial_fit" else "set warm_start=False"
+        advice = "set warm_start=False and call fit" if how == "partial_fit" else (
+            "set warm_start=False"
+        )
         with pytest.raises(ValueError, match=f"X has 3 features.*\n.*{advice} to train a new"):
             method(strict(data[:, :3]))
+        # Without warm_start, fit trains a new network.
+        model = small().fit(strict(data))
+        with pytest.raises(ValueError, match="or call fit to train a new network"):
+            model.partial_fit(strict(data[:, :3]))
+        model.fit(strict(data[:, :3]))
 
 
 def test_salt_and_pepper_partial_fits_widen_the_range_as_on_numpy(data):

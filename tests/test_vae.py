@@ -622,3 +622,22 @@ def test_unscaled_features_warned_of_by_a_fresh_fit_only(blobs):
     vae.set_params(warm_start=True)
     assert unscaled_warnings(lambda: vae.fit(X)) == []
     assert len(unscaled_warnings(lambda: clone(vae).fit(X))) == 1
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_root_mean_squares_read_in_chunks_equal_the_whole(blobs, chunk, monkeypatch):
+    """Weighted over observed entries of the rows given, whatever the chunks' size."""
+    import skae._estimator as estimator
+    from skae._data import MissingEntries
+
+    monkeypatch.setattr(estimator, "_VALIDATION_CHUNK", chunk)
+    rng = np.random.default_rng(0)
+    X = blobs * rng.uniform(0.5, 20, size=blobs.shape[1])
+    X[rng.random(X.shape) < 0.2] = np.nan
+    rows = np.sort(rng.choice(len(X), 90, replace=False))
+    weights = rng.uniform(0, 3, size=len(X))
+    observed = ~np.isnan(X[rows])
+    w = weights[rows][:, None] * observed
+    expected = np.sqrt((w * np.nan_to_num(X[rows]) ** 2).sum(axis=0) / w.sum(axis=0))
+    found = estimator._column_root_mean_squares(X, rows, weights, MissingEntries(X.shape[1]))
+    assert_allclose(found, expected, rtol=1e-12)

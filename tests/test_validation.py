@@ -388,7 +388,7 @@ def test_continuing_on_other_features_says_how_to_train_a_new_network(X, cls, ho
     before = pickle.dumps(model)
     method = model.partial_fit if how == "partial_fit" else model.fit
     advice = (
-        "call fit to train a new network" if how == "partial_fit"
+        "set warm_start=False and call fit to train a new network" if how == "partial_fit"
         else "set warm_start=False to train a new network"
     )
     with pytest.raises(ValueError, match=f"X has 3 features, but .*\n.*input is the "
@@ -403,10 +403,14 @@ def test_continuing_on_other_features_says_how_to_train_a_new_network(X, cls, ho
     method = model.partial_fit if how == "partial_fit" else model.fit
     with pytest.raises(ValueError, match=f"(?s)feature names should match.*{advice}"):
         method(frame.rename(columns={"c0": "z"}))
-    # A fresh fit takes other features.
+    # Without warm_start, fit trains a new network on other features.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        cls(max_iter=2, random_state=0).fit(X).fit(X[:, :3])
+        model = cls(max_iter=2, random_state=0).fit(X)
+        if how == "partial_fit":
+            with pytest.raises(ValueError, match="or call fit to train a new network"):
+                model.partial_fit(X[:, :3])
+        model.fit(X[:, :3])
 
 
 @pytest.mark.parametrize(
