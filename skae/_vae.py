@@ -40,10 +40,10 @@ from ._variational import LIKELIHOODS, VariationalModel, VariationalObjective
 #: A fresh fit of the Gaussian likelihood warns of features whose root mean square over
 #: the training rows is above this. The noise variances start at 1 and the output biases
 #: near 0, and an Adam step moves each by about ``learning_rate_init`` (log-variance,
-#: data units): standardized breast cancer scores 11 nats above PCA(2), scaled by 2 / 3 / 5
-#: 7.4 above / 1.7 below / 96 below (the last silently), shifted by 3 / 5 / 10 8.7 above /
-#: 0.6 below / 27 below; standardized wine 3.7 above, scaled by 3 0.5 above, by 5 22 below
-#: (docs/vae.rst). Smaller scales cost less (wine scaled by 0.1: 2.3 below).
+#: data units). Nats above PCA(2) (docs/vae.rst): standardized breast cancer +11; scaled
+#: by 2 / 3 / 5: +7.4 / -1.7 / -96 (the last silently); shifted by 3 / 5 / 10: +8.7 /
+#: -0.6 / -27. Standardized wine +3.7; scaled by 3: +0.5, by 5: -22. Smaller scales cost
+#: less (wine scaled by 0.1: -2.3).
 UNIT_SCALE_LIMIT = 3.0
 
 #: Fitted attributes that are views into ``_params`` and rebuilt after unpickling.
@@ -81,7 +81,7 @@ class VariationalAutoencoder(
     the noise variances start at 1 and the output biases near 0, and training
     moves them little per step, so features of a larger scale can end far from
     their likelihood (standardized breast cancer scores 11 nats above PCA's
-    two components, scaled by 5 96 below, with no ``ConvergenceWarning``). A
+    two components; scaled by 5, 96 below, with no ``ConvergenceWarning``). A
     fresh fit of ``loss="squared_error"`` warns of features whose root mean
     square over the training rows is above 3.
 
@@ -206,8 +206,8 @@ class VariationalAutoencoder(
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for the
         whole fit; a ``warm_start`` fit draws its own, so entries of
         ``validation_loss_curve_`` from different fits also differ by the
-        bound's Monte-Carlo spread) to decide when to stop, and restore the weights of the best
-        validation epoch. ``"auto"`` does so for data of at least 200 distinct
+        bound's Monte-Carlo spread) to decide when to stop, and restore the
+        weights of the best validation epoch. ``"auto"`` does so for data of at least 200 distinct
         samples of positive weight with an observed entry, and trains on all
         the samples of other data (identical rows stay together on one side): a VAE
         overfits a few hundred rows quickly (its noise variances shrink on the
