@@ -748,13 +748,13 @@ class AutoencoderImputer(CallbackSupportMixin, TransformerMixin, _DenseAutoencod
         Returns
         -------
         X_imputed : ndarray of shape (n_samples, n_features_out)
-            ``X`` (float, same dtype) with its missing entries filled in, every
-            observed entry unchanged (except in a categorical group missing as
-            a whole, rewritten to one-hot); without the empty features unless
-            ``keep_empty_features``; with the indicator columns appended if
-            ``add_indicator``. Always a new array: ``X`` is never modified
-            (there is no ``copy`` parameter to set, unlike scikit-learn's
-            imputers).
+            ``X`` (float32 for float32 ``X``, else float64) with its missing
+            entries filled in, every observed entry unchanged (except in a
+            categorical group missing as a whole, rewritten to one-hot);
+            without the empty features unless ``keep_empty_features``; with
+            the indicator columns appended if ``add_indicator``. Always a new
+            array: ``X`` is never modified (there is no ``copy`` parameter to
+            set, unlike scikit-learn's imputers).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
