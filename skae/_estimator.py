@@ -958,6 +958,14 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """Rebuild the fitted attributes that are views into ``_params`` (after loading)."""
         raise NotImplementedError
 
+    def _objective_attributes(self, objective):
+        """Fitted attributes that the training objective carries, as a dict.
+
+        ``{}`` by default; the VAE keeps the seed of its validation draws, which a
+        warm start reuses.
+        """
+        return {}
+
     def _fitted_extras(self, attributes, X, sample_weight):
         """Fitted attributes that need the fitted model and the training data, as a dict.
 
@@ -1580,6 +1588,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 return {
                     **copy.deepcopy(learned),  # what preprocessing learned (the imputer's)
                     **self._model_attributes(spec, params.copy()),
+                    **self._objective_attributes(chosen.objective),
                     "_noise_bounds": copy.deepcopy(noise_bounds),  # the snapshot's own
                     # The optimizer's state() is a copy: the snapshot's own.
                     **self._history_attributes(chosen.optimizer.state(), result, **history),
@@ -1604,6 +1613,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         attributes = {
             **learned,
             **self._model_attributes(spec, model.params),
+            **self._objective_attributes(chosen.objective),
             "_noise_bounds": noise_bounds,
         }
         attributes.update(self._fitted_extras(attributes, X, sample_weight))

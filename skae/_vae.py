@@ -204,15 +204,15 @@ class VariationalAutoencoder(
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples and monitor their mean
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for the
-        whole fit; a ``warm_start`` fit draws its own, so entries of
-        ``validation_loss_curve_`` from different fits also differ by the
-        bound's Monte-Carlo spread) to decide when to stop, and restore the
-        weights of the best validation epoch. ``"auto"`` does so for data of at least 200 distinct
-        samples of positive weight with an observed entry, and trains on all
-        the samples of other data (identical rows stay together on one side): a VAE
-        overfits a few hundred rows quickly (its noise variances shrink on the
-        training rows), and the held-out likelihood of the weights trained longest
-        is then far below that of the best validation epoch. A mean validation ELBO
+        whole fit, and kept by a ``warm_start`` fit that continues it, so that
+        its losses compare with the earlier ones) to decide when to stop, and
+        restore the weights of the best validation epoch. ``"auto"`` does so
+        for data of at least 200 distinct samples of positive weight with an
+        observed entry, and trains on all the samples of other data (identical
+        rows stay together on one side): a VAE overfits a few hundred rows
+        quickly (its noise variances shrink on the training rows), and the
+        held-out likelihood of the weights trained longest is then far below
+        that of the best validation epoch. A mean validation ELBO
         that a few rows dominate can stop training too early, though (digits, see
         :doc:`/vae`). Not used by :meth:`partial_fit`.
 
@@ -477,14 +477,24 @@ class VariationalAutoencoder(
         )
 
     def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
+        # The validation draws: fixed for the whole fit, so epochs compare alike, and a
+        # warm start keeps those of the fit it continues (drawing anyway, so that the
+        # streams stay as they were): its validation losses compare with the earlier
+        # ones. A model pickled before has none to keep.
+        eval_seed = int(streams["split"].integers(2**63))
+        if self.warm_start and self.__sklearn_is_fitted__():
+            previous = getattr(self, "_eval_seed", None)
+            eval_seed = eval_seed if previous is None else previous
         return VariationalObjective(
             model,
             beta=self.beta,
             alpha=self.alpha,
             rng=streams["noise"],
-            # The validation draws: fixed for the whole fit, so epochs compare alike.
-            eval_seed=int(streams["split"].integers(2**63)),
+            eval_seed=eval_seed,
         )
+
+    def _objective_attributes(self, objective):
+        return {"_eval_seed": objective.eval_seed}
 
     def _plateau_scale(self, observed_per_row):
         # The Gaussian likelihood's nats have no zero of their own: scaling the data by

@@ -641,3 +641,23 @@ def test_root_mean_squares_read_in_chunks_equal_the_whole(blobs, chunk, monkeypa
     expected = np.sqrt((w * np.nan_to_num(X[rows]) ** 2).sum(axis=0) / w.sum(axis=0))
     found = estimator._column_root_mean_squares(X, rows, weights, MissingEntries(X.shape[1]))
     assert_allclose(found, expected, rtol=1e-12)
+
+
+def test_a_warm_start_validates_with_the_draws_of_the_fit_it_continues():
+    """The same held-out rows, weights and posterior draws give the same validation loss."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)[:300]
+    vae = VariationalAutoencoder(hidden_layer_sizes=(16,), max_iter=10, random_state=0).fit(X)
+    assert vae.validation_loss_curve_ is not None  # 300 rows: some held out
+    best, seed = vae.best_validation_loss_, vae._eval_seed
+    # An epoch of steps of 1e-12 leaves the kept weights as they were, to rounding.
+    vae.set_params(warm_start=True, max_iter=1, learning_rate_init=1e-12).fit(X)
+    assert vae._eval_seed == seed
+    assert vae.validation_loss_curve_[-1] == pytest.approx(best, rel=1e-9)
+    # A model without the seed (pickled before it was kept) draws anew: other noise.
+    del vae._eval_seed
+    vae.fit(X)
+    assert vae._eval_seed != seed
+    assert abs(vae.validation_loss_curve_[-1] - best) > 1e-3
