@@ -942,11 +942,12 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
         """The model for ``spec``: has ``params``, ``grad`` and ``initialize(rng)``."""
         raise NotImplementedError
 
-    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0, continuing=False):
         """The objective of ``model`` on ``n_train`` rows (or weight): see skae._objectives.
 
         ``alpha_scale``: :func:`_auto_alpha_scale` of the training rows, for
-        ``alpha="auto"``.
+        ``alpha="auto"``; ``continuing``: whether the fit goes on from the fitted
+        model (a warm start or ``partial_fit``).
         """
         raise NotImplementedError
 
@@ -1516,7 +1517,9 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 epsilon=self.epsilon,
                 state=self._optimizer_state if continuing else None,
             )
-            objective = self._build_objective(model, start_streams, size, alpha_scale())
+            objective = self._build_objective(
+                model, start_streams, size, alpha_scale(), continuing=continuing
+            )
             validate = None
             if validation_rows is not None:
                 validate = _validation_loss(
@@ -2488,7 +2491,7 @@ class _DenseAutoencoder(_BaseAutoencoder):
             params=params,
         )
 
-    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0, continuing=False):
         return Objective(
             model,
             self.loss,

@@ -204,8 +204,9 @@ class VariationalAutoencoder(
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples and monitor their mean
         negative ELBO (KL weighted by ``beta``, with posterior draws fixed for the
-        whole fit, and kept by a ``warm_start`` fit that continues it, so that
-        its losses compare with the earlier ones) to decide when to stop, and
+        whole fit, and kept by a ``warm_start`` fit that continues it, also
+        across :meth:`partial_fit` calls in between, so that its losses compare
+        with the earlier ones) to decide when to stop, and
         restore the weights of the best validation epoch. ``"auto"`` does so
         for data of at least 200 distinct samples of positive weight with an
         observed entry, and trains on all the samples of other data (identical
@@ -476,15 +477,15 @@ class VariationalAutoencoder(
             params=params,
         )
 
-    def _build_objective(self, model, streams, n_train, alpha_scale=1.0):
-        # The validation draws: fixed for the whole fit, so epochs compare alike, and a
-        # warm start keeps those of the fit it continues (drawing anyway, so that the
-        # streams stay as they were): its validation losses compare with the earlier
-        # ones. A model pickled before has none to keep.
+    def _build_objective(self, model, streams, n_train, alpha_scale=1.0, continuing=False):
+        # The validation draws: fixed for the whole fit, so epochs compare alike, and
+        # kept by a warm start or partial_fit that continues it (drawn anyway, so that
+        # the streams stay as they were): later validation losses compare with the
+        # earlier ones. A model pickled before has none to keep.
         eval_seed = int(streams["split"].integers(2**63))
-        if self.warm_start and self.__sklearn_is_fitted__():
-            previous = getattr(self, "_eval_seed", None)
-            eval_seed = eval_seed if previous is None else previous
+        previous = getattr(self, "_eval_seed", None) if continuing else None
+        if previous is not None:
+            eval_seed = previous
         return VariationalObjective(
             model,
             beta=self.beta,

@@ -645,6 +645,7 @@ def test_root_mean_squares_read_in_chunks_equal_the_whole(blobs, chunk, monkeypa
 
 def test_a_warm_start_validates_with_the_draws_of_the_fit_it_continues():
     """The same held-out rows, weights and posterior draws give the same validation loss."""
+    from sklearn.base import clone
     from sklearn.datasets import load_breast_cancer
     from sklearn.preprocessing import StandardScaler
 
@@ -656,6 +657,13 @@ def test_a_warm_start_validates_with_the_draws_of_the_fit_it_continues():
     vae.set_params(warm_start=True, max_iter=1, learning_rate_init=1e-12).fit(X)
     assert vae._eval_seed == seed
     assert vae.validation_loss_curve_[-1] == pytest.approx(best, rel=1e-9)
+    # A partial_fit in between keeps them too, with or without warm_start.
+    vae.set_params(warm_start=False).partial_fit(X)
+    assert vae._eval_seed == seed
+    vae.set_params(warm_start=True).fit(X)
+    assert vae.validation_loss_curve_[-1] == pytest.approx(best, rel=1e-9)
+    # A fresh fit draws its own.
+    assert clone(vae).set_params(random_state=1).fit(X)._eval_seed != seed
     # A model without the seed (pickled before it was kept) draws anew: other noise.
     del vae._eval_seed
     vae.fit(X)
