@@ -18,9 +18,10 @@ part (minus ``score``). Each task's line gives the rows of the training part,
 whether ``init="auto"`` guides them (asked of the estimator: on how many
 splits, where not all or none), the geometric mean over seeds of the guided fit's
 error divided by the random one's on the same split, on how many splits it was
-lower, on how many the two fits are the same model (the guided start lost the
-contest of ``n_init`` starts, and the fit went on from a random one), and the
-median ratio of their fit times.
+lower, on how many the two fits are the same model (where Isomap cannot embed
+the rows the guided start stays random; at the default ``n_init="auto"`` a
+guided start trains alone, and a random one competes with three others), and
+the median ratio of their fit times.
 
 Usage::
 

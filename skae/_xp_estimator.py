@@ -263,11 +263,12 @@ class ArrayAPIMixin:
             """A network on the device, its optimizer and objective, from one start."""
             host_model = self._build_model(spec, host_dtype)
             network = ArrayNetwork(host_model, xp)
+            guided = False
             if continuing:
                 params = self._params
             else:
                 host_model.initialize(start_streams["init"], self._init_scheme)
-                guide(start_streams, host_model)
+                guided = guide(start_streams, host_model)
                 params = xp.asarray(host_model.params, device=device)
             optimizer = ArrayAdam(
                 xp,
@@ -320,6 +321,7 @@ class ArrayAPIMixin:
                 monitors=monitors,
                 run=run,
                 progress=progress,
+                guided=guided,
             )
 
         context = {

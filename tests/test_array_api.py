@@ -334,6 +334,20 @@ def test_torch_float64_reproduces_numpy(data, params):
         assert est.best_validation_loss_ == pytest.approx(reference.best_validation_loss_)
 
 
+@pytest.mark.parametrize("init, n_init", [("auto", 1), ("random", 4)])
+def test_n_init_auto_runs_the_same_starts_on_the_array_api_path(data, init, n_init):
+    """n_init="auto" on the Array API path: a guided first start (200 rows to 3
+    components) trains alone, as NumPy's n_init=1; a random one competes with three
+    others, as NumPy's n_init=4."""
+    params = dict(init=init, max_iter=14, tol=0.0)
+    reference = small(n_init=n_init, **params).fit(data)
+    other = small(n_init=5 - n_init, **params).fit(data)
+    assert not np.allclose(other._params, reference._params)  # the two counts differ here
+    with config_context(array_api_dispatch=True):
+        est = small(n_init="auto", **params).fit(strict(data))
+    assert_allclose(strict_to_numpy(est._params), reference._params, rtol=0, atol=1e-10)
+
+
 def test_pytorch_trains_with_its_fused_kernels_and_other_namespaces_without(data):
     """The fused step is PyTorch's alone; a tied network keeps the standard backward."""
     from skae._xp_engine import ArrayAdam, ArrayNetwork

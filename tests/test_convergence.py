@@ -616,9 +616,10 @@ def test_the_weighted_mean_is_unchanged_by_its_overflow_guard():
 def test_auto_alpha_counts_weight_as_rows(blobs):
     """A weight of 2 is two rows, for the penalty too: the full-batch fits agree."""
     # Without held-out rows: "auto" early stopping counts rows, as scikit-learn's
-    # HistGradientBoosting* do, and 240 repeated rows would hold some out.
+    # HistGradientBoosting* do, and 240 repeated rows would hold some out. Random
+    # starts: a guided start's regressions are unweighted (120 rows are not 240).
     params = dict(n_components=2, hidden_layer_sizes=(6,), random_state=0, max_iter=5,
-                  batch_size=10_000, shuffle=False, early_stopping=False)
+                  batch_size=10_000, shuffle=False, early_stopping=False, init="random")
     weighted = AutoencoderTransformer(**params).fit(blobs, sample_weight=np.full(120, 2.0))
     repeated = AutoencoderTransformer(**params).fit(np.repeat(blobs, 2, axis=0))
     assert_allclose(weighted._params, repeated._params, rtol=1e-9, atol=1e-12)

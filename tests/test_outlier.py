@@ -344,7 +344,7 @@ def test_shared_parameters_match_the_transformer():
     # detector's were measured by its benchmark, on contaminated data.
     assert (detector.early_stopping, detector.n_iter_no_change) == (False, 10)
     assert (transformer.early_stopping, transformer.n_iter_no_change) == ("auto", 20)
-    assert "n_init" not in ours and transformer.n_init == 4
+    assert "n_init" not in ours and transformer.n_init == "auto"
     # The detector's budget is longer: on a table of at most 32 training rows an epoch
     # is one Adam step, and from its He-uniform start Linnerud's 20 rows need up to
     # 1,241 epochs (the transformer's LeCun-uniform starts 718).

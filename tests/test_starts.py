@@ -9,10 +9,10 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import entr, expit, logit
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._estimator as estimator_module
@@ -411,6 +411,87 @@ def test_continued_fits_do_not_draw_new_starts(blobs, monkeypatch):
     assert ae._epoch_budget() == 12
     assert AutoencoderTransformer(n_init=3, max_iter=12)._epoch_budget() == 12 + 2 * 10
     assert AutoencoderTransformer(n_init=3, max_iter=4)._epoch_budget() == 4 + 2 * 4
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    """Diabetes split 75/25 (seed 0), standardized on the 75: 331 training rows, which
+    ``init="auto"`` guides to 2 components."""
+    X = load_diabetes().data
+    X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test)
+
+
+def test_auto_trains_a_guided_start_alone(diabetes, monkeypatch):
+    """n_init="auto" (the default) runs no contest where the first start is guided:
+    the fit is the one of n_init=1, bit for bit. Here a random start leads the
+    guided one ten epochs in, so n_init=4 goes on from it, and ends worse."""
+    X_train, X_test = diabetes
+    seen = record_starts(monkeypatch)
+    auto = AutoencoderTransformer(2, random_state=0).fit(X_train)
+    assert seen["starts"] == []  # no contest
+    one = AutoencoderTransformer(2, random_state=0, n_init=1).fit(X_train)
+    assert_array_equal(auto._params, one._params)
+    assert auto.n_iter_ == one.n_iter_ and auto.loss_curve_ == one.loss_curve_
+    four = AutoencoderTransformer(2, random_state=0, n_init=4).fit(X_train)
+    starts = seen["starts"]
+    assert len(starts) == 4
+    assert auto.validation_loss_curve_[:10] == seen["validation"][0]  # the guided start
+    assert min(seen["validation"][0]) > min(map(min, seen["validation"][1:]))
+    assert four.n_iter_ != auto.n_iter_
+
+    def error(model):
+        return float(np.mean((model.inverse_transform(model.transform(X_test)) - X_test) ** 2))
+
+    assert error(auto) < 0.95 * error(four)  # measured 0.358 against 0.406
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"init": "random"}, {"n_components": 4}, {"init": "isomap", "clumps": True}],
+    ids=["random", "wide-codes", "isomap-cannot-embed"],
+)
+def test_auto_lets_four_starts_compete_where_the_first_is_random(diabetes, params,
+                                                                 monkeypatch):
+    """init="random", a fit "auto" does not guide (4 components) and a guided start
+    that stays random (Isomap cannot embed 30 far-apart clumps): four starts, the
+    fit of n_init=4 bit for bit."""
+    params = dict(params)
+    X = diabetes[0]
+    if params.pop("clumps", False):
+        rng = np.random.default_rng(0)
+        centres = rng.normal(size=(30, 1, 3)) * 1e3
+        X = (centres + rng.normal(size=(30, 20, 3))).reshape(-1, 3)
+    params = dict(n_components=2, max_iter=15, random_state=0) | params
+    seen = record_starts(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "init='isomap': the first start is random", UserWarning)
+        auto = AutoencoderTransformer(**params).fit(X)
+        assert len(seen["starts"]) == 4
+        four = AutoencoderTransformer(**params, n_init=4).fit(X)
+    assert_array_equal(auto._params, four._params)
+    assert seen["starts"][:4] == seen["starts"][4:]
+
+
+def test_verbose_names_the_starts_only_where_they_compete(diabetes, capsys):
+    X_train = diabetes[0]
+    quiet_fit(AutoencoderTransformer(2, random_state=0, max_iter=12, verbose=True), X_train)
+    guided = capsys.readouterr().out
+    quiet_fit(AutoencoderTransformer(2, random_state=0, max_iter=12, verbose=True,
+                                     init="random"), X_train)
+    random = capsys.readouterr().out
+    assert "Start" not in guided and guided.count("Epoch ") == 12
+    assert [line for line in random.splitlines() if line.startswith("Start")] == [
+        f"Start {k} of 4:" for k in range(1, 5)
+    ]
+
+
+def test_n_init_refuses_other_strings_and_zero():
+    for bad in ("best", 0):
+        with pytest.raises(InvalidParameterError, match="n_init"):
+            AutoencoderTransformer(n_init=bad).fit(np.eye(4))
 
 
 def test_an_interrupt_during_the_starts_keeps_the_best_start_so_far(blobs, monkeypatch):
