@@ -2839,9 +2839,10 @@ class AutoencoderTransformer(
         that diverges in the contest drops out; the fit fails only if all do (a
         divergence after it fails the fit, as with one start). The first start
         draws what a fit with ``n_init=1`` draws. ``"auto"``: 1 where the first
-        start is guided (``init``), which then trains alone, else 4 (as
-        :class:`~sklearn.cluster.KMeans`'s ``n_init="auto"`` runs one start
-        from ``"k-means++"``); a guided start that ten epochs in trails a random one
+        start is guided (``init``), which then trains alone, else 4 (a start
+        that ``init`` meant to guide but left random competes); as
+        :class:`~sklearn.cluster.KMeans`'s ``n_init="auto"`` runs one start from
+        ``"k-means++"``. A guided start that ten epochs in trails a random one
         still ends with the lower held-out error more often than not (see the
         user guide). Not used by a warm-start fit or by :meth:`partial_fit`,
         which go on from the fitted weights.
