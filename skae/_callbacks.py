@@ -39,7 +39,8 @@ def fit_task(method):
     """Decorate ``fit`` or ``partial_fit`` to report the call as a root task.
 
     ``fit`` has an epoch subtask per epoch trained, up to ``max_iter`` plus those of
-    the random starts dropped (``n_init``), ``partial_fit`` one. Apply below
+    the random starts dropped (``n_init``; the total announced counts them also
+    where a guided start of ``n_init="auto"`` trains alone), ``partial_fit`` one. Apply below
     ``_fit_context``, which validates the parameters first and tears the callbacks
     down at the end, also when fitting fails.
 

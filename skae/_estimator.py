@@ -1659,9 +1659,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
 
         ``start(streams)`` returns a candidate (``run(max_epochs, **train_kwargs)``,
         its ``objective`` and its list of ``monitors``, which ``run`` uses)
-        initialised from one dict of ``all_streams``; with more than one, each
-        trains :meth:`_start_epochs` epochs and the best goes on
-        (:func:`~skae._training.best_start`). Every epoch of every start is
+        initialised from one dict of ``all_streams`` and saying whether it is
+        ``guided``; with more than one, each trains :meth:`_start_epochs`
+        epochs and the best goes on (:func:`~skae._training.best_start`),
+        unless the first is guided and :meth:`_guided_start_alone` (it then
+        trains alone). Every epoch of every start is
         reported to the monitors: ``verbose``, the subclass's
         (:meth:`_training_monitors`, given ``context`` and the candidate's
         ``objective``) and the callbacks', whose snapshot is ``state(candidate)``
@@ -1827,7 +1829,11 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
             memo.key = memo.extras = None
 
     def _epoch_budget(self):
-        """Most epochs a :meth:`fit` trains, every start's included (the callbacks' count)."""
+        """Most epochs a :meth:`fit` trains, every start's included (the callbacks' count).
+
+        An upper bound: fixed before the data are seen, it counts the starts of
+        ``n_init="auto"`` that a guided first start does without.
+        """
         continuing = self.warm_start and self.__sklearn_is_fitted__()
         n_starts = 1 if continuing else self._n_starts()
         return self.max_iter + (n_starts - 1) * min(self._start_epochs(), self.max_iter)
@@ -2835,7 +2841,8 @@ class AutoencoderTransformer(
         dropped. The loss a few epochs in is a good guide to where a network
         from a random start will end, so this avoids most of the poor local
         minima of a single random start (folded codes of a curved manifold, for
-        instance) for the price of about ``10 · (n_init - 1)`` epochs. A start
+        instance) for the price of about ``10 · (n_init - 1)`` epochs (30 for
+        the four starts of ``"auto"``). A start
         that diverges in the contest drops out; the fit fails only if all do (a
         divergence after it fails the fit, as with one start). The first start
         draws what a fit with ``n_init=1`` draws. ``"auto"``: 1 where the first
