@@ -55,6 +55,27 @@ def test_tiny_benchmark(compare):
     assert all(isinstance(line, str) for line in compare.losses_to_pca(records))
 
 
+def test_tuning_grid_is_twelve_autoencoders_that_fit(compare):
+    # Every candidate is a valid autoencoder; the third network keeps the default
+    # encoder and gives the decoder one hidden layer of 512 units.
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import ParameterGrid
+
+    from skae import AutoencoderTransformer
+
+    candidates = list(ParameterGrid(compare.TUNING_GRID))
+    assert len(candidates) == 12
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    widths = set()
+    for params in candidates:
+        ae = AutoencoderTransformer(2, max_iter=2, random_state=0, **params)
+        with pytest.warns(ConvergenceWarning):  # two epochs cannot converge
+            ae.fit(X)
+        widths.add(tuple(W.shape[1] for W in ae.coefs_[:-1]))
+        json.dumps(params)  # --json writes the chosen candidate
+    assert widths == {(128, 64, 2, 64, 128), (256, 128, 2, 128, 256), (128, 64, 2, 512)}
+
+
 def record_keyword(monkeypatch, module, name, keyword):
     """Wrap ``module.name`` so that each call's ``keyword`` argument is recorded."""
     calls, original = [], getattr(module, name)
