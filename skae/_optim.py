@@ -12,6 +12,16 @@ section 2) that scikit-learn's ``MLPRegressor`` uses: ε is added to the
 *uncorrected* ``√v``. The bias corrections are folded into the scalar ``lr_t``,
 so a step is a dozen whole-vector in-place operations whatever the network's
 depth.
+
+Every :data:`FLUSH_STEPS` steps, entries of the parameters and moments below the
+dtype's smallest normal number in magnitude are set to 0 (:meth:`Adam.step`). A
+weight or a moment whose gradient stays 0 (a dead ReLU unit, an input that is
+constant in every minibatch) decays geometrically and reaches the subnormal range
+within a fit, in float32 after about a thousand steps: arithmetic on subnormal
+numbers takes the processor's slow path, and a default digits fit in float32 took
+2.5 times as long as in float64 (0.61 times with the flush;
+``benchmarks/subnormals.py``). The values flushed are too small to move any normal
+weight.
 """
 
 import math
@@ -21,6 +31,10 @@ import numpy as np
 #: Decay rates from this one on update a moment by its change, ``m + (1-β)(g - m)``;
 #: smaller ones as ``β m + (1-β) g`` (:meth:`Adam.step`).
 MOMENT_FORM_THRESHOLD = 0.5
+
+#: :meth:`Adam.step` flushes subnormal entries of the parameters and moments to 0 at
+#: the steps that are multiples of this.
+FLUSH_STEPS = 16
 
 
 class Adam:
@@ -57,6 +71,8 @@ class Adam:
             self.v = np.array(state["v"], dtype=params.dtype, copy=True)
             self.t = int(state["t"])
         self._tmp = np.empty_like(params)
+        self._small = np.empty(params.shape, dtype=bool)
+        self._tiny = np.finfo(params.dtype).smallest_normal
 
     def step(self, grad):
         """Apply one Adam update with gradient ``grad`` (not modified)."""
@@ -89,6 +105,18 @@ class Adam:
         np.divide(m, tmp, out=tmp)
         tmp *= lr_t
         self.params -= tmp
+        if self.t % FLUSH_STEPS == 0:
+            self._flush_subnormals()
+
+    def _flush_subnormals(self):
+        """Set the entries of ``params``, ``m`` and ``v`` below the smallest normal to 0."""
+        tmp, small, tiny = self._tmp, self._small, self._tiny
+        for x in (self.params, self.m):
+            np.abs(x, out=tmp)
+            np.less(tmp, tiny, out=small)
+            np.copyto(x, 0, where=small)
+        np.less(self.v, tiny, out=small)  # v ≥ 0
+        np.copyto(self.v, 0, where=small)
 
     def load_state(self, state):
         """Resume from ``state`` (as returned by :meth:`state`); copies it."""

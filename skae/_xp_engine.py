@@ -28,7 +28,7 @@ import time
 
 from ._activations import LEAKY_SLOPE
 from ._objectives import unit_scaled
-from ._optim import MOMENT_FORM_THRESHOLD
+from ._optim import FLUSH_STEPS, MOMENT_FORM_THRESHOLD
 from ._training import PlateauRule, TrainingResult, _counts, _restore_counts, diverged
 from ._xp import namespace_name
 
@@ -359,7 +359,8 @@ class ArrayAdam:
     """Adam over a flat parameter vector of namespace ``xp`` (see :mod:`skae._optim`).
 
     ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``,
-    ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``, each step making new arrays.
+    ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``, each step making new arrays;
+    every :data:`~skae._optim.FLUSH_STEPS` steps, subnormal entries become 0.
     """
 
     def __init__(self, xp, params, learning_rate, beta_1, beta_2, epsilon, state=None):
@@ -386,7 +387,26 @@ class ArrayAdam:
             self.v = torch.lerp(self.v, grad * grad, 1.0 - b2)
             denom = torch.sqrt(self.v).add_(self.epsilon)
             self.params = torch.addcdiv(self.params, self.m, denom, value=-lr_t)
-            return
+        else:
+            self._step_array_api(grad, lr_t)
+        if self.t % FLUSH_STEPS == 0:
+            self._flush_subnormals()
+
+    def _flush_subnormals(self):
+        """Entries of the parameters and moments below the smallest normal become 0.
+
+        As :class:`skae._optim.Adam` does, and for the same reason: a CPU's arithmetic
+        on subnormal numbers is slow (a float32 fit through PyTorch on the CPU too).
+        """
+        xp = self.xp
+        tiny = xp.finfo(self.params.dtype).smallest_normal
+        zero = xp.zeros_like(self.params)
+        self.params, self.m, self.v = (
+            xp.where(xp.abs(x) < tiny, zero, x) for x in (self.params, self.m, self.v)
+        )
+
+    def _step_array_api(self, grad, lr_t):
+        b1, b2 = self.beta_1, self.beta_2
         # As skae._optim.Adam.step computes them (a small β as written).
         if b1 >= MOMENT_FORM_THRESHOLD:
             self.m = self.m + (grad - self.m) * (1.0 - b1)

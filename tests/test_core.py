@@ -290,6 +290,79 @@ def test_adam_with_zero_decay_keeps_the_last_gradient_and_its_square(dtype, engi
         assert_allclose(before - after, 1e-3 * np.sign(g) * np.abs(g) / (np.abs(g) + 1e-8),
                         rtol=1e-3 if dtype == np.float32 else 1e-9)
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("engine", ["numpy", "array_api", "torch"])
+def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
+    dtype, engine, monkeypatch
+):
+    """Every FLUSH_STEPS steps, entries below the smallest normal become 0 (and only then).
+
+    A weight and its first moment whose gradient stays 0 decay into the subnormal
+    range, where a CPU's arithmetic is slow. The reference is the same optimizer with
+    the flush postponed beyond the test.
+    """
+    import skae._optim as optim_module
+
+    tiny = np.finfo(dtype).smallest_normal
+    # Entries 0-1 carry gradients; 2-5 start subnormal or decay into it (gradient 0).
+    theta = np.array([0.5, -1.0, tiny / 4, -tiny / 2, 3.0, tiny * 0.9], dtype=dtype)
+    state = {
+        "m": np.array([0.1, 0.0, tiny / 8, 0.0, tiny * 4, -tiny / 3], dtype=dtype),
+        "v": np.array([0.2, 0.1, tiny / 2, 1e-3, tiny * 1.5, 0.0], dtype=dtype),
+        "t": 3,
+    }
+    grads = np.zeros((optim_module.FLUSH_STEPS, 6), dtype=dtype)
+    grads[:, :2] = np.random.RandomState(0).standard_normal((optim_module.FLUSH_STEPS, 2))
+    if engine == "numpy":
+        xp = None
+
+        def make():
+            return Adam(theta.copy(), learning_rate=1e-3, state=state)
+    else:
+        if engine == "array_api":
+            xp = pytest.importorskip("array_api_strict", reason="the Array API test extra")
+        else:
+            torch = pytest.importorskip(
+                "torch", reason="PyTorch is not installed (the CPU build is enough)"
+            )
+            from skae._xp import array_namespace
+
+            xp = array_namespace(torch.zeros(1))[0]
+        from skae._xp_engine import ArrayAdam
+
+        def make():
+            return ArrayAdam(
+                xp, xp.asarray(theta), 1e-3, 0.9, 0.999, 1e-8,
+                state={k: (xp.asarray(a) if k != "t" else a) for k, a in state.items()},
+            )
+
+    def run(opt, steps):
+        for g in grads[:steps]:
+            opt.step(g if xp is None else xp.asarray(g))
+        return [np.asarray(a) for a in (opt.params, opt.m, opt.v)]
+
+    def subnormal(a):
+        return (a != 0) & (np.abs(a) < tiny)
+
+    # The first flush is at the step that is a multiple of FLUSH_STEPS (t starts at 3).
+    steps = optim_module.FLUSH_STEPS - 3
+    flushed = run(make(), steps)
+    monkeypatch.setattr(optim_module, "FLUSH_STEPS", 10**9)
+    if xp is not None:
+        import skae._xp_engine as xp_engine
+
+        monkeypatch.setattr(xp_engine, "FLUSH_STEPS", 10**9)
+    before = run(make(), steps - 1)
+    reference = run(make(), steps)
+    assert any(subnormal(a).any() for a in before)  # there is something to flush
+    assert any(subnormal(a).any() for a in reference)
+    for got, want in zip(flushed, reference, strict=True):
+        assert got.dtype == dtype
+        assert not subnormal(got).any()
+        assert_array_equal(got[~subnormal(want)], want[~subnormal(want)])
+        assert np.all(got[subnormal(want)] == 0)
+
+
 def test_adam_resumes_from_state():
     rng = np.random.RandomState(1)
     grads = rng.normal(size=(6, 5))
