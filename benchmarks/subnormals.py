@@ -19,27 +19,38 @@ ratio is the time with the flush over the time without (below 1: the flush
 saves time), and the float32 / float64 column divides the two dtypes' times
 with the flush.
 
+``transformer-torch`` (with PyTorch installed) is the transformer fitted on
+PyTorch CPU tensors through scikit-learn's Array API dispatch, on one PyTorch
+thread: the other engine, which flushes the same way.
+
 Usage::
 
     python benchmarks/subnormals.py --quick   # the transformer on three tables, 2 repeats
     python benchmarks/subnormals.py --json subnormals.json   # all four estimators, 3 repeats
+    python benchmarks/subnormals.py --estimators transformer-torch   # PyTorch on the CPU
 
 One BLAS thread. Progress goes to stderr, the table (Markdown) to stdout.
+``SCIPY_ARRAY_API=1`` must be set before SciPy is imported for the PyTorch
+fits; the script sets it when run as a script.
 """
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
 import time
 import warnings
 
-import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
-from sklearn.preprocessing import StandardScaler
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import skae
-import skae._optim as optim_module
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+import skae  # noqa: E402
+import skae._optim as optim_module  # noqa: E402
 
 # The modules the benchmark scripts share, found also when a script is loaded by path.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +65,11 @@ ESTIMATORS = {
     "VAE": lambda: skae.VariationalAutoencoder(2, random_state=0),
     "outlier detector": lambda: skae.AutoencoderOutlierDetector(random_state=0),
     "imputer": lambda: skae.AutoencoderImputer(random_state=0),
+    "transformer-torch": lambda: skae.AutoencoderTransformer(2, random_state=0),
 }
+
+#: The estimators fitted on PyTorch CPU tensors (the Array API engine), not NumPy arrays.
+ON_TORCH = {"transformer-torch"}
 
 #: The fraction of entries the imputer's table misses, at random (seed 0).
 MISSING = 0.1
@@ -80,17 +95,39 @@ def flushing(on):
         optim_module.FLUSH_STEPS = saved
 
 
+def host(a):
+    """``a`` as a NumPy array (from a PyTorch tensor too)."""
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
+@contextlib.contextmanager
+def engine(estimator):
+    """The Array API dispatch on one PyTorch thread for ``ON_TORCH``; nothing otherwise."""
+    if estimator not in ON_TORCH:
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with sklearn.config_context(array_api_dispatch=True):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def output(model, X):
     """What the fitted model gives its training data, as float64."""
     if isinstance(model, skae.AutoencoderOutlierDetector):
-        return np.asarray(model.score_samples(X), dtype=np.float64)
-    return np.asarray(model.transform(X), dtype=np.float64)
+        return host(model.score_samples(X)).astype(np.float64)
+    return host(model.transform(X)).astype(np.float64)
 
 
 def subnormal_weights(model):
     """How many of the fitted ``coefs_`` are subnormal, and how many there are."""
     coefs = getattr(model, "coefs_", None) or model.encoder_coefs_ + model.decoder_coefs_
-    w = np.concatenate([c.ravel() for c in coefs])
+    w = np.concatenate([host(c).ravel() for c in coefs])
     subnormal = (w != 0) & (np.abs(w) < np.finfo(w.dtype).smallest_normal)
     return int(np.count_nonzero(subnormal)), w.size
 
@@ -103,18 +140,23 @@ def run(estimators, tables, repeats, dtypes=("float32", "float64"), log=sys.stde
             for table in tables:
                 for dtype in dtypes:
                     X = load_table(TABLES[table], estimator, dtype)
+                    if estimator in ON_TORCH:
+                        import torch
+
+                        X = torch.asarray(X)
                     outputs = {}
                     # Alternate which setting goes first, so that drift reaches both.
                     for on in (False, True) if repeat % 2 == 0 else (True, False):
                         model = ESTIMATORS[estimator]()
                         if params:
                             model.set_params(**params)
-                        with flushing(on), warnings.catch_warnings(record=True) as caught:
+                        with engine(estimator), flushing(on), \
+                                warnings.catch_warnings(record=True) as caught:
                             warnings.simplefilter("always")
                             tic = time.perf_counter()
                             model.fit(X)
                             fit_time = time.perf_counter() - tic
-                        outputs[on] = output(model, X)
+                            outputs[on] = output(model, X)
                         n_subnormal, n_weights = subnormal_weights(model)
                         record = {
                             "estimator": estimator, "table": table, "dtype": dtype,
@@ -195,13 +237,18 @@ def main(argv=None):
     )
     parser.add_argument(
         "--estimators", nargs="+", choices=list(ESTIMATORS), metavar="NAME",
-        help=f"a subset of {', '.join(ESTIMATORS)} (default: all; the transformer with --quick)",
+        help=f"a subset of {', '.join(ESTIMATORS)} (default: all but transformer-torch; "
+        "the transformer with --quick)",
     )
     parser.add_argument(
         "--json", type=output_file, metavar="FILE", help="write the raw results to FILE"
     )
     args = parser.parse_args(argv)
-    estimators = args.estimators or (["transformer"] if args.quick else list(ESTIMATORS))
+    estimators = args.estimators or (
+        ["transformer"] if args.quick else [e for e in ESTIMATORS if e not in ON_TORCH]
+    )
+    if ON_TORCH.intersection(estimators) and importlib.util.find_spec("torch") is None:
+        parser.error("transformer-torch needs PyTorch (pip install torch, the CPU build)")
     repeats = args.repeats or (2 if args.quick else 3)
 
     tic = time.perf_counter()

@@ -13,15 +13,17 @@ section 2) that scikit-learn's ``MLPRegressor`` uses: ε is added to the
 so a step is a dozen whole-vector in-place operations whatever the network's
 depth.
 
-Every :data:`FLUSH_STEPS` steps, entries of the parameters and moments below the
-dtype's smallest normal number in magnitude are set to 0 (:meth:`Adam.step`). A
+Every :data:`FLUSH_STEPS` steps, entries of the parameters and of ``m`` below the
+dtype's smallest normal number in magnitude are set to 0, and those of ``v`` where
+``m`` is then 0 (:meth:`Adam.step`). A
 weight or a moment whose gradient stays 0 (a dead ReLU unit, an input that is
 constant in every minibatch) decays geometrically and reaches the subnormal range
-within a fit, in float32 after about a thousand steps: arithmetic on subnormal
+within a fit, in float32 after about 1,500 steps (``m`` after 750): arithmetic on subnormal
 numbers takes the processor's slow path, and a default digits fit in float32 took
 2.5 times as long as in float64 (0.61 times with the flush;
-``benchmarks/subnormals.py``). The values flushed are too small to move any normal
-weight.
+``benchmarks/subnormals.py``). A flushed weight moves by less than that smallest
+normal number, and a flushed ``m`` changes a step by less than ``lr`` times it over
+``epsilon``: nothing a normal weight can hold at the default ``epsilon``.
 """
 
 import math
@@ -33,7 +35,7 @@ import numpy as np
 MOMENT_FORM_THRESHOLD = 0.5
 
 #: :meth:`Adam.step` flushes subnormal entries of the parameters and moments to 0 at
-#: the steps that are multiples of this.
+#: the steps that are multiples of this (read at each step, by both engines).
 FLUSH_STEPS = 16
 
 
@@ -109,13 +111,18 @@ class Adam:
             self._flush_subnormals()
 
     def _flush_subnormals(self):
-        """Set the entries of ``params``, ``m`` and ``v`` below the smallest normal to 0."""
+        """Set subnormal entries of ``params`` and ``m``, and of ``v`` where ``m`` is 0, to 0.
+
+        ``v`` only where ``m`` is 0, where the step is 0 whatever ``v`` is: under a
+        normal ``m``, a subnormal ``√v`` can outweigh a tiny ``epsilon``.
+        """
         tmp, small, tiny = self._tmp, self._small, self._tiny
         for x in (self.params, self.m):
             np.abs(x, out=tmp)
             np.less(tmp, tiny, out=small)
             np.copyto(x, 0, where=small)
-        np.less(self.v, tiny, out=small)  # v ≥ 0
+        # small: where m is now 0 (every entry below tiny was just set to 0)
+        small &= self.v < tiny  # v ≥ 0
         np.copyto(self.v, 0, where=small)
 
     def load_state(self, state):

@@ -26,9 +26,10 @@ parameters past it are discarded with the failed fit.
 import math
 import time
 
+from . import _optim
 from ._activations import LEAKY_SLOPE
 from ._objectives import unit_scaled
-from ._optim import FLUSH_STEPS, MOMENT_FORM_THRESHOLD
+from ._optim import MOMENT_FORM_THRESHOLD
 from ._training import PlateauRule, TrainingResult, _counts, _restore_counts, diverged
 from ._xp import namespace_name
 
@@ -360,7 +361,8 @@ class ArrayAdam:
 
     ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``,
     ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``, each step making new arrays;
-    every :data:`~skae._optim.FLUSH_STEPS` steps, subnormal entries become 0.
+    every :data:`~skae._optim.FLUSH_STEPS` steps, subnormal entries become 0 (of ``v``
+    where ``m`` is 0).
     """
 
     def __init__(self, xp, params, learning_rate, beta_1, beta_2, epsilon, state=None):
@@ -389,11 +391,11 @@ class ArrayAdam:
             self.params = torch.addcdiv(self.params, self.m, denom, value=-lr_t)
         else:
             self._step_array_api(grad, lr_t)
-        if self.t % FLUSH_STEPS == 0:
+        if self.t % _optim.FLUSH_STEPS == 0:
             self._flush_subnormals()
 
     def _flush_subnormals(self):
-        """Entries of the parameters and moments below the smallest normal become 0.
+        """Subnormal entries of the parameters and ``m``, and of ``v`` where ``m`` is 0, become 0.
 
         As :class:`skae._optim.Adam` does, and for the same reason: a CPU's arithmetic
         on subnormal numbers is slow (a float32 fit through PyTorch on the CPU too).
@@ -401,9 +403,10 @@ class ArrayAdam:
         xp = self.xp
         tiny = xp.finfo(self.params.dtype).smallest_normal
         zero = xp.zeros_like(self.params)
-        self.params, self.m, self.v = (
-            xp.where(xp.abs(x) < tiny, zero, x) for x in (self.params, self.m, self.v)
-        )
+        self.params = xp.where(xp.abs(self.params) < tiny, zero, self.params)
+        m_zero = xp.abs(self.m) < tiny
+        self.m = xp.where(m_zero, zero, self.m)
+        self.v = xp.where(xp.logical_and(m_zero, self.v < tiny), zero, self.v)
 
     def _step_array_api(self, grad, lr_t):
         b1, b2 = self.beta_1, self.beta_2

@@ -295,23 +295,25 @@ def test_adam_with_zero_decay_keeps_the_last_gradient_and_its_square(dtype, engi
 def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
     dtype, engine, monkeypatch
 ):
-    """Every FLUSH_STEPS steps, entries below the smallest normal become 0 (and only then).
+    """At each FLUSH_STEPS-th step, and only then, subnormal entries become 0.
 
     A weight and its first moment whose gradient stays 0 decay into the subnormal
-    range, where a CPU's arithmetic is slow. The reference is the same optimizer with
+    range, where a CPU's arithmetic is slow. ``v`` is flushed only where ``m`` is 0,
+    where the step is 0 whatever ``v`` is. The reference is the same optimizer with
     the flush postponed beyond the test.
     """
     import skae._optim as optim_module
 
     tiny = np.finfo(dtype).smallest_normal
-    # Entries 0-1 carry gradients; 2-5 start subnormal or decay into it (gradient 0).
-    theta = np.array([0.5, -1.0, tiny / 4, -tiny / 2, 3.0, tiny * 0.9], dtype=dtype)
+    # Entries 0-1 carry gradients; 2-6 have none, and start subnormal or decay into it;
+    # entry 6 keeps a normal m over a subnormal v.
+    theta = np.array([0.5, -1.0, tiny / 4, -tiny / 2, 3.0, tiny * 0.9, 0.25], dtype=dtype)
     state = {
-        "m": np.array([0.1, 0.0, tiny / 8, 0.0, tiny * 4, -tiny / 3], dtype=dtype),
-        "v": np.array([0.2, 0.1, tiny / 2, 1e-3, tiny * 1.5, 0.0], dtype=dtype),
+        "m": np.array([0.1, 0.0, tiny / 8, 0.0, tiny * 4, -tiny / 3, 0.1], dtype=dtype),
+        "v": np.array([0.2, 0.1, tiny / 2, 1e-3, tiny * 1.5, 0.0, tiny / 2], dtype=dtype),
         "t": 3,
     }
-    grads = np.zeros((optim_module.FLUSH_STEPS, 6), dtype=dtype)
+    grads = np.zeros((optim_module.FLUSH_STEPS, theta.size), dtype=dtype)
     grads[:, :2] = np.random.RandomState(0).standard_normal((optim_module.FLUSH_STEPS, 2))
     if engine == "numpy":
         xp = None
@@ -346,21 +348,22 @@ def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
 
     # The first flush is at the step that is a multiple of FLUSH_STEPS (t starts at 3).
     steps = optim_module.FLUSH_STEPS - 3
-    flushed = run(make(), steps)
+    early, flushed = run(make(), steps - 1), run(make(), steps)
+    # Both engines read the constant at each step.
     monkeypatch.setattr(optim_module, "FLUSH_STEPS", 10**9)
-    if xp is not None:
-        import skae._xp_engine as xp_engine
-
-        monkeypatch.setattr(xp_engine, "FLUSH_STEPS", 10**9)
-    before = run(make(), steps - 1)
-    reference = run(make(), steps)
-    assert any(subnormal(a).any() for a in before)  # there is something to flush
-    assert any(subnormal(a).any() for a in reference)
-    for got, want in zip(flushed, reference, strict=True):
+    early_reference, reference = run(make(), steps - 1), run(make(), steps)
+    for got, want in zip(early, early_reference, strict=True):
+        assert_array_equal(got, want)  # nothing flushed before the step
+    assert all(subnormal(a).any() for a in early)
+    assert all(subnormal(a).any() for a in reference)
+    (params, m, v), (want_params, want_m, want_v) = flushed, reference
+    for got, want in ((params, want_params), (m, want_m)):
         assert got.dtype == dtype
         assert not subnormal(got).any()
         assert_array_equal(got[~subnormal(want)], want[~subnormal(want)])
         assert np.all(got[subnormal(want)] == 0)
+    assert_array_equal(v, np.where(subnormal(want_v) & (m == 0), 0, want_v))
+    assert subnormal(v[6]) and v[6] == want_v[6]  # kept under a normal m
 
 
 def test_adam_resumes_from_state():

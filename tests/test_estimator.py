@@ -556,9 +556,10 @@ def test_float32_stays_float32(blobs):
 def test_float32_fit_keeps_its_weights_out_of_the_subnormal_range(monkeypatch):
     """Dead units' weights decay geometrically; float32 reaches subnormals within a fit.
 
-    Arithmetic on them is slow (a digits fit in float32 took 2x a float64 fit's time
-    before Adam flushed them): the flush leaves at most the few that entered the range
-    since the last one, without it a tenth of the weights end subnormal.
+    Arithmetic on them is slow (a default digits fit in float32 took 2.5 times a
+    float64 fit's time before Adam flushed them): the flush leaves at most the few that
+    entered the range since the last one; without it, 7.5 % of these weights end
+    subnormal.
     """
     X = StandardScaler().fit_transform(load_wine().data).astype(np.float32)
 
@@ -569,8 +570,8 @@ def test_float32_fit_keeps_its_weights_out_of_the_subnormal_range(monkeypatch):
     flushed = AutoencoderTransformer(2, random_state=0).fit(X)
     monkeypatch.setattr(optim_module, "FLUSH_STEPS", 10**9)
     kept = AutoencoderTransformer(2, random_state=0).fit(X)
-    assert subnormal_fraction(kept) > 0.05
-    assert subnormal_fraction(flushed) < 0.005
+    assert subnormal_fraction(kept) > 0.02
+    assert subnormal_fraction(flushed) < 0.002
     # The flushed values were too small to matter: the same fit, epoch for epoch.
     assert flushed.n_iter_ == kept.n_iter_
     assert_allclose(flushed.loss_curve_, kept.loss_curve_, rtol=1e-6)

@@ -63,11 +63,24 @@ def test_tiny_run_fits_every_cell_both_ways_and_restores_the_flush(subnormals):
                              f"{row['on']:.2f}", f"{row['ratio']:.2f}×"]
 
 
-def test_the_switch_turns_the_flush_off_for_the_fit_and_back_on_after_an_error(subnormals):
-    """At the defaults, a float32 wine fit ends with subnormal weights only without it."""
+@pytest.mark.parametrize("estimator", ["transformer", "transformer-torch"])
+def test_the_switch_turns_the_flush_off_for_the_fit_and_back_on_after_an_error(
+    subnormals, estimator
+):
+    """At the defaults, a float32 wine fit ends with subnormal weights only without it.
+
+    Both engines: the PyTorch fit runs on one PyTorch thread, the caller's count after.
+    """
+    if estimator in subnormals.ON_TORCH:
+        torch = pytest.importorskip(
+            "torch", reason="PyTorch is not installed (the CPU build is enough)"
+        )
+        threads = torch.get_num_threads()
     default = optim_module.FLUSH_STEPS
-    records = subnormals.run(["transformer"], ["wine"], 1, dtypes=("float32",),
+    records = subnormals.run([estimator], ["wine"], 1, dtypes=("float32",),
                              log=io.StringIO())
+    if estimator in subnormals.ON_TORCH:
+        assert torch.get_num_threads() == threads
     off, on = records
     assert not off["flush"] and on["flush"]
     assert off["subnormal_weights"] > 0.05 * off["weights"]
