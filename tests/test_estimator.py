@@ -556,7 +556,7 @@ def test_float32_stays_float32(blobs):
 def test_float32_fit_keeps_its_weights_out_of_the_subnormal_range(monkeypatch):
     """Dead units' weights decay geometrically; float32 reaches subnormals within a fit.
 
-    Arithmetic on them is slow (a default digits fit in float32 took 2.5 times a
+    Arithmetic on them is slow (a default digits fit in float32 took 2.4 times a
     float64 fit's time before Adam flushed them): the flush leaves at most the few that
     entered the range since the last one; without it, 7.5 % of these weights end
     subnormal.
