@@ -15,15 +15,15 @@ depth.
 
 Every :data:`FLUSH_STEPS` steps, entries of the parameters and of ``m`` below the
 dtype's smallest normal number in magnitude are set to 0, and those of ``v`` where
-``m`` is then 0 (:meth:`Adam.step`). A
-weight or a moment whose gradient stays 0 (a dead ReLU unit, an input that is
-constant in every minibatch) decays geometrically and reaches the subnormal range
-within a fit, in float32 after about 1,500 steps (``m`` after 750): arithmetic on subnormal
-numbers takes the processor's slow path, and a default digits fit in float32 took
-2.4 times as long as in float64 (0.58 times with the flush;
-``benchmarks/subnormals.py``). A flushed weight moves by less than that smallest
-normal number, and a flushed ``m`` changes a step by less than ``lr`` times it over
-``epsilon``: nothing a normal weight can hold at the default ``epsilon``.
+``m`` is then 0 (:meth:`Adam.step`). A weight or a moment whose gradient stays 0 (a
+dead ReLU unit, an input that is constant in every minibatch) decays geometrically
+and reaches the subnormal range within a fit, in float32 after about 1,500 steps
+(``m`` after 750): arithmetic on subnormal numbers takes the processor's slow path,
+and a default digits fit in float32 took 2.4 times as long as in float64 (0.58
+times with the flush; ``benchmarks/subnormals.py``). A flushed weight moves by less
+than that smallest normal number, and a flushed ``m`` changes a step by less than
+``lr`` times it over ``epsilon``: nothing a normal weight can hold at the default
+``epsilon``.
 """
 
 import math
