@@ -1,9 +1,12 @@
 """The fast paths of the NumPy core give the results of the simple ones."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skae._activations as activations_module
 import skae._data as data_module
 from skae._activations import ACTIVATIONS, DERIVATIVES
 from skae._data import BatchSource, Corruption, copies_per_epoch
@@ -40,6 +43,48 @@ def test_buffered_activations_equal_plain_ones(name):
     DERIVATIVES[name](plain, plain_delta)
     DERIVATIVES[name](plain, buffered_delta, np.empty((7, 5), dtype=bool))
     assert_array_equal(buffered_delta, plain_delta)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("buffered", [False, True])
+def test_elu_gives_expm1_of_the_negative_entries_bit_for_bit(dtype, buffered, monkeypatch):
+    # Several blocks of rows and a partial last one, without the buffer.
+    monkeypatch.setattr(activations_module, "ELU_BLOCK", 60)
+    rng = np.random.RandomState(0)
+    A = (rng.standard_normal((41, 7)) * 3).astype(dtype)
+    tiny = np.finfo(dtype).smallest_subnormal
+    A[0] = [-0.0, 0.0, -tiny, tiny, -np.inf, np.inf, np.nan]
+    A[1, :3] = [-800.0, 1e-30, -1e-30]
+    expected = A.copy()
+    np.expm1(expected, out=expected, where=expected < 0)
+    out = A.copy()
+    ACTIVATIONS["elu"](out, np.zeros_like(A) if buffered else None)
+    assert out.dtype == dtype
+    assert_array_equal(out, expected)
+
+    Z = expected[2:]  # finite outputs: the derivative of a NaN does not matter
+    delta = rng.standard_normal(Z.shape).astype(dtype)
+    wanted = delta.copy()
+    np.multiply(wanted, Z + 1, out=wanted, where=Z < 0)
+    DERIVATIVES["elu"](Z, delta, np.empty(Z.shape, dtype=bool))
+    assert_array_equal(delta, wanted)
+
+
+def test_elu_without_a_buffer_keeps_its_scratch_to_a_block(monkeypatch):
+    # Inference applies it to all the rows of a layer at once: its scratch must
+    # not be another array of that size.
+    monkeypatch.setattr(activations_module, "ELU_BLOCK", 1000)
+    X = np.random.RandomState(1).standard_normal((2000, 50))  # 800 kB
+    expected = X.copy()
+    np.expm1(expected, out=expected, where=expected < 0)
+    tracemalloc.start()
+    try:
+        ACTIVATIONS["elu"](X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000  # a block of 20 rows is 8 kB
+    assert_array_equal(X, expected)
 
 
 def test_relu_derivative_zeroes_exactly_the_inactive_units():
