@@ -271,7 +271,9 @@ def test_numpy_models_are_bitwise_identical_with_dispatch_on_or_off(data, params
 # -- same seed, same model ----------------------------------------------------------------
 
 AGREEMENT_CONFIGS = [
-    {},
+    {},  # ELU units, fused on PyTorch
+    {"activation": "relu"},  # fused on PyTorch too
+    {"activation": "relu", "shuffle": False, "sample_weight": True},
     {"activation": "tanh", "hidden_layer_sizes": (16, 8), "alpha": 1e-3},
     {"activation": "logistic", "loss": "binary_crossentropy"},
     # alpha="auto" stays fixed for the cross-entropy, held-out rows or not.
@@ -365,7 +367,13 @@ def test_pytorch_trains_with_its_fused_kernels_and_other_namespaces_without(data
 
 @requires_torch
 @pytest.mark.parametrize("weighted", [False, True])
-def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
+@pytest.mark.parametrize(
+    "activation, forward, backward",
+    [("relu", "relu", "threshold_backward"), ("elu", "elu", "elu_backward")],
+)
+def test_a_pytorch_step_launches_the_fused_operations(
+    data, weighted, activation, forward, backward
+):
     """What the fused path is for: its operations run, the standard ones they replace don't.
 
     The agreement tests cannot tell (the standard path computes the same numbers).
@@ -385,7 +393,7 @@ def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
             self.seen[func.overloadpacket.__name__] += 1
             return func(*args, **(kwargs or {}))
 
-    est = small(hidden_layer_sizes=(16, 8))
+    est = small(hidden_layer_sizes=(16, 8), activation=activation)
     host = est._build_model(est._spec(10), np.float64)
     host.initialize(np.random.default_rng(0), "lecun")
     xp = skae._xp.array_namespace(torch_array(data))[0]
@@ -397,11 +405,11 @@ def test_a_pytorch_step_launches_the_fused_operations(data, weighted):
         loss, grad = objective.loss_gradient(adam.params, X, X, w)
         adam.step(grad)
     seen = count.seen
-    # 3 layers each side: 6 addmm and 4 ReLUs forward, 4 ReLU derivatives backward.
-    assert seen["addmm"] == 6 and seen["relu"] == 4 and seen["threshold_backward"] == 4
+    # 3 layers each side: 6 addmm and 4 activations forward, 4 derivatives backward.
+    assert seen["addmm"] == 6 and seen[forward] == 4 and seen[backward] == 4
     assert seen["lerp"] == 2 and seen["addcdiv"] == 1
     assert seen["mse_loss"] == (0 if weighted else 1)
-    for replaced in ("cat", "where", "gt", "lt"):
+    for replaced in ("cat", "where", "gt", "lt", "expm1"):
         assert seen[replaced] == 0, replaced
     # Tied weights: the standard backward, its blocks concatenated; the rest fused.
     tied = small(hidden_layer_sizes=(16, 8), tied_weights=True)
