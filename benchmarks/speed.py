@@ -1,13 +1,16 @@
 r"""Training speed: skae against MLPRegressor and PyTorch, side by side.
 
-Every contender trains the same autoencoder (ReLU hidden layers, linear code and
-output layers, squared error) with the same Adam settings, batch size, number of
-epochs and data:
+Every contender trains the same autoencoder (ReLU hidden layers, or ELU ones with
+``--activation elu``; linear code and output layers, squared error) with the same
+Adam settings, batch size, number of epochs and data:
 
 * ``skae``: :class:`skae.AutoencoderTransformer`;
 * ``mlp``: :class:`sklearn.neural_network.MLPRegressor` fit on ``(X, X)`` with the
-  same hidden layers (its code layer goes through the hidden activation);
-* ``torch``: an ``nn.Sequential`` trained by ``torch.optim.Adam`` in a standard
+  same hidden layers (its code layer goes through the hidden activation). It has no
+  ELU: ``--activation elu`` leaves it out of the default contenders, and naming it
+  in ``--contenders`` with ``--activation elu`` is a usage error;
+* ``torch``: an ``nn.Sequential`` (``nn.ReLU`` or ``nn.ELU`` units, the same
+  functions as skae's) trained by ``torch.optim.Adam`` in a standard
   shuffled-minibatch loop, when PyTorch is installed (``pip install torch``, the
   CPU build is enough); skipped otherwise;
 * ``floor``: the bare matrix products of one epoch (forward, weight gradients and
@@ -27,12 +30,14 @@ the final training loss of each contender (mean squared reconstruction error
 over the training data) and skae's achieved GFLOP/s,
 ``samples · epochs · (6 · Σ n_in·n_out − 2 · n_in·n_out of the first layer) /
 time`` (no input gradient of the first layer), against the measured peak of a
-large matrix product of the same dtype and thread count.
+large matrix product of the same dtype and thread count. The tables' header (and
+each JSON record) names the hidden activation.
 
 Usage::
 
     python benchmarks/speed.py                    # everything, a few minutes
     python benchmarks/speed.py --quick            # a short run
+    python benchmarks/speed.py --quick --activation elu   # ELU units: skae, torch, floor
     python benchmarks/speed.py --configs seed-256 tall-thin --dtypes float32 \
         --threads 1 --rounds 7 --json results.json
 
@@ -89,6 +94,7 @@ class Config:
     n_samples: int
     batch_size: int
     epochs: int  # per round, per contender: long enough that a burst of other load averages out
+    activation: str = "relu"  # of the hidden layers: a key of ACTIVATIONS
 
     @property
     def layer_sizes(self):
@@ -134,6 +140,11 @@ CONTENDERS = ("skae", "mlp", "torch", "floor", "skae-noise", "skae-sparse", "ska
 #: What runs without --contenders: the variants only when asked for.
 DEFAULT_CONTENDERS = ("skae", "mlp", "torch", "floor")
 LEARNING_RATE, BETA_1, BETA_2, EPSILON = 1e-3, 0.9, 0.999, 1e-8
+#: The hidden activations of ``--activation``, each with PyTorch's module of the same
+#: function (ELU with alpha 1: ``a`` for ``a > 0`` else ``exp(a) - 1``, as skae's).
+ACTIVATIONS = {"relu": "ReLU", "elu": "ELU"}
+#: Those MLPRegressor has: without the activation asked for, it cannot take part.
+MLP_ACTIVATIONS = ("relu",)
 
 
 def make_data(config, dtype, seed=0):
@@ -177,7 +188,7 @@ def run_skae(config, X, epochs, seed, **variant):
         n_components=config.n_components,
         hidden_layer_sizes=config.hidden,
         decoder_layer_sizes=None,
-        activation="relu",
+        activation=config.activation,
         loss="squared_error",
         alpha=0.0,
         batch_size=config.batch_size,
@@ -223,7 +234,7 @@ def skae_threads(config, threads):
 def run_mlp(config, X, epochs, seed):
     est = MLPRegressor(
         hidden_layer_sizes=(*config.hidden, config.n_components, *config.hidden[::-1]),
-        activation="relu",
+        activation=config.activation,  # it raises for one it does not have (ELU)
         solver="adam",
         alpha=0.0,
         batch_size=config.batch_size,
@@ -246,18 +257,24 @@ def run_mlp(config, X, epochs, seed):
     return seconds, mse(X, est.predict(X))
 
 
-def run_torch(config, X, epochs, seed):
-    torch.manual_seed(seed)
-    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+def torch_model(config, dtype):
+    """The network as an ``nn.Sequential``: linear code and output layers."""
     sizes = config.layer_sizes
     n_encoder = len(config.hidden) + 1
-    tic = time.perf_counter()
+    unit = getattr(torch.nn, ACTIVATIONS[config.activation])
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(torch.nn.Linear(a, b, dtype=dtype))
         if i != n_encoder - 1 and i != len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+            layers.append(unit())
+    return torch.nn.Sequential(*layers)
+
+
+def run_torch(config, X, epochs, seed):
+    torch.manual_seed(seed)
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    tic = time.perf_counter()
+    model = torch_model(config, dtype)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=LEARNING_RATE, betas=(BETA_1, BETA_2), eps=EPSILON
     )
@@ -412,6 +429,7 @@ def summarize(config, dtype, threads, epochs, times, losses):
     return {
         "config": config.name,
         "layer_sizes": list(config.layer_sizes),
+        "activation": config.activation,
         "n_samples": config.n_samples,
         "batch_size": config.batch_size,
         "epochs_per_round": epochs,
@@ -484,6 +502,10 @@ def markdown(results, peaks, machine):
         "",
         "Peak of a 2048² matrix product (GFLOP/s): "
         + ", ".join(f"{d} × {t} thread(s): {p:.0f}" for (d, t), p in sorted(peaks.items())),
+        "",
+        "Hidden activation: "
+        + ", ".join(sorted({r["activation"] for r in results}))
+        + " (linear code and output layers; none in floor).",
         "",
         "| config | dtype | threads | skae ms/epoch | skae samples/s | torch ms/epoch "
         "| MLP ms/epoch | floor ms/epoch | skae/torch | skae/MLP | skae/floor "
@@ -579,10 +601,18 @@ def make_parser():
         "--contenders",
         nargs="+",
         choices=CONTENDERS,
-        default=list(DEFAULT_CONTENDERS),
+        default=None,
         metavar="NAME",
         help=f"what to time, among {', '.join(CONTENDERS)} "
-        f"(default: {' '.join(DEFAULT_CONTENDERS)})",
+        f"(default: {' '.join(DEFAULT_CONTENDERS)}; with --activation elu, the same "
+        "without mlp, which has no ELU, and naming mlp is an error)",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=list(ACTIVATIONS),
+        default="relu",
+        help="activation of the hidden layers, for every contender but floor (default relu; "
+        "elu: a for a > 0 else exp(a) - 1, which MLPRegressor does not have)",
     )
     parser.add_argument(
         "--quick",
@@ -612,7 +642,17 @@ def make_parser():
 
 
 def parse_args(argv=None):
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    mlp_can_run = args.activation in MLP_ACTIVATIONS
+    if args.contenders is None:
+        # Without MLPRegressor where it has not the activation: the rest still compares.
+        args.contenders = [c for c in DEFAULT_CONTENDERS if c != "mlp" or mlp_can_run]
+    elif "mlp" in args.contenders and not mlp_can_run:
+        parser.error(
+            f"argument --activation: MLPRegressor has no {args.activation.upper()}: "
+            "drop mlp from --contenders"
+        )
     if args.dtypes is None:
         args.dtypes = ["float32"] if args.quick else ["float32", "float64"]
     if args.threads is None:
@@ -625,7 +665,8 @@ def main(argv=None):
     contenders = [c for c in args.contenders if c != "torch" or torch is not None]
     if "torch" in args.contenders and torch is None:
         print("PyTorch is not installed: skipping it (pip install torch).", file=sys.stderr)
-    configs = [CONFIGS[name] for name in args.configs]
+    configs = [Config(**{**CONFIGS[name].__dict__, "activation": args.activation})
+               for name in args.configs]
     if args.quick:
         configs = [
             Config(**{**c.__dict__, "n_samples": max(c.n_samples // 10, 4 * c.batch_size)})

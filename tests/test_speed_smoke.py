@@ -138,6 +138,96 @@ def test_speed_names_the_threads_skae_trains_on_and_times_it_without_its_rule(
     assert "| 2 (skae 1) |" in table and "skae-all-threads" in table
 
 
+def test_speed_elu_times_skae_and_torch_and_says_so(speed, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch", reason="torch is not installed: pip install torch")
+    monkeypatch.setitem(speed.CONFIGS, "seed-256", tiny(speed, name="seed-256"))
+    out = tmp_path / "speed.json"
+    argv = ["--quick", "--configs", "seed-256", "--rounds", "1", "--gap", "0"]
+    speed.main([*argv, "--activation", "elu", "--contenders", "skae", "torch", "--json", str(out)])
+    record = json.loads(out.read_text())["results"][0]
+    assert record["activation"] == "elu"
+    assert set(record["seconds"]) == {"skae", "torch"} and record["skae_over_torch"] > 0
+    assert all(np.isfinite(v) for v in record["final_loss"].values())
+    assert "Hidden activation: elu " in capsys.readouterr().out
+    # The default names its activation too.
+    speed.main([*argv, "--contenders", "floor"])
+    assert "Hidden activation: relu " in capsys.readouterr().out
+
+
+def test_speed_elu_trains_elu_units_in_every_skae_contender(speed, monkeypatch, capsys):
+    """The flag reaches the fit: skae's ELU (and its derivative) runs, its ReLU never."""
+    import skae._activations as activations
+
+    calls = {}
+
+    def counting(table, name):
+        real = table[name]
+
+        def count(*args, **kwargs):
+            calls[table is activations.DERIVATIVES, name] = (
+                calls.get((table is activations.DERIVATIVES, name), 0) + 1
+            )
+            return real(*args, **kwargs)
+
+        monkeypatch.setitem(table, name, count)
+
+    for table in (activations.ACTIVATIONS, activations.DERIVATIVES):
+        for name in ("relu", "elu"):
+            counting(table, name)
+    monkeypatch.setitem(speed.CONFIGS, "seed-256", tiny(speed, name="seed-256"))
+    speed.main(["--quick", "--configs", "seed-256", "--rounds", "1", "--gap", "0",
+                "--activation", "elu", "--contenders", "skae"])
+    assert calls.get((False, "elu"), 0) > 0 and calls.get((True, "elu"), 0) > 0, calls
+    assert (False, "relu") not in calls and (True, "relu") not in calls, calls
+    capsys.readouterr()
+    config = tiny(speed, activation="elu")
+    X = speed.make_data(config, np.float64)
+    for name in speed.VARIANT_NAMES:
+        calls.clear()
+        seconds, loss = speed.RUNNERS[name](config, X, 1, 0)
+        assert np.isfinite(loss) and calls.get((True, "elu"), 0) > 0, name
+        assert set(calls) == {(False, "elu"), (True, "elu")}, (name, calls)
+
+
+def test_speed_torch_model_has_the_activation_asked_for(speed):
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install torch")
+    import skae._activations as activations
+
+    for activation, unit, other in [("elu", torch.nn.ELU, torch.nn.ReLU),
+                                    ("relu", torch.nn.ReLU, torch.nn.ELU)]:
+        model = speed.torch_model(tiny(speed, hidden=(4, 3), activation=activation),
+                                  torch.float64)
+        # Four hidden layers (4, 3, then 3, 4): the code and output layers are linear.
+        assert sum(isinstance(m, unit) for m in model) == 4, model
+        assert not any(isinstance(m, other) for m in model), model
+        assert isinstance(model[-1], torch.nn.Linear)
+    # PyTorch's ELU is skae's: alpha 1, exp(a) - 1 below zero.
+    a = np.linspace(-5, 5, 41)
+    expected = a.copy()
+    activations.ACTIVATIONS["elu"](expected)
+    np.testing.assert_allclose(torch.nn.ELU()(torch.from_numpy(a)).numpy(), expected,
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_speed_elu_leaves_mlp_out(speed, capsys):
+    """MLPRegressor has no ELU: the default drops it, naming it is a usage error."""
+    assert speed.parse_args([]).contenders == list(speed.DEFAULT_CONTENDERS)
+    assert speed.parse_args([]).activation == "relu"
+    args = speed.parse_args(["--activation", "elu"])
+    assert args.contenders == [c for c in speed.DEFAULT_CONTENDERS if c != "mlp"]
+    args = speed.parse_args(["--activation", "elu", "--contenders", "skae", "floor"])
+    assert args.contenders == ["skae", "floor"]
+    assert speed.parse_args(["--contenders", "mlp"]).contenders == ["mlp"]
+    for contenders in (["mlp"], ["skae", "mlp", "torch"]):
+        with pytest.raises(SystemExit) as info:
+            speed.main(["--activation", "elu", "--contenders", *contenders])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "MLPRegressor has no ELU" in err and "drop mlp from --contenders" in err
+    help_text = " ".join(speed.make_parser().format_help().split())  # unwrapped
+    assert "--activation {relu,elu}" in help_text and "has no ELU" in help_text
+
+
 def test_speed_load_keeps_other_processes_busy_only_while_timed(speed):
     import multiprocessing
 
