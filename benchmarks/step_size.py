@@ -1,7 +1,8 @@
 """Which Adam step suits which code: narrow codes of smooth manifolds, wide codes of tables.
 
-:class:`skae.AutoencoderTransformer` at its defaults but random starts
-(``init="random"``, as the published table was measured), once with each
+:class:`skae.AutoencoderTransformer` at its defaults but random starts and ReLU
+units (``init="random"``, ``activation="relu"``, as the published table was
+measured), once with each
 ``learning_rate_init`` of ``--rates`` (the default 2e-3 first), on tasks of two
 kinds:
 
@@ -99,7 +100,7 @@ def run(tasks, seeds, rates=RATES, *, params=None, log=sys.stderr):
                     task.n_components,
                     learning_rate_init=rate,
                     random_state=seed,
-                    **{"init": "random", **params},
+                    **{"init": "random", "activation": "relu", **params},
                 )
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")

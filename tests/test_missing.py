@@ -302,17 +302,22 @@ def test_missing_inputs_enter_the_network_as_zero(holes):
     assert_array_equal(ae.transform(holes), ae.transform(np.nan_to_num(holes)))
 
 
+def elu(a):
+    """The default hidden units, written out: ``a`` above 0, else ``exp(a) - 1``."""
+    return np.where(a > 0, a, np.expm1(np.minimum(a, 0)))
+
+
 def test_mask_as_input_appends_the_mask(holes):
     ae = small(mask_as_input=True).fit(holes)
     assert ae.coefs_[0].shape == (12, 8)
     filled = np.nan_to_num(holes)
     inputs = np.hstack([filled, (~np.isnan(holes)).astype(float)])
-    hidden = np.maximum(inputs @ ae.coefs_[0] + ae.intercepts_[0], 0)
+    hidden = elu(inputs @ ae.coefs_[0] + ae.intercepts_[0])
     assert_allclose(ae.transform(holes), hidden @ ae.coefs_[1] + ae.intercepts_[1], rtol=1e-10)
     # Complete data gets a mask of ones.
     X = np.nan_to_num(holes)
     ones = np.hstack([X, np.ones_like(X)])
-    hidden = np.maximum(ones @ ae.coefs_[0] + ae.intercepts_[0], 0)
+    hidden = elu(ones @ ae.coefs_[0] + ae.intercepts_[0])
     assert_allclose(ae.transform(X), hidden @ ae.coefs_[1] + ae.intercepts_[1], rtol=1e-10)
 
 

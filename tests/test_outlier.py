@@ -321,8 +321,8 @@ def test_same_network_as_the_transformer(blobs, monkeypatch):
     params = {"n_components": 2, "hidden_layer_sizes": (8,), "max_iter": 10, "random_state": 0}
     detector = AutoencoderOutlierDetector(trim_fraction=0.0, **params).fit(blobs)
     monkeypatch.setattr(AutoencoderTransformer, "_init_scheme", "he")
-    transformer = AutoencoderTransformer(
-        n_init=1, early_stopping=False, init="random", **params
+    transformer = AutoencoderTransformer(  # the detector's default ReLU units
+        n_init=1, early_stopping=False, init="random", activation="relu", **params
     ).fit(blobs)
     assert_array_equal(detector._params, transformer._params)
     assert_array_equal(detector.score_samples(blobs), transformer.score_samples(blobs))
