@@ -394,6 +394,7 @@ def test_latency_models_share_one_architecture():
     X = np.random.default_rng(0).normal(size=(40, 12))
     ae, pca, mlp = latency.fitted_models(X)
     assert [c.shape for c in mlp.coefs_] == [c.shape for c in ae.coefs_]
+    assert ae.activation == mlp.activation == "relu"  # MLPRegressor has no ELU
     assert pca.n_components_ == ae.n_components == latency.N_COMPONENTS
 
 
