@@ -2957,9 +2957,10 @@ class AutoencoderTransformer(
     decoder_layer_sizes → n_features``, fully connected, with ``activation``
     on the hidden layers and linear code and output layers. Weights are drawn
     LeCun-uniform, ``U(±√(3/fan_in))``, and biases ``U(±1/√fan_in)``: a deep
-    ReLU network then starts small, and the units' kinks lie at different
-    places across standardized data rather than all through the origin, which
-    matters most for data of few features (see :ref:`convergence`).
+    network then starts small, and (with ReLU units) the units' kinks lie at
+    different places across standardized data rather than all through the
+    origin, which matters most for data of few features (see
+    :ref:`convergence`).
 
     Missing values (NaN) are accepted by :meth:`fit`, :meth:`partial_fit`,
     :meth:`transform`, :meth:`score` and :meth:`score_samples`, dense or
