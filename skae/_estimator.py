@@ -2616,7 +2616,7 @@ class AutoencoderTransformer(
         linear autoencoder. ``"elu"`` (``a`` for ``a > 0``, else ``exp(a) - 1``)
         is smooth where ``"relu"`` bends: a ReLU network reconstructs a curved
         surface from flat pieces and needs many of them for a smooth manifold
-        of several dimensions (on a 5-D manifold in 100-D, 2.7 times the held-out
+        of several dimensions (on a 5-D manifold in 100-D, 2.8 times the held-out
         error of the ELU network of the same size), while on tables the two are
         alike (see the benchmarks page of the documentation). An epoch costs
         15–30 % more than with ``"relu"`` (an exponential per unit).
