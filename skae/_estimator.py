@@ -76,6 +76,7 @@ from ._guide import (
     guide_rows,
     guided_start,
     isomap_embedding,
+    warmup_steps,
 )
 from ._model import Network
 from ._objectives import LOSSES, Objective, binary_entropy, unit_scaled, weighted_mean
@@ -1534,6 +1535,7 @@ class _BaseAutoencoder(ArrayAPIMixin, BaseEstimator):
                 beta_2=self.beta_2,
                 epsilon=self.epsilon,
                 state=self._optimizer_state if continuing else None,
+                warmup_steps=warmup_steps(source) if guided else 0,
             )
             objective = self._build_objective(
                 model, start_streams, size, alpha_scale(), continuing=continuing

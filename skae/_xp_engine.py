@@ -371,11 +371,14 @@ class ArrayAdam:
     ``m ← β1·m + (1-β1)·g``, ``v ← β2·v + (1-β2)·g²``,
     ``θ ← θ − lr·√(1-β2ᵗ)/(1-β1ᵗ) · m/(√v + ε)``, each step making new arrays;
     every :data:`~skae._optim.FLUSH_STEPS` steps, subnormal entries become 0 (of ``v``
-    where ``m`` is 0).
+    where ``m`` is 0); the rate warms up over the first ``warmup_steps`` as there.
     """
 
-    def __init__(self, xp, params, learning_rate, beta_1, beta_2, epsilon, state=None):
+    def __init__(
+        self, xp, params, learning_rate, beta_1, beta_2, epsilon, state=None, warmup_steps=0
+    ):
         self.xp = xp
+        self.warmup_steps = warmup_steps
         self.kernels = TorchKernels.of(xp)
         self.params = params
         self.learning_rate = learning_rate
@@ -390,6 +393,8 @@ class ArrayAdam:
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         lr_t = self.learning_rate * math.sqrt(1.0 - b2**self.t) / (1.0 - b1**self.t)
+        if self.t < self.warmup_steps:
+            lr_t *= self.t / self.warmup_steps
         if self.kernels is not None:
             # lerp(m, g, w) is m + w·(g - m) for w < 1/2 and g - (1 - w)·(g - m) from 1/2
             # on: the moment form, and exact for β = 0 (as the small-β form below).

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _xp, _xp_engine
 from ._data import feature_bounds, feature_range, split_record, validation_split
+from ._guide import warmup_steps
 from ._objectives import unit_scaled
 from ._optim import Schedule
 from ._training import CONSTANT_TARGETS_SCALE, TrainingResult, print_epoch
@@ -278,6 +279,7 @@ class ArrayAPIMixin:
                 self.beta_2,
                 self.epsilon,
                 state=self._optimizer_state if continuing else None,
+                warmup_steps=warmup_steps(source) if guided else 0,
             )
             objective = ArrayObjective(
                 network,

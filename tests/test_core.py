@@ -366,6 +366,56 @@ def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
     assert subnormal(v[6]) and v[6] == want_v[6]  # kept under a normal m
 
 
+@pytest.mark.parametrize("engine", ["numpy", "array_api", "torch"])
+def test_adam_warms_its_rate_up_linearly_over_warmup_steps(engine):
+    """Step ``t`` of a warm-up over ``W`` steps moves each weight ``t / W`` as far as
+    the same step without one (the moments do not depend on the rate), from step ``W``
+    on as far; resumed from its state, it goes on where it was."""
+    rng = np.random.RandomState(0)
+    grads = rng.normal(size=(7, 5))
+    theta = rng.normal(size=5)
+    if engine == "numpy":
+        xp = None
+
+        def make(warmup_steps, params=None, state=None):
+            params = theta.copy() if params is None else params.copy()
+            return Adam(params, learning_rate=0.01, warmup_steps=warmup_steps, state=state)
+    else:
+        if engine == "array_api":
+            xp = pytest.importorskip("array_api_strict", reason="the Array API test extra")
+        else:
+            torch = pytest.importorskip(
+                "torch", reason="PyTorch is not installed (the CPU build is enough)"
+            )
+            from skae._xp import array_namespace
+
+            xp = array_namespace(torch.zeros(1, dtype=torch.float64))[0]
+        from skae._xp_engine import ArrayAdam
+
+        def make(warmup_steps, params=None, state=None):
+            params = xp.asarray(theta) if params is None else params
+            return ArrayAdam(xp, params, 0.01, 0.9, 0.999, 1e-8, state=state,
+                             warmup_steps=warmup_steps)
+
+    def moves(opt, gradients):
+        out = []
+        for g in gradients:
+            before = np.array(np.asarray(opt.params))
+            opt.step(g if xp is None else xp.asarray(g))
+            out.append(np.asarray(opt.params) - before)
+        return np.array(out)
+
+    plain, warm = moves(make(0), grads), moves(make(4), grads)
+    factors = np.minimum(1.0, np.arange(1, 8) / 4)[:, None]
+    assert_allclose(warm, plain * factors, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(warm[:3], plain[:3])
+    # Resumed after two steps: steps 3-7 as one run's.
+    first = make(4)
+    moves(first, grads[:2])
+    resumed = make(4, params=first.params, state=first.state())
+    assert_allclose(moves(resumed, grads[2:]), warm[2:], rtol=1e-12, atol=1e-15)
+
+
 def test_adam_resumes_from_state():
     rng = np.random.RandomState(1)
     grads = rng.normal(size=(6, 5))
