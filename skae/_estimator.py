@@ -2620,9 +2620,8 @@ class AutoencoderTransformer(
         surface from flat pieces and needs many of them for a smooth manifold
         of several dimensions (on a 5-D manifold in 100-D, 2.8 times the held-out
         error of the ELU network of the same size), while on tables the two are
-        close; on 2-D codes of curved sheets ``"relu"`` often does better, and
-        it is the safer of the two at a larger ``learning_rate_init`` (see the
-        user guide and the benchmarks page of the documentation). An epoch
+        close; on 2-D codes of curved sheets ``"relu"`` often does better (see
+        the user guide and the benchmarks page of the documentation). An epoch
         costs 15–30 % more than with ``"relu"`` (an exponential per unit).
 
     loss : {"squared_error", "binary_crossentropy"}, default="squared_error"
@@ -2879,7 +2878,10 @@ class AutoencoderTransformer(
         minibatches of 128 rows (a pass skips its last, partial minibatch;
         ``learning_rate_init``, the decoder on ``loss``), from the
         start's random weights; training goes on from there (alone with
-        ``n_init="auto"``, else after the contest of ``n_init`` starts). It
+        ``n_init="auto"``, else after the contest of ``n_init`` starts), its
+        rate rising linearly to ``learning_rate_init`` over the first epoch's
+        minibatches (at full rate, Adam's first steps move every weight by about
+        the rate, which at larger rates undid the unrolled embedding). It
         needs rows without missing entries, ``tied_weights=False``, no
         ``categorical_groups``, no ``mask_as_input`` and more than
         ``max(10, n_components)`` training rows, and refuses a fit without them;
