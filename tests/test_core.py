@@ -290,6 +290,21 @@ def test_adam_with_zero_decay_keeps_the_last_gradient_and_its_square(dtype, engi
         assert_allclose(before - after, 1e-3 * np.sign(g) * np.abs(g) / (np.abs(g) + 1e-8),
                         rtol=1e-3 if dtype == np.float32 else 1e-9)
 
+def adam_namespace(engine):
+    """None for NumPy's Adam, else the namespace of the Array API engine's ``ArrayAdam``
+    (the test is skipped without its extra)."""
+    if engine == "numpy":
+        return None
+    if engine == "array_api":
+        return pytest.importorskip("array_api_strict", reason="the Array API test extra")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed (the CPU build is enough)"
+    )
+    from skae._xp import array_namespace
+
+    return array_namespace(torch.zeros(1))[0]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("engine", ["numpy", "array_api", "torch"])
 def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
@@ -315,21 +330,12 @@ def test_adam_flushes_subnormal_entries_and_leaves_the_others_bit_for_bit(
     }
     grads = np.zeros((optim_module.FLUSH_STEPS, theta.size), dtype=dtype)
     grads[:, :2] = np.random.RandomState(0).standard_normal((optim_module.FLUSH_STEPS, 2))
-    if engine == "numpy":
-        xp = None
+    xp = adam_namespace(engine)
+    if xp is None:
 
         def make():
             return Adam(theta.copy(), learning_rate=1e-3, state=state)
     else:
-        if engine == "array_api":
-            xp = pytest.importorskip("array_api_strict", reason="the Array API test extra")
-        else:
-            torch = pytest.importorskip(
-                "torch", reason="PyTorch is not installed (the CPU build is enough)"
-            )
-            from skae._xp import array_namespace
-
-            xp = array_namespace(torch.zeros(1))[0]
         from skae._xp_engine import ArrayAdam
 
         def make():
@@ -374,22 +380,13 @@ def test_adam_warms_its_rate_up_linearly_over_warmup_steps(engine):
     rng = np.random.RandomState(0)
     grads = rng.normal(size=(7, 5))
     theta = rng.normal(size=5)
-    if engine == "numpy":
-        xp = None
+    xp = adam_namespace(engine)
+    if xp is None:
 
         def make(warmup_steps, params=None, state=None):
             params = theta.copy() if params is None else params.copy()
             return Adam(params, learning_rate=0.01, warmup_steps=warmup_steps, state=state)
     else:
-        if engine == "array_api":
-            xp = pytest.importorskip("array_api_strict", reason="the Array API test extra")
-        else:
-            torch = pytest.importorskip(
-                "torch", reason="PyTorch is not installed (the CPU build is enough)"
-            )
-            from skae._xp import array_namespace
-
-            xp = array_namespace(torch.zeros(1, dtype=torch.float64))[0]
         from skae._xp_engine import ArrayAdam
 
         def make(warmup_steps, params=None, state=None):
