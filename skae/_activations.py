@@ -56,9 +56,10 @@ def _elu_block(X, zero):
 def inplace_elu(X, zeros=None):
     """Exponential linear unit, ``f(a) = a`` for ``a > 0`` else ``exp(a) - 1``.
 
-    Computed as ``max(a, expm1(min(a, 0)))``, the same values as ``expm1`` on
-    the negative entries alone: three whole-array passes, which take NumPy's
-    SIMD loops, where a masked ``where=`` pass is several times slower. Without ``zeros``
+    Computed as ``max(a, expm1(min(a, 0)))``, the values of ``expm1`` on the
+    negative entries alone (to every bit but, on some processors, the sign of
+    a zero): three whole-array passes, which take NumPy's SIMD loops, where a
+    masked ``where=`` pass is several times slower. Without ``zeros``
     (inference on any number of rows) it goes through blocks of rows, so that
     its scratch stays small beside ``X``.
     """

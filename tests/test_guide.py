@@ -74,22 +74,30 @@ def test_a_guided_start_unrolls_a_swiss_roll_that_random_starts_fold(large_roll,
     assert errors["isomap"] < errors["random"] / 3, errors
 
 
-@pytest.mark.parametrize("random_state", [1, 3])
-def test_the_warm_up_keeps_a_guided_start_unrolled_at_a_larger_step(
-    large_roll, random_state, monkeypatch
-):
+def test_the_warm_up_keeps_a_guided_start_unrolled_at_a_larger_step(large_roll, monkeypatch):
     """At ``learning_rate_init=1e-2`` the first epoch at full rate tore the unrolled
-    network (measured 0.020 and 0.049 against 0.0010 with the warm-up, for these seeds;
-    also seed 2, 0.028; seed 0 0.0028)."""
+    network: held-out errors 0.020 and 0.049 for seeds 1 and 3 (seed 2 0.028, seed 0
+    0.0028), against 0.0010 on each with the warm-up. Which seeds tear depends on the
+    rounding; that the warm-up keeps the sheet on each does not."""
     X_train, X_test = large_roll
 
-    def error():
-        model = AutoencoderTransformer(2, learning_rate_init=1e-2, random_state=random_state)
-        return held_out_mse(quiet_fit(model, X_train), X_test)
+    def errors():
+        return [
+            held_out_mse(
+                quiet_fit(
+                    AutoencoderTransformer(2, learning_rate_init=1e-2, random_state=seed),
+                    X_train,
+                ),
+                X_test,
+            )
+            for seed in (1, 3)
+        ]
 
-    warm = error()
+    warm = errors()
+    assert max(warm) < 0.003, warm  # near the noise's 0.0010
     monkeypatch.setattr(guide_module, "GUIDE_WARMUP_EPOCHS", 0)
-    assert warm < error() / 3
+    cold = errors()
+    assert max(c / w for c, w in zip(cold, warm, strict=True)) > 3, (warm, cold)
 
 
 class WarmupSpy(estimator_module.Adam):
